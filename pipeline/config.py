@@ -1,0 +1,125 @@
+"""Paths and settings in one place.
+
+Every default folder, artifact file name and tunable that is not part of the protocol
+lives here; the protocol itself (bands, forms, weights, verdict thresholds) lives in
+`protocol.toml` beside this module and is loaded by `pipeline.protocol`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+DEFAULT_PROTOCOL_FILE = PACKAGE_DIR / "protocol.toml"
+
+DEFAULT_LABELS_DIR = Path("data/raw")
+DEFAULT_REPORTS_DIR = Path("reports")
+DEFAULT_WORK_DIR = Path("data/processed")
+
+#: File endings the extract stage reads (lower case, without the dot).
+PDF_SUFFIXES = frozenset({"pdf"})
+CSV_SUFFIXES = frozenset({"csv"})
+JSON_SUFFIXES = frozenset({"json"})
+IMAGE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "tif", "tiff"})
+LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
+
+#: Bump when a change to extraction changes what is read from a file: the cache
+#: of extracted files (pipeline.runs) is keyed by it, so every file is read again.
+EXTRACTOR_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class WorkPaths:
+    """The stage artifacts under one work folder (cookiecutter's data/processed)."""
+
+    root: Path
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "labels.parquet"
+
+    @property
+    def label_rows(self) -> Path:
+        return self.root / "label_rows.parquet"
+
+    @property
+    def rejections(self) -> Path:
+        return self.root / "rejections.parquet"
+
+    @property
+    def read_issues(self) -> Path:
+        return self.root / "read_issues.parquet"
+
+    @property
+    def nutrients(self) -> Path:
+        return self.root / "nutrients.parquet"
+
+    @property
+    def products(self) -> Path:
+        return self.root / "products.parquet"
+
+    @property
+    def outcomes(self) -> Path:
+        return self.root / "outcomes.parquet"
+
+    @property
+    def data_quality(self) -> Path:
+        return self.root / "data_quality.parquet"
+
+    @property
+    def gx_protocol_result(self) -> Path:
+        return self.root / "gx_protocol_result.json"
+
+    @property
+    def gx_data_quality_result(self) -> Path:
+        return self.root / "gx_data_quality_result.json"
+
+    @property
+    def run_meta(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".labelaudit.lock"
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """What the report stage writes under REPORTS_DIR."""
+
+    root: Path
+
+    @property
+    def html(self) -> Path:
+        return self.root / "audit.html"
+
+    @property
+    def json(self) -> Path:
+        return self.root / "audit.json"
+
+    @property
+    def ranking_csv(self) -> Path:
+        return self.root / "ranking.csv"
+
+    @property
+    def history_dir(self) -> Path:
+        return self.root / "history"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.root / "data-docs"
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,63 @@
+"""Domain errors. Each names the file and, where known, the page or row and what was wrong.
+
+A `LabelError` raised while reading one file rejects that file (it is listed in the
+report with `str(error)` as its reason) and the run goes on. `AuditError` stops a run:
+the CLI prints it as one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class AuditError(Exception):
+    """The audit could not run at all (missing folder, no label files, bad protocol file)."""
+
+
+class LabelError(Exception):
+    """One label file could not be read. The file is rejected with this reason."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        source_file: str = "",
+        page: int | None = None,
+        row: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.source_file = source_file
+        self.page = page
+        self.row = row
+
+    @property
+    def reason(self) -> str:
+        """The rejection reason shown to the user: where, then what was wrong."""
+        where = []
+        if self.page is not None:
+            where.append(f"page {self.page}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        return f"{', '.join(where)}: {self.detail}" if where else self.detail
+
+    def __str__(self) -> str:
+        return f"{self.source_file}: {self.reason}" if self.source_file else self.reason
+
+
+class UnreadableFile(LabelError):
+    """The file is corrupt, encrypted, empty or not of the type its name says."""
+
+
+class NoPanel(LabelError):
+    """The file was read but holds no Supplement Facts panel."""
+
+
+class BadTable(LabelError):
+    """A CSV or JSON label lacks the columns/fields the audit needs."""
+
+
+class NeedsOcr(LabelError):
+    """The file has no text layer and OCR is not available."""
+
+
+class ProtocolError(AuditError):
+    """The protocol settings file is missing a value or holds an invalid one."""

@@ -1,0 +1,154 @@
+"""Frozen records that flow between the stages.
+
+Readers (pipeline.sources.*) turn one file into a `FileExtraction`: the labels (one per
+product) found in it, their panel lines as printed, and the read issues (a line that was
+found but could not be read). Values are kept as printed (`amount_raw`, `unit_raw`);
+conversion happens in pipeline.normalize. Tables of these records are the stage
+artifacts (one column per field, see `records_to_frame`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Word:
+    """One positioned word on a page: from a PDF text layer or from OCR.
+
+    Coordinates are in PDF points from the page's top-left corner (pdfplumber's
+    convention). `confidence` is OCR's 0-100 confidence, None for a text layer.
+    """
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    page: int
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    """One product as read from a label file (the panel header and the label text)."""
+
+    source_file: str  # relative to the labels folder, with forward slashes
+    label_index: int  # 0-based: the n-th product in that file
+    product_name: str
+    brand: str | None = None
+    serving_size: str | None = None  # as printed: "2 Tablets"
+    servings_per_container: str | None = None
+    max_daily_servings: float | None = None  # DSLD's maxDailyServings where given
+    directions: str = ""
+    warnings: str = ""
+    other_ingredients: str = ""
+    source_format: str = ""  # pdf | pdf-ocr | image-ocr | csv-dsld | csv-simple | dsld-json
+    pages: str | None = None  # "1" or "1-2" for PDFs
+    amount_columns: str | None = None  # headings of the amount columns when there are two
+    ocr_confidence: float | None = None  # mean word confidence over the panel (OCR only)
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One line of a Supplement Facts panel, as printed."""
+
+    source_file: str
+    label_index: int
+    line_no: int  # 1-based order within the panel
+    name_raw: str  # the ingredient as printed, without its "(as ...)" source
+    amount_raw: str | None  # the number as printed: "1,000", "0.5", "<1"; None if blank
+    unit_raw: str | None  # as printed: "mg", "mcg", "µg", "IU", "mcg RAE"
+    dv_raw: str | None = None  # %DV as printed: "100%", "*", "**", "†", "<1%"
+    form_raw: str | None = None  # the source in parentheses: "calcium citrate"
+    parent: str | None = None  # name of the blend this line is a member of
+    amount_alt_raw: str | None = None  # second amount column (per day / second serving)
+    unit_alt_raw: str | None = None
+    alt_amounts_raw: str | None = None  # e.g. "(1,000 IU)" printed after the amount
+    page: int | None = None
+    raw_text: str = ""  # the whole line as read, for "read as" in the report
+    confidence: float | None = None  # lowest OCR word confidence on the line
+    repairs: str | None = None  # OCR repairs applied: "meg->mcg; O->0"
+
+
+@dataclass(frozen=True)
+class ReadIssue:
+    """A part of a readable label that could not be read (the rest of it was)."""
+
+    source_file: str
+    label_index: int | None
+    page: int | None
+    line_no: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file that gave no product, and why."""
+
+    source_file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FileExtraction:
+    """Everything one file gave."""
+
+    source_file: str
+    labels: tuple[Label, ...] = ()
+    rows: tuple[LabelRow, ...] = ()
+    issues: tuple[ReadIssue, ...] = ()
+    rejection: Rejection | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.rejection is not None
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What the extract stage gives for a whole folder: four tables."""
+
+    labels: pd.DataFrame
+    rows: pd.DataFrame
+    issues: pd.DataFrame
+    rejections: pd.DataFrame
+    files: tuple[str, ...] = field(default=())
+
+
+def field_names(record_type: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(record_type)]
+
+
+def records_to_frame(records: Iterable[Any], record_type: type) -> pd.DataFrame:
+    """A DataFrame with one column per field of `record_type` (empty frames keep columns)."""
+    rows = [dataclasses.asdict(r) for r in records]
+    return pd.DataFrame(rows, columns=field_names(record_type))
+
+
+def frame_to_records(frame: pd.DataFrame, record_type: type) -> list[Any]:
+    """The inverse of `records_to_frame` (NaN/NA become None)."""
+    names = field_names(record_type)
+    clean = frame[names].astype(object).where(frame[names].notna(), None)
+    return [record_type(**row) for row in clean.to_dict("records")]
+
+
+def concat_extractions(
+    extractions: Sequence[FileExtraction],
+) -> tuple[list[Label], list[LabelRow], list[ReadIssue], list[Rejection]]:
+    labels: list[Label] = []
+    rows: list[LabelRow] = []
+    issues: list[ReadIssue] = []
+    rejections: list[Rejection] = []
+    for ex in extractions:
+        labels.extend(ex.labels)
+        rows.extend(ex.rows)
+        issues.extend(ex.issues)
+        if ex.rejection is not None:
+            rejections.append(ex.rejection)
+    return labels, rows, issues, rejections
