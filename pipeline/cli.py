@@ -1,0 +1,202 @@
+"""The `labelaudit` command: `audit` runs every stage; each stage is a subcommand too.
+
+Thin on purpose: options in, stage functions (pipeline.audit) called, one line out.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline import config
+from pipeline.errors import AuditError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Audit supplement label files against the calcium + vitamin K2 (MK-7) protocol.",
+)
+
+log = logging.getLogger("labelaudit")
+
+
+class FailOn(StrEnum):
+    fails = "fails"
+    data_quality = "data-quality"
+
+
+LabelsDir = Annotated[
+    Path,
+    typer.Argument(help="Folder of label files (PDF, CSV, DSLD JSON, images), read recursively."),
+]
+OutDir = Annotated[
+    Path, typer.Option("--out", "-o", help="Where audit.html, audit.json, ranking.csv go.")
+]
+WorkDir = Annotated[
+    Path, typer.Option("--work", "-w", help="Folder of stage artifacts and the extraction cache.")
+]
+ProtocolFile = Annotated[
+    Path | None,
+    typer.Option("--protocol", "-p", help="Protocol settings (TOML); default: the bundled one."),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Processes for extraction (default: all cores)."),
+]
+Full = Annotated[bool, typer.Option("--full", help="Ignore the cache: read every file again.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("great_expectations", "pdfminer", "matplotlib", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _fail(exc: Exception, code: int) -> typer.Exit:
+    typer.echo(f"labelaudit: error: {exc}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def audit(
+    labels_dir: LabelsDir = config.DEFAULT_LABELS_DIR,
+    out: OutDir = config.DEFAULT_REPORTS_DIR,
+    work: WorkDir = config.DEFAULT_WORK_DIR,
+    protocol: ProtocolFile = None,
+    jobs: Jobs = None,
+    full: Full = False,
+    fail_on: Annotated[
+        list[FailOn] | None,
+        typer.Option(
+            "--fail-on",
+            help="Also exit 4 when any product fails, or any data-quality finding appears.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for another run on the same work folder.")
+    ] = 0.0,
+    data_docs: Annotated[
+        bool, typer.Option("--data-docs", help="Also render GX Data Docs into OUT/data-docs/.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run the whole audit: extract, normalize, validate, score and report.
+
+    Exit codes: 0 the audit completed (whatever the verdicts); 1 it could not run;
+    3 another run holds the work folder; 4 --fail-on tripped.
+    """
+    from pipeline import runs
+    from pipeline.audit import run_audit
+    from pipeline.protocol import load_protocol
+
+    _setup_logging(quiet)
+    try:
+        settings = load_protocol(protocol)
+        document = run_audit(
+            labels_dir,
+            out,
+            work,
+            settings,
+            jobs=jobs or config.default_jobs(),
+            full=full,
+            lock_wait_s=wait,
+            data_docs=data_docs,
+        )
+    except runs.RunLocked as exc:
+        raise _fail(exc, runs.EXIT_LOCKED) from None
+    except AuditError as exc:
+        raise _fail(exc, runs.EXIT_ERROR) from None
+    summary = document["summary"]
+    verdicts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items())
+    typer.echo(
+        f"audited {summary['files']} files: {summary['products']} products ({verdicts}), "
+        f"{summary['rejected_files']} rejected, {summary['data_quality_findings']} data-quality "
+        f"findings -> {config.ReportPaths(out).html}"
+    )
+    code = runs.exit_code_for(document, {f.value for f in fail_on or []})
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def extract(
+    labels_dir: LabelsDir = config.DEFAULT_LABELS_DIR,
+    work: WorkDir = config.DEFAULT_WORK_DIR,
+    jobs: Jobs = None,
+    full: Full = False,
+    quiet: Quiet = False,
+) -> None:
+    """Read every label file into label tables (work folder, Parquet)."""
+    from pipeline.audit import run_extract
+
+    _setup_logging(quiet)
+    try:
+        meta = run_extract(
+            labels_dir, config.WorkPaths(work), jobs=jobs or config.default_jobs(), full=full
+        )
+    except AuditError as exc:
+        raise _fail(exc, 1) from None
+    typer.echo(
+        f"extracted {len(meta['files'])} files ({meta['parsed']} read, {meta['cached']} cached)"
+    )
+
+
+@app.command()
+def normalize(work: WorkDir = config.DEFAULT_WORK_DIR, quiet: Quiet = False) -> None:
+    """Canonical nutrients and units, then one row per product with the protocol metrics."""
+    from pipeline.audit import run_normalize
+
+    _setup_logging(quiet)
+    try:
+        nutrients, products = run_normalize(config.WorkPaths(work))
+    except AuditError as exc:
+        raise _fail(exc, 1) from None
+    typer.echo(f"normalized {len(nutrients)} label rows into {len(products)} products")
+
+
+@app.command()
+def validate(
+    work: WorkDir = config.DEFAULT_WORK_DIR, protocol: ProtocolFile = None, quiet: Quiet = False
+) -> None:
+    """Run the Great Expectations protocol and data-quality suites over the products."""
+    from pipeline.audit import run_validate
+    from pipeline.protocol import load_protocol
+
+    _setup_logging(quiet)
+    try:
+        outcomes, findings = run_validate(config.WorkPaths(work), load_protocol(protocol))
+    except AuditError as exc:
+        raise _fail(exc, 1) from None
+    failed = int((outcomes["passed"] == False).sum())  # noqa: E712
+    typer.echo(f"validated: {failed} failed checks, {len(findings)} data-quality findings")
+
+
+@app.command()
+def report(
+    work: WorkDir = config.DEFAULT_WORK_DIR,
+    out: OutDir = config.DEFAULT_REPORTS_DIR,
+    protocol: ProtocolFile = None,
+    quiet: Quiet = False,
+) -> None:
+    """Score and rank the products, then write audit.html, audit.json and ranking.csv."""
+    from pipeline.audit import run_report
+    from pipeline.protocol import load_protocol
+
+    _setup_logging(quiet)
+    try:
+        run_report(config.WorkPaths(work), config.ReportPaths(out), load_protocol(protocol))
+    except AuditError as exc:
+        raise _fail(exc, 1) from None
+    typer.echo(f"wrote {config.ReportPaths(out).html}")

@@ -1,0 +1,366 @@
+"""Normalize stage: label rows -> nutrients (canonical names and units) -> products.
+
+`rows_to_nutrients` resolves each printed line to a canonical nutrient and converts its
+amount, keeping the printed value and unit beside the normalized one. `nutrients_to_products`
+makes one row per product with the protocol metrics and the label-text evidence (warfarin
+caution, take-with-fat guidance, servings per day). Both are pure functions of DataFrames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import pandas as pd
+
+from pipeline import nutrients as nt
+from pipeline.units import IU_TO_MCG, UnitKind, lookup_unit, parse_amount
+
+# ---- one line ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """What `normalize_line` finds in one printed line."""
+
+    nutrient: str | None
+    k2_form: str | None
+    amount: float | None  # the printed number
+    amount_operator: str | None
+    unit: str | None  # the printed unit in its canonical spelling
+    amount_mcg: float | None  # the amount as a mass in micrograms (activity basis for IU)
+    unit_status: str  # ok | not_provided | no_amount | unparsed_amount | unknown_unit |
+    #                   unit_not_for_nutrient | not_converted | not_mass
+    note: str | None
+
+
+@cache
+def normalize_line(
+    name_raw: str, form_raw: str | None, amount_raw: str | None, unit_raw: str | None
+) -> Normalized:
+    """Resolve and convert one panel line (cached: labels repeat the same lines)."""
+    resolved = nt.resolve(name_raw, form_raw)
+    nutrient, note = resolved.nutrient, resolved.note
+    unit = lookup_unit(unit_raw)
+    parsed = parse_amount(amount_raw)
+    amount = parsed.value if parsed else None
+    operator = parsed.operator if parsed else None
+    canonical_unit = unit.canonical if unit else (unit_raw.strip() if unit_raw else None)
+
+    def result(status: str, mcg: float | None = None, why: str | None = None) -> Normalized:
+        return Normalized(
+            nutrient, resolved.k2_form, amount, operator, canonical_unit, mcg, status, why or note
+        )
+
+    if unit is not None and unit.kind is UnitKind.NOT_PROVIDED:
+        return result("not_provided", why="the label gives no amount (NP)")
+    if amount_raw is None or not amount_raw.strip():
+        return result("no_amount", why="no amount printed")
+    if parsed is None or amount is None:
+        return result("unparsed_amount", why=f"amount {amount_raw!r} is not a number")
+    if unit is None:
+        return result("unknown_unit", why=f"unknown unit {unit_raw!r}: kept as printed")
+    if unit.kind in (UnitKind.ENERGY, UnitKind.OTHER):
+        return result("not_mass")
+    info = nt.NUTRIENTS.get(nutrient) if nutrient else None
+    if info is not None and unit.kind.value not in info.allowed_units:
+        return result(
+            "unit_not_for_nutrient", why=f"{info.display} is not measured in {unit.canonical}"
+        )
+    if unit.kind is UnitKind.IU:
+        basis = nt.iu_basis(nutrient, name_raw, form_raw)
+        if basis is None:
+            why = (
+                "beta-carotene IU: the conversion is disputed (0.15 or 0.3 mcg RAE per IU)"
+                if "carotene" in nt.clean_name(f"{name_raw} {form_raw or ''}")
+                else "IU with no known conversion for this nutrient or form"
+            )
+            return result("not_converted", why=why)
+        return result("ok", amount * IU_TO_MCG[basis])
+    assert unit.mcg_factor is not None
+    return result("ok", amount * unit.mcg_factor)
+
+
+# ---- all lines ----------------------------------------------------------------------------
+
+_ROW_KEYS = ["name_raw", "form_raw", "amount_raw", "unit_raw"]
+
+
+def product_ids(labels: pd.DataFrame) -> pd.Series:
+    """Stable ids: a slug of the product name + a hash of (source file, product name).
+
+    Unique within a run: a repeat of the same name in the same file gets its index appended.
+    """
+    ids = []
+    for source_file, name in zip(labels["source_file"], labels["product_name"], strict=True):
+        slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")[:40] or "product"
+        digest = hashlib.sha1(f"{source_file}\n{name}".encode()).hexdigest()[:8]
+        ids.append(f"{slug}-{digest}")
+    series = pd.Series(ids, index=labels.index, dtype=object)
+    repeat = series.groupby(series).cumcount()
+    return series.where(repeat == 0, series + "-" + (repeat + 1).astype(str))
+
+
+def _expected_dv(nutrient: str | None, amount: float | None, which: str) -> float | None:
+    info = nt.NUTRIENTS.get(nutrient) if nutrient else None
+    dv = getattr(info, which) if info else None
+    if dv is None or amount is None or pd.isna(amount):
+        return None
+    return amount / dv * 100.0
+
+
+_DV = re.compile(r"^\s*<?\s*(\d+(?:[.,]\d+)?)\s*%?\s*$")
+
+
+def parse_dv(dv_raw: object) -> float | None:
+    """The declared %DV as a number ("38%" -> 38); None for "*", "**", "†" or blank."""
+    if not isinstance(dv_raw, str):
+        return None
+    match = _DV.match(dv_raw.replace("%", " % "))
+    return float(match.group(1).replace(",", ".")) if match else None
+
+
+def dv_consistent(
+    declared: float | None, current: float | None, older: float | None
+) -> bool | None:
+    """Does a declared %DV match the amount under the current or older Daily Value?
+
+    Label rounding: %DV is printed as a whole number, and amounts themselves are rounded,
+    so a match is within 1 percentage point or 10% of the expected value, whichever is wider.
+    """
+    if any(v is None or pd.isna(v) for v in (declared, current, older)):
+        return None
+    assert declared is not None and current is not None and older is not None
+    return any(
+        abs(declared - expected) <= max(1.0, 0.1 * expected) for expected in (current, older)
+    )
+
+
+def rows_to_nutrients(rows: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per panel line: the printed values beside canonical nutrient and amount."""
+    ids = labels[["source_file", "label_index"]].assign(product_id=product_ids(labels))
+    out = rows.merge(ids, on=["source_file", "label_index"], how="left")
+    keys = out[_ROW_KEYS].astype(object).where(out[_ROW_KEYS].notna(), None)
+    found = [normalize_line(*key) for key in keys.itertuples(index=False, name=None)]
+    norm = pd.DataFrame(
+        [n.__dict__ for n in found],
+        index=out.index,
+        columns=[f for f in Normalized.__dataclass_fields__],
+    )
+    out = pd.concat([out, norm.rename(columns={"note": "unit_note"})], axis=1)
+    canonical = out["nutrient"].map(lambda n: nt.NUTRIENTS[n].unit if n in nt.NUTRIENTS else None)
+    divisor = canonical.map({"mg": 1000.0, "mcg": 1.0})
+    out["unit_normalized"] = canonical.where(out["amount_mcg"].notna() & canonical.notna())
+    out["amount_normalized"] = (out["amount_mcg"].astype(float) / divisor.astype(float)).where(
+        out["unit_normalized"].notna()
+    )
+    out["dv_declared_pct"] = out["dv_raw"].map(parse_dv)
+    out["dv_expected_current_pct"] = [
+        _expected_dv(n, a, "dv_current")
+        for n, a in zip(out["nutrient"], out["amount_normalized"], strict=True)
+    ]
+    out["dv_expected_older_pct"] = [
+        _expected_dv(n, a, "dv_older")
+        for n, a in zip(out["nutrient"], out["amount_normalized"], strict=True)
+    ]
+    out["dv_consistent"] = pd.array(
+        [
+            dv_consistent(d, c, o)
+            for d, c, o in zip(
+                out["dv_declared_pct"],
+                out["dv_expected_current_pct"],
+                out["dv_expected_older_pct"],
+                strict=True,
+            )
+        ],
+        dtype="boolean",
+    )
+    for col in (
+        "amount_normalized",
+        "amount_mcg",
+        "dv_expected_current_pct",
+        "dv_expected_older_pct",
+    ):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out
+
+
+# ---- label text evidence -------------------------------------------------------------------
+
+_ANTICOAGULANT = re.compile(
+    r"[^.;]*\b(warfarin|coumadin|anti-?coagula\w*|blood[- ]?thinn\w*|vitamin k antagonist)[^.;]*",
+    re.IGNORECASE,
+)
+_WITH_FAT = re.compile(
+    r"[^.;]*\b((with|after|during) (a |your |each )?(fat-containing |fatty |main )?"
+    r"(meal|meals|food|fat|dietary fat|breakfast|lunch|dinner)|at meal ?times?|"
+    r"containing fat)\b[^.;]*",
+    re.IGNORECASE,
+)
+_OIL_CARRIER = re.compile(
+    r"\b(olive|sunflower|safflower|mct|coconut|soybean|flaxseed|fish|rice bran|medium[- ]chain"
+    r"[\w ]*?) oil\b",
+    re.IGNORECASE,
+)
+
+
+def _evidence(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text or "")
+    return match.group(0).strip() if match else None
+
+
+def anticoagulant_caution(warnings: str, directions: str) -> str | None:
+    """The label sentence that cautions people on anticoagulants, if any."""
+    return _evidence(_ANTICOAGULANT, f"{warnings}. {directions}")
+
+
+def fat_guidance(directions: str, other_ingredients: str) -> str | None:
+    """The directions sentence (or oil carrier) that has K2 taken with fat, if any."""
+    said = _evidence(_WITH_FAT, directions)
+    if said:
+        return said
+    oil = _evidence(_OIL_CARRIER, other_ingredients)
+    return f"oil carrier in the other ingredients: {oil}" if oil else None
+
+
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a": 1, "an": 1,
+}  # fmt: skip
+_NUM = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|an?)"
+_DOSE_UNIT = (
+    r"(capsules?|caps|vcaps?|veg(?:gie|etarian)? ?caps(?:ules)?|tablets?|tabs|caplets?|softgels?|"
+    r"soft ?gels?|gel ?caps?|gummies|gummy|lozenges?|chewables?|wafers?|scoops?|packets?|"
+    r"drops?|servings?|pills?|chews?|teaspoons?|tsp)"
+)
+_DOSE = re.compile(
+    rf"\b{_NUM}\s*(?:\[\d+\]|\(\d+\))?\s*(?:(?:to|-|or)\s*{_NUM}\s*(?:\[\d+\]|\(\d+\))?\s*)?"
+    rf"{_DOSE_UNIT}\b(?P<rest>[^.;]*)",
+    re.IGNORECASE,
+)
+_TIMES = re.compile(
+    rf"\b(?:{_NUM}\s*(?:to|-|or)\s*)?{_NUM}\s+times\s+(?:a|per|each|daily|every)|"
+    r"\b(once|twice|thrice)\b",
+    re.IGNORECASE,
+)
+_SERVING_COUNT = re.compile(rf"^\s*{_NUM}\b", re.IGNORECASE)
+
+
+def _number(word: str | None) -> float | None:
+    if word is None:
+        return None
+    word = word.lower()
+    return float(word) if word[0].isdigit() else float(_WORD_NUMBERS[word])
+
+
+def servings_per_day(
+    serving_size: str | None, directions: str, max_daily_servings: float | None
+) -> tuple[float, str]:
+    """Servings per day and where that came from (shown in the report beside per-day values)."""
+    if max_daily_servings is not None and max_daily_servings > 0:
+        return float(max_daily_servings), "the label's maximum daily servings"
+    dose = _DOSE.search(directions or "")
+    if dose:
+        first, second, unit, rest = dose.group(1), dose.group(2), dose.group(3), dose.group("rest")
+        units = _number(second) or _number(first) or 1.0
+        times = 1.0
+        freq = _TIMES.search(rest or "")
+        if freq:
+            word = freq.group(3)
+            if word:
+                times = {"once": 1.0, "twice": 2.0, "thrice": 3.0}[word.lower()]
+            else:
+                times = _number(freq.group(2)) or 1.0
+        count = _SERVING_COUNT.match(serving_size or "")
+        per_serving = _number(count.group(1)) if count else None
+        if unit.lower().startswith("serving"):
+            per_serving = 1.0
+        if per_serving:
+            servings = units * times / per_serving
+            return servings, f'directions: "{dose.group(0).strip()}"'
+    return 1.0, "assumed 1 serving per day (the directions give no daily dose)"
+
+
+# ---- products -------------------------------------------------------------------------------
+
+_AMOUNT_COLUMNS = {
+    nt.CALCIUM: "calcium_mg",
+    nt.MAGNESIUM: "magnesium_mg",
+    nt.VITAMIN_D: "vitamin_d_mcg",
+    nt.VITAMIN_K1: "vitamin_k1_mcg",
+    nt.VITAMIN_K2: "vitamin_k2_mcg",
+    nt.VITAMIN_K: "vitamin_k_unresolved_mcg",
+}
+
+
+def _k2_form_of(forms: pd.Series) -> str | None:
+    distinct = sorted(set(forms.dropna()))
+    if not distinct:
+        return None
+    return distinct[0] if len(distinct) == 1 else nt.MIXED
+
+
+def nutrients_to_products(nutrients: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per product: per-serving amounts, protocol metrics and label-text evidence."""
+    products = labels.copy()
+    products.insert(0, "product_id", product_ids(labels))
+    usable = nutrients[
+        nutrients["nutrient"].isin(list(_AMOUNT_COLUMNS)) & (nutrients["unit_status"] == "ok")
+    ]
+    sums = usable.pivot_table(
+        index="product_id", columns="nutrient", values="amount_normalized", aggfunc="sum"
+    )
+    counts = usable.groupby(["product_id", "nutrient"]).size().unstack(fill_value=0)
+    for nutrient, column in _AMOUNT_COLUMNS.items():
+        values = sums[nutrient] if nutrient in sums.columns else pd.Series(dtype=float)
+        products[column] = products["product_id"].map(values).astype(float)
+        counted = counts[nutrient] if nutrient in counts.columns else pd.Series(dtype=int)
+        products[column.rsplit("_", 1)[0] + "_rows"] = (
+            products["product_id"].map(counted).fillna(0).astype(int)
+        )
+    k2 = nutrients[nutrients["nutrient"] == nt.VITAMIN_K2]
+    products["k2_form"] = products["product_id"].map(
+        k2.groupby("product_id")["k2_form"].agg(_k2_form_of)
+    )
+    products["k2_form"] = (
+        products["k2_form"].astype(object).where(products["k2_form"].notna(), None)
+    )
+
+    ca = products["calcium_mg"]
+    k2_amount = products["vitamin_k2_mcg"].fillna(0.0)
+    k_unknown = products["vitamin_k_unresolved_mcg"].notna() & products["vitamin_k2_mcg"].isna()
+    ratio = (k2_amount / ca * 500.0).where((ca > 0) & ~k_unknown)
+    products["k2_mcg_per_500mg_ca"] = ratio.round(2)
+    mg = products["magnesium_mg"]
+    products["ca_to_mg_ratio"] = (ca / mg).where((ca > 0) & (mg > 0)).round(2)
+    products["has_vitamin_d"] = products["vitamin_d_mcg"].fillna(0) > 0
+
+    caution = [
+        anticoagulant_caution(w or "", d or "")
+        for w, d in zip(products["warnings"], products["directions"], strict=True)
+    ]
+    fat = [
+        fat_guidance(d or "", o or "")
+        for d, o in zip(products["directions"], products["other_ingredients"], strict=True)
+    ]
+    products["anticoagulant_evidence"] = caution
+    products["has_anticoagulant_caution"] = [c is not None for c in caution]
+    products["fat_guidance_evidence"] = fat
+    products["has_fat_guidance"] = [f is not None for f in fat]
+
+    per_day = [
+        servings_per_day(s, d or "", None if pd.isna(m) else float(m))
+        for s, d, m in zip(
+            products["serving_size"],
+            products["directions"],
+            products["max_daily_servings"],
+            strict=True,
+        )
+    ]
+    products["servings_per_day"] = [p[0] for p in per_day]
+    products["servings_per_day_source"] = [p[1] for p in per_day]
+    for column in ("calcium_mg", "magnesium_mg", "vitamin_d_mcg"):
+        products[column + "_per_day"] = products[column] * products["servings_per_day"]
+    return products

@@ -1,0 +1,341 @@
+"""Validate stage: run the Great Expectations suites once per table.
+
+`products_to_outcomes` runs the protocol suite once over the whole products table and
+reads per-product outcomes from the result (result_format COMPLETE, unexpected rows named
+by product_id). `tables_to_findings` runs the data-quality suites over the nutrient rows
+and the products and turns every unexpected row into a finding a reader can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import great_expectations as gx
+import pandas as pd
+
+# GX pins this logger to INFO at import; its one message (a temp folder for an unused docs
+# site) is noise in a nightly log.
+logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+
+from pipeline import expectations as ex  # noqa: E402
+from pipeline import nutrients as nt  # noqa: E402
+from pipeline.protocol import CHECKS, Protocol  # noqa: E402
+from pipeline.units import IU_TO_MCG  # noqa: E402
+
+OUTCOME_COLUMNS = ["product_id", "check", "passed"]
+FINDING_COLUMNS = ["source_file", "product_id", "check", "severity", "detail", "blocking"]
+
+
+def _context() -> Any:
+    """An ephemeral GX context: nothing written to disk, analytics and progress bars off."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+@dataclass
+class Validator:
+    """One GX context for a run: every suite validates through it (GX set up once).
+
+    With `docs_dir`, each validation also goes through a GX Checkpoint whose
+    UpdateDataDocsAction renders GX Data Docs into that folder.
+    """
+
+    docs_dir: Path | None = None
+    context: Any = None
+    runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.context = self.context or _context()
+        self.source = self.context.data_sources.add_pandas("labelaudit")
+        if self.docs_dir is not None:
+            self.context.add_data_docs_site(
+                site_name="labelaudit",
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(self.docs_dir.resolve()),
+                    },
+                },
+            )
+
+    def run(self, suite: gx.ExpectationSuite, frame: pd.DataFrame, index_columns: list[str]) -> Any:
+        """Validate `frame` against `suite` once; the result keeps every unexpected row."""
+        self.runs += 1
+        name = f"{suite.name}-{self.runs}"  # names are unique within one context
+        suite.name = name
+        asset = self.source.add_dataframe_asset(name)
+        batch = asset.add_batch_definition_whole_dataframe("whole table")
+        suite = self.context.suites.add(suite)
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        )
+        result_format = {
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": index_columns,
+        }
+        if self.docs_dir is None:
+            return definition.run(
+                batch_parameters={"dataframe": frame}, result_format=result_format
+            )
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=[
+                    gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["labelaudit"])
+                ],
+                result_format=result_format,
+            )
+        )
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        return next(iter(outcome.run_results.values()))
+
+
+def _unexpected(result: Any, column: str) -> list[Any]:
+    return [row[column] for row in result.result.get("unexpected_index_list") or []]
+
+
+# ---- protocol ---------------------------------------------------------------------------------
+
+
+def protocol_table(products: pd.DataFrame) -> pd.DataFrame:
+    """The columns the protocol suite reads (K2 form made explicit for products with none)."""
+    table = products[
+        [
+            "product_id",
+            "calcium_mg",
+            "magnesium_mg",
+            "vitamin_d_mcg",
+            "vitamin_k1_mcg",
+            "vitamin_k2_mcg",
+            "k2_mcg_per_500mg_ca",
+            "ca_to_mg_ratio",
+            "has_anticoagulant_caution",
+            "has_fat_guidance",
+        ]
+    ].copy()
+    no_k2 = products["vitamin_k1_mcg"].notna().map({True: "K1 only", False: "none"})
+    table["k2_form_checked"] = products["k2_form"].where(products["k2_form"].notna(), no_k2)
+    return table
+
+
+def products_to_outcomes(
+    products: pd.DataFrame, protocol: Protocol, validator: Validator | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per product and check: passed True/False/None (None: the check did not apply)."""
+    validator = validator or Validator()
+    table = protocol_table(products)
+    result = validator.run(ex.protocol_suite(protocol), table, ["product_id"])
+    failed: dict[str, set[str]] = {check: set() for check in CHECKS}
+    evaluated: dict[str, set[str]] = {check: set() for check in CHECKS}
+    for res in result.results:
+        config = res.expectation_config
+        check = config.meta["check"]
+        column = config.kwargs["column"]
+        nulls_count = config.type == "expect_column_values_to_not_be_null"
+        applies = (
+            table["product_id"] if nulls_count else table.loc[table[column].notna(), "product_id"]
+        )
+        evaluated[check].update(applies)
+        failed[check].update(_unexpected(res, "product_id"))
+    outcomes = [
+        {
+            "product_id": pid,
+            "check": check,
+            "passed": False
+            if pid in failed[check]
+            else (True if pid in evaluated[check] else None),
+        }
+        for pid in table["product_id"]
+        for check in CHECKS
+    ]
+    return pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS), result.to_json_dict()
+
+
+# ---- data quality -------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "none"
+    number = float(value)
+    return f"{number:,.2f}".rstrip("0").rstrip(".") if number != int(number) else f"{int(number):,}"
+
+
+def _row_detail(check: str, row: Mapping[str, Any]) -> str:
+    name = row["name_raw"]
+    where = f"line {row['line_no']}" + (
+        f", page {int(row['page'])}" if pd.notna(row["page"]) else ""
+    )
+    printed = f"{row['amount_raw'] or ''} {row['unit_raw'] or ''}".strip() or "nothing"
+    if check == "amount_present":
+        return f"{where}: '{name}' has no readable amount (printed: {printed})"
+    if check == "amount_non_negative":
+        return f"{where}: '{name}' has a negative amount ({printed})"
+    if check == "unit_known":
+        return f"{where}: '{name}' {printed}: {row['unit_note']}"
+    display = nt.NUTRIENTS[row["nutrient"]].display if row["nutrient"] in nt.NUTRIENTS else name
+    info = nt.NUTRIENTS.get(row["nutrient"])
+    unit = info.unit if info else ""
+    return (
+        f"{display}: declared {row['dv_raw']} DV for {_fmt(row['amount_normalized'])} {unit}, "
+        f"expected {_fmt(round(row['dv_expected_current_pct']))}% (current DV "
+        f"{_fmt(info.dv_current if info else None)} {unit}) or "
+        f"{_fmt(round(row['dv_expected_older_pct']))}% (older DV "
+        f"{_fmt(info.dv_older if info else None)} {unit})"
+    )
+
+
+def _product_detail(check: str, meta: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    if check == "one_calcium_amount":
+        total = _fmt(row["calcium_mg"])
+        return f"calcium is declared on {row['calcium_rows']} lines; their sum ({total} mg) is used"
+    if check == "serving_size_present":
+        return "the panel states no serving size"
+    if check == "vitamin_k_form":
+        return (
+            f"{_fmt(row['vitamin_k_unresolved_mcg'])} mcg vitamin K whose form does not tell K1 "
+            "from K2: the protocol checks cannot use it"
+        )
+    nutrient = meta["nutrient"]
+    info = nt.NUTRIENTS[nutrient]
+    limit = next(u for u in nt.UPPER_LIMITS if u.nutrient == nutrient)
+    per_day = row[f"{nutrient}_{info.unit}_per_day"]
+    return (
+        f"{info.display}: {_fmt(per_day)} {info.unit} per day "
+        f"({_fmt(row['servings_per_day'])} serving(s) a day, {row['servings_per_day_source']}) "
+        f"is above the adult upper limit of {limit.text}"
+    )
+
+
+def quality_rows_table(nutrients: pd.DataFrame) -> pd.DataFrame:
+    table = nutrients.copy()
+    table["is_member"] = table["parent"].notna()
+    table["has_unit"] = table["unit_raw"].notna() & (
+        table["unit_raw"].astype(str).str.strip() != ""
+    )
+    table["dv_consistent"] = table["dv_consistent"].astype(object)
+    return table
+
+
+def _blocking(check: str, nutrient: Any) -> bool:
+    """A finding that makes the protocol verdict unreliable (the product is not assessable)."""
+    if check == "vitamin_k_form":
+        return True
+    return check in {"amount_present", "amount_non_negative", "unit_known"} and (
+        nutrient in nt.PROTOCOL_NUTRIENTS
+    )
+
+
+def tables_to_findings(
+    nutrients: pd.DataFrame,
+    products: pd.DataFrame,
+    read_issues: pd.DataFrame,
+    validator: Validator | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Data-quality findings: one per unexpected row, plus every read issue from extraction."""
+    validator = validator or Validator()
+    findings: list[dict[str, Any]] = []
+    id_of = dict(
+        zip(
+            zip(products["source_file"], products["label_index"], strict=True),
+            products["product_id"],
+            strict=True,
+        )
+    )
+    for issue in read_issues.to_dict("records"):
+        findings.append(
+            {
+                "source_file": issue["source_file"],
+                "product_id": id_of.get((issue["source_file"], issue["label_index"])),
+                "check": "read",
+                "severity": "error",
+                "detail": issue["detail"],
+                "blocking": False,
+            }
+        )
+    rows = quality_rows_table(nutrients).reset_index(drop=True)
+    rows["row_id"] = rows.index
+    rows_result = validator.run(ex.rows_quality_suite(), rows, ["row_id"])
+    for res in rows_result.results:
+        check = res.expectation_config.meta["check"]
+        for row_id in _unexpected(res, "row_id"):
+            row = rows.loc[row_id]
+            findings.append(
+                {
+                    "source_file": row["source_file"],
+                    "product_id": row["product_id"],
+                    "check": check,
+                    "severity": "warning" if check == "dv_consistent" else "error",
+                    "detail": _row_detail(check, row),
+                    "blocking": _blocking(check, row["nutrient"]),
+                }
+            )
+    by_id = products.set_index("product_id", drop=False)
+    products_result = validator.run(ex.products_quality_suite(), products, ["product_id"])
+    for res in products_result.results:
+        meta = res.expectation_config.meta
+        for pid in _unexpected(res, "product_id"):
+            row = by_id.loc[pid]
+            findings.append(
+                {
+                    "source_file": row["source_file"],
+                    "product_id": pid,
+                    "check": meta["check"],
+                    "severity": meta.get("severity", "warning"),
+                    "detail": _product_detail(meta["check"], meta, row),
+                    "blocking": _blocking(meta["check"], None),
+                }
+            )
+    frame = pd.DataFrame(findings, columns=FINDING_COLUMNS)
+    order = {"safety": 0, "error": 1, "warning": 2}
+    frame = frame.sort_values(
+        ["source_file", "product_id", "severity", "check", "detail"],
+        key=lambda s: s.map(order) if s.name == "severity" else s.astype(str),
+    ).reset_index(drop=True)
+    return frame, {
+        "rows": rows_result.to_json_dict(),
+        "products": products_result.to_json_dict(),
+    }
+
+
+def conversions_used() -> list[dict[str, str]]:
+    """The conversion factors, for the methodology section."""
+    out = [
+        {"from": "1 g", "to": "1000 mg"},
+        {"from": "1 mg", "to": "1000 mcg (mcg = µg = ug)"},
+    ]
+    labels = {
+        "vitamin_d": "1 IU vitamin D",
+        "vitamin_a_retinol": "1 IU vitamin A (retinol)",
+        "vitamin_e_natural": "1 IU vitamin E (natural, d-alpha)",
+        "vitamin_e_synthetic": "1 IU vitamin E (synthetic, dl-alpha)",
+    }
+    for key, factor in IU_TO_MCG.items():
+        to = f"{factor:g} mcg" if factor < 100 else f"{factor / 1000:g} mg"
+        out.append({"from": labels[key], "to": to + (" RAE" if "vitamin_a" in key else "")})
+    out.append({"from": "1 IU vitamin A (beta-carotene)", "to": "not converted: disputed factor"})
+    return out
+
+
+def daily_values() -> Iterable[dict[str, str]]:
+    for key in (nt.CALCIUM, nt.MAGNESIUM, nt.VITAMIN_K2, nt.VITAMIN_D):
+        info = nt.NUTRIENTS[key]
+        name = "Vitamin K" if key == nt.VITAMIN_K2 else info.display
+        yield {
+            "nutrient": name,
+            "current": f"{info.dv_current:g} {info.unit}",
+            "older": f"{info.dv_older:g} {info.unit}",
+        }
