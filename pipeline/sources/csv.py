@@ -1,0 +1,616 @@
+"""Read a label table saved as CSV: a DSLD export or the simple one-row-per-ingredient layout.
+
+The layout is decided by the header row (the first non-blank line). Header names are
+matched ignoring case, spaces and underscores: "Product Name", "product_name" and
+" PRODUCTNAME " are the same column. Columns not listed below are ignored.
+
+Encoding: UTF-8 (with or without a byte-order mark) is tried first, then Windows-1252
+(what Excel calls "ANSI"; the same as Latin-1 for every letter Latin-1 has, plus the
+dashes and quotes), then Latin-1. A file with a UTF-16 byte-order mark is read as UTF-16.
+Delimiter: comma, semicolon or tab, whichever occurs most often on the header line
+(comma on a tie).
+
+Layout 1: DSLD export (``source_format`` "csv-dsld")
+    ``DietarySupplementFacts.csv`` as downloaded from the NIH Dietary Supplement Label
+    Database: one row per ingredient, many products per file. Required columns: DSLD ID,
+    Product Name, Ingredient, Amount Per Serving, Amount Per Serving Unit. Also read:
+    Serving Size, % Daily Value per Serving (a bare number such as "38" is read as "38%").
+    Rows are grouped into one label per DSLD ID, in order of first appearance. The export
+    has no form column: an Ingredient such as "Calcium (as calcium citrate)" is split
+    into the name "Calcium" and the form "calcium citrate". It has no parent-blend column
+    either, so blend members are read as ordinary rows. DSLD writes an ingredient that is
+    listed without an amount as amount 0 with unit "NP" (or "Not Present"); such a row is
+    read with no amount and its unit kept ("NP").
+    If a ``ProductOverview.csv`` (the export's companion file: DSLD ID, Brand Name, Net
+    Contents, Serving Size, Suggested Use, ...) lies in the same folder, the brand, serving
+    size and directions (Suggested Use) of each DSLD ID are taken from it. The companion
+    file is not a label table itself: `is_companion_csv` recognises it by its header so
+    the extract stage can skip it ("companion of DietarySupplementFacts.csv") instead of
+    rejecting it, and `companion_facts_file` names the export it belongs to.
+
+Layout 2: simple layout (``source_format`` "csv-simple")
+    One row per ingredient; write it by hand or export it from a spreadsheet.
+
+    ======================  ========  ==========================================================
+    column                  required  meaning
+    ======================  ========  ==========================================================
+    product_name            yes       the product; rows are grouped into products by it
+    ingredient              yes       the ingredient as printed, e.g. "Calcium" or
+                                      "Calcium (as calcium citrate)"
+    amount                  yes       the amount per serving as printed: "500", "0.5", "1,000",
+                                      "<1"; blank or "NP" when the label gives no amount
+    unit                    yes       as printed: "mg", "mcg", "IU", "mcg DFE"
+    brand                   no        the brand; part of what tells products apart
+    serving_size            no        as printed: "2 Tablets"
+    servings_per_container  no        as printed: "60"
+    daily_value             no        the % Daily Value: "38%" (or "38"), or a marker "*", "†"
+    form                    no        the source: "calcium citrate" (if blank, an "(as ...)"
+                                      in the ingredient is split off and used)
+    blend                   no        the name of the blend this ingredient is a member of
+    directions              no        product text: suggested use
+    warnings                no        product text: cautions and warnings
+    other_ingredients       no        product text: "Gelatin, Olive Oil"
+    ======================  ========  ==========================================================
+
+    Products are kept in order of first appearance. A row whose product_name is blank
+    belongs to the product of the row above it (so the name can be written once per
+    product). A row with a product_name and a blank brand belongs to the latest product
+    of that name. The product text fields (brand, serving_size, servings_per_container,
+    directions, warnings, other_ingredients) take the first non-blank value among a
+    product's rows.
+
+Rows and errors (both layouts)
+    Row numbers are those a spreadsheet shows: the header is row 1, the first data row is
+    row 2 (a quoted cell spanning several lines still counts as one row). Rows whose cells
+    are all blank are skipped. A row with a blank ingredient name, or with an amount that
+    is not a number, is kept (its amount as given) and reported as a read issue, e.g.
+    "row 7: amount 'abc' of 'Calcium' is not a number"; the rest of the file is read.
+    A file that is empty, holds only a header, or whose header matches neither layout is
+    rejected (`UnreadableFile` / `BadTable`); for a header that matches neither, the reason
+    names the required columns missing from the closer layout (the one missing fewer; the
+    simple layout on a tie).
+
+Each row becomes a `LabelRow` whose ``line_no`` is its order within its product and whose
+``raw_text`` is the row's cells joined by " | ".
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import BadTable, UnreadableFile
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
+
+FORMAT_DSLD = "csv-dsld"
+FORMAT_SIMPLE = "csv-simple"
+
+#: The DSLD companion file's usual name (compared ignoring case).
+OVERVIEW_FILE_NAME = "productoverview.csv"
+
+# Column names as shown to users (in error messages); matched by `column_key`.
+DSLD_REQUIRED = (
+    "DSLD ID",
+    "Product Name",
+    "Ingredient",
+    "Amount Per Serving",
+    "Amount Per Serving Unit",
+)
+DSLD_OPTIONAL = (
+    "URL",
+    "Serving Size",
+    "DSLD Ingredient Categories",
+    "% Daily Value per Serving",
+    "Daily Value Target Group",
+)
+SIMPLE_REQUIRED = ("product_name", "ingredient", "amount", "unit")
+SIMPLE_OPTIONAL = (
+    "brand",
+    "serving_size",
+    "servings_per_container",
+    "daily_value",
+    "form",
+    "blend",
+    "directions",
+    "warnings",
+    "other_ingredients",
+)
+OVERVIEW_COLUMNS = ("DSLD ID", "Brand Name", "Serving Size", "Suggested Use")
+
+_NOT_PRESENT = frozenset({"np", "not present"})
+_NUMBER = re.compile(r"^(?:<|>|≤|≥|~)?\s*(?:\d+(?:[.,]\d+)*|[.,]\d+)$")
+_BARE_PERCENT = re.compile(r"^(?:<|>|≤|≥)?\s*(?:\d+(?:[.,]\d+)*|[.,]\d+)$")
+_AS_OPEN = re.compile(r"\(\s*as\s+", re.IGNORECASE)
+
+
+def column_key(name: str) -> str:
+    """The matching key of a header name: lower case, without spaces and underscores."""
+    return re.sub(r"[\s_]+", "", name.replace("\ufeff", "")).lower()
+
+
+def split_as_form(text: str) -> tuple[str, str | None]:
+    """Split "Calcium (as calcium citrate)" into ("Calcium", "calcium citrate").
+
+    Parentheses inside the form are kept ("Vitamin D (as cholecalciferol (D3))" gives
+    "cholecalciferol (D3)"); text after the parenthesis stays in the name. Text without
+    an "(as ...)" is returned unchanged with no form.
+    """
+    match = _AS_OPEN.search(text)
+    if match is None:
+        return text.strip(), None
+    depth = 1
+    for pos in range(match.end(), len(text)):
+        char = text[pos]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                form = text[match.end() : pos].strip()
+                name = f"{text[: match.start()].strip()} {text[pos + 1 :].strip()}".strip()
+                return name, form or None
+    return text.strip(), None  # unbalanced: leave it as printed
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _read_text(path: Path, source_file: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(
+            f"the file could not be opened: {exc.strerror or exc}", source_file=source_file
+        ) from exc
+    text = _decode(data)
+    if "\x00" in text:
+        raise UnreadableFile("not a text CSV file: it holds binary data", source_file=source_file)
+    return text
+
+
+def _delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts.values())
+    if best == 0:
+        return ","
+    return next(d for d in (",", ";", "\t") if counts[d] == best)
+
+
+@dataclass(frozen=True)
+class _Table:
+    header: list[str]
+    rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells)
+
+
+def _parse(text: str, source_file: str) -> _Table:
+    if not text.strip():
+        raise UnreadableFile("the CSV file is empty", source_file=source_file)
+    first_line = next(line for line in text.splitlines() if line.strip())
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    record_no = 0
+    try:
+        for cells in reader:
+            if header is None:
+                if not any(c.strip() for c in cells):
+                    continue
+                header = [c.strip() for c in cells]
+                record_no = 1
+                continue
+            record_no += 1
+            if any(c.strip() for c in cells):
+                rows.append((record_no, cells))
+    except csv.Error as exc:
+        raise UnreadableFile(
+            f"not a readable CSV: {exc}", source_file=source_file, row=record_no + 1
+        ) from exc
+    if header is None:
+        raise BadTable("the CSV has no header row (only blank cells)", source_file=source_file)
+    return _Table(header, rows)
+
+
+# --------------------------------------------------------------------------- header
+
+
+def _column_index(header: Sequence[str], names: Iterable[str], source_file: str) -> dict[str, int]:
+    """Map each wanted column name (by key) to its position; duplicates are an error."""
+    wanted = {column_key(n): n for n in names}
+    found: dict[str, int] = {}
+    for pos, cell in enumerate(header):
+        key = column_key(cell)
+        if key in wanted:
+            if wanted[key] in found:
+                raise BadTable(
+                    f"the CSV header names the column '{wanted[key]}' more than once",
+                    source_file=source_file,
+                )
+            found[wanted[key]] = pos
+    return found
+
+
+def _missing(header: Sequence[str], required: Sequence[str]) -> list[str]:
+    keys = {column_key(c) for c in header}
+    return [n for n in required if column_key(n) not in keys]
+
+
+def _layout(header: Sequence[str], source_file: str) -> str:
+    missing_dsld = _missing(header, DSLD_REQUIRED)
+    if not missing_dsld:
+        return FORMAT_DSLD
+    missing_simple = _missing(header, SIMPLE_REQUIRED)
+    if not missing_simple:
+        return FORMAT_SIMPLE
+    closer = missing_dsld if len(missing_dsld) < len(missing_simple) else missing_simple
+    raise BadTable(
+        "the CSV header matches neither the DSLD export layout nor the simple layout: "
+        f"missing column(s) {', '.join(closer)}",
+        source_file=source_file,
+    )
+
+
+_HEADER_BYTES = 65536
+
+
+def _header_of(path: Path) -> list[str] | None:
+    """The header cells of a CSV file, from its first 64 KiB (None if unreadable/blank)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_HEADER_BYTES)
+    except OSError:
+        return None
+    if len(data) == _HEADER_BYTES and b"\n" in data:
+        data = data[: data.rindex(b"\n") + 1]  # do not cut a character in two
+    text = _decode(data)
+    for line in text.splitlines():
+        if line.strip():
+            return next(csv.reader([line], delimiter=_delimiter(line)), None)
+    return None
+
+
+def is_companion_csv(path: Path) -> bool:
+    """True if `path` is a DSLD ProductOverview.csv: a companion file, not a label table.
+
+    Decided by the header alone: it names DSLD ID and Brand Name and has no Ingredient
+    column. The extract stage skips such a file (it is read together with the
+    DietarySupplementFacts.csv beside it) instead of rejecting it.
+    """
+    header = _header_of(path)
+    if not header:
+        return False
+    return not _missing(header, ("DSLD ID", "Brand Name")) and bool(
+        _missing(header, ("Ingredient",))
+    )
+
+
+def _is_dsld_facts(path: Path) -> bool:
+    header = _header_of(path)
+    return bool(header) and not _missing(header or [], DSLD_REQUIRED)
+
+
+def _csv_files_beside(path: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in path.parent.iterdir()
+        if p.is_file() and p.suffix.lower() == ".csv" and p.resolve() != path.resolve()
+    )
+
+
+def find_overview(facts_path: Path) -> Path | None:
+    """The ProductOverview.csv read together with the DSLD export `facts_path`, if any.
+
+    A file named ProductOverview.csv (any case) in the same folder is preferred; failing
+    that, the only companion-headed CSV there is used.
+    """
+    companions = [p for p in _csv_files_beside(facts_path) if is_companion_csv(p)]
+    named = [p for p in companions if p.name.lower() == OVERVIEW_FILE_NAME]
+    if named:
+        return named[0]
+    return companions[0] if len(companions) == 1 else None
+
+
+def companion_facts_file(overview_path: Path) -> Path | None:
+    """The DSLD export (DietarySupplementFacts.csv) that the companion file belongs to.
+
+    None if no CSV with the DSLD export header lies in the same folder.
+    """
+    for candidate in _csv_files_beside(overview_path):
+        if _is_dsld_facts(candidate) and find_overview(candidate) == overview_path:
+            return candidate
+    return None
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass
+class _Product:
+    key: tuple[str, str]
+    name: str
+    texts: dict[str, str] = field(default_factory=dict)  # first non-blank per text field
+    # (spreadsheet row number, values by column, raw text, width note or "")
+    rows: list[tuple[int, dict[str, str], str, str]] = field(default_factory=list)
+
+    def take_texts(self, values: dict[str, str], fields: Iterable[str]) -> None:
+        for f in fields:
+            if not self.texts.get(f) and values.get(f):
+                self.texts[f] = values[f]
+
+
+def _cells(row: list[str], index: dict[str, int]) -> dict[str, str]:
+    return {name: row[pos].strip() if pos < len(row) else "" for name, pos in index.items()}
+
+
+def _dv(value: str) -> str | None:
+    if not value:
+        return None
+    return f"{value}%" if _BARE_PERCENT.match(value) else value
+
+
+def _amount(
+    amount: str, unit: str, name: str, row_no: int, issues: list[str]
+) -> tuple[str | None, str | None]:
+    """(amount_raw, unit_raw) for one row, noting a non-numeric amount in `issues`."""
+    unit_raw = unit or None
+    if not amount:
+        return None, unit_raw
+    if amount.lower() in _NOT_PRESENT:
+        return None, unit_raw or amount
+    if not _NUMBER.match(amount):
+        issues.append(f"row {row_no}: amount '{amount}' of '{name}' is not a number")
+        return amount, unit_raw
+    if unit.lower() in _NOT_PRESENT and re.fullmatch(r"0+(?:[.,]0+)?", amount):
+        return None, unit_raw  # DSLD's placeholder for "listed without an amount"
+    return amount, unit_raw
+
+
+def read_csv(path: Path, source_file: str) -> FileExtraction:
+    """Read one CSV label table (DSLD export or simple layout) into labels and rows."""
+    table = _parse(_read_text(path, source_file), source_file)
+    layout = _layout(table.header, source_file)
+    if not table.rows:
+        raise BadTable("the CSV has a header but no data rows", source_file=source_file)
+    if layout == FORMAT_DSLD:
+        return _read_dsld(path, source_file, table)
+    return _read_simple(source_file, table)
+
+
+def _build(
+    source_file: str,
+    source_format: str,
+    products: list[_Product],
+    pre_issues: list[ReadIssue],
+    label_texts: dict[int, dict[str, str]] | None = None,
+) -> FileExtraction:
+    labels: list[Label] = []
+    rows: list[LabelRow] = []
+    issues = list(pre_issues)
+    for index, product in enumerate(products):
+        texts = dict(product.texts)
+        for key, value in (label_texts or {}).get(index, {}).items():
+            if value:
+                texts[key] = value
+        labels.append(
+            Label(
+                source_file=source_file,
+                label_index=index,
+                product_name=product.name,
+                brand=texts.get("brand") or None,
+                serving_size=texts.get("serving_size") or None,
+                servings_per_container=texts.get("servings_per_container") or None,
+                directions=texts.get("directions", ""),
+                warnings=texts.get("warnings", ""),
+                other_ingredients=texts.get("other_ingredients", ""),
+                source_format=source_format,
+            )
+        )
+        for line_no, (row_no, values, raw_text, width_note) in enumerate(product.rows, start=1):
+            notes: list[str] = [width_note] if width_note else []
+            printed = values.get("ingredient", "")
+            name, form = split_as_form(printed)
+            if values.get("form"):
+                form = values["form"]
+            if not name:
+                notes.append(f"row {row_no}: the ingredient name is empty")
+            amount_raw, unit_raw = _amount(
+                values.get("amount", ""), values.get("unit", ""), name, row_no, notes
+            )
+            rows.append(
+                LabelRow(
+                    source_file=source_file,
+                    label_index=index,
+                    line_no=line_no,
+                    name_raw=name,
+                    amount_raw=amount_raw,
+                    unit_raw=unit_raw,
+                    dv_raw=_dv(values.get("daily_value", "")),
+                    form_raw=form,
+                    parent=values.get("blend") or None,
+                    page=None,
+                    raw_text=raw_text,
+                )
+            )
+            issues.extend(ReadIssue(source_file, index, None, line_no, n) for n in notes)
+    return FileExtraction(
+        source_file=source_file, labels=tuple(labels), rows=tuple(rows), issues=tuple(issues)
+    )
+
+
+def _raw_text(cells: list[str]) -> str:
+    return " | ".join(c.strip() for c in cells)
+
+
+def _width_note(row_no: int, cells: list[str], table: _Table) -> str:
+    """A read-issue text for a row with filled cells beyond the header, else "".
+
+    Such a row is usually a value holding the delimiter without quotes ("1,000" in a
+    comma-separated file), which shifts every later cell: the row is kept, and flagged.
+    """
+    width = len(table.header)
+    if len(cells) > width and any(c.strip() for c in cells[width:]):
+        return (
+            f"row {row_no}: {len(cells)} cells but the header has {width} "
+            "(a value holding the delimiter without quotes?); the cells were read by position"
+        )
+    return ""
+
+
+_SIMPLE_TEXTS = (
+    "brand",
+    "serving_size",
+    "servings_per_container",
+    "directions",
+    "warnings",
+    "other_ingredients",
+)
+
+
+def _read_simple(source_file: str, table: _Table) -> FileExtraction:
+    index = _column_index(table.header, SIMPLE_REQUIRED + SIMPLE_OPTIONAL, source_file)
+    products: list[_Product] = []
+    by_key: dict[tuple[str, str], _Product] = {}
+    latest_by_name: dict[str, _Product] = {}
+    issues: list[ReadIssue] = []
+    current: _Product | None = None
+    for row_no, cells in table.rows:
+        values = _cells(cells, index)
+        name, brand = values["product_name"], values.get("brand", "")
+        if not name:
+            if current is None:
+                issues.append(
+                    ReadIssue(
+                        source_file,
+                        None,
+                        None,
+                        None,
+                        f"row {row_no}: no product name (and no product above it); "
+                        "the row was skipped",
+                    )
+                )
+                continue
+            product = current
+        elif not brand and name in latest_by_name:
+            product = latest_by_name[name]
+        else:
+            key = (name, brand)
+            if key not in by_key:
+                by_key[key] = _Product(key, name)
+                products.append(by_key[key])
+            product = by_key[key]
+        latest_by_name[product.name] = product
+        current = product
+        product.take_texts(values, _SIMPLE_TEXTS)
+        product.rows.append((row_no, values, _raw_text(cells), _width_note(row_no, cells, table)))
+    if not products:
+        raise BadTable("the CSV has no row with a product name", source_file=source_file)
+    return _build(source_file, FORMAT_SIMPLE, products, issues)
+
+
+_DSLD_FIELDS = {
+    "DSLD ID": "id",
+    "Product Name": "product_name",
+    "Serving Size": "serving_size",
+    "Ingredient": "ingredient",
+    "Amount Per Serving": "amount",
+    "Amount Per Serving Unit": "unit",
+    "% Daily Value per Serving": "daily_value",
+}
+
+
+def _read_dsld(path: Path, source_file: str, table: _Table) -> FileExtraction:
+    index = _column_index(table.header, DSLD_REQUIRED + DSLD_OPTIONAL, source_file)
+    products: list[_Product] = []
+    by_id: dict[str, _Product] = {}
+    issues: list[ReadIssue] = []
+    current: _Product | None = None
+    for row_no, cells in table.rows:
+        named = _cells(cells, index)
+        values = {_DSLD_FIELDS[k]: v for k, v in named.items() if k in _DSLD_FIELDS}
+        dsld_id = values["id"]
+        if not dsld_id:
+            if current is None:
+                issues.append(
+                    ReadIssue(
+                        source_file,
+                        None,
+                        None,
+                        None,
+                        f"row {row_no}: no DSLD ID (and no product above it); the row was skipped",
+                    )
+                )
+                continue
+            product = current
+        else:
+            if dsld_id not in by_id:
+                by_id[dsld_id] = _Product((dsld_id, ""), values["product_name"])
+                products.append(by_id[dsld_id])
+            product = by_id[dsld_id]
+        if not product.name and values["product_name"]:
+            product.name = values["product_name"]
+        current = product
+        product.take_texts(values, ("serving_size",))
+        product.rows.append((row_no, values, _raw_text(cells), _width_note(row_no, cells, table)))
+    if not products:
+        raise BadTable("the CSV has no row with a DSLD ID", source_file=source_file)
+    for product in products:
+        if not product.name:
+            product.name = f"DSLD {product.key[0]}"
+    overview = _read_overview(path, source_file, issues)
+    label_texts = {
+        i: overview.get(p.key[0], {}) for i, p in enumerate(products) if p.key[0] in overview
+    }
+    return _build(source_file, FORMAT_DSLD, products, issues, label_texts)
+
+
+def _read_overview(
+    facts_path: Path, source_file: str, issues: list[ReadIssue]
+) -> dict[str, dict[str, str]]:
+    """Brand, serving size and directions by DSLD ID from the companion file, if any.
+
+    A companion file that cannot be read is noted in `issues`; the export is still read.
+    """
+    overview_path = find_overview(facts_path)
+    if overview_path is None:
+        return {}
+    try:
+        table = _parse(_decode(overview_path.read_bytes()), source_file)
+        index = _column_index(table.header, OVERVIEW_COLUMNS, source_file)
+    except (OSError, UnreadableFile, BadTable) as exc:
+        detail = exc.detail if isinstance(exc, UnreadableFile | BadTable) else str(exc)
+        issues.append(
+            ReadIssue(
+                source_file,
+                None,
+                None,
+                None,
+                f"the companion file {overview_path.name} could not be read: {detail}",
+            )
+        )
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for _, cells in table.rows:
+        values = _cells(cells, index)
+        dsld_id = values.get("DSLD ID", "")
+        if dsld_id and dsld_id not in out:
+            out[dsld_id] = {
+                "brand": values.get("Brand Name", ""),
+                "serving_size": values.get("Serving Size", ""),
+                "directions": values.get("Suggested Use", ""),
+            }
+    return out

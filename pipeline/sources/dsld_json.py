@@ -1,0 +1,292 @@
+"""Read a label downloaded from the NIH Dietary Supplement Label Database as JSON (API v9).
+
+One label per file (the object the DSLD label API returns), or a JSON array of such
+labels (one `Label` per element, in order). Fields read:
+
+- ``fullName`` -> product name, ``brandName`` -> brand;
+- ``servingSizes[0]``: "minQuantity[-maxQuantity] unit" -> serving size ("4 Tablet(s)"),
+  ``maxDailyServings`` -> max_daily_servings (None if 0 or missing);
+- ``servingsPerContainer`` -> servings per container, as given;
+- ``ingredientRows`` (and their ``nestedRows``, depth first: a member row's parent is the
+  name of the row it is nested in): ``name``; ``forms[].name`` joined with ", " (forms
+  named "unspecified" are left out) -> form; the first ``quantity`` entry (the amount per
+  serving): ``quantity`` -> amount as written ("500", "0.5"; operator "<" gives "<1"),
+  ``unit`` as given ("mg", "NP"); DSLD writes an ingredient listed without an amount as
+  quantity 0 with unit "NP" (or "Not Present"), read as no amount with the unit kept.
+  %DV: the percent of the target group "Adults and children 4 or more years of age",
+  else of the first group, as "38%" (with its operator: "<1%"); a group with no percent
+  whose footnote says "not established" gives the marker "*";
+- ``statements``: types containing "Directions" -> directions, types containing
+  "Precaution" -> warnings (each joined with " ");
+- ``otheringredients.text``, else the names of ``otheringredients.ingredients`` joined
+  with ", " -> other ingredients.
+
+Rows are numbered 1, 2, ... in reading order (DSLD's own ``order`` may skip numbers).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import BadTable, NoPanel, UnreadableFile
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
+
+SOURCE_FORMAT = "dsld-json"
+ADULTS = "Adults and children 4 or more years of age"
+_NOT_PRESENT = frozenset({"np", "not present"})
+_REQUIRED_KEYS = ("ingredientRows", "fullName")
+
+
+def format_number(value: Any) -> str:
+    """A JSON number as a label prints it: 800.0 -> "800", 0.5 -> "0.5"; strings as given."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def read_dsld_json(path: Path, source_file: str) -> FileExtraction:
+    """Read one DSLD label JSON file (a label object or an array of them)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(
+            f"the file could not be opened: {exc.strerror or exc}", source_file=source_file
+        ) from exc
+    if not data.strip():
+        raise UnreadableFile("the JSON file is empty", source_file=source_file)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"not valid JSON: the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            source_file=source_file,
+        ) from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(f"not valid JSON: {exc}", source_file=source_file) from exc
+
+    if isinstance(document, dict):
+        items: list[Any] = [document]
+    elif isinstance(document, list):
+        if not document:
+            raise BadTable(
+                "not a DSLD label JSON: the array holds no labels", source_file=source_file
+            )
+        items = document
+    else:
+        raise BadTable(
+            f"not a DSLD label JSON: the top level is {_type_name(document)}, not an object",
+            source_file=source_file,
+        )
+    for number, item in enumerate(items, start=1):
+        # In an array, say which element is wrong: "item 2 of the array is missing 'x'".
+        subject = f"item {number} of the array " if len(items) > 1 else ""
+        if not isinstance(item, dict):
+            raise BadTable(
+                f"not a DSLD label JSON: {subject or 'the label '}is {_type_name(item)}, "
+                "not an object",
+                source_file=source_file,
+            )
+        for key in _REQUIRED_KEYS:
+            if key not in item:
+                verb = "is missing" if subject else "missing"
+                raise BadTable(
+                    f"not a DSLD label JSON: {subject}{verb} '{key}'", source_file=source_file
+                )
+        if not isinstance(item["ingredientRows"], list):
+            raise BadTable(
+                f"not a DSLD label JSON: {subject}'ingredientRows' is "
+                f"{_type_name(item['ingredientRows'])}, not an array",
+                source_file=source_file,
+            )
+
+    labels: list[Label] = []
+    rows: list[LabelRow] = []
+    issues: list[ReadIssue] = []
+    for index, item in enumerate(items):
+        labels.append(_label(item, source_file, index))
+        label_rows = _rows(item["ingredientRows"], source_file, index, None, [], issues)
+        if not label_rows:
+            issues.append(
+                ReadIssue(source_file, index, None, None, "the label has no ingredient rows")
+            )
+        rows.extend(label_rows)
+    if not rows:
+        raise NoPanel("the DSLD label has no ingredient rows", source_file=source_file)
+    return FileExtraction(
+        source_file=source_file, labels=tuple(labels), rows=tuple(rows), issues=tuple(issues)
+    )
+
+
+def _serving(item: dict[str, Any]) -> tuple[str | None, float | None]:
+    sizes = item.get("servingSizes")
+    if not isinstance(sizes, list) or not sizes or not isinstance(sizes[0], dict):
+        return None, None
+    first: dict[str, Any] = sizes[0]
+    low, high, unit = first.get("minQuantity"), first.get("maxQuantity"), _text(first.get("unit"))
+    amount = ""
+    if low is not None and high is not None and low != high:
+        amount = f"{format_number(low)}-{format_number(high)}"
+    elif low is not None or high is not None:
+        amount = format_number(low if low is not None else high)
+    serving = f"{amount} {unit}".strip() or None
+    max_daily = first.get("maxDailyServings")
+    daily = (
+        float(max_daily)
+        if isinstance(max_daily, int | float) and not isinstance(max_daily, bool) and max_daily
+        else None
+    )
+    return serving, daily
+
+
+def _statements(item: dict[str, Any], word: str) -> str:
+    texts = []
+    for statement in item.get("statements") or []:
+        if isinstance(statement, dict) and word in _text(statement.get("type")):
+            note = _text(statement.get("notes")) or _text(statement.get("text"))
+            if note:
+                texts.append(note)
+    return " ".join(texts)
+
+
+def _other_ingredients(item: dict[str, Any]) -> str:
+    other = item.get("otheringredients")
+    if not isinstance(other, dict):
+        return ""
+    text = _text(other.get("text"))
+    if text:
+        return text
+    names = [_text(i.get("name")) for i in other.get("ingredients") or [] if isinstance(i, dict)]
+    return ", ".join(n for n in names if n)
+
+
+def _label(item: dict[str, Any], source_file: str, index: int) -> Label:
+    serving, max_daily = _serving(item)
+    per_container = item.get("servingsPerContainer")
+    return Label(
+        source_file=source_file,
+        label_index=index,
+        product_name=_text(item.get("fullName")) or f"DSLD {format_number(item.get('id'))}",
+        brand=_text(item.get("brandName")) or None,
+        serving_size=serving,
+        servings_per_container=(
+            format_number(per_container) if per_container not in (None, "") else None
+        ),
+        max_daily_servings=max_daily,
+        directions=_statements(item, "Directions"),
+        warnings=_statements(item, "Precaution"),
+        other_ingredients=_other_ingredients(item),
+        source_format=SOURCE_FORMAT,
+    )
+
+
+def _forms(row: dict[str, Any]) -> str | None:
+    names = [_text(f.get("name")) for f in row.get("forms") or [] if isinstance(f, dict)]
+    kept = [n for n in names if n and n.lower() != "unspecified"]
+    return ", ".join(kept) or None
+
+
+def _daily_value(quantity: dict[str, Any]) -> str | None:
+    groups = [g for g in quantity.get("dailyValueTargetGroup") or [] if isinstance(g, dict)]
+    if not groups:
+        return None
+    group = next((g for g in groups if _text(g.get("name")) == ADULTS), groups[0])
+    percent = group.get("percent")
+    if percent is None or percent == "":
+        footnote = _text(group.get("footnote")).lower()
+        return "*" if "not established" in footnote else None
+    operator = _text(group.get("operator"))
+    prefix = operator if operator and operator != "=" else ""
+    return f"{prefix}{format_number(percent)}%"
+
+
+def _amount(quantity: dict[str, Any]) -> tuple[str | None, str | None]:
+    value, unit = quantity.get("quantity"), _text(quantity.get("unit")) or None
+    if value is None or value == "":
+        return None, unit
+    if unit is not None and unit.lower() in _NOT_PRESENT and value in (0, "0"):
+        return None, unit
+    operator = _text(quantity.get("operator"))
+    prefix = operator if operator and operator != "=" else ""
+    return f"{prefix}{format_number(value)}", unit
+
+
+def _raw_text(
+    name: str, form: str | None, amount: str | None, unit: str | None, dv: str | None
+) -> str:
+    parts = [f"{name} ({form})" if form else name, " ".join(p for p in (amount, unit) if p)]
+    if dv:
+        parts.append(dv)
+    return " ".join(p for p in parts if p)
+
+
+def _rows(
+    ingredient_rows: list[Any],
+    source_file: str,
+    index: int,
+    parent: str | None,
+    out: list[LabelRow],
+    issues: list[ReadIssue],
+) -> list[LabelRow]:
+    for row in ingredient_rows:
+        if not isinstance(row, dict):
+            raise BadTable(
+                f"not a DSLD label JSON: an ingredient row is {_type_name(row)}, not an object",
+                source_file=source_file,
+            )
+        line_no = len(out) + 1
+        name = _text(row.get("name"))
+        if not name:
+            issues.append(
+                ReadIssue(
+                    source_file, index, None, line_no, f"ingredient row {line_no} has no name"
+                )
+            )
+        quantities = [q for q in row.get("quantity") or [] if isinstance(q, dict)]
+        amount, unit = _amount(quantities[0]) if quantities else (None, None)
+        dv = _daily_value(quantities[0]) if quantities else None
+        form = _forms(row)
+        out.append(
+            LabelRow(
+                source_file=source_file,
+                label_index=index,
+                line_no=line_no,
+                name_raw=name,
+                amount_raw=amount,
+                unit_raw=unit,
+                dv_raw=dv,
+                form_raw=form,
+                parent=parent,
+                page=None,
+                raw_text=_raw_text(name, form, amount, unit, dv),
+            )
+        )
+        nested = row.get("nestedRows")
+        if isinstance(nested, list) and nested:
+            _rows(nested, source_file, index, name or None, out, issues)
+    return out
