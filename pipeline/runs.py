@@ -1,0 +1,971 @@
+"""What makes nightly runs incremental, parallel and safe.
+
+* Atomic writes (`atomic_write_bytes`, `atomic_write_text`, `atomic_write_parquet`): the
+  new content goes to a hidden temp file in the same folder, is flushed and fsynced, then
+  renamed over the target with `os.replace`. A run killed at any moment leaves either the
+  previous file or the new one, never half of one.
+* A content-hash cache of extracted files (`file_digest`, `ExtractionCache`): a file whose
+  content (and companion files), relative path, extractor version and record schema are
+  unchanged is not read again.
+* `map_in_processes`: an ordered parallel map over worker processes with a progress bar on
+  a terminal, or log lines otherwise.
+* `RunLock`: one run at a time per work folder; a lock left by a dead run is taken over.
+* Run history and changes since the previous run (`write_history_record`,
+  `read_previous_audit`, `changes_between`).
+* Exit codes for schedulers (`EXIT_*`, `exit_code_for`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import secrets
+import shutil
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, TypeVar
+
+import pandas as pd
+
+from pipeline.errors import AuditError
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# --------------------------------------------------------------------------------------
+# Exit codes
+# --------------------------------------------------------------------------------------
+
+#: The run completed (findings may exist, but no `--fail-on` condition tripped).
+EXIT_OK = 0
+#: The run could not complete (an `AuditError`: missing folder, bad protocol file, ...).
+EXIT_ERROR = 1
+# 2 is left to typer/click: a usage error (unknown option, bad value).
+#: Another labelaudit run holds the lock on the work folder: nothing was done; a
+#: scheduler may simply try again later.
+EXIT_LOCKED = 3
+#: The run completed and a `--fail-on` condition tripped (see `exit_code_for`).
+EXIT_FINDINGS = 4
+
+#: Values accepted by `--fail-on`.
+FAIL_ON_CHOICES = frozenset({"fails", "data-quality"})
+
+
+def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
+    """The exit code of a completed run: `EXIT_FINDINGS` if a `fail_on` condition trips.
+
+    `"fails"` trips when any product in `audit["products"]` has verdict `"fails"`;
+    `"data-quality"` trips when `audit["data_quality"]` is non-empty. Otherwise
+    `EXIT_OK`. An unknown condition raises ValueError (the CLI validates it first).
+    """
+    unknown = set(fail_on) - FAIL_ON_CHOICES
+    if unknown:
+        raise ValueError(
+            f"unknown --fail-on value(s): {', '.join(sorted(unknown))}; "
+            f"expected {' or '.join(sorted(FAIL_ON_CHOICES))}"
+        )
+    if "fails" in fail_on and any(
+        product.get("verdict") == "fails" for product in audit.get("products") or ()
+    ):
+        return EXIT_FINDINGS
+    if "data-quality" in fail_on and audit.get("data_quality"):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------
+# Atomic writes
+# --------------------------------------------------------------------------------------
+
+
+def _temp_path_for(path: Path) -> Path:
+    """A hidden, unique sibling of `path`: `.name.<random>.tmp`."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every OS/filesystem allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_temp(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a new temp sibling of `path` with `write`, flushed and fsynced.
+
+    The temp file is removed if anything fails (also on KeyboardInterrupt).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path_for(path)
+    # 0o666 minus the umask: the same permissions a plain open() would give.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    path = Path(path)
+    tmp = _write_temp(path, write)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically (creating its folder if needed).
+
+    Readers see the old content or the new, never a mix; a killed run leaves the old
+    file intact (and at most a hidden `.name.<random>.tmp` sibling behind).
+    """
+
+    def write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    _atomic_write(path, write)
+
+
+def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """`atomic_write_bytes` for text (UTF-8 by default; newlines written as given)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_parquet(path: Path, frame: pd.DataFrame, *, index: bool | None = None) -> None:
+    """Write `frame` as Parquet (pyarrow engine) to `path` atomically.
+
+    `index` is passed to `DataFrame.to_parquet` (None: a RangeIndex is kept as
+    metadata only, any other index as columns).
+    """
+
+    def write(fh: IO[bytes]) -> None:
+        frame.to_parquet(fh, engine="pyarrow", index=index)
+
+    _atomic_write(path, write)
+
+
+def _json_default(value: Any) -> Any:
+    """JSON for the few non-JSON values a run record may hold (paths, times, numpy scalars)."""
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dump_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Content-hash cache of extracted files
+# --------------------------------------------------------------------------------------
+
+_CHUNK_SIZE = 1024 * 1024
+
+#: Field names of every record stored in the cache: a change to pipeline/records.py
+#: changes every key, so entries of an older shape are never read back.
+_RECORD_SCHEMA = {
+    record_type.__name__: field_names(record_type)
+    for record_type in (FileExtraction, Label, LabelRow, ReadIssue, Rejection)
+}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of the file's content (hex), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def cache_key(source_file: str, digests: Sequence[str], *, extractor_version: str) -> str:
+    """The cache key of one label file (sha256 hex).
+
+    It changes when the extractor version, the record schema, the file's relative path
+    (`source_file`, forward slashes) or any of `digests` changes. `digests` are the
+    `file_digest` of the file first, then of each companion file that affects how it is
+    read (in a stable order: the order matters).
+    """
+    if isinstance(digests, str):
+        raise TypeError("digests must be a sequence of digests, not one string")
+    payload = json.dumps(
+        ["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, source_file, list(digests)],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def extraction_to_json(extraction: FileExtraction) -> dict[str, Any]:
+    """A FileExtraction as plain JSON values (`dataclasses.asdict`)."""
+    return dataclasses.asdict(extraction)
+
+
+def _record(record_type: type[T], data: Any) -> T:
+    if not isinstance(data, dict) or set(data) != set(field_names(record_type)):
+        raise ValueError(f"not a {record_type.__name__}: {data!r}")
+    return record_type(**data)
+
+
+def extraction_from_json(data: Any) -> FileExtraction:
+    """The inverse of `extraction_to_json`; ValueError/TypeError if `data` is not one."""
+    if not isinstance(data, dict) or set(data) != set(field_names(FileExtraction)):
+        raise ValueError("not a FileExtraction")
+    source_file = data["source_file"]
+    if not isinstance(source_file, str):
+        raise ValueError("source_file is not a string")
+    rejection = data["rejection"]
+    return FileExtraction(
+        source_file=source_file,
+        labels=tuple(_record(Label, d) for d in data["labels"]),
+        rows=tuple(_record(LabelRow, d) for d in data["rows"]),
+        issues=tuple(_record(ReadIssue, d) for d in data["issues"]),
+        rejection=None if rejection is None else _record(Rejection, rejection),
+    )
+
+
+def _slug(text: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+    return safe.strip(".") or "_"
+
+
+class ExtractionCache:
+    """What each label file gave, keyed by `cache_key`, one JSON file per entry.
+
+    Entries live in `cache_dir / "extract-v<extractor_version>" / "<key>.json"`; the
+    version is also part of the key, so bumping it misses everything (and `prune` then
+    removes the old version's folder). An unreadable or corrupt entry is a miss, never
+    an error; a failed write is logged and the run goes on (the cache only saves time).
+
+    Counters for this run: `hits`, `misses` (`corrupt` of the misses were unreadable
+    entries) and `writes`. Typical use in the extract stage::
+
+        cache = ExtractionCache(work.cache_dir, EXTRACTOR_VERSION)
+        key = cache.cache_key(rel, [file_digest(path)])
+        extraction = cache.get(key)
+        if extraction is None:
+            extraction = read_file(path)          # in a worker
+            cache.put(key, extraction)
+        ...
+        cache.prune(keys_of_this_run)
+    """
+
+    def __init__(self, cache_dir: Path, extractor_version: str) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.extractor_version = extractor_version
+        self.entries_dir = self.cache_dir / f"extract-v{_slug(extractor_version)}"
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+        self.writes = 0
+
+    def cache_key(self, source_file: str, digests: Sequence[str]) -> str:
+        """`cache_key` with this cache's extractor version."""
+        return cache_key(source_file, digests, extractor_version=self.extractor_version)
+
+    def _entry_path(self, key: str) -> Path:
+        if not key or not all(c in "0123456789abcdef" for c in key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return self.entries_dir / f"{key}.json"
+
+    def get(self, key: str) -> FileExtraction | None:
+        """The cached extraction for `key`, or None (a miss) if absent or unreadable."""
+        path = self._entry_path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except OSError as exc:
+            logger.warning("cache entry %s is unreadable (%s): reading the file again", path, exc)
+            self.misses += 1
+            self.corrupt += 1
+            return None
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+            if (
+                not isinstance(entry, dict)
+                or entry.get("key") != key
+                or entry.get("extractor_version") != self.extractor_version
+            ):
+                raise ValueError("entry does not match its key")
+            extraction = extraction_from_json(entry["extraction"])
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            logger.warning("cache entry %s is corrupt (%s): reading the file again", path, exc)
+            self.misses += 1
+            self.corrupt += 1
+            return None
+        self.hits += 1
+        return extraction
+
+    def put(self, key: str, extraction: FileExtraction) -> None:
+        """Store `extraction` under `key` (atomically; an OSError is logged, not raised)."""
+        path = self._entry_path(key)
+        entry = {
+            "key": key,
+            "extractor_version": self.extractor_version,
+            "extraction": extraction_to_json(extraction),
+        }
+        try:
+            atomic_write_text(path, json.dumps(entry, ensure_ascii=False))
+        except OSError as exc:
+            logger.warning("could not write cache entry %s: %s", path, exc)
+            return
+        self.writes += 1
+
+    def prune(self, keep: set[str]) -> int:
+        """Delete every entry whose key is not in `keep`, other versions' folders and
+        temp files left by killed runs. Returns the number of entries deleted."""
+        removed = 0
+        if not self.cache_dir.is_dir():
+            return 0
+        for child in self.cache_dir.iterdir():
+            if child.is_dir() and child.name.startswith("extract-v") and child != self.entries_dir:
+                removed += sum(1 for p in child.glob("*.json"))
+                shutil.rmtree(child, ignore_errors=True)
+        if not self.entries_dir.is_dir():
+            return removed
+        for entry in self.entries_dir.iterdir():
+            is_temp = entry.name.startswith(".") and entry.name.endswith(".tmp")
+            unused = entry.name.endswith(".json") and entry.stem not in keep
+            if not (is_temp or unused):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+            removed += unused
+        return removed
+
+
+# --------------------------------------------------------------------------------------
+# Parallel map over processes
+# --------------------------------------------------------------------------------------
+
+
+class TaskFailed(AuditError):
+    """An unexpected exception while processing one item (a bug, not a bad label file).
+
+    The message names the stage and the item: "extract: pdf/a.pdf: ValueError: ...".
+    The worker's traceback is in `worker_traceback` (and chained as the cause).
+    """
+
+    def __init__(self, message: str, worker_traceback: str = "") -> None:
+        super().__init__(message)
+        self.worker_traceback = worker_traceback
+
+
+class WorkerTraceback(Exception):
+    """The formatted traceback of an exception raised in a worker process."""
+
+    def __str__(self) -> str:
+        return f"\n\n--- in the worker process ---\n{self.args[0]}"
+
+
+class _ItemFailed(Exception):
+    """Raised by a worker: which item failed and how (strings only: always picklable)."""
+
+    def __init__(self, index: int, error: str, tb: str) -> None:
+        super().__init__(index, error, tb)
+        self.index = index
+        self.error = error
+        self.tb = tb
+
+
+def _describe_exception(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run_chunk(fn: Callable[[T], R], chunk: list[tuple[int, T]]) -> list[tuple[int, R]]:
+    """Worker side: apply `fn` to each (index, item) of one chunk."""
+    out: list[tuple[int, R]] = []
+    for index, item in chunk:
+        try:
+            out.append((index, fn(item)))
+        except Exception as exc:
+            raise _ItemFailed(index, _describe_exception(exc), traceback.format_exc()) from None
+    return out
+
+
+class _Progress:
+    """A rich progress bar on stderr, or a log line about every 10% and at the end."""
+
+    def __init__(self, label: str, unit: str, total: int, use_bar: bool) -> None:
+        self.label = label
+        self.unit = unit
+        self.total = total
+        self.done = 0
+        self._step = max(1, math.ceil(total / 10))
+        self._bar: Any = None
+        self._task: Any = None
+        if use_bar:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(unit),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def start(self) -> None:
+        """Show the bar. Call it after forking workers: the bar runs a refresh thread."""
+        if self._bar is not None and self._task is None:
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.stop()
+
+    def advance(self, n: int) -> None:
+        before = self.done
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+            return
+        if self.done // self._step > before // self._step or self.done == self.total:
+            percent = self.done * 100 // self.total
+            logger.info(
+                "%s: %d/%d %s (%d%%)", self.label, self.done, self.total, self.unit, percent
+            )
+
+
+def default_chunksize(n_items: int, jobs: int) -> int:
+    """Items per task sent to a worker: about 8 tasks per worker, at most 16 items each
+    (small enough for smooth progress, large enough to amortise the pickling)."""
+    return max(1, min(16, n_items // (max(1, jobs) * 8)))
+
+
+def _fork_context() -> Any:
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()  # pragma: no cover - not Linux/macOS
+
+
+def map_in_processes(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    jobs: int,
+    describe: Callable[[T], str],
+    progress: bool | None = None,
+    label: str = "extract",
+    unit: str = "files",
+    chunksize: int | None = None,
+) -> list[R]:
+    """`[fn(item) for item in items]`, over `jobs` worker processes; results in input order.
+
+    With `jobs <= 1` or fewer than two items, `fn` runs in this process (no pool).
+    Otherwise a `ProcessPoolExecutor` (fork start method where available) runs chunks of
+    `chunksize` items (default: `default_chunksize`). `fn` must be a top-level
+    (picklable) function and its results picklable. `fn` is expected to turn the
+    expected failures (a `LabelError` for a bad file) into results itself; any other
+    exception stops the map and is raised here as `TaskFailed`, its message naming the
+    item with `describe(item)`, e.g. "extract: pdf/a.pdf: KeyError: 'x'". A worker
+    process that dies (killed, out of memory) also raises `TaskFailed`.
+
+    Progress: `progress=True` shows a rich progress bar on stderr, `False` logs
+    "extract: 250/2000 files (12%)" through `logging` (INFO) about every 10% and at the
+    end, `None` picks the bar when stderr is a terminal. Never both.
+    """
+    total = len(items)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if total == 0:
+        return []
+    with _Progress(label, unit, total, use_bar=progress) as bar:
+        if jobs <= 1 or total == 1:
+            return _map_here(fn, items, describe, label, bar)
+        return _map_pool(fn, items, describe, label, bar, jobs, chunksize)
+
+
+def _map_here(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    describe: Callable[[T], str],
+    label: str,
+    bar: _Progress,
+) -> list[R]:
+    results: list[R] = []
+    bar.start()
+    for item in items:
+        try:
+            results.append(fn(item))
+        except Exception as exc:
+            raise TaskFailed(
+                f"{label}: {describe(item)}: {_describe_exception(exc)}",
+                traceback.format_exc(),
+            ) from exc
+        bar.advance(1)
+    return results
+
+
+def _map_pool(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    describe: Callable[[T], str],
+    label: str,
+    bar: _Progress,
+    jobs: int,
+    chunksize: int | None,
+) -> list[R]:
+    total = len(items)
+    size = max(1, chunksize or default_chunksize(total, jobs))
+    indexed = list(enumerate(items))
+    chunks = [indexed[i : i + size] for i in range(0, total, size)]
+    results: list[Any] = [None] * total
+    executor = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_fork_context())
+    try:
+        # Submitting first forks the workers (fork start method) before the progress
+        # bar starts its refresh thread.
+        pending: dict[Future[list[tuple[int, R]]], list[tuple[int, T]]] = {
+            executor.submit(_run_chunk, fn, chunk): chunk for chunk in chunks
+        }
+        bar.start()
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                chunk = pending.pop(future)
+                try:
+                    out = future.result()
+                except _ItemFailed as failed:
+                    raise TaskFailed(
+                        f"{label}: {describe(items[failed.index])}: {failed.error}", failed.tb
+                    ) from WorkerTraceback(failed.tb)
+                except BrokenProcessPool as exc:
+                    # Every unfinished future fails now, not only the dead worker's: name
+                    # the items not done yet (in input order), one of which killed it.
+                    unfinished = sorted(chunk + [x for c in pending.values() for x in c])
+                    names = [describe(item) for _, item in unfinished[:3]]
+                    if len(unfinished) > 3:
+                        names.append(f"{len(unfinished) - 3} more")
+                    raise TaskFailed(
+                        f"{label}: a worker process died unexpectedly (killed, out of memory "
+                        f"or crashed) while processing one of: {', '.join(names)}"
+                    ) from exc
+                for index, result in out:
+                    results[index] = result
+                bar.advance(len(chunk))
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+# --------------------------------------------------------------------------------------
+# Run lock
+# --------------------------------------------------------------------------------------
+
+
+class RunLocked(AuditError):
+    """Another labelaudit run holds the lock on the work folder (exit with EXIT_LOCKED)."""
+
+    def __init__(
+        self, message: str, *, pid: int | None, host: str | None, started_at: str | None
+    ) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.host = host
+        self.started_at = started_at
+
+
+#: An unreadable or empty lock file older than this is taken over (its writer died
+#: between creating and writing it); a younger one may still be being written.
+UNREADABLE_LOCK_GRACE_SECONDS = 60.0
+
+
+def _boot_id() -> str | None:
+    """This boot's id (Linux): a lock from before a reboot is stale whatever its pid."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _takeover_guard(folder: Path) -> Iterator[None]:
+    """Serialise stale-lock takeovers between processes (flock on the folder)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not Unix
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+class RunLock:
+    """One labelaudit run at a time per work folder::
+
+        with RunLock(work.lock):
+            ...  # the run
+
+    Entering creates `lock_path` with O_CREAT|O_EXCL holding JSON
+    `{pid, host, started_at, boot_id, token}`. If the file exists and its pid is alive on
+    this host (or the lock is from another host, which cannot be checked), `RunLocked`
+    is raised with a one-line message, after polling every `poll_seconds` for up to
+    `wait_seconds`. A lock whose pid is dead, which dates from before the last reboot,
+    or which is unreadable/empty and older than a minute is stale: it is taken over
+    with a warning. Leaving (also on an exception) removes the lock if it is still ours.
+    """
+
+    def __init__(
+        self, lock_path: Path, *, wait_seconds: float = 0.0, poll_seconds: float = 1.0
+    ) -> None:
+        self.lock_path = Path(lock_path)
+        self.wait_seconds = wait_seconds
+        self.poll_seconds = poll_seconds
+        self._token: str | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._token is not None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the lock, or raise `RunLocked` (after waiting up to `wait_seconds`)."""
+        if self._token is not None:
+            raise RuntimeError("RunLock is not re-entrant")
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + max(0.0, self.wait_seconds)
+        while True:
+            if self._try_create():
+                return
+            holder = self._read_holder()
+            stale = self._stale_reason(holder)
+            if stale is not None:
+                if self._take_over(holder, stale):
+                    return
+                continue
+            if time.monotonic() >= deadline:
+                raise self._locked_error(holder)
+            time.sleep(max(0.0, min(self.poll_seconds, deadline - time.monotonic())))
+
+    def release(self) -> None:
+        """Remove the lock file if it is still ours (no-op when not held)."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        holder = self._read_holder()
+        if holder is not None and holder.get("token") == token:
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_path.unlink()
+        else:
+            logger.warning(
+                "lock %s was removed or taken over by another run meanwhile", self.lock_path
+            )
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _try_create(self) -> bool:
+        try:
+            fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        token = secrets.token_hex(16)
+        content = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "boot_id": _boot_id(),
+            "token": token,
+        }
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(content) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.lock_path.unlink()
+            raise
+        self._token = token
+        return True
+
+    def _read_holder(self) -> dict[str, Any] | None:
+        """The lock file's JSON; None if it is empty/unreadable, {} if it is gone."""
+        for attempt in range(3):
+            try:
+                text = self.lock_path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return {}
+            except (OSError, UnicodeDecodeError):
+                return None
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                return data
+            if attempt < 2:
+                time.sleep(0.05)  # possibly being written right now
+        return None
+
+    def _stale_reason(self, holder: dict[str, Any] | None) -> str | None:
+        if holder == {}:
+            return None  # gone meanwhile: just try to create it again
+        if holder is None or not isinstance(holder.get("pid"), int):
+            try:
+                age = time.time() - self.lock_path.stat().st_mtime
+            except FileNotFoundError:
+                return None
+            if age > UNREADABLE_LOCK_GRACE_SECONDS:
+                return f"unreadable lock file, {int(age)} s old"
+            return None
+        if holder.get("host") != socket.gethostname():
+            return None
+        boot = _boot_id()
+        if boot is not None and holder.get("boot_id") not in (None, boot):
+            return "left before the last reboot"
+        if not pid_alive(holder["pid"]):
+            return f"pid {holder['pid']} is not running"
+        return None
+
+    def _take_over(self, holder: dict[str, Any] | None, reason: str) -> bool:
+        with _takeover_guard(self.lock_path.parent):
+            # Another process may have taken over first: check again under the guard.
+            current = self._read_holder()
+            if current != holder or self._stale_reason(current) is None:
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_path.unlink()
+            if not self._try_create():
+                return False
+        logger.warning(
+            "took over a stale lock %s (%s; started %s)",
+            self.lock_path,
+            reason,
+            (holder or {}).get("started_at", "unknown"),
+        )
+        return True
+
+    def _locked_error(self, holder: dict[str, Any] | None) -> RunLocked:
+        holder = holder or {}
+        pid = holder.get("pid") if isinstance(holder.get("pid"), int) else None
+        host = holder.get("host") if isinstance(holder.get("host"), str) else None
+        started = holder.get("started_at") if isinstance(holder.get("started_at"), str) else None
+        who = f"pid {pid if pid is not None else 'unknown'}"
+        if host is not None and host != socket.gethostname():
+            who += f" on {host}"
+        message = (
+            f"another labelaudit run ({who}, started {started or 'unknown'}) is using "
+            f"{self.lock_path.parent}; try again when it ends"
+        )
+        return RunLocked(message, pid=pid, host=host, started_at=started)
+
+
+# --------------------------------------------------------------------------------------
+# History and changes between runs
+# --------------------------------------------------------------------------------------
+
+
+def _history_name(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + ".json"
+
+
+def write_history_record(
+    history_dir: Path, record: Mapping[str, Any], *, now: datetime | None = None
+) -> Path:
+    """Write `record` as a new JSON file in `history_dir`, named by the UTC time
+    ("20261125T093000123456Z.json": names sort by time); returns its path.
+
+    Written atomically and never over an existing file: if the name is taken, the time
+    is moved on by one microsecond. `now` (default: the current time) is for tests.
+    """
+    history_dir = Path(history_dir)
+    when = now if now is not None else datetime.now(UTC)
+    if when.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    data = _dump_json(dict(record)).encode("utf-8")
+    target = history_dir / _history_name(when)
+
+    def write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    tmp = _write_temp(target, write)
+    try:
+        while True:
+            try:
+                os.link(tmp, target)  # atomic, and fails if the name exists
+                break
+            except FileExistsError:
+                when += timedelta(microseconds=1)
+                target = history_dir / _history_name(when)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                # No hard links on this filesystem: a rename, after checking the name.
+                if target.exists():
+                    when += timedelta(microseconds=1)
+                    target = history_dir / _history_name(when)
+                    continue
+                os.replace(tmp, target)
+                break
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(history_dir)
+    return target
+
+
+def read_previous_audit(audit_json: Path) -> dict[str, Any] | None:
+    """The previous run's audit.json, or None if it is missing or unreadable.
+
+    Read it before tonight's run overwrites it. A broken file is logged as a warning
+    and does not stop the run.
+    """
+    path = Path(audit_json)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("previous audit %s is unreadable (%s): no changes are reported", path, exc)
+        return None
+    if not isinstance(data, dict):
+        logger.warning("previous audit %s is not a JSON object: no changes are reported", path)
+        return None
+    return data
+
+
+def _by_product_id(products: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Products by id; entries without a string product_id are skipped, the first of a
+    repeated id counts."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for product in products:
+        if not isinstance(product, Mapping):
+            continue
+        pid = product.get("product_id")
+        if isinstance(pid, str) and pid not in out:
+            out[pid] = product
+    return out
+
+
+def _change_item(product_id: str, product: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "product_id": product_id,
+        "source_file": product.get("source_file"),
+        "product_name": product.get("product_name"),
+    }
+
+
+def changes_between(
+    previous_products: Sequence[Mapping[str, Any]] | None,
+    current_products: Sequence[Mapping[str, Any]],
+) -> dict[str, list[dict[str, Any]]]:
+    """What changed since the previous run, matching products by `product_id`.
+
+    Returns {"added": [...], "removed": [...], "verdict_changed": [...]}, each item
+    {"product_id", "source_file", "product_name"} (from the current run; from the
+    previous one for "removed"), plus "from" and "to" verdicts for a verdict change;
+    each list sorted by product_id. With no previous run (None) all lists are empty:
+    a first run is not "everything added".
+    """
+    changes: dict[str, list[dict[str, Any]]] = {"added": [], "removed": [], "verdict_changed": []}
+    if previous_products is None:
+        return changes
+    before = _by_product_id(previous_products)
+    after = _by_product_id(current_products)
+    for pid in sorted(after.keys() - before.keys()):
+        changes["added"].append(_change_item(pid, after[pid]))
+    for pid in sorted(before.keys() - after.keys()):
+        changes["removed"].append(_change_item(pid, before[pid]))
+    for pid in sorted(before.keys() & after.keys()):
+        old, new = before[pid].get("verdict"), after[pid].get("verdict")
+        if old != new:
+            changes["verdict_changed"].append(
+                {**_change_item(pid, after[pid]), "from": old, "to": new}
+            )
+    return changes
