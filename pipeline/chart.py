@@ -1,0 +1,216 @@
+"""The ratio chart of the report: K2 per 500 mg calcium against calcium : magnesium.
+
+`ratio_chart_svg` draws every plottable product as a point (coloured and shaped by its
+verdict, labelled by its rank) over the protocol's target box, with matplotlib, and
+returns an SVG fragment ready to inline in the HTML page: no XML prolog, no DOCTYPE, no
+metadata block, text kept as text. `unplotted_products` names the products that cannot be
+drawn and why, for the note under the chart.
+
+matplotlib is imported inside the function: it costs start-up time that the other
+commands of the CLI should not pay.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: The protocol's defaults, used when the caller passes no bands.
+DEFAULT_K2_BAND: tuple[float, float] = (100.0, 180.0)
+DEFAULT_CA_MG_BAND: tuple[float, float] = (1.5, 2.5)
+
+#: Verdict -> (colour, marker, legend text). Shape and legend text carry the verdict too,
+#: so the chart does not rely on colour alone.
+VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
+    "matches": ("#1a7f37", "o", "matches"),
+    "partial": ("#b35900", "s", "partial"),
+    "fails": ("#c62828", "^", "fails"),
+    "not_assessable": ("#616161", "D", "not assessable"),
+}
+_OTHER_STYLE = ("#37474f", "X", "other")
+
+#: The group ids the SVG carries (tests and the page's CSS find the parts by these).
+TARGET_BOX_ID = "target-box"
+POINTS_ID_PREFIX = "points-"
+
+CHART_TITLE = "K2 per 500 mg calcium against calcium : magnesium"
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for a missing / non-numeric / NaN value."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def plot_point(product: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(k2_mcg_per_500mg_ca, ca_to_mg_ratio) of a product, or None if either is missing."""
+    x = _number(product.get("k2_mcg_per_500mg_ca"))
+    y = _number(product.get("ca_to_mg_ratio"))
+    if x is None or y is None:
+        return None
+    return x, y
+
+
+def unplotted_reason(product: Mapping[str, Any]) -> str:
+    """Why a product has no point: "no calcium", "no K2", "no magnesium" or both of the last."""
+    calcium = _number(product.get("calcium_mg"))
+    if calcium is None or calcium <= 0:
+        return "no calcium"
+    missing = []
+    if _number(product.get("k2_mcg_per_500mg_ca")) is None:
+        missing.append("no K2")
+    if _number(product.get("ca_to_mg_ratio")) is None:
+        missing.append("no magnesium")
+    return ", ".join(missing)
+
+
+def unplotted_products(products: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The products the chart leaves out, in the given order, each with its reason."""
+    return [
+        {
+            "rank": product.get("rank"),
+            "product_name": product.get("product_name") or product.get("product_id") or "",
+            "reason": unplotted_reason(product),
+        }
+        for product in products
+        if plot_point(product) is None
+    ]
+
+
+def _band(value: Any, default: tuple[float, float]) -> tuple[float, float]:
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        low, high = _number(value[0]), _number(value[1])
+        if low is not None and high is not None and low <= high:
+            return low, high
+    return default
+
+
+def _limits(values: Sequence[float], band_high: float) -> tuple[float, float]:
+    """Axis limits: from a little below 0 (or the lowest value) to past the highest value
+    or the band's top, so no point sits on the frame."""
+    low = min([0.0, *values])
+    high = max([band_high, *values])
+    span = high - low if high > low else 1.0
+    return low - 0.03 * span, high + 0.1 * span
+
+
+def ratio_chart_svg(
+    products: Sequence[Mapping[str, Any]],
+    *,
+    k2_band: Sequence[float] = DEFAULT_K2_BAND,
+    ca_mg_band: Sequence[float] = DEFAULT_CA_MG_BAND,
+) -> str:
+    """An SVG fragment (starting at "<svg") of the products' ratio scatter.
+
+    x is K2 mcg per 500 mg calcium, y is calcium : magnesium; the protocol's target box
+    spans `k2_band` x `ca_mg_band`. Each point is labelled with the product's rank. The
+    target box is the group with id TARGET_BOX_ID, each verdict's points the group
+    POINTS_ID_PREFIX + verdict (one marker per product).
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    from matplotlib.transforms import ScaledTranslation
+
+    x_low, x_high = _band(k2_band, DEFAULT_K2_BAND)
+    y_low, y_high = _band(ca_mg_band, DEFAULT_CA_MG_BAND)
+
+    by_verdict: dict[str, list[tuple[float, float, str]]] = {}
+    for product in products:
+        point = plot_point(product)
+        if point is None:
+            continue
+        verdict = str(product.get("verdict") or "other")
+        rank = product.get("rank")
+        by_verdict.setdefault(verdict, []).append(
+            (point[0], point[1], "" if rank is None else str(rank))
+        )
+
+    with matplotlib.rc_context(
+        {
+            "svg.fonttype": "none",  # text stays text
+            "svg.hashsalt": "labelaudit",  # stable ids: the same audit gives the same page
+            "font.family": "sans-serif",
+            "font.size": 9.0,
+        }
+    ):
+        fig = Figure(figsize=(8.0, 4.2), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        label_offset = ax.transData + ScaledTranslation(4 / 72, 4 / 72, fig.dpi_scale_trans)
+        ax.add_patch(
+            Rectangle(
+                (x_low, y_low),
+                x_high - x_low,
+                y_high - y_low,
+                facecolor=(0.18, 0.49, 0.2, 0.12),
+                edgecolor="#2e7d32",
+                linewidth=1.2,
+                linestyle="--",
+                gid=TARGET_BOX_ID,
+                label=f"protocol target\n{x_low:g}-{x_high:g} mcg K2,\nCa:Mg {y_low:g}-{y_high:g}",
+            )
+        )
+        ordered = [v for v in VERDICT_STYLE if v in by_verdict]
+        ordered += sorted(v for v in by_verdict if v not in VERDICT_STYLE)
+        for verdict in ordered:
+            points = by_verdict[verdict]
+            colour, marker, text = VERDICT_STYLE.get(verdict, _OTHER_STYLE)
+            if verdict not in VERDICT_STYLE:
+                text = verdict.replace("_", " ")
+            ax.scatter(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                c=colour,
+                marker=marker,
+                s=36,
+                edgecolors="white",
+                linewidths=0.6,
+                zorder=3,
+                gid=POINTS_ID_PREFIX + verdict,
+                label=f"{text} ({len(points)})",
+            )
+            for x, y, rank in points:
+                if rank:
+                    # Plain text 4 pt up-right of the point; kept out of the layout
+                    # computation, which would otherwise measure every label.
+                    ax.text(
+                        x,
+                        y,
+                        rank,
+                        transform=label_offset,
+                        fontsize=7,
+                        color="#212121",
+                        zorder=4,
+                        in_layout=False,
+                        clip_on=True,
+                    )
+        # From 0 to past the farthest point, keeping the target box in view.
+        xs = [p[0] for points in by_verdict.values() for p in points]
+        ys = [p[1] for points in by_verdict.values() for p in points]
+        ax.set_xlim(*_limits(xs, x_high))
+        ax.set_ylim(*_limits(ys, y_high))
+        ax.set_xlabel("Vitamin K2 (mcg) per 500 mg calcium")
+        ax.set_ylabel("Calcium : magnesium (by weight)")
+        ax.grid(True, color="#e0e0e0", linewidth=0.6)
+        ax.set_axisbelow(True)
+        fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+        buffer = io.StringIO()
+        fig.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    svg = buffer.getvalue()
+    start = svg.find("<svg")
+    if start < 0:  # pragma: no cover - matplotlib always writes an <svg> element
+        raise RuntimeError("matplotlib wrote no <svg> element")
+    return svg[start:].strip()

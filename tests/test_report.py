@@ -1,0 +1,453 @@
+"""The report stage: audit.html, audit.json, ranking.csv and the ratio chart."""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pipeline import report
+from pipeline.chart import (
+    POINTS_ID_PREFIX,
+    TARGET_BOX_ID,
+    ratio_chart_svg,
+    unplotted_products,
+    unplotted_reason,
+)
+from pipeline.report import (
+    atomic_write_text,
+    fmt_number,
+    ranking_frame,
+    render_html,
+    write_reports,
+)
+
+EXAMPLE = Path(__file__).parent / "data" / "audit_example.json"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def load_example() -> dict[str, Any]:
+    return json.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def example_html() -> str:
+    return render_html(load_example())
+
+
+@pytest.fixture()
+def audit() -> dict[str, Any]:
+    return load_example()
+
+
+def section(html: str, section_id: str) -> str:
+    """The text of <section id=...> ... </section> (sections do not nest)."""
+    start = html.index(f'<section id="{section_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+def card(html: str, index: int) -> str:
+    start = html.index('<article class="card card-')
+    for _ in range(index - 1):
+        start = html.index('<article class="card card-', start + 1)
+    return html[start : html.index("</article>", start)]
+
+
+def text_of(fragment: str) -> str:
+    """The text a reader sees: tags removed, entities decoded, whitespace collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
+
+
+# --------------------------------------------------------------------------- escaping, offline
+
+
+def test_script_in_product_name_is_shown_as_text(example_html: str) -> None:
+    assert "CalDenex &lt;script&gt;alert(1)&lt;/script&gt;" in example_html
+    assert "<script>alert" not in example_html
+    # The page's own inline script is the only script element.
+    assert example_html.count("<script") == 1
+
+
+def test_page_loads_nothing_from_the_network(example_html: str) -> None:
+    references = re.findall(
+        r"""(?:src|href|xlink:href)\s*=\s*["']?\s*([^"'\s>]+)|url\(\s*["']?([^"')\s]+)""",
+        example_html,
+        flags=re.IGNORECASE,
+    )
+    targets = {a or b for a, b in references}
+    assert targets  # the page does have internal links (sections, chart markers)
+    external = {t for t in targets if not t.startswith("#")}
+    assert external == set()
+    assert "@import" not in example_html
+    # The only http(s) strings are XML namespaces of the inline SVG.
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", example_html))
+    assert urls == {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def test_data_docs_link_is_relative_and_only_when_set(audit: dict[str, Any]) -> None:
+    assert "data-docs/index.html" not in render_html(audit)
+    audit["data_docs"] = "reports/data-docs/index.html"
+    html = render_html(audit)
+    assert '<a href="data-docs/index.html">Data-quality docs</a>' in html
+
+
+def test_render_is_deterministic(example_html: str) -> None:
+    assert render_html(load_example()) == example_html
+
+
+# --------------------------------------------------------------------------- page content
+
+
+def test_sections_in_order(example_html: str) -> None:
+    ids = [
+        "summary",
+        "ranking-section",
+        "chart",
+        "products",
+        "data-quality",
+        "rejected",
+        "methodology",
+    ]
+    positions = [example_html.index(f'<section id="{i}"') for i in ids]
+    assert positions == sorted(positions)
+    assert example_html.index("<h1>Calcium + K2 label audit</h1>") < positions[0]
+
+
+def test_run_line(example_html: str) -> None:
+    run_line = text_of(example_html[example_html.index('<p class="run-line">') :].split("</p>")[0])
+    assert run_line == (
+        "Generated 2026-11-25T09:30:00+00:00 from data/raw : 4 files read, 3 products found. "
+        "labelaudit 0.1.0, protocol pipeline/protocol.toml ."
+    )
+
+
+def test_summary_tiles(example_html: str) -> None:
+    tiles = re.findall(
+        r'<span class="tile-n">(\d+)</span> <span class="tile-l">([^<]+)</span>',
+        section(example_html, "summary"),
+    )
+    assert tiles == [
+        ("3", "products"),
+        ("1", "match the protocol"),
+        ("0", "partial"),
+        ("1", "fail"),
+        ("1", "not assessable"),
+        ("1", "rejected files"),
+        ("2", "data-quality findings"),
+    ]
+
+
+def test_ranking_table_rows_in_rank_order(example_html: str) -> None:
+    ranking = section(example_html, "ranking-section")
+    assert "<caption>" in ranking
+    assert ranking.count('<th scope="col"') == 8 + 7
+    rows = re.findall(r'<tr data-verdict="([a-z_]+)">(.*?)</tr>', ranking, flags=re.S)
+    assert [v for v, _ in rows] == ["matches", "fails", "not_assessable"]
+    first = text_of(rows[0][1])
+    assert first == (
+        "1 Bone Matrix Calcium + K2 pdf/bone-matrix.pdf Northfield Labs matches 100 MK-7 "
+        "120 mcg 2.0:1 ✓ pass ✓ pass ✓ pass ✓ pass ✓ pass ✓ pass ✓ pass"
+    )
+    second = text_of(rows[1][1])
+    assert second == (
+        "2 CalDenex <script>alert(1)</script> pdf/caldenex.pdf Nikken fails 17.5 — "
+        "— 4.0:1 ✗ fail ✗ fail ✗ fail ✗ fail ✓ pass ✗ fail – not assessed"
+    )
+    # Numeric cells carry their sort value; empty values sort last.
+    assert 'data-sort="17.5">17.5</td>' in rows[1][1]
+    assert '<td class="num" data-sort="">—</td>' in rows[2][1]
+    # The verdict filter is hidden until the script shows it (the page works without JS).
+    assert '<div class="controls" id="ranking-controls"' in ranking
+    assert 'aria-label="Show products by verdict" hidden>' in ranking
+
+
+def test_card_shows_label_as_read_with_ocr_confidence(example_html: str) -> None:
+    caldenex = card(example_html, 2)
+    assert 'id="product-2"' in caldenex
+    assert "read by OCR, confidence 71%" in caldenex
+    assert "repaired: meg-&gt;mcg" in caldenex
+    assert "<code>Vitamin K (as phylloquinone) 120 meg 150%</code>" in caldenex
+    assert "<td>120 meg</td>" in caldenex  # amount_raw + unit_raw as printed
+    assert '120 mcg<span class="nutrient"> (vitamin k1)</span>' in caldenex  # normalized
+    assert "score 17.5 / 100" in caldenex
+    assert "no vitamin K2 on the label (vitamin K1 only)" in caldenex
+    assert '<th scope="row">Calcium : magnesium near 2:1</th>' in caldenex
+    assert '<td class="num">7.5 / 15</td>' in caldenex
+    assert '<span class="mark-na">– not assessed</span>' in caldenex
+    assert "not assessed: the label has no K2" in caldenex
+    assert "1 serving per day (directions: &#34;Three [3] tablets at mealtime&#34;)" in caldenex
+    assert "<dt>Other ingredients</dt><dd>Microcrystalline Cellulose</dd>" in caldenex
+    # Rows read from a text layer carry no OCR mark.
+    assert "read by OCR" not in card(example_html, 1)
+
+
+def test_card_without_checks_says_why(example_html: str) -> None:
+    k2_only = card(example_html, 3)
+    assert "No checks were run: no calcium amount on the label" in k2_only
+    assert "<dt>Warnings</dt><dd>none on the label</dd>" in k2_only
+    assert "not assessable no score — no calcium amount on the label" in text_of(k2_only)
+
+
+def test_findings_and_rejected_tables(example_html: str) -> None:
+    findings = section(example_html, "data-quality")
+    rows = re.findall(r"<tr>(.*?)</tr>", findings.split("<tbody>")[1], flags=re.S)
+    assert [text_of(r) for r in rows] == [
+        "warning pdf/caldenex.pdf CalDenex <script>alert(1)</script> dv_consistent "
+        "Calcium: declared 26% DV for 210 mg, expected 16% (current DV 1300 mg) or 21% "
+        "(older DV 1000 mg)",
+        "safety pdf/caldenex.pdf CalDenex <script>alert(1)</script> upper_limit "
+        "Vitamin D: 125 mcg per day (5 servings) is above the adult upper limit of 100 mcg/day",
+    ]
+    rejected = section(example_html, "rejected")
+    assert (
+        '<tr><th scope="row" class="file">bad/corrupt.pdf</th>'
+        "<td>cannot open PDF: the file is damaged or is not a PDF</td></tr>"
+    ) in rejected
+
+
+def test_methodology_and_caveats(example_html: str) -> None:
+    methodology = text_of(section(example_html, "methodology"))
+    assert "Vitamin K2 as MK-7 : 100-180 mcg for every 500 mg of calcium." in methodology
+    assert "(accepted band 1.5-2.5 : 1)" in methodology
+    assert "out of 100" in methodology
+    assert "Calcium 1300 mg 1000 mg" in methodology
+    assert "1 IU vitamin D 0.025 mcg" in methodology
+    assert "Magnesium (supplemental) 350 mg/day" in methodology
+    assert "A label audit cannot verify what is in the bottle." in methodology
+    assert "Independent tests have found K2 products short of their MK-7 claim" in methodology
+    assert "People on warfarin or any other anticoagulant" in methodology
+    assert "must consult a clinician before taking vitamin K" in methodology
+
+
+def test_changes_section_only_when_something_changed(
+    audit: dict[str, Any], example_html: str
+) -> None:
+    assert 'id="changes"' not in example_html
+    assert "What changed since the last run" not in example_html
+    audit["changes"] = {
+        "added": [
+            {
+                "product_id": "k2-mk-7-100-0c1d2e3f",
+                "product_name": "K2 MK-7 100",
+                "source_file": "k2-only.json",
+            }
+        ],
+        "removed": [],
+        "verdict_changed": [
+            {
+                "product_id": "caldenex-91bb02d4",
+                "product_name": "CalDenex <script>alert(1)</script>",
+                "source_file": "pdf/caldenex.pdf",
+                "from": "partial",
+                "to": "fails",
+            }
+        ],
+    }
+    changes = section(render_html(audit), "changes")
+    assert "What changed since the last run" in changes
+    assert "Products no longer found" not in changes  # the empty list is left out
+    items = [text_of(i) for i in re.findall(r"<li>(.*?)</li>", changes, flags=re.S)]
+    assert items == [
+        "K2 MK-7 100 k2-only.json",
+        "CalDenex <script>alert(1)</script> pdf/caldenex.pdf : partial → fails",
+    ]
+    assert "<h3>New products (1)</h3>" in changes
+    assert "<h3>Verdict changed (1)</h3>" in changes
+
+
+# --------------------------------------------------------------------------- chart
+
+
+def _points_per_group(svg: str) -> dict[str, int]:
+    root = ET.fromstring(svg)
+    counts = {}
+    for group in root.iter(f"{SVG_NS}g"):
+        gid = group.get("id", "")
+        if gid.startswith(POINTS_ID_PREFIX):
+            counts[gid] = len(list(group.iter(f"{SVG_NS}use")))
+    return counts
+
+
+def test_chart_svg_of_the_example(example_html: str) -> None:
+    svg = ratio_chart_svg(load_example()["products"])
+    assert svg.startswith("<svg")
+    assert "<?xml" not in svg and "DOCTYPE" not in svg and "<metadata" not in svg
+    root = ET.fromstring(svg)
+    boxes = [g for g in root.iter(f"{SVG_NS}g") if g.get("id") == TARGET_BOX_ID]
+    assert len(boxes) == 1 and len(list(boxes[0].iter(f"{SVG_NS}path"))) == 1
+    # Only the product with both ratios is plotted, coloured as a match, labelled "1".
+    assert _points_per_group(svg) == {"points-matches": 1}
+    assert "fill: #1a7f37" in svg
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+    assert "1" in texts and "matches (1)" in texts
+    assert "100-180 mcg K2," in texts and "Ca:Mg 1.5-2.5" in texts  # svg.fonttype none
+    assert svg in example_html
+
+
+def test_chart_has_one_marker_per_plottable_product() -> None:
+    verdicts = ["matches", "partial", "partial", "fails", "fails", "fails"]
+    products = [
+        {
+            "rank": i + 1,
+            "verdict": v,
+            "k2_mcg_per_500mg_ca": 20.0 * i,
+            "ca_to_mg_ratio": 1.0 + i / 2,
+        }
+        for i, v in enumerate(verdicts)
+    ]
+    products.append(
+        {
+            "rank": 7,
+            "verdict": "fails",
+            "calcium_mg": 500.0,
+            "k2_mcg_per_500mg_ca": None,
+            "ca_to_mg_ratio": 2.0,
+        }
+    )
+    svg = ratio_chart_svg(products, k2_band=[90, 200], ca_mg_band=[1.0, 3.0])
+    assert _points_per_group(svg) == {"points-matches": 1, "points-partial": 2, "points-fails": 3}
+    texts = list(ET.fromstring(svg).iter(f"{SVG_NS}text"))
+    strings = ["".join(t.itertext()) for t in texts]
+    assert "90-200 mcg K2," in strings and "Ca:Mg 1-3" in strings
+    # The rank labels are the 7px texts: one per plotted product.
+    ranks = ["".join(t.itertext()) for t in texts if "font-size: 7px" in t.get("style", "")]
+    assert sorted(ranks) == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_unplotted_products_and_reasons(example_html: str) -> None:
+    products = load_example()["products"]
+    assert unplotted_products(products) == [
+        {"rank": 2, "product_name": "CalDenex <script>alert(1)</script>", "reason": "no K2"},
+        {"rank": 3, "product_name": "K2 MK-7 100", "reason": "no calcium"},
+    ]
+    assert unplotted_reason({"calcium_mg": 500.0, "k2_mcg_per_500mg_ca": 120.0}) == "no magnesium"
+    assert unplotted_reason({"calcium_mg": 500.0}) == "no K2, no magnesium"
+    assert unplotted_reason({"calcium_mg": 0.0, "ca_to_mg_ratio": 2.0}) == "no calcium"
+    note = text_of(example_html[example_html.index('<p class="not-plotted">') :].split("</p>")[0])
+    assert note == (
+        "Not plotted: CalDenex <script>alert(1)</script> (#2) (no K2); "
+        "K2 MK-7 100 (#3) (no calcium)."
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+
+EXPECTED_HEADER = (
+    "rank,product_id,source_file,product_name,brand,verdict,score,calcium_mg,magnesium_mg,"
+    "vitamin_d_mcg,vitamin_k1_mcg,vitamin_k2_mcg,k2_form,k2_mcg_per_500mg_ca,ca_to_mg_ratio,"
+    "check_k2_present,check_k2_form,check_k2_ratio,check_ca_mg_ratio,check_vitamin_d,"
+    "check_anticoagulant_caution,check_fat_guidance"
+)
+EXPECTED_ROWS = [
+    "1,bone-matrix-calcium-k2-3f2a9c1e,pdf/bone-matrix.pdf,Bone Matrix Calcium + K2,"
+    "Northfield Labs,matches,100.0,500.0,250.0,25.0,,120.0,MK-7,120.0,2.0,"
+    "true,true,true,true,true,true,true",
+    "2,caldenex-91bb02d4,pdf/caldenex.pdf,CalDenex <script>alert(1)</script>,Nikken,fails,"
+    "17.5,900.0,225.0,22.5,120.0,,,,4.0,false,false,false,false,true,false,",
+    "3,k2-mk-7-100-0c1d2e3f,k2-only.json,K2 MK-7 100,Cedar Grove,not_assessable,,,,,,100.0,"
+    "MK-7,,,,,,,,,",
+]
+
+
+def test_write_reports_writes_the_three_files(audit: dict[str, Any], tmp_path: Path) -> None:
+    paths = write_reports(audit, tmp_path / "reports")
+    assert [p.name for p in paths] == ["audit.html", "audit.json", "ranking.csv"]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "audit.html",
+        "audit.json",
+        "ranking.csv",
+    ]
+    lines = paths[2].read_text(encoding="utf-8").split("\n")
+    assert lines == [EXPECTED_HEADER, *EXPECTED_ROWS, ""]
+    assert paths[0].read_text(encoding="utf-8") == render_html(audit)
+
+
+def test_ranking_csv_follows_rank_not_list_order(audit: dict[str, Any], tmp_path: Path) -> None:
+    audit["products"].reverse()
+    csv_text = write_reports(audit, tmp_path)[2].read_text(encoding="utf-8")
+    assert csv_text.split("\n")[1:4] == EXPECTED_ROWS
+
+
+def test_ranking_frame_types(audit: dict[str, Any]) -> None:
+    frame = ranking_frame(audit)
+    assert frame["rank"].tolist() == [1, 2, 3]
+    assert frame["score"].tolist()[:2] == [100.0, 17.5] and pd.isna(frame["score"].iloc[2])
+    assert frame["check_vitamin_d"].tolist()[:2] == [True, True]
+    assert pd.isna(frame["check_fat_guidance"].iloc[1])
+    assert frame["check_fat_guidance"].iloc[0]
+
+
+def test_audit_json_round_trips(audit: dict[str, Any], tmp_path: Path) -> None:
+    audit["products"][0]["brand"] = "Nordfjell Café"
+    path = write_reports(audit, tmp_path)[1]
+    text = path.read_text(encoding="utf-8")
+    assert "Nordfjell Café" in text  # UTF-8, not \u00e9
+    assert text.startswith('{\n  "generated_at": "2026-11-25T09:30:00+00:00",\n  "labels_dir"')
+    loaded = json.loads(text)
+    assert loaded == audit
+    assert list(loaded) == list(audit)
+    assert list(loaded["products"][0]) == list(audit["products"][0])
+
+
+def test_failed_render_leaves_the_old_reports(
+    audit: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = write_reports(audit, tmp_path)
+    before = {p.name: p.read_bytes() for p in paths}
+
+    def broken(_: Any) -> str:
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(report, "render_html", broken)
+    changed = copy.deepcopy(audit)
+    changed["products"][0]["product_name"] = "Renamed"
+    with pytest.raises(RuntimeError, match="template exploded"):
+        write_reports(changed, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "audit.html"
+    atomic_write_text(target, "old page")
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write_text(target, "new page \ud800")  # a lone surrogate cannot be UTF-8
+    assert target.read_text(encoding="utf-8") == "old page"
+    assert [p.name for p in tmp_path.iterdir()] == ["audit.html"]  # no temp file left
+    atomic_write_text(target, "new page")
+    assert target.read_text(encoding="utf-8") == "new page"
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_audit_json_rejects_nan(audit: dict[str, Any], tmp_path: Path) -> None:
+    audit["products"][0]["score"] = float("nan")
+    with pytest.raises(ValueError, match="Out of range float values"):
+        write_reports(audit, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(500.0, "500"), (22.5, "22.5"), (1 / 3, "0.33"), (0.0, "0"), (None, "—"), (float("nan"), "—")],
+)
+def test_fmt_number(value: float | None, text: str) -> None:
+    assert fmt_number(value) == text
+
+
+def test_run_with_no_products(audit: dict[str, Any]) -> None:
+    audit.update(products=[], rejected=[], data_quality=[])
+    page = render_html(audit)
+    assert "No products were found." in section(page, "ranking-section")
+    assert "Every file was read." in section(page, "rejected")
+    assert "No data-quality findings." in section(page, "data-quality")
+    assert 'class="not-plotted"' not in page
+    svg = ratio_chart_svg([])
+    assert TARGET_BOX_ID in svg and _points_per_group(svg) == {}
+    assert ranking_frame(audit).columns.tolist() == EXPECTED_HEADER.split(",")
