@@ -1,0 +1,993 @@
+"""Read Supplement Facts panels from positioned words (a PDF text layer or OCR).
+
+The reader never sees a whole page as one string: it works from word positions.
+
+1. Lines. The words of a page are grouped into lines by vertical overlap and each
+   line is sorted left to right.
+2. Panels. A line that starts with "Supplement Facts" opens a panel (a new `Label`,
+   except "Supplement Facts (continued)"). The panel's preamble gives "Serving Size",
+   "Servings Per Container" and the column headings ("Amount Per Serving", "Per Day",
+   "% Daily Value", "%DV"). The panel ends at a footnote ("* Daily Value not
+   established"), at a statement ("Other ingredients:", "Suggested use:", "Warning:",
+   ...), at a line wider than the panel or taller than its text, at a wide vertical
+   gap, or at the next heading. A panel that reaches the end of a page goes on at the
+   top of the next page.
+3. Columns. The left edge of the value columns is measured from the lines whose
+   trailing words, after a wide gap, read as an amount with a unit (and from the
+   column headings). Words right of it are values, words left of it the name.
+   Values are split into cells at wide gaps and each cell is read as an amount
+   ("1,000 mg", "<1 mg", "100mcg", "25 mcg (1,000 IU)", "2 mcg RAE") or a %DV
+   ("38%", "<1%", "*", "†"). Cells go to the nearest heading; with two amount
+   columns the second one fills `amount_alt_raw`/`unit_alt_raw`.
+4. Rows. A line continues the row above when that row has an open parenthesis or
+   ends with a joining word ("/", "and", "as", "from", ...), when it brings the
+   amount to a name printed without one, or when it is set tighter than the row
+   pitch. A line indented under a row is a member of that row (a blend); lines
+   without amounts under a "... Blend"/"Complex"/"Formula" total are its members too
+   (a comma-separated member paragraph gives one row per member).
+5. Text after the panel: "Other ingredients", directions ("Suggested use",
+   "Directions", "Recommended use") and warnings ("Warning", "Caution", "Keep out of
+   reach ...") go to the label.
+
+Product name and brand (convention): among the lines above a panel (after the previous
+panel's statements; for the first panel, every line before it, including earlier
+pages), the product name is the tallest line (word height, bottom - top; a title
+wrapped over consecutive lines of the same height is joined), if it is at least 1.2
+times as tall as the panel's rows; the brand is the short line (at most 8 words, not
+a sentence) right above that title, else a line right below it that starts with "by".
+Without such a title the caller's `fallback_name` is used and the brand is None.
+
+A panel line whose amount cannot be read is kept (amount_raw None) and reported as a
+`ReadIssue`; so is a name with no amount that is neither a blend member nor a blend
+total.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.records import Label, LabelRow, ReadIssue, Word
+
+# --- value grammar ---------------------------------------------------------------
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_BASE_UNIT = (
+    r"mcg|µg|μg|ug|mg|kg|ng|g|gm|grams?|milligrams?|micrograms?|IU|I\.U\.|kcal|"
+    r"Calories|Calorie|Cal|mL|ml|L|mEq|(?:billion|million)\s+CFU|CFU"
+)
+_UNIT_SUFFIX = r"RAE|DFE|NE|AT|α-TE|TE|GAE"
+_UNIT = rf"(?:{_BASE_UNIT})(?:\s+(?:{_UNIT_SUFFIX}))?(?![A-Za-z0-9])"
+_MARKS = r"[*†‡]+"
+_AMOUNT_RE = re.compile(
+    rf"(?P<op>(?:<|>|≤|≥)\s*)?(?P<num>{_NUM})(?![\d,.])\s*(?P<unit>{_UNIT})?"
+    rf"(?:\s*\((?P<alt>[^()]+)\))?(?P<mark>{_MARKS})?",
+    re.IGNORECASE,
+)
+_PCT_RE = re.compile(rf"(?:(?:<|>)\s*)?(?:{_NUM})\s*%\s*(?:{_MARKS})?")
+_MARK_RE = re.compile(rf"{_MARKS}|[—–]")
+_ALT_RE = re.compile(rf"(?:{_NUM})\s*(?:{_UNIT})", re.IGNORECASE)
+_HAS_DIGIT = re.compile(r"\d")
+
+# --- line vocabulary --------------------------------------------------------------
+
+_STATEMENT_RE = re.compile(
+    r"^(?:other\s+ingredients?|ingredients\s*:|suggested\s+use|suggested\s+usage|"
+    r"directions|recommended\s+use|recommended\s+dose|dosage\s*:|warnings?\b|caution\b|"
+    r"keep\s+out\s+of\s+(?:the\s+)?reach|contains\s*:|store\b|storage\b|"
+    r"these\s+statements|manufactured\s+(?:by|for)|distributed\s+by)",
+    re.IGNORECASE,
+)
+_OTHER_RE = re.compile(r"^(?:other\s+ingredients?|ingredients)\s*[:.]?\s*", re.IGNORECASE)
+_DIRECTIONS_RE = re.compile(
+    r"^(?:suggested\s+use|suggested\s+usage|directions(?:\s+for\s+use)?|recommended\s+use|"
+    r"recommended\s+dose|dosage)\s*[:.]?\s*",
+    re.IGNORECASE,
+)
+_WARNING_PREFIX_RE = re.compile(r"^warnings?\s*[:.]?\s*", re.IGNORECASE)
+_WARNING_KEEP_RE = re.compile(r"^(?:caution\b|keep\s+out\s+of)", re.IGNORECASE)
+_FOOTNOTE_RE = re.compile(
+    r"daily\s+values?\s+(?:not|are|is|has)|not\s+established|percent\s+daily\s+values?|"
+    r"based\s+on\s+a\s+2,?000",
+    re.IGNORECASE,
+)
+_SERVING_SIZE_RE = re.compile(r"^serving\s+size\s*[:.]?\s*", re.IGNORECASE)
+_SERVINGS_PER_RE = re.compile(
+    r"servings?\s+per\s+(?:container|package|bottle)\s*[:.]?\s*", re.IGNORECASE
+)
+_HEADER_KEY_RE = re.compile(
+    r"\bamount\b|daily\s+value|%\s*dv\b|\bper\s+day\b|\bper\s+serving\b|"
+    r"\bper\s+\d[\d.,]*\s+\w+",
+    re.IGNORECASE,
+)
+_BLEND_RE = re.compile(
+    r"\b(?:blend|complex|formula|matrix|proprietary|mix|mixture|technology|system)\b",
+    re.IGNORECASE,
+)
+_CONNECTOR_END_RE = re.compile(r"(?:[/,&(+-]|\b(?:and|or|as|from|with|of|in|plus))$", re.I)
+_SOURCE_PAREN_RE = re.compile(r"^(?:as|from)\s+", re.IGNORECASE)
+
+_LINE_OVERLAP = 0.5  # share of the shorter height two words must overlap to share a line
+_CELL_GAP = 0.75  # x gap (in word heights) that separates table cells
+_INDENT = 0.6  # x offset (in word heights) that counts as an indent
+_END_GAP = 2.6  # vertical gap (in line heights) that ends a panel
+_TITLE_RATIO = 1.2  # a product name is this much taller than the panel's rows
+
+
+# --- lines ------------------------------------------------------------------------
+
+
+@dataclass
+class _Line:
+    words: list[Word]
+    page: int
+
+    @property
+    def top(self) -> float:
+        return min(w.top for w in self.words)
+
+    @property
+    def bottom(self) -> float:
+        return max(w.bottom for w in self.words)
+
+    @property
+    def x0(self) -> float:
+        return self.words[0].x0
+
+    @property
+    def x1(self) -> float:
+        return max(w.x1 for w in self.words)
+
+    @property
+    def height(self) -> float:
+        return statistics.median(w.bottom - w.top for w in self.words)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def _height(word: Word) -> float:
+    return max(word.bottom - word.top, 0.1)
+
+
+def group_lines(words: Sequence[Word]) -> list[list[Word]]:
+    """Words of one page grouped into lines (top to bottom), each sorted left to right."""
+    lines: list[list[Word]] = []
+    spans: list[tuple[float, float]] = []
+    for word in sorted(words, key=lambda w: ((w.top + w.bottom) / 2, w.x0)):
+        placed = False
+        for i in range(len(lines) - 1, max(-1, len(lines) - 4), -1):
+            top, bottom = spans[i]
+            overlap = min(bottom, word.bottom) - max(top, word.top)
+            shorter = min(bottom - top, _height(word))
+            if overlap >= _LINE_OVERLAP * shorter:
+                lines[i].append(word)
+                spans[i] = (min(top, word.top), max(bottom, word.bottom))
+                placed = True
+                break
+        if not placed:
+            lines.append([word])
+            spans.append((word.top, word.bottom))
+    order = sorted(range(len(lines)), key=lambda i: spans[i][0])
+    return [sorted(lines[i], key=lambda w: w.x0) for i in order]
+
+
+# --- value cells ------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    kind: str  # "amount" | "dv"
+    x: float  # centre of its cell
+    amount: str | None = None
+    unit: str | None = None
+    alt: str | None = None
+    dv: str | None = None
+
+
+def _parse_cell(text: str, x: float) -> list[_Item] | None:
+    """A value cell as amounts and %DVs, or None when it cannot be read."""
+    items: list[_Item] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        if text[pos].isspace():
+            pos += 1
+            continue
+        m = _PCT_RE.match(text, pos)
+        if m and (m.end() == len(text) or text[m.end()].isspace()):
+            items.append(_Item("dv", x, dv=re.sub(r"\s+", "", m.group(0))))
+            pos = m.end()
+            continue
+        m = _AMOUNT_RE.match(text, pos)
+        if m and (m.end() == len(text) or text[m.end()].isspace()):
+            alt = m.group("alt")
+            if alt is not None and not _ALT_RE.fullmatch(alt.strip()):
+                return None
+            op = re.sub(r"\s+", "", m.group("op") or "")
+            unit = re.sub(r"\s+", " ", m.group("unit")) if m.group("unit") else None
+            items.append(
+                _Item(
+                    "amount",
+                    x,
+                    amount=op + m.group("num"),
+                    unit=unit,
+                    alt=alt.strip() if alt else None,
+                )
+            )
+            if m.group("mark"):
+                items.append(_Item("dv", x, dv=m.group("mark")))
+            pos = m.end()
+            continue
+        m = _MARK_RE.match(text, pos)
+        if m and (m.end() == len(text) or text[m.end()].isspace()):
+            items.append(_Item("dv", x, dv=m.group(0)))
+            pos = m.end()
+            continue
+        return None
+    return items
+
+
+def _cells(words: Sequence[Word]) -> list[list[Word]]:
+    """Words split into cells at gaps wider than a space."""
+    cells: list[list[Word]] = []
+    for word in words:
+        if cells and word.x0 - cells[-1][-1].x1 < _CELL_GAP * _height(word):
+            cells[-1].append(word)
+        else:
+            cells.append([word])
+    return cells
+
+
+def _cell_text(cell: Sequence[Word]) -> str:
+    return " ".join(w.text for w in cell)
+
+
+def _cell_x(cell: Sequence[Word]) -> float:
+    return (cell[0].x0 + cell[-1].x1) / 2
+
+
+def _trailing_amount_start(words: Sequence[Word]) -> int | None:
+    """Index of the first value word when the line ends, after a wide gap, in values
+    that include an amount with a unit (used to measure where the value columns are)."""
+    for i in range(1, len(words)):
+        gap = words[i].x0 - words[i - 1].x1
+        if gap < _CELL_GAP * _height(words[i]):
+            continue
+        items: list[_Item] = []
+        for cell in _cells(words[i:]):
+            parsed = _parse_cell(_cell_text(cell), _cell_x(cell))
+            if parsed is None:
+                items = []
+                break
+            items.extend(parsed)
+        if items and items[0].kind == "amount" and items[0].unit is not None:
+            return i
+    return None
+
+
+# --- column layout ----------------------------------------------------------------
+
+
+@dataclass
+class _Column:
+    kind: str  # "amount" | "dv"
+    x0: float
+    x1: float
+    text: str
+
+    @property
+    def centre(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
+    """Column headings (x ranges) from the header lines of a panel."""
+    groups: list[list[Word]] = []
+    for line in lines:
+        line_groups: list[list[Word]] = []
+        for word in line.words:
+            if line_groups and word.x0 - line_groups[-1][-1].x1 < 1.0 * _height(word):
+                if word.text.startswith("%") and not any("%" in w.text for w in line_groups[-1]):
+                    line_groups.append([word])
+                else:
+                    line_groups[-1].append(word)
+            else:
+                line_groups.append([word])
+        for lg in line_groups:
+            x0, x1 = lg[0].x0, max(w.x1 for w in lg)
+            for g in groups:
+                gx0, gx1 = g[0].x0, max(w.x1 for w in g)
+                if min(x1, gx1) - max(x0, gx0) > 0:
+                    g.extend(lg)
+                    break
+            else:
+                groups.append(list(lg))
+    columns = []
+    for g in groups:
+        text = " ".join(w.text for w in g)
+        low = text.lower().replace(" ", "")
+        kind = "dv" if ("%" in low or "dailyvalue" in low or low == "dv") else "amount"
+        columns.append(_Column(kind, min(w.x0 for w in g), max(w.x1 for w in g), text))
+    return sorted(columns, key=lambda c: c.x0)
+
+
+@dataclass
+class _Layout:
+    columns: list[_Column]
+    value_left: float | None  # x where the value columns start
+
+
+# --- rows -------------------------------------------------------------------------
+
+
+@dataclass
+class _LineRead:
+    line: _Line
+    name_words: list[Word]
+    items: list[_Item]
+    bad: str | None  # a value cell that could not be read
+    indent: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return " ".join(w.text for w in self.name_words)
+
+    @property
+    def has_amount(self) -> bool:
+        return any(i.kind == "amount" for i in self.items) or self.bad is not None
+
+
+@dataclass
+class _Entry:
+    reads: list[_LineRead] = field(default_factory=list)
+    parent: str | None = None
+    indent: float = 0.0
+
+    @property
+    def name_text(self) -> str:
+        text = ""
+        for read in self.reads:
+            part = read.name
+            if not part:
+                continue
+            if text.endswith("-") and text[-2:-1].isalpha():
+                text += part
+            else:
+                text = f"{text} {part}" if text else part
+        return text
+
+    @property
+    def items(self) -> list[_Item]:
+        return [i for r in self.reads for i in r.items]
+
+    @property
+    def bad(self) -> str | None:
+        return next((r.bad for r in self.reads if r.bad is not None), None)
+
+    @property
+    def has_amount(self) -> bool:
+        return any(r.has_amount for r in self.reads)
+
+    @property
+    def open_paren(self) -> bool:
+        text = self.name_text
+        return text.count("(") > text.count(")")
+
+
+def _row_pitch(diffs: Sequence[float]) -> float:
+    """The top-to-top distance of one-line rows: the largest spacing that recurs
+    (lines of a wrapped name are set closer than rows); 0 when unknown."""
+    counts: dict[float, int] = {}
+    for d in diffs:
+        key = round(d * 2) / 2
+        counts[key] = counts.get(key, 0) + 1
+    common = [k for k, n in counts.items() if n >= max(2, 0.15 * len(diffs))]
+    return max(common) if common else 0.0
+
+
+def split_name(text: str) -> tuple[str, str | None, str | None]:
+    """(name, form, marker) from a printed ingredient name.
+
+    "(as ...)"/"(from ...)" parentheses give the form; other parentheses stay in the
+    name; a trailing footnote marker ("Royal Jelly†") is returned separately.
+    """
+    marker = None
+    m = re.search(rf"\s*({_MARKS})$", text)
+    if m:
+        marker = m.group(1)
+        text = text[: m.start()]
+    name_parts: list[str] = []
+    forms: list[str] = []
+    depth = 0
+    start = 0
+    buf = ""
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start = i
+                name_parts.append(buf)
+                buf = ""
+            depth += 1
+        elif ch == ")" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                inner = text[start + 1 : i].strip()
+                if _SOURCE_PAREN_RE.match(inner):
+                    forms.append(_SOURCE_PAREN_RE.sub("", inner).strip())
+                else:
+                    name_parts.append(text[start : i + 1])
+            continue
+        if depth == 0:
+            buf += ch
+    if depth > 0:  # an unclosed parenthesis: keep it as printed
+        buf += text[start:]
+    name_parts.append(buf)
+    name = re.sub(r"\s+", " ", "".join(name_parts)).strip()
+    name = re.sub(r"\s+([,.;:])", r"\1", name).strip(" ,;:")
+    form = ", ".join(f for f in forms if f) or None
+    return name, form, marker
+
+
+def _split_members(text: str) -> list[str]:
+    """A comma-separated member list split at commas outside parentheses."""
+    parts: list[str] = []
+    depth = 0
+    buf = ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append(buf.strip())
+            buf = ""
+        else:
+            buf += ch
+    parts.append(buf.strip().rstrip("."))
+    return [p for p in parts if p]
+
+
+# --- the reader -------------------------------------------------------------------
+
+
+@dataclass
+class _Panel:
+    index: int
+    lines: list[_Line]  # heading and preamble excluded
+    pre: list[_Line]  # preamble (serving size, column headings)
+    heading_pos: int  # position of the heading line in the document
+    end_pos: int  # position after the last panel line
+    pages: list[int] = field(default_factory=list)
+
+
+def _is_heading(line: _Line) -> tuple[bool, bool]:
+    """(is a "Supplement Facts" heading, is a "(continued)" heading)."""
+    words = [re.sub(r"[^a-z]", "", w.text.lower()) for w in line.words]
+    if len(words) >= 2 and words[0] == "supplement" and words[1] == "facts":
+        rest = " ".join(w.text for w in line.words[2:]).lower()
+        if len(line.words) > 6 and "serving" not in rest:
+            return False, False
+        return True, "cont" in rest
+    if words and words[0] == "supplementfacts":
+        return True, "cont" in " ".join(w.text for w in line.words[1:]).lower()
+    return False, False
+
+
+def _is_header_line(line: _Line) -> bool:
+    return bool(_HEADER_KEY_RE.search(line.text)) and not _SERVING_SIZE_RE.match(line.text)
+
+
+def _is_footnote(line: _Line) -> bool:
+    first = line.words[0].text
+    text = line.text
+    if first[0] in "*†‡" and any(c.isalpha() for c in text):
+        return True
+    return bool(_FOOTNOTE_RE.search(text))
+
+
+class _Reader:
+    def __init__(
+        self,
+        pages: Sequence[Sequence[Word]],
+        source_file: str,
+        fallback_name: str,
+        source_format: str,
+    ) -> None:
+        self.source_file = source_file
+        self.fallback_name = fallback_name
+        self.source_format = source_format
+        self.lines: list[_Line] = []
+        for page_no, words in enumerate(pages, start=1):
+            for ws in group_lines([w for w in words if w.text.strip()]):
+                self.lines.append(_Line(ws, ws[0].page if ws[0].page else page_no))
+        self.labels: list[Label] = []
+        self.rows: list[LabelRow] = []
+        self.issues: list[ReadIssue] = []
+
+    # -- panels --
+
+    def _find_panels(self) -> list[_Panel]:
+        panels: list[_Panel] = []
+        pos = 0
+        n = len(self.lines)
+        while pos < n:
+            is_head, continued = _is_heading(self.lines[pos])
+            if not is_head:
+                pos += 1
+                continue
+            heading = self.lines[pos]
+            if continued and panels:
+                panel = panels[-1]
+            else:
+                panel = _Panel(len(panels), [], [], pos, pos + 1)
+                panels.append(panel)
+            if heading.page not in panel.pages:
+                panel.pages.append(heading.page)
+            pos = self._read_panel_lines(panel, pos + 1, heading)
+        return panels
+
+    def _read_panel_lines(self, panel: _Panel, pos: int, heading: _Line) -> int:
+        n = len(self.lines)
+        left = heading.x0
+        right = heading.x1
+        in_pre = not panel.lines
+        body_heights: list[float] = []
+        prev: _Line | None = heading
+        while pos < n:
+            line = self.lines[pos]
+            if _is_heading(line)[0]:
+                break
+            text = line.text
+            if in_pre and (
+                _SERVING_SIZE_RE.match(text)
+                or _SERVINGS_PER_RE.match(text)
+                or _is_header_line(line)
+            ):
+                panel.pre.append(line)
+                right = max(right, line.x1)
+                prev = line
+                pos += 1
+                continue
+            if _STATEMENT_RE.match(text) or _is_footnote(line):
+                break
+            ref_h = statistics.median(body_heights) if body_heights else heading.height * 0.8
+            if (
+                prev is not None
+                and line.page == prev.page
+                and line.top - prev.bottom > _END_GAP * max(ref_h, line.height)
+            ):
+                break
+            if body_heights and line.height > 1.3 * ref_h:
+                break
+            tol = 2.0 * line.height
+            if line.x0 < left - tol or (line.x1 > right + tol and body_heights):
+                break
+            in_pre = False
+            panel.lines.append(line)
+            body_heights.append(line.height)
+            right = max(right, line.x1)
+            if line.page not in panel.pages:
+                panel.pages.append(line.page)
+            prev = line
+            pos += 1
+        panel.end_pos = pos
+        return pos
+
+    # -- columns --
+
+    def _layout(self, panel: _Panel) -> _Layout:
+        columns = _header_columns([ln for ln in panel.pre if _is_header_line(ln)])
+        starts: list[float] = []
+        for line in panel.lines:
+            i = _trailing_amount_start(line.words)
+            if i is not None:
+                starts.append(line.words[i].x0)
+        value_left: float | None = min(starts) if starts else None
+        if value_left is None and columns:
+            value_left = columns[0].x0
+        return _Layout(columns, value_left)
+
+    def _read_line(self, line: _Line, layout: _Layout, name_left: float) -> _LineRead:
+        words = line.words
+        h = line.height
+        if layout.value_left is not None:
+            left = layout.value_left - 0.3 * h
+            split = next((i for i, w in enumerate(words) if w.x0 >= left), len(words))
+        else:
+            start = _trailing_amount_start(words)
+            split = start if start is not None else len(words)
+        name_words, value_words = list(words[:split]), list(words[split:])
+        if value_words and _parse_cell(_cell_text(_cells(value_words)[0]), 0.0) is None:
+            # a garbled amount may start left of the column (right-aligned, wider)
+            while (
+                len(name_words) > 1
+                and _HAS_DIGIT.search(name_words[-1].text)
+                and value_words[0].x0 - name_words[-1].x1 < _CELL_GAP * h
+            ):
+                value_words.insert(0, name_words.pop())
+        items: list[_Item] = []
+        bad: str | None = None
+        for cell in _cells(value_words):
+            text = _cell_text(cell)
+            parsed = _parse_cell(text, _cell_x(cell))
+            if parsed is None:
+                if bad is None:
+                    bad = text
+                continue
+            items.extend(parsed)
+        if bad is None and layout.value_left is None and not items and name_words:
+            # no column layout: a garbled amount at the end of the line
+            last = name_words[-1]
+            if _HAS_DIGIT.search(last.text) and re.search(rf"(?:{_BASE_UNIT})$", last.text, re.I):
+                bad = last.text
+                name_words = name_words[:-1]
+        indent = (name_words[0].x0 - name_left) if name_words else 0.0
+        return _LineRead(line, name_words, items, bad, indent)
+
+    # -- rows --
+
+    def _group_entries(self, reads: list[_LineRead]) -> list[_Entry]:
+        pitches = [
+            b.line.top - a.line.top
+            for a, b in itertools.pairwise(reads)
+            if a.line.page == b.line.page and b.line.top > a.line.top
+        ]
+        pitch = _row_pitch(pitches)
+        entries: list[_Entry] = []
+        flat_list = False  # after a blend total: a list of members without amounts
+        for read in reads:
+            h = read.line.height
+            tol = _INDENT * h
+            prev = entries[-1] if entries else None
+            if prev is not None and not read.name_words:
+                # a line of values only (an amount set between two name lines)
+                target = prev if not prev.has_amount else None
+                if target is not None:
+                    target.reads.append(read)
+                    continue
+            if prev is not None:
+                last = prev.reads[-1]
+                same_page = last.line.page == read.line.page
+                tight = same_page and pitch > 0 and read.line.top - last.line.top < 0.8 * pitch
+                prev_first = prev.reads[0]
+                aligned_or_hanging = read.indent >= prev_first.indent - tol
+                cont = False
+                starts_paren = bool(read.name_words) and read.name_words[0].text[:1] in "()"
+                if (
+                    prev.open_paren
+                    or _CONNECTOR_END_RE.search(prev.name_text)
+                    or starts_paren
+                    or (tight and aligned_or_hanging)
+                ):
+                    cont = True
+                elif not prev.has_amount and read.has_amount:
+                    # a name printed without an amount, its amount on the next line:
+                    # only for a top-level name (not a blend member or a blend total)
+                    cont = (
+                        abs(read.indent - prev_first.indent) <= tol
+                        and prev_first.indent <= tol
+                        and not flat_list
+                        and not _BLEND_RE.search(prev.name_text)
+                    )
+                elif (
+                    prev.has_amount
+                    and not read.has_amount
+                    and abs(read.indent - prev_first.indent) <= tol
+                    and not _BLEND_RE.search(prev.name_text)
+                ):
+                    first = read.name_words[0].text
+                    cont = first[:1].islower() or first.startswith(")")
+                if cont and read.has_amount and prev.has_amount:
+                    cont = False
+                if cont:
+                    prev.reads.append(read)
+                    continue
+            entries.append(_Entry([read], indent=read.indent))
+            if read.has_amount or read.indent > tol:
+                flat_list = (
+                    read.has_amount and read.indent <= tol and bool(_BLEND_RE.search(read.name))
+                ) or (flat_list and read.indent > tol)
+        return entries
+
+    def _assign_parents(self, entries: list[_Entry]) -> list[tuple[_Entry, str | None, bool, bool]]:
+        """(entry, parent, is a blend total, is a member of a non-indented list) in order."""
+        out: list[tuple[_Entry, str | None, bool, bool]] = []
+        stack: list[tuple[float, str, int]] = []  # (indent, name, index in out)
+        flat_blend: str | None = None  # a blend total whose members are not indented
+        for entry in entries:
+            name, _, _ = split_name(entry.name_text)
+            h = entry.reads[0].line.height
+            while stack and stack[-1][0] >= entry.indent - _INDENT * h:
+                stack.pop()
+            parent = stack[-1][1] if stack else None
+            flat = False
+            if parent is not None:
+                idx = stack[-1][2]
+                prev_entry, prev_parent, _, prev_flat = out[idx]
+                out[idx] = (prev_entry, prev_parent, True, prev_flat)
+            if parent is None and not entry.has_amount and flat_blend is not None:
+                parent = flat_blend
+                flat = True
+            if parent is None and entry.has_amount:
+                flat_blend = name if _BLEND_RE.search(name) else None
+            out.append((entry, parent, False, flat))
+            stack.append((entry.indent, name, len(out) - 1))
+        return out
+
+    def _read_panel(self, panel: _Panel) -> None:
+        layout = self._layout(panel)
+        name_left = min(
+            (ln.x0 for ln in panel.lines if ln.x0 < (layout.value_left or 1e9)),
+            default=0.0,
+        )
+        reads = [self._read_line(ln, layout, name_left) for ln in panel.lines]
+        entries = self._group_entries(reads)
+        amount_cols = [c for c in layout.columns if c.kind == "amount"]
+        dv_cols = [c for c in layout.columns if c.kind == "dv"]
+        line_no = 0
+        label_index = len(self.labels)
+        confidences: list[float] = []
+        for entry, parent, is_total, flat in self._assign_parents(entries):
+            raw = " ".join(r.line.text for r in entry.reads)
+            page = entry.reads[0].line.page
+            conf_values = [
+                w.confidence for r in entry.reads for w in r.line.words if w.confidence is not None
+            ]
+            confidences.extend(conf_values)
+            confidence = min(conf_values) if conf_values else None
+            name, form, marker = split_name(entry.name_text)
+            amounts = [i for i in entry.items if i.kind == "amount"]
+            dvs = [i for i in entry.items if i.kind == "dv"]
+            first, second = self._place_amounts(amounts, amount_cols)
+            dv = self._place_dv(dvs, dv_cols, amount_cols)
+            if dv is None and marker is not None:
+                dv = marker
+            members = [name]
+            if flat and "," in name and form is None:
+                members = _split_members(entry.name_text)
+            for member in members:
+                line_no += 1
+                m_name, m_form, m_marker = (
+                    (name, form, marker) if len(members) == 1 else split_name(member)
+                )
+                self.rows.append(
+                    LabelRow(
+                        source_file=self.source_file,
+                        label_index=label_index,
+                        line_no=line_no,
+                        name_raw=m_name,
+                        amount_raw=first.amount if first else None,
+                        unit_raw=first.unit if first else None,
+                        dv_raw=dv if len(members) == 1 else m_marker,
+                        form_raw=m_form,
+                        parent=parent,
+                        amount_alt_raw=second.amount if second else None,
+                        unit_alt_raw=second.unit if second else None,
+                        alt_amounts_raw=first.alt if first else None,
+                        page=page,
+                        raw_text=raw,
+                        confidence=confidence,
+                    )
+                )
+            where = f"page {page}, line {line_no}"
+            if entry.bad is not None:
+                self._issue(
+                    label_index,
+                    page,
+                    line_no,
+                    f"{where}: amount '{entry.bad}' of '{name}' could not be read",
+                )
+            elif first is None and second is None and parent is None and not is_total:
+                self._issue(
+                    label_index,
+                    page,
+                    line_no,
+                    f"{where}: no amount found for '{name}' (read as '{raw}')",
+                )
+        panel_conf = statistics.mean(confidences) if confidences else None
+        self._make_label(panel, layout, amount_cols, panel_conf)
+
+    @staticmethod
+    def _place_amounts(
+        amounts: list[_Item], columns: list[_Column]
+    ) -> tuple[_Item | None, _Item | None]:
+        if not amounts:
+            return None, None
+        if len(columns) >= 2:
+            slots: list[_Item | None] = [None, None]
+            for item in amounts:
+                best = min(range(len(columns)), key=lambda k: abs(columns[k].centre - item.x))
+                best = min(best, 1)
+                if slots[best] is None:
+                    slots[best] = item
+                elif best == 0 and slots[1] is None:
+                    slots[1] = item
+            return slots[0], slots[1]
+        return amounts[0], (amounts[1] if len(amounts) > 1 else None)
+
+    @staticmethod
+    def _place_dv(
+        dvs: list[_Item], dv_cols: list[_Column], amount_cols: list[_Column]
+    ) -> str | None:
+        """The %DV of the first amount column (left of the second amount column)."""
+        if not dvs:
+            return None
+        if len(amount_cols) >= 2 and len(dv_cols) >= 2:
+            limit = (dv_cols[0].x1 + amount_cols[1].x0) / 2
+            firsts = [d for d in dvs if d.x <= limit]
+            return firsts[0].dv if firsts else None
+        return dvs[0].dv
+
+    # -- label text --
+
+    def _make_label(
+        self,
+        panel: _Panel,
+        layout: _Layout,
+        amount_cols: list[_Column],
+        confidence: float | None,
+    ) -> None:
+        serving_size = None
+        servings = None
+        for line in panel.pre:
+            text = line.text
+            value_words = line.words
+            if layout.value_left is not None:
+                value_words = [w for w in line.words if w.x1 <= layout.value_left] or line.words
+            text = " ".join(w.text for w in value_words)
+            m = _SERVINGS_PER_RE.search(text)
+            if _SERVING_SIZE_RE.match(text):
+                rest = _SERVING_SIZE_RE.sub("", text)
+                if m:
+                    m2 = _SERVINGS_PER_RE.search(rest)
+                    if m2:
+                        servings = rest[m2.end() :].strip() or None
+                        rest = rest[: m2.start()]
+                serving_size = rest.strip() or None
+            elif m:
+                servings = text[m.end() :].strip() or None
+        headings = None
+        if len(amount_cols) >= 2:
+            headings = " | ".join(c.text for c in amount_cols)
+        pages = sorted(set(panel.pages))
+        pages_text = str(pages[0]) if len(pages) == 1 else f"{pages[0]}-{pages[-1]}"
+        self.labels.append(
+            Label(
+                source_file=self.source_file,
+                label_index=len(self.labels),
+                product_name="",
+                serving_size=serving_size,
+                servings_per_container=servings,
+                source_format=self.source_format,
+                pages=pages_text,
+                amount_columns=headings,
+                ocr_confidence=confidence,
+            )
+        )
+
+    def _statements(self, lines: list[_Line]) -> tuple[dict[str, list[str]], list[_Line]]:
+        """Statement texts by kind, and the lines that are not statements or footnotes
+        (after the last statement: the head of the next label)."""
+        out: dict[str, list[str]] = {"other": [], "directions": [], "warnings": []}
+        blocks: list[list[_Line]] = []
+        free_after: list[_Line] = []
+        current: list[_Line] | None = None
+        for line in lines:
+            if _STATEMENT_RE.match(line.text):
+                current = [line]
+                blocks.append(current)
+                free_after = []
+                continue
+            if current is not None:
+                last = current[-1]
+                if (
+                    last.page == line.page
+                    and line.top - last.bottom <= 1.2 * last.height
+                    and abs(line.height - last.height) <= 0.2 * last.height
+                    and line.x0 >= current[0].x0 - last.height
+                ):
+                    current.append(line)
+                    continue
+                current = None
+            if not blocks and _is_footnote(line):
+                continue
+            free_after.append(line)
+        for block in blocks:
+            text = " ".join(ln.text for ln in block)
+            text = re.sub(r"\s+", " ", text).strip()
+            if _OTHER_RE.match(text):
+                out["other"].append(_OTHER_RE.sub("", text, count=1))
+            elif _DIRECTIONS_RE.match(text):
+                out["directions"].append(_DIRECTIONS_RE.sub("", text, count=1))
+            elif _WARNING_KEEP_RE.match(text):
+                out["warnings"].append(text)
+            elif _WARNING_PREFIX_RE.match(text):
+                out["warnings"].append(_WARNING_PREFIX_RE.sub("", text, count=1))
+        return out, free_after
+
+    def _title(self, head: list[_Line], body_height: float) -> tuple[str | None, str | None]:
+        candidates = [ln for ln in head if not _is_heading(ln)[0]]
+        if not candidates:
+            return None, None
+        tallest = max(ln.height for ln in candidates)
+        if tallest < _TITLE_RATIO * body_height:
+            return None, None
+        idx = next(i for i, ln in enumerate(candidates) if ln.height >= 0.95 * tallest)
+        end = idx + 1
+        while (
+            end < len(candidates)
+            and abs(candidates[end].height - tallest) <= 0.05 * tallest
+            and candidates[end].page == candidates[end - 1].page
+            and candidates[end].top - candidates[end - 1].bottom <= 0.8 * tallest
+        ):
+            end += 1
+        title = " ".join(ln.text for ln in candidates[idx:end])
+        brand = None
+        if idx > 0:
+            above = candidates[idx - 1]
+            if (
+                above.page == candidates[idx].page
+                and above.height < tallest
+                and len(above.words) <= 8
+                and not above.text.rstrip().endswith(".")
+                and candidates[idx].top - above.bottom <= 2.5 * tallest
+            ):
+                brand = above.text
+        if brand is None and end < len(candidates):
+            below = candidates[end]
+            if below.text.lower().startswith("by ") and len(below.words) <= 8:
+                brand = below.text[3:].strip()
+        return title, brand
+
+    def read(self) -> None:
+        panels = self._find_panels()
+        for panel in panels:
+            self._read_panel(panel)
+        for i, panel in enumerate(panels):
+            next_start = panels[i + 1].heading_pos if i + 1 < len(panels) else len(self.lines)
+            tail = self.lines[panel.end_pos : next_start]
+            statements, _ = self._statements(tail)
+            if i == 0:
+                head = self.lines[: panel.heading_pos]
+            else:
+                prev = panels[i - 1]
+                prev_tail = self.lines[prev.end_pos : panel.heading_pos]
+                _, head = self._statements(prev_tail)
+            heights = [ln.height for ln in panel.lines] or [1.0]
+            title, brand = self._title(head, statistics.median(heights))
+            label = self.labels[i]
+            self.labels[i] = Label(
+                **{
+                    **label.__dict__,
+                    "product_name": title or self.fallback_name,
+                    "brand": brand if title else None,
+                    "other_ingredients": " ".join(statements["other"]),
+                    "directions": " ".join(statements["directions"]),
+                    "warnings": " ".join(statements["warnings"]),
+                }
+            )
+
+    def _issue(self, label_index: int, page: int, line_no: int, detail: str) -> None:
+        self.issues.append(ReadIssue(self.source_file, label_index, page, line_no, detail))
+
+
+def words_to_labels(
+    pages: Sequence[Sequence[Word]],
+    source_file: str,
+    *,
+    fallback_name: str,
+    source_format: str,
+) -> tuple[list[Label], list[LabelRow], list[ReadIssue]]:
+    """The labels, panel rows and read issues in the positioned words of a document.
+
+    `pages` holds the words of each page in page order. No "Supplement Facts" heading
+    gives three empty lists (the caller decides what that means).
+    """
+    reader = _Reader(pages, source_file, fallback_name, source_format)
+    reader.read()
+    return reader.labels, reader.rows, reader.issues
