@@ -267,8 +267,16 @@ def build_audit(
     from pipeline.validate import conversions_used, daily_values
 
     tables = _Tables(
-        checks=_group(checks, ["check", "label", "passed", "credit", "weight", "points", "detail"]),
-        rows=_group(nutrients.sort_values(["product_id", "line_no"]), ROW_FIELDS),
+        checks=_group(
+            checks.rename(columns={"check": "name"}),
+            ["name", "label", "passed", "credit", "weight", "points", "detail"],
+        ),
+        rows=_group(
+            nutrients.astype({"page": "Int64", "line_no": "Int64"}).sort_values(
+                ["product_id", "line_no"]
+            ),
+            ROW_FIELDS,
+        ),
     )
     merged = ranking.merge(products, on="product_id", how="left")
     product_docs = []

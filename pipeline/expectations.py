@@ -16,6 +16,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no data about labels l
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
 
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
@@ -110,8 +111,8 @@ def rows_quality_suite() -> gx.ExpectationSuite:
     for expectation in (
         gxe.ExpectColumnValuesToNotBeNull(
             column="amount",
-            row_condition='is_member == False and unit_status != "not_provided"',
-            condition_parser="pandas",
+            row_condition=(Column("is_member") == False)  # noqa: E712
+            & (Column("unit_status") != "not_provided"),
             meta=_meta("amount_present", "Every panel line outside a blend declares an amount."),
         ),
         gxe.ExpectColumnValuesToBeBetween(
@@ -122,8 +123,7 @@ def rows_quality_suite() -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeInSet(
             column="unit_status",
             value_set=READABLE_STATUSES,
-            row_condition="has_unit == True",
-            condition_parser="pandas",
+            row_condition=Column("has_unit") == True,  # noqa: E712
             meta=_meta("unit_known", "Each unit must be known and valid for its nutrient."),
         ),
         gxe.ExpectColumnValuesToBeInSet(

@@ -135,7 +135,7 @@ def frame_to_records(frame: pd.DataFrame, record_type: type) -> list[Any]:
     """The inverse of `records_to_frame` (NaN/NA become None)."""
     names = field_names(record_type)
     clean = frame[names].astype(object).where(frame[names].notna(), None)
-    return [record_type(**row) for row in clean.to_dict("records")]
+    return [record_type(**{str(k): v for k, v in row.items()}) for row in clean.to_dict("records")]
 
 
 def concat_extractions(
