@@ -19,13 +19,10 @@ previous reports as they were.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +33,7 @@ from markupsafe import Markup
 
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
+from pipeline.runs import atomic_write_text
 
 TEMPLATE_NAME = "audit.html.j2"
 
@@ -98,25 +96,6 @@ CHANGE_HEADINGS: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` atomically: a temp file in the same folder, then
-    os.replace. On any failure the old file (if any) is untouched and no temp file stays."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 def audit_json(audit: Mapping[str, Any]) -> str:
