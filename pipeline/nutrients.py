@@ -75,14 +75,16 @@ _NAME_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for p, key in (
         (r"^(elemental )?calcium$", CALCIUM),
         (r"^(elemental )?magnesium$", MAGNESIUM),
-        (r"^vitamin d ?[23]?$|^(cholecalciferol|ergocalciferol)$", VITAMIN_D),
-        (r"^vitamin k ?1$|^(phylloquinone|phytonadione|phytomenadione)$", VITAMIN_K1),
+        (r"^vitamin d( ?-? ?[23])?$|^d ?-? ?[23]$|^(cholecalciferol|ergocalciferol)$", VITAMIN_D),
+        (r"^(vitamin )?k ?-? ?1$|^(phylloquinone|phytonadione|phytomenadione)$", VITAMIN_K1),
         (
-            r"^vitamin k ?2$|^(all-trans )?menaquinone( ?-? ?[47])?$|^mk ?-? ?[47]$"
+            r"^(vitamin )?k ?-? ?2( ?-? ?7| ?,? ?(mk|menaquinone) ?-? ?[47])?$"
+            r"|^(all-trans )?menaquinone( ?-? ?[47])?$|^mk ?-? ?[47]$"
             r"|^mena ?q ?7$|^menatetrenone$",
             VITAMIN_K2,
         ),
-        (r"^vitamin k$", VITAMIN_K),
+        # "Vitamin K", and one line naming both K1 and K2 ("Vitamin K1 & K2"): the form decides
+        (r"^vitamin k$|^(vitamin )?k ?-? ?1 ?(&|and|\+|/|,) ?(vitamin )?k ?-? ?2$", VITAMIN_K),
         (r"^vitamin a$|^retinol$|^retinyl (palmitate|acetate)$|^beta[- ]?carotene$", VITAMIN_A),
         (r"^vitamin e$|^(d|dl)-alpha[- ]tocopher", VITAMIN_E),
     )
@@ -169,8 +171,8 @@ def iu_basis(nutrient: str | None, name_raw: str, form_raw: str | None) -> str |
             return None  # disputed factor: flag, do not convert
         return "vitamin_a_retinol" if re.search(r"retin|palmitate|acetate", text) else None
     if nutrient == VITAMIN_E:
-        if re.search(r"\bdl-alpha|\bdl-α|synthetic", text):
+        if re.search(r"\bdl-alpha|\bdl-α|\ball-rac|synthetic", text):
             return "vitamin_e_synthetic"
-        if re.search(r"\bd-alpha|\bd-α|natural", text):
+        if re.search(r"\bd-alpha|\bd-α|\brrr-alpha|natural", text):
             return "vitamin_e_natural"
     return None

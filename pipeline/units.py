@@ -97,8 +97,8 @@ def lookup_unit(unit_raw: str | None) -> Unit | None:
     return UNITS.get(unit_key(unit_raw))
 
 
-_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
+_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")  # "1,000", not "0,500"
+_DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$|^0,\d+$")  # "0,5", "12,25", "0,500"
 _NUMBER = re.compile(r"^\d+(\.\d+)?$|^\.\d+$")
 
 
@@ -111,18 +111,23 @@ class ParsedAmount:
 def parse_amount(amount_raw: str | None) -> ParsedAmount | None:
     """A printed amount as a number: "1,000" -> 1000, "0,5" -> 0.5, "<1" -> 1 with "<".
 
-    Returns None when the text is not a number (the caller reports it, never guesses).
+    A leading minus ("-5", or U+2212) is kept as a negative number, so the data-quality
+    check on negative amounts can name it. Returns None when the text is not a number
+    (the caller reports it, never guesses).
     """
     if amount_raw is None:
         return None
-    text = amount_raw.strip().replace("\u00a0", "").replace(" ", "")
+    text = amount_raw.strip().replace("\u00a0", "").replace(" ", "").replace("\u2212", "-")
     operator = None
-    if text[:1] in "<>" and text[:1]:
+    if text[:1] and text[:1] in "<>":
         operator, text = text[0], text[1:]
+    sign = 1.0
+    if text[:1] == "-":
+        sign, text = -1.0, text[1:]
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     elif _DECIMAL_COMMA.match(text):
         text = text.replace(",", ".")
     if not _NUMBER.match(text):
         return None
-    return ParsedAmount(float(text), operator)
+    return ParsedAmount(sign * float(text), operator)

@@ -1,0 +1,559 @@
+"""The GX data-quality suites end to end: label rows -> nutrients -> products -> findings.
+
+One product per case, all validated together through one module-scoped Validator (GX is set
+up once); each test reads the findings of its own product, so a finding that leaks onto
+another product fails the test of that product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from labelgen.dsld_formats import expected_rows, serving_size_text, statements_text
+from labelgen.products import dsld_labels
+from pipeline.normalize import nutrients_to_products, rows_to_nutrients
+from pipeline.protocol import load_protocol
+from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
+from pipeline.score import outcomes_to_ranking
+from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
+
+SOURCE = "dq/labels.csv"
+WARFARIN = "Caution: consult your physician before use if you take warfarin."
+CA_LIMIT = "2500 mg/day (adults 19-50; 2000 mg/day from 51)"
+
+
+def good_rows(index: int, *, start: int = 1) -> list[LabelRow]:
+    """Calcium, K2 (MK-7), magnesium and vitamin D that pass every data-quality check."""
+    lines = [
+        ("Calcium", "500", "mg", "38%", "calcium citrate"),
+        ("Vitamin K2", "100", "mcg", "83%", "menaquinone-7"),
+        ("Magnesium", "250", "mg", "60%", "magnesium glycinate"),
+        ("Vitamin D3", "25", "mcg", "125%", "cholecalciferol"),
+    ]
+    return [
+        LabelRow(SOURCE, index, start + n, name, amount, unit, dv, form)
+        for n, (name, amount, unit, dv, form) in enumerate(lines)
+    ]
+
+
+def line(
+    index: int, line_no: int, name: str, amount: str | None, unit: str | None, **kw: Any
+) -> LabelRow:
+    return LabelRow(SOURCE, index, line_no, name, amount, unit, **kw)
+
+
+# name -> (label fields, rows). label_index is the position in this dict.
+CASES: dict[str, tuple[dict[str, Any], list[LabelRow]]] = {}
+
+
+def case(name: str, rows: list[LabelRow], **label: Any) -> None:
+    label.setdefault("serving_size", "2 Capsules")
+    label.setdefault("directions", "Take 2 capsules daily with a meal.")
+    label.setdefault("warnings", WARFARIN)
+    CASES[name] = (label, rows)
+
+
+def index_of(name: str) -> int:
+    return list(CASES).index(name)
+
+
+def _define_cases() -> None:
+    n = len(CASES)
+    case("clean", good_rows(n))
+    n += 1
+    case(
+        "dv matches neither",
+        [*good_rows(n)[1:], line(n, 5, "Calcium", "500", "mg", dv_raw="60%")],
+    )
+    n += 1
+    case(
+        "dv matches older only",
+        [
+            line(n, 1, "Calcium", "500", "mg", dv_raw="50%"),  # 1000 mg older DV
+            line(n, 2, "Vitamin D", "400", "IU", dv_raw="100%"),  # 10 mcg older DV
+            line(n, 3, "Magnesium", "200", "mg", dv_raw="50%"),  # 400 mg older DV
+            line(n, 4, "Vitamin K2", "80", "mcg", dv_raw="100%", form_raw="MK-7"),
+        ],
+    )
+    n += 1
+    case(
+        "unknown units",
+        [
+            *good_rows(n)[:3],
+            line(n, 4, "Vitamin D3", "25", "mkg"),  # a protocol nutrient: blocking
+            line(n, 5, "Boron", "3", "furlongs"),  # not a protocol nutrient
+        ],
+    )
+    n += 1
+    case(
+        "vitamin k in iu",
+        [*good_rows(n)[:1], line(n, 2, "Vitamin K2", "100", "IU", form_raw="MK-7")],
+    )
+    n += 1
+    case(
+        "negative amount",
+        [*good_rows(n)[:2], line(n, 3, "Magnesium", "-5", "mg"), *good_rows(n, start=4)[3:]],
+    )
+    n += 1
+    case(
+        "missing amount",
+        [
+            *good_rows(n),
+            line(n, 5, "Zinc", None, "mg"),
+            line(n, 6, "Bone Blend", "150", "mg"),
+            line(n, 7, "Natto Extract", None, None, parent="Bone Blend"),  # a member: no finding
+            line(n, 8, "Boron", None, "NP"),  # NP: no finding
+        ],
+    )
+    n += 1
+    case(
+        "unreadable calcium",
+        [line(n, 1, "Calcium", "5OO", "mg"), *good_rows(n, start=2)[1:]],
+    )
+    n += 1
+    case(
+        "two calcium lines",
+        [
+            line(n, 1, "Calcium", "300", "mg", form_raw="calcium carbonate"),
+            line(n, 2, "Calcium", "200", "mg", form_raw="calcium citrate"),
+            *good_rows(n, start=3)[1:],
+        ],
+    )
+    n += 1
+    case("no serving size", good_rows(n), serving_size=None, directions="")
+    n += 1
+    case(
+        "above upper limits",
+        [
+            line(n, 1, "Calcium", "1,300", "mg"),
+            line(n, 2, "Vitamin D3", "125", "mcg"),
+            line(n, 3, "Magnesium", "400", "mg"),
+            line(n, 4, "Vitamin K2", "260", "mcg", form_raw="MK-7"),
+        ],
+        serving_size="2 Tablets",
+        directions="Take 2 tablets twice daily with food.",
+    )
+    n += 1
+    case(
+        "at upper limits",
+        [
+            line(n, 1, "Calcium", "1,250", "mg"),
+            line(n, 2, "Vitamin D3", "50", "mcg"),
+            line(n, 3, "Magnesium", "175", "mg"),
+        ],
+        max_daily_servings=2.0,
+    )
+    n += 1
+    case(
+        "vitamin k of no form",
+        [*good_rows(n)[:1], line(n, 2, "Vitamin K", "100", "mcg"), *good_rows(n, start=3)[2:]],
+    )
+    n += 1
+    case(
+        "vitamin k naming k1 and k2",
+        [
+            *good_rows(n)[:1],
+            line(n, 2, "Vitamin K", "90", "mcg", form_raw="phylloquinone, menaquinone-7"),
+        ],
+    )
+
+
+_define_cases()
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator()
+
+
+@pytest.fixture(scope="module")
+def tables(validator: Validator) -> dict[str, pd.DataFrame]:
+    labels = [
+        Label(SOURCE, i, name, **fields) for i, (name, (fields, _)) in enumerate(CASES.items())
+    ]
+    rows = [r for _, case_rows in CASES.values() for r in case_rows]
+    issues = [ReadIssue(SOURCE, index_of("clean"), 1, None, "page 1: a line could not be read")]
+    label_frame = records_to_frame(labels, Label)
+    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
+    products = nutrients_to_products(nutrients, label_frame)
+    findings, results = tables_to_findings(
+        nutrients, products, records_to_frame(issues, ReadIssue), validator
+    )
+    assert set(results) == {"rows", "products"}
+    return {"nutrients": nutrients, "products": products, "findings": findings}
+
+
+def findings_of(tables: dict[str, pd.DataFrame], name: str) -> list[tuple[str, str, str, bool]]:
+    products, findings = tables["products"], tables["findings"]
+    pid = products.loc[products["label_index"] == index_of(name), "product_id"].item()
+    mine = findings[findings["product_id"] == pid]
+    assert set(mine["source_file"]) <= {SOURCE}
+    return [
+        (f["check"], f["severity"], f["detail"], bool(f["blocking"]))
+        for f in mine.to_dict("records")
+    ]
+
+
+def test_every_finding_belongs_to_a_product(tables: dict[str, pd.DataFrame]) -> None:
+    findings = tables["findings"]
+    assert list(findings.columns) == [
+        "source_file",
+        "product_id",
+        "check",
+        "severity",
+        "detail",
+        "blocking",
+    ]
+    assert findings["product_id"].isin(tables["products"]["product_id"]).all()
+
+
+def test_clean_label_has_only_its_read_issue(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "clean") == [
+        ("read", "error", "page 1: a line could not be read", False)
+    ]
+
+
+def test_dv_matching_neither_daily_value(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "dv matches neither") == [
+        (
+            "dv_consistent",
+            "warning",
+            "Calcium: declared 60% DV for 500 mg, expected 38% (current DV 1,300 mg) "
+            "or 50% (older DV 1,000 mg)",
+            False,
+        )
+    ]
+
+
+def test_dv_matching_the_older_daily_value_only_is_no_finding(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    assert findings_of(tables, "dv matches older only") == []
+    nutrients = tables["nutrients"]
+    mine = nutrients[nutrients["label_index"] == index_of("dv matches older only")]
+    assert mine["dv_consistent"].tolist() == [True, True, True, True]
+
+
+def test_unknown_units(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "unknown units") == [
+        (
+            "unit_known",
+            "error",
+            "line 4: 'Vitamin D3' 25 mkg: unknown unit 'mkg': kept as printed",
+            True,
+        ),
+        (
+            "unit_known",
+            "warning",
+            "line 5: 'Boron' 3 furlongs: unknown unit 'furlongs': kept as printed",
+            False,
+        ),
+    ]
+
+
+def test_vitamin_k_in_iu_is_a_unit_finding_that_blocks(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "vitamin k in iu") == [
+        (
+            "unit_known",
+            "error",
+            "line 2: 'Vitamin K2' 100 IU: Vitamin K2 is not measured in IU",
+            True,
+        )
+    ]
+
+
+def test_negative_amount(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "negative amount") == [
+        ("amount_non_negative", "error", "line 3: 'Magnesium' has a negative amount (-5 mg)", True)
+    ]
+
+
+def test_missing_amount(tables: dict[str, pd.DataFrame]) -> None:
+    found = findings_of(tables, "missing amount")
+    assert [(c, s, b) for c, s, _, b in found] == [("amount_present", "warning", False)]
+    assert found[0][2].startswith("line 5: 'Zinc' has no readable amount (printed: ")
+
+
+def test_missing_amount_detail_text(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "missing amount")[0][2] == (
+        "line 5: 'Zinc' has no readable amount (printed: mg)"
+    )
+
+
+def test_unreadable_calcium_amount_blocks(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "unreadable calcium") == [
+        (
+            "amount_present",
+            "error",
+            "line 1: 'Calcium' has no readable amount (printed: 5OO mg)",
+            True,
+        ),
+    ]
+
+
+def test_two_calcium_lines(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "two calcium lines") == [
+        (
+            "one_calcium_amount",
+            "warning",
+            "calcium is declared on 2 lines; their sum (500 mg) is used",
+            False,
+        )
+    ]
+
+
+def test_missing_serving_size(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "no serving size") == [
+        ("serving_size_present", "warning", "the panel states no serving size", False)
+    ]
+
+
+def test_per_day_amounts_above_the_adult_upper_limits(tables: dict[str, pd.DataFrame]) -> None:
+    source = '2 serving(s) a day, directions: "2 tablets twice daily with food"'
+    assert findings_of(tables, "above upper limits") == [
+        (
+            "upper_limit",
+            "safety",
+            f"Calcium: 2,600 mg per day ({source}) is above the adult upper limit of {CA_LIMIT}",
+            False,
+        ),
+        (
+            "upper_limit",
+            "safety",
+            f"Magnesium: 800 mg per day ({source}) is above the adult upper limit of "
+            "350 mg/day from supplements",
+            False,
+        ),
+        (
+            "upper_limit",
+            "safety",
+            f"Vitamin D: 250 mcg per day ({source}) is above the adult upper limit of "
+            "100 mcg (4000 IU)/day",
+            False,
+        ),
+    ]
+
+
+def test_per_day_amounts_at_the_upper_limits_are_no_finding(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    assert findings_of(tables, "at upper limits") == []
+    products = tables["products"]
+    p = products[products["label_index"] == index_of("at upper limits")].iloc[0]
+    assert (
+        p["servings_per_day"],
+        p["calcium_mg_per_day"],
+        p["vitamin_d_mcg_per_day"],
+        p["magnesium_mg_per_day"],
+    ) == (2.0, 2500.0, 100.0, 350.0)
+
+
+def test_vitamin_k_of_no_form_blocks(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "vitamin k of no form") == [
+        (
+            "vitamin_k_form",
+            "error",
+            "100 mcg vitamin K whose form does not tell K1 from K2: "
+            "the protocol checks cannot use it",
+            True,
+        )
+    ]
+
+
+def test_vitamin_k_naming_both_forms_blocks(tables: dict[str, pd.DataFrame]) -> None:
+    assert findings_of(tables, "vitamin k naming k1 and k2") == [
+        (
+            "vitamin_k_form",
+            "error",
+            "90 mcg vitamin K whose form does not tell K1 from K2: "
+            "the protocol checks cannot use it",
+            True,
+        )
+    ]
+
+
+def test_findings_are_ordered_by_product_then_severity(tables: dict[str, pd.DataFrame]) -> None:
+    findings = tables["findings"]
+    order = {"safety": 0, "error": 1, "warning": 2}
+    keys = [
+        (p, order[s], c, d)
+        for p, s, c, d in zip(
+            findings["product_id"],
+            findings["severity"],
+            findings["check"],
+            findings["detail"],
+            strict=True,
+        )
+    ]
+    assert keys == sorted(keys)
+
+
+# ---- the real DSLD labels -----------------------------------------------------------------------
+
+
+def dsld_records(label: dict[str, Any]) -> tuple[Label, list[LabelRow]]:
+    """One reduced DSLD label as the readers give it (as in tests/test_normalize.py)."""
+    source = f"dsld/{label['dsld_id']}.json"
+    sizes = label.get("serving_sizes") or [{}]
+    record = Label(
+        source_file=source,
+        label_index=0,
+        product_name=label["product_name"],
+        serving_size=serving_size_text(label),
+        max_daily_servings=sizes[0].get("max_daily_servings") or None,
+        directions=statements_text(label, "Directions"),
+        warnings=statements_text(label, "Precautions"),
+        other_ingredients=", ".join(label.get("other_ingredients") or []),
+    )
+    rows = [
+        LabelRow(
+            source,
+            0,
+            n,
+            r["name_raw"],
+            r["amount_raw"],
+            r["unit_raw"],
+            r["dv_raw"],
+            r["form_raw"],
+            r["parent"],
+        )
+        for n, r in enumerate(expected_rows(label), start=1)
+    ]
+    return record, rows
+
+
+def test_real_dsld_labels_findings(validator: Validator) -> None:
+    labels: list[Label] = []
+    rows: list[LabelRow] = []
+    for raw in dsld_labels():
+        label, label_rows = dsld_records(raw)
+        labels.append(label)
+        rows.extend(label_rows)
+    label_frame = records_to_frame(labels, Label)
+    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
+    products = nutrients_to_products(nutrients, label_frame)
+    findings, _ = tables_to_findings(
+        nutrients, products, records_to_frame([], ReadIssue), validator
+    )
+    counted = findings.groupby(["check", "severity", "blocking"]).size().to_dict()
+    assert counted == {
+        ("dv_consistent", "warning", False): 6,
+        ("unit_known", "warning", False): 17,  # IU of vitamin A (beta-carotene) and E (mixed)
+    }
+    # no real label goes above an upper limit per day (the highest: 60 mcg vitamin D, 256299)
+    assert products["vitamin_d_mcg_per_day"].max() == 60.0
+    d = findings[findings["source_file"] == "dsld/209214.json"]
+    assert d["detail"].tolist() == [
+        "Vitamin D: declared 200% DV for 25 mcg, expected 125% (current DV 20 mcg) "
+        "or 250% (older DV 10 mcg)",
+        "line 1: 'Vitamin A' 10000 IU: beta-carotene IU: the conversion is disputed "
+        "(0.15 or 0.3 mcg RAE per IU)",
+    ]
+
+
+# ---- score: verdicts and reasons -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scored(validator: Validator) -> dict[str, Any]:
+    """The sample product with too little K2 (124 mcg per 1,000 mg calcium) and a blocked one."""
+    labels = [
+        Label(
+            "score.csv",
+            0,
+            "Daily Calcium with K2",
+            serving_size="2 Tablets",
+            directions="Take 2 tablets daily with food.",
+            warnings="Consult your doctor before use if you are taking anticoagulant medication.",
+        ),
+        Label("score.csv", 1, "Blocked", serving_size="2 Tablets", warnings=WARFARIN),
+    ]
+    rows = [
+        LabelRow("score.csv", 0, 1, "Vitamin D3", "50", "mcg", "250%", "cholecalciferol (D3)"),
+        LabelRow("score.csv", 0, 2, "Vitamin K2", "124", "mcg", "103%", "menaquinone-7 from natto"),
+        LabelRow("score.csv", 0, 3, "Calcium", "1000", "mg", "77%", "calcium carbonate"),
+        LabelRow("score.csv", 0, 4, "Magnesium", "500", "mg", "119%", "magnesium oxide"),
+        LabelRow("score.csv", 1, 1, "Calcium", "500", "mg"),
+        LabelRow("score.csv", 1, 2, "Vitamin K2", "100", "mkg", form_raw="MK-7"),
+    ]
+    label_frame = records_to_frame(labels, Label)
+    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
+    products = nutrients_to_products(nutrients, label_frame)
+    protocol = load_protocol()
+    outcomes, _ = products_to_outcomes(products, protocol, validator)
+    findings, _ = tables_to_findings(
+        nutrients, products, records_to_frame([], ReadIssue), validator
+    )
+    ranking, checks = outcomes_to_ranking(products, outcomes, findings, protocol)
+    ids = dict(zip(products["product_name"], products["product_id"], strict=True))
+    return {"ranking": ranking, "checks": checks, "ids": ids, "outcomes": outcomes}
+
+
+def test_protocol_outcomes_of_the_sample(scored: dict[str, Any]) -> None:
+    outcomes = scored["outcomes"]
+    pid = scored["ids"]["Daily Calcium with K2"]
+    mine = outcomes[outcomes["product_id"] == pid]
+    assert dict(zip(mine["check"], mine["passed"], strict=True)) == {
+        "k2_present": True,
+        "k2_form": True,
+        "k2_ratio": False,
+        "ca_mg_ratio": True,
+        "vitamin_d": True,
+        "anticoagulant_caution": True,
+        "fat_guidance": True,
+    }
+
+
+def test_reasons_name_the_measured_value_and_the_target(scored: dict[str, Any]) -> None:
+    checks = scored["checks"]
+    pid = scored["ids"]["Daily Calcium with K2"]
+    mine = checks[checks["product_id"] == pid]
+    assert list(zip(mine["check"], mine["credit"], mine["detail"], strict=True)) == [
+        ("k2_present", 1.0, "124 mcg vitamin K2 per serving; the protocol asks for vitamin K2"),
+        ("k2_form", 1.0, "K2 form MK-7; the protocol asks MK-7"),
+        (
+            "k2_ratio",
+            0.62,
+            "62 mcg K2 per 500 mg calcium (124 mcg K2 with 1,000 mg calcium); "
+            "the protocol asks 100-180",
+        ),
+        (
+            "ca_mg_ratio",
+            1.0,
+            "calcium:magnesium 2:1 (1,000 mg : 500 mg); the protocol asks 1.5-2.5:1 (target 2:1)",
+        ),
+        ("vitamin_d", 1.0, "50 mcg vitamin D per serving; the protocol asks for vitamin D"),
+        (
+            "anticoagulant_caution",
+            1.0,
+            'the label cautions people on anticoagulants: "Consult your doctor before use if you '
+            'are taking anticoagulant medication"',
+        ),
+        ("fat_guidance", 1.0, 'the label has it taken with fat: "Take 2 tablets daily with food"'),
+    ]
+
+
+def test_verdicts(scored: dict[str, Any]) -> None:
+    ranking = scored["ranking"]
+    ids = scored["ids"]
+    got = {
+        r["product_id"]: (r["rank"], r["verdict"], r["score"], r["verdict_reason"])
+        for r in ranking.to_dict("records")
+    }
+    assert got[ids["Daily Calcium with K2"]] == (
+        1,
+        "partial",
+        90.5,
+        "misses: K2 per 500 mg calcium",
+    )
+    rank, verdict, score, reason = got[ids["Blocked"]]
+    assert (rank, verdict, reason) == (
+        2,
+        "not_assessable",
+        "a protocol value could not be read reliably: line 2: 'Vitamin K2' 100 mkg: "
+        "unknown unit 'mkg': kept as printed",
+    )
+    assert score is None or pd.isna(score)
