@@ -22,7 +22,8 @@ from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
 
 #: The row statuses that are not a data-quality problem (see pipeline.normalize.Normalized).
-READABLE_STATUSES = ["ok", "not_provided", "no_amount", "not_mass"]
+#: An unreadable amount ("unparsed_amount") is the amount_present check's finding, not this one's.
+READABLE_STATUSES = ["ok", "not_provided", "no_amount", "unparsed_amount", "not_mass"]
 
 
 def _meta(check: str, reason: str, **extra: object) -> dict[str, object]:

@@ -179,7 +179,10 @@ def _row_detail(check: str, row: Mapping[str, Any]) -> str:
     where = f"line {row['line_no']}" + (
         f", page {int(row['page'])}" if pd.notna(row["page"]) else ""
     )
-    printed = f"{row['amount_raw'] or ''} {row['unit_raw'] or ''}".strip() or "nothing"
+    printed = (
+        " ".join(str(row[c]) for c in ("amount_raw", "unit_raw") if pd.notna(row[c]) and row[c])
+        or "nothing"
+    )
     if check == "amount_present":
         return f"{where}: '{name}' has no readable amount (printed: {printed})"
     if check == "amount_non_negative":
@@ -278,7 +281,7 @@ def tables_to_findings(
                     "source_file": row["source_file"],
                     "product_id": row["product_id"],
                     "check": check,
-                    "severity": "warning" if check == "dv_consistent" else "error",
+                    "severity": "error" if _blocking(check, row["nutrient"]) else "warning",
                     "detail": _row_detail(check, row),
                     "blocking": _blocking(check, row["nutrient"]),
                 }
@@ -294,7 +297,9 @@ def tables_to_findings(
                     "source_file": row["source_file"],
                     "product_id": pid,
                     "check": meta["check"],
-                    "severity": meta.get("severity", "warning"),
+                    "severity": meta.get(
+                        "severity", "error" if _blocking(meta["check"], None) else "warning"
+                    ),
                     "detail": _product_detail(meta["check"], meta, row),
                     "blocking": _blocking(meta["check"], None),
                 }
