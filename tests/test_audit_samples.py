@@ -29,7 +29,16 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.copytree(SAMPLES, labels)
     result = runner.invoke(
         app,
-        ["audit", str(labels), "--out", str(root / "reports"), "--work", str(root / "work"), "-j", "1"],
+        [
+            "audit",
+            str(labels),
+            "--out",
+            str(root / "reports"),
+            "--work",
+            str(root / "work"),
+            "-j",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     audit = json.loads((root / "reports" / "audit.json").read_text(encoding="utf-8"))
@@ -81,11 +90,11 @@ FIELDS = (
 )
 
 
-def test_every_sample_product_is_read_normalized_and_scored_exactly(audited: dict[str, Any]) -> None:
+def test_every_sample_product_is_read_normalized_and_scored_exactly(
+    audited: dict[str, Any],
+) -> None:
     products = audited["audit"]["products"]
-    got = {
-        (p["source_file"], p["product_name"]): tuple(p[f] for f in FIELDS) for p in products
-    }
+    got = {(p["source_file"], p["product_name"]): tuple(p[f] for f in FIELDS) for p in products}
     assert got == EXPECTED
 
 
@@ -145,8 +154,7 @@ def test_check_reasons_name_the_measured_value_and_the_target(audited: dict[str,
     checks = {c["name"]: c for c in product["checks"]}
     assert checks["k2_ratio"]["passed"] is False
     assert checks["k2_ratio"]["detail"] == (
-        "62 mcg K2 per 500 mg calcium (124 mcg K2 with 1,000 mg calcium); "
-        "the protocol asks 100-180"
+        "62 mcg K2 per 500 mg calcium (124 mcg K2 with 1,000 mg calcium); the protocol asks 100-180"
     )
     assert checks["k2_ratio"]["points"] == 15.5  # 62/100 of 25 points
     assert checks["ca_mg_ratio"]["detail"] == (

@@ -34,7 +34,17 @@ def _audit(tmp: Path, *extra: str, labels: Path | None = None) -> tuple[int, str
     labels = labels or tmp / "labels"
     result = runner.invoke(
         app,
-        ["audit", str(labels), "--out", str(tmp / "out"), "--work", str(tmp / "work"), "-j", "1", *extra],
+        [
+            "audit",
+            str(labels),
+            "--out",
+            str(tmp / "out"),
+            "--work",
+            str(tmp / "work"),
+            "-j",
+            "1",
+            *extra,
+        ],
     )
     report = tmp / "out" / "audit.json"
     audit = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
@@ -132,7 +142,8 @@ def test_another_protocol_file_changes_the_verdicts(tmp_path: Path) -> None:
     assert _audit(tmp_path)[2]["products"][0]["verdict"] == "partial"
     lenient = (REPO / "pipeline" / "protocol.toml").read_text(encoding="utf-8")
     lenient = lenient.replace(
-        "ratio_mcg_per_500mg_calcium = [100.0, 180.0]", "ratio_mcg_per_500mg_calcium = [50.0, 180.0]"
+        "ratio_mcg_per_500mg_calcium = [100.0, 180.0]",
+        "ratio_mcg_per_500mg_calcium = [50.0, 180.0]",
     )
     path = tmp_path / "lenient.toml"
     path.write_text(lenient, encoding="utf-8")
@@ -147,7 +158,10 @@ def test_stages_run_one_by_one(tmp_path: Path) -> None:
     labels = _labels(tmp_path / "labels")
     work, out = str(tmp_path / "work"), str(tmp_path / "out")
     steps = [
-        (["extract", str(labels), "--work", work, "-j", "1"], "extracted 3 files (3 read, 0 cached)"),
+        (
+            ["extract", str(labels), "--work", work, "-j", "1"],
+            "extracted 3 files (3 read, 0 cached)",
+        ),
         (["normalize", "--work", work], "normalized 11 label rows into 2 products"),
         (["validate", "--work", work], "validated:"),
         (["report", "--work", work, "--out", out], "wrote"),
@@ -223,7 +237,9 @@ def test_a_second_run_on_the_same_work_folder_is_refused_exit_3(tmp_path: Path) 
         code, output, _ = _audit(tmp_path)
         assert code == 3
         assert f"(pid {holder.pid}, started" in output
-        assert output.strip().splitlines()[-1].startswith("labelaudit: error: another labelaudit run")
+        assert (
+            output.strip().splitlines()[-1].startswith("labelaudit: error: another labelaudit run")
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -241,3 +257,73 @@ def test_python_dash_m_pipeline_runs_the_same_cli(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "--fail-on" in result.stdout
+
+
+def test_a_second_run_with_wait_runs_once_the_first_is_done(tmp_path: Path) -> None:
+    _labels(tmp_path / "labels")
+    (tmp_path / "work").mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from pipeline.runs import RunLock\n"
+            "with RunLock(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(1.5)",
+            str(tmp_path / "work" / ".labelaudit.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        code, output, audit = _audit(tmp_path, "--wait", "60")
+        assert code == 0, output
+        assert holder.poll() is not None  # it only ran after the holder let go
+        assert len(audit["products"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_killed_half_way_leaves_the_previous_report_intact(tmp_path: Path) -> None:
+    labels = _labels(tmp_path / "labels")
+    assert _audit(tmp_path)[0] == 0
+    before = {
+        name: (tmp_path / "out" / name).read_bytes()
+        for name in ("audit.html", "audit.json", "ranking.csv")
+    }
+    for n in range(40):  # more work, so the kill lands mid-run
+        write_simple_csv([sample_product("sample-daily-calcium-k2")], labels / f"more-{n}.csv")
+    for delay in (0.5, 1.5, 3.0):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "audit", str(labels), "--out", str(tmp_path / "out"),
+             "--work", str(tmp_path / "work"), "-j", "2", "--full", "-q"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            run.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.wait()
+        out = tmp_path / "out"
+        visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+        assert visible == ["audit.html", "audit.json", "history", "ranking.csv"]
+        audit = json.loads((out / "audit.json").read_text(encoding="utf-8"))  # still valid JSON
+        if run.returncode != 0:  # killed: the old report, byte for byte
+            assert {n: (out / n).read_bytes() for n in before} == before
+        else:  # finished first: a complete new report
+            assert audit["summary"]["files"] == 43
+        before = {n: (out / n).read_bytes() for n in before}
+
+
+def test_data_docs_are_written_and_linked(tmp_path: Path) -> None:
+    _labels(tmp_path / "labels")
+    code, output, audit = _audit(tmp_path, "--data-docs")
+    assert code == 0, output
+    assert audit["data_docs"] == "data-docs/index.html"
+    assert (tmp_path / "out" / "data-docs" / "index.html").exists()
+    html = (tmp_path / "out" / "audit.html").read_text(encoding="utf-8")
+    assert 'href="data-docs/index.html"' in html
