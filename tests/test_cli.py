@@ -75,7 +75,8 @@ def test_folder_without_label_files_exit_1(tmp_path: Path) -> None:
     code, output, _ = _audit(tmp_path)
     assert code == 1
     assert output.strip().splitlines()[-1] == (
-        f"labelaudit: error: no label files (*.pdf, *.csv, *.json, images) under {tmp_path / 'labels'}"
+        "labelaudit: error: no label files (*.pdf, *.csv, *.json, images) under "
+        f"{tmp_path / 'labels'}"
     )
 
 
