@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape as html_escape
 from typer.testing import CliRunner
 
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
@@ -328,3 +329,46 @@ def test_data_docs_are_written_and_linked(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "data-docs" / "index.html").exists()
     html = (tmp_path / "out" / "audit.html").read_text(encoding="utf-8")
     assert 'href="data-docs/index.html"' in html
+
+
+def test_data_quality_findings_reach_audit_json_and_the_report(tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    dv_off = sample_product("sample-bone-matrix")
+    dv_off["product_name"] = "DV Off"
+    dv_off["ingredients"][2]["daily_value_percent"] = 90.0  # 500 mg calcium is 38% or 50%
+    odd_unit = sample_product("sample-bone-matrix")
+    odd_unit["product_name"] = "Odd Unit"
+    odd_unit["ingredients"][3]["unit"] = "mgs."  # magnesium in a unit the table does not know
+    too_much = sample_product("sample-bone-matrix")
+    too_much["product_name"] = "Too Much D"
+    too_much["ingredients"][0].update(quantity=125.0, daily_value_percent=625.0)
+    write_simple_csv([dv_off, odd_unit, too_much], labels / "dq.csv")
+    code, output, audit = _audit(tmp_path)
+    assert code == 0, output
+    found = {(f["check"], f["severity"], f["detail"]) for f in audit["data_quality"]}
+    assert found == {
+        (
+            "dv_consistent",
+            "warning",
+            "Calcium: declared 90% DV for 500 mg, expected 38% (current DV 1,300 mg) "
+            "or 50% (older DV 1,000 mg)",
+        ),
+        (
+            "unit_known",
+            "error",
+            "line 4: 'Magnesium' 250 mgs.: unknown unit 'mgs.': kept as printed",
+        ),
+        (
+            "upper_limit",
+            "safety",
+            "Vitamin D: 125 mcg per day (1 serving(s) a day, directions: "
+            '"2 capsules daily with a meal that contains fat") '
+            "is above the adult upper limit of 100 mcg (4000 IU)/day",
+        ),
+    }
+    verdicts = {p["product_name"]: p["verdict"] for p in audit["products"]}
+    assert verdicts == {"DV Off": "matches", "Odd Unit": "not_assessable", "Too Much D": "matches"}
+    html = (tmp_path / "out" / "audit.html").read_text(encoding="utf-8")
+    for _, _, detail in found:
+        assert html_escape(detail) in html
