@@ -367,6 +367,11 @@ def _k2_form_of(forms: pd.Series) -> str | None:
     return distinct[0] if len(distinct) == 1 else nt.MIXED
 
 
+def _text(value: object) -> str:
+    """A text cell as a string: missing (None, NaN, NA) is ""."""
+    return value if isinstance(value, str) else ""
+
+
 def nutrients_to_products(nutrients: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """One row per product: per-serving amounts, protocol metrics and label-text evidence."""
     products = labels.copy()
@@ -403,11 +408,11 @@ def nutrients_to_products(nutrients: pd.DataFrame, labels: pd.DataFrame) -> pd.D
     products["has_vitamin_d"] = products["vitamin_d_mcg"].fillna(0) > 0
 
     caution = [
-        anticoagulant_caution(w or "", d or "")
+        anticoagulant_caution(_text(w), _text(d))
         for w, d in zip(products["warnings"], products["directions"], strict=True)
     ]
     fat = [
-        fat_guidance(d or "", o or "")
+        fat_guidance(_text(d), _text(o))
         for d, o in zip(products["directions"], products["other_ingredients"], strict=True)
     ]
     products["anticoagulant_evidence"] = caution
@@ -416,7 +421,7 @@ def nutrients_to_products(nutrients: pd.DataFrame, labels: pd.DataFrame) -> pd.D
     products["has_fat_guidance"] = [f is not None for f in fat]
 
     per_day = [
-        servings_per_day(s, d or "", None if pd.isna(m) else float(m))
+        servings_per_day(_text(s) or None, _text(d), None if pd.isna(m) else float(m))
         for s, d, m in zip(
             products["serving_size"],
             products["directions"],

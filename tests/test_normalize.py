@@ -687,3 +687,29 @@ def test_lines_that_are_not_ok_do_not_count_toward_amounts() -> None:
 def test_normalize_line_is_cached() -> None:
     first = normalize_line("Calcium", None, "500", "mg")
     assert normalize_line("Calcium", None, "500", "mg") is first
+
+
+def test_products_with_missing_text_fields_beside_filled_ones() -> None:
+    """pandas turns a None beside a string into NaN: the label text must still read as empty."""
+    from pipeline.records import Label, LabelRow, records_to_frame
+
+    labels = records_to_frame(
+        [
+            Label("a.csv", 0, "With", serving_size="2 Tablets", directions="Take 2 tablets daily."),
+            Label("a.csv", 1, "Without", serving_size=None, directions=None),  # type: ignore[arg-type]
+        ],
+        Label,
+    )
+    rows = records_to_frame(
+        [
+            LabelRow("a.csv", 0, 1, "Calcium", "500", "mg"),
+            LabelRow("a.csv", 1, 1, "Calcium", "250", "mg"),
+        ],
+        LabelRow,
+    )
+    products = nutrients_to_products(rows_to_nutrients(rows, labels), labels)
+    assert products["servings_per_day_source"].tolist() == [
+        'directions: "2 tablets daily"',
+        "assumed 1 serving per day (the directions give no daily dose)",
+    ]
+    assert products["has_fat_guidance"].tolist() == [False, False]
