@@ -2,12 +2,16 @@
 
 The reader never sees a whole page as one string: it works from word positions.
 
-1. Lines. The words of a page are grouped into lines by vertical overlap and each
-   line is sorted left to right.
+1. Lines. Dot leaders and typed rules ("......", "-----") are dropped (`drop_leaders`).
+   A panel set in a column beside other text (marketing copy, another panel) is cut
+   out of the page first (`split_side_column`). The words are grouped into lines by
+   vertical overlap and each line is sorted left to right.
 2. Panels. A line that starts with "Supplement Facts" opens a panel (a new `Label`,
    except "Supplement Facts (continued)"). The panel's preamble gives "Serving Size",
    "Servings Per Container" and the column headings ("Amount Per Serving", "Per Day",
-   "% Daily Value", "%DV"). The panel ends at a footnote ("* Daily Value not
+   "% Daily Value", "%DV"; a heading wrapped onto a second line joins it). The panel's
+   left edge is the heading's or, under a centred heading, the preamble's. The panel
+   ends at a footnote ("* Daily Value not
    established"), at a statement ("Other ingredients:", "Suggested use:", "Warning:",
    ...), at a line wider than the panel or taller than its text, at a wide vertical
    gap, or at the next heading. A panel that reaches the end of a page goes on at the
@@ -44,10 +48,11 @@ total.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.records import Label, LabelRow, ReadIssue, Word
@@ -71,6 +76,9 @@ _PCT_RE = re.compile(rf"(?:(?:<|>)\s*)?(?:{_NUM})\s*%\s*(?:{_MARKS})?")
 _MARK_RE = re.compile(rf"{_MARKS}|[—–]")
 _ALT_RE = re.compile(rf"(?:{_NUM})\s*(?:{_UNIT})", re.IGNORECASE)
 _HAS_DIGIT = re.compile(r"\d")
+_LEADER = r"[.·…_]"
+_RULE_WORD_RE = re.compile(r"[.·…_\-–—=~]{3,}")
+_GLUED_LEADER_RE = re.compile(rf"{_LEADER}{{3,}}(?=[^.·…_])|(?<=[^.·…_]){_LEADER}{{3,}}")
 
 # --- line vocabulary --------------------------------------------------------------
 
@@ -174,6 +182,154 @@ def group_lines(words: Sequence[Word]) -> list[list[Word]]:
             spans.append((word.top, word.bottom))
     order = sorted(range(len(lines)), key=lambda i: spans[i][0])
     return [sorted(lines[i], key=lambda w: w.x0) for i in order]
+
+
+def drop_leaders(words: Sequence[Word]) -> list[Word]:
+    """The words without blanks, dot leaders and typed rules.
+
+    A word that is only a run of leader or rule characters ("........", "------",
+    "_____") is dropped, so that the gap it fills reads as a gap; a run of 3 or more
+    leader dots glued to words ("Calcium.........", "Calcium.....500mg") is cut out
+    (the word is split there, its box in proportion to the characters).
+    """
+    out: list[Word] = []
+    for word in words:
+        text = word.text.strip()
+        if not text or _RULE_WORD_RE.fullmatch(text):
+            continue
+        if not _GLUED_LEADER_RE.search(text):
+            out.append(word)
+            continue
+        per_char = (word.x1 - word.x0) / len(text)
+        start = 0
+        for m in itertools.chain(_GLUED_LEADER_RE.finditer(text), [None]):
+            end = m.start() if m else len(text)
+            if end > start:
+                out.append(
+                    dataclasses.replace(
+                        word,
+                        text=text[start:end],
+                        x0=word.x0 + per_char * start,
+                        x1=word.x0 + per_char * end,
+                    )
+                )
+            start = m.end() if m else end
+    return out
+
+
+def _heading_words(words: Sequence[Word]) -> list[Word]:
+    """The first word of every "Supplement Facts" heading among the words of a page."""
+    out: list[Word] = []
+    for w in words:
+        norm = re.sub(r"[^a-z]", "", w.text.lower())
+        if norm == "supplementfacts":
+            out.append(w)
+        elif norm == "supplement":
+            h = _height(w)
+            if any(
+                re.sub(r"[^a-z]", "", v.text.lower()) == "facts"
+                and abs(v.top - w.top) < 0.3 * h
+                and 0 <= v.x0 - w.x1 < 1.5 * h
+                for v in words
+            ):
+                out.append(w)
+    return out
+
+
+_VALUE_START_RE = re.compile(r"[<>≤≥]?\s*\d|[*†‡%]")
+
+
+def _side_column(rest: Sequence[Word], head: Word, edge: float, panel_right: bool) -> list[Word]:
+    """The panel's words when a gutter at x = `edge` parts the panel headed by `head`
+    from other text beside it (empty when it does not)."""
+    h = _height(head)
+    below = sorted((w for w in rest if w.top >= head.top - 0.3 * h), key=lambda w: w.top)
+    end = next((w.top for w in below if w.x0 < edge < w.x1 - 0.5), float("inf"))
+    region = [w for w in below if w.top < end]
+    left = [w for w in region if w.x1 <= edge]
+    right = [w for w in region if w.x0 >= edge]
+    panel, other = (right, left) if panel_right else (left, right)
+    if not other or len(panel) < 3:
+        return []
+    body_h = statistics.median(_height(w) for w in panel)
+    if min(w.x0 for w in right) - max(w.x1 for w in left) < body_h:
+        return []  # no gutter
+    panel_lines, other_lines = group_lines(panel), group_lines(other)
+    if panel_right:
+        starts = [ln for ln in panel_lines[1:] if abs(ln[0].x0 - head.x0) <= body_h]
+    else:
+        # the other column is text, left-aligned at the gutter, not panel values
+        margin = min(w.x0 for w in other)
+        starts = [ln for ln in other_lines if abs(ln[0].x0 - margin) <= body_h]
+        values = [ln for ln in other_lines if _VALUE_START_RE.match(ln[0].text)]
+        head_rest = " ".join(w.text for w in other_lines[0])
+        if (
+            2 * len(values) >= len(other_lines)
+            or _HEADER_KEY_RE.search(head_rest)
+            or _SERVING_SIZE_RE.match(head_rest)
+        ):
+            return []
+    if len(starts) < 2:
+        return []
+
+    def beside(line: Sequence[Word]) -> bool:
+        top, bottom = min(w.top for w in line), max(w.bottom for w in line)
+        return any(min(bottom, w.bottom) - max(top, w.top) > 0 for w in other)
+
+    head_line = next(ln for ln in panel_lines if head in ln)
+    if not beside(head_line) and 2 * sum(map(beside, panel_lines)) < len(panel_lines):
+        return []
+    return panel
+
+
+def split_side_column(words: Sequence[Word]) -> list[list[Word]]:
+    """The words of a page in reading blocks: a panel set in a column beside other text
+    (marketing copy, another panel) is cut out as a block of its own, read after the rest.
+
+    A panel is in a side column when a gutter (at least a text height wide, crossed by
+    no word) parts it from other words: left of its heading, or right of it after a
+    wide gap on the heading's own line. The other text must be beside the heading or
+    beside most of the panel's lines; the panel's lines (for a panel on the right) or
+    the other text (for a panel on the left: text, not amounts) must start at a common
+    left edge on at least two lines. The column runs from the heading down to the first
+    word that crosses the gutter. Without such a heading the page is one block.
+    """
+    rest = list(words)
+    heads = _heading_words(words)
+    columns: list[tuple[list[Word], bool]] = []  # (words, is left of the rest)
+    for head in heads:
+        if not any(w is head for w in rest):
+            continue
+        panel = _side_column(rest, head, head.x0 - 0.5, panel_right=True)
+        on_left = False
+        if not panel:
+            h = _height(head)
+            line = sorted(
+                (
+                    w
+                    for w in rest
+                    if w.x0 > head.x1
+                    and min(head.bottom, w.bottom) - max(head.top, w.top) > 0.3 * h
+                ),
+                key=lambda w: w.x0,
+            )
+            prev_x1 = head.x1
+            for w in line:
+                if w.x0 - prev_x1 >= 2.0 * h:
+                    panel = _side_column(rest, head, w.x0 - 0.5, panel_right=False)
+                    on_left = True
+                    break
+                prev_x1 = w.x1
+        if panel:
+            taken = set(map(id, panel))
+            rest = [w for w in rest if id(w) not in taken]
+            columns.append((panel, on_left))
+    # a panel left of another panel is read first; a panel beside text after the text
+    # (the product name is looked for above a panel)
+    panel_in_rest = any(any(w is h for h in heads) for w in rest)
+    first = [c for c, on_left in columns if on_left and panel_in_rest]
+    after = [c for c, on_left in columns if not (on_left and panel_in_rest)]
+    return [*first, rest, *after]
 
 
 # --- value cells ------------------------------------------------------------------
@@ -463,6 +619,7 @@ class _Panel:
     heading_pos: int  # position of the heading line in the document
     end_pos: int  # position after the last panel line
     pages: list[int] = field(default_factory=list)
+    headers: list[_Line] = field(default_factory=list)  # column heading lines (in `pre`)
 
 
 def _is_heading(line: _Line) -> tuple[bool, bool]:
@@ -501,10 +658,12 @@ class _Reader:
         self.source_file = source_file
         self.fallback_name = fallback_name
         self.source_format = source_format
+        self.repairs: Mapping[Word, str] = {}  # OCR repairs by word (pipeline.sources.ocr)
         self.lines: list[_Line] = []
         for page_no, words in enumerate(pages, start=1):
-            for ws in group_lines([w for w in words if w.text.strip()]):
-                self.lines.append(_Line(ws, ws[0].page if ws[0].page else page_no))
+            for block in split_side_column(drop_leaders(words)):
+                for ws in group_lines(block):
+                    self.lines.append(_Line(ws, ws[0].page if ws[0].page else page_no))
         self.labels: list[Label] = []
         self.rows: list[LabelRow] = []
         self.issues: list[ReadIssue] = []
@@ -543,13 +702,25 @@ class _Reader:
             if _is_heading(line)[0]:
                 break
             text = line.text
+            if in_pre and _is_header_line(line):
+                panel.headers.append(line)
+            elif (
+                in_pre
+                and panel.headers
+                and prev is panel.headers[-1]
+                and not _HAS_DIGIT.search(text)
+                and line.x0 > left + 2.0 * line.height
+                and line.top - prev.bottom <= 0.8 * line.height
+            ):
+                panel.headers.append(line)  # a column heading wrapped: "Amount Per" "Serving"
             if in_pre and (
                 _SERVING_SIZE_RE.match(text)
                 or _SERVINGS_PER_RE.match(text)
-                or _is_header_line(line)
+                or (panel.headers and panel.headers[-1] is line)
             ):
                 panel.pre.append(line)
                 right = max(right, line.x1)
+                left = min(left, line.x0)  # under a centred heading
                 prev = line
                 pos += 1
                 continue
@@ -581,7 +752,7 @@ class _Reader:
     # -- columns --
 
     def _layout(self, panel: _Panel) -> _Layout:
-        columns = _header_columns([ln for ln in panel.pre if _is_header_line(ln)])
+        columns = _header_columns(panel.headers)
         starts: list[float] = []
         for line in panel.lines:
             i = _trailing_amount_start(line.words)
@@ -740,6 +911,9 @@ class _Reader:
             ]
             confidences.extend(conf_values)
             confidence = min(conf_values) if conf_values else None
+            fixes = [
+                self.repairs[w] for r in entry.reads for w in r.line.words if w in self.repairs
+            ]
             name, form, marker = split_name(entry.name_text)
             amounts = [i for i in entry.items if i.kind == "amount"]
             dvs = [i for i in entry.items if i.kind == "dv"]
@@ -772,6 +946,7 @@ class _Reader:
                         page=page,
                         raw_text=raw,
                         confidence=confidence,
+                        repairs="; ".join(fixes) or None,
                     )
                 )
             where = f"page {page}, line {line_no}"
@@ -982,12 +1157,16 @@ def words_to_labels(
     *,
     fallback_name: str,
     source_format: str,
+    repairs: Mapping[Word, str] | None = None,
 ) -> tuple[list[Label], list[LabelRow], list[ReadIssue]]:
     """The labels, panel rows and read issues in the positioned words of a document.
 
     `pages` holds the words of each page in page order. No "Supplement Facts" heading
-    gives three empty lists (the caller decides what that means).
+    gives three empty lists (the caller decides what that means). `repairs` maps a
+    word to the OCR repair made to it ("meg->mcg"): a row's `repairs` lists those of
+    its words, joined with "; ".
     """
     reader = _Reader(pages, source_file, fallback_name, source_format)
+    reader.repairs = repairs or {}
     reader.read()
     return reader.labels, reader.rows, reader.issues
