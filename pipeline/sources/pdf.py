@@ -2,23 +2,32 @@
 
 `read_pdf` returns what the file holds or raises a `LabelError` (the extract stage turns
 it into a rejection): `UnreadableFile` for a damaged/non-PDF or password-protected file,
-`NeedsOcr` when no page has a text layer, `NoPanel` when there is text but no
-"Supplement Facts" panel.
+`NeedsOcr` when no page has a text layer and Tesseract is not installed, `NoPanel`
+when there is text but no "Supplement Facts" panel. Pages with no usable text layer
+(a scanned label) are OCR'd by pipeline.sources.ocr.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pdfplumber
+from pdfminer.converter import PDFLayoutAnalyzer
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
+from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter
 from pdfminer.pdfparser import PDFSyntaxError
 from pdfminer.psexceptions import PSException
+from pdfminer.utils import Matrix, apply_matrix_rect
+from pdfplumber.page import Page
 from pdfplumber.utils.exceptions import PdfminerException
+from pdfplumber.utils.text import WordExtractor
 
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
 from pipeline.records import FileExtraction, Word
+from pipeline.sources import ocr
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
 ENCRYPTED = "cannot open PDF: it is encrypted (password-protected)"
@@ -37,18 +46,114 @@ def _unreadable(exc: BaseException, source_file: str) -> UnreadableFile:
     return UnreadableFile(DAMAGED, source_file=source_file)
 
 
+class _CharDevice(PDFLayoutAnalyzer):
+    """A pdfminer device that keeps only each character's text, box and uprightness.
+
+    The box is computed exactly as pdfminer's `LTChar` does, in rendering order (which
+    is pdfplumber's order of `page.chars`, figures' characters in place); lines, rects,
+    curves and images, which the panel reader does not use, are not built at all.
+    """
+
+    def __init__(self, rsrcmgr: Any) -> None:
+        super().__init__(rsrcmgr, laparams=None)
+        self.chars: list[tuple[str, float, float, float, float, bool]] = []
+
+    def render_char(
+        self,
+        matrix: Matrix,
+        font: PDFFont,
+        fontsize: float,
+        scaling: float,
+        rise: float,
+        cid: int,
+        ncs: Any,
+        graphicstate: PDFGraphicState,
+    ) -> float:
+        try:
+            text = font.to_unichr(cid)
+        except PDFUnicodeNotDefined:
+            text = self.handle_undefined_char(font, cid)
+        adv: float = font.char_width(cid) * fontsize * scaling
+        bbox: tuple[float, float, float, float]
+        if font.is_vertical():
+            textdisp = font.char_disp(cid)
+            assert isinstance(textdisp, tuple)
+            (vx, vy) = textdisp
+            vx = fontsize * 0.5 if vx is None else vx * fontsize * 0.001
+            vy = (1000 - vy) * fontsize * 0.001
+            bbox = (-vx, vy + rise + adv, -vx + fontsize, vy + rise)
+        else:
+            descent = font.get_descent() * fontsize
+            bbox = (0, descent + rise, adv, descent + rise + fontsize)
+        (a, b, c, d, _e, _f) = matrix
+        upright = a * d * scaling > 0 and b * c <= 0
+        (x0, y0, x1, y1) = apply_matrix_rect(matrix, bbox)
+        if x1 < x0:
+            (x0, x1) = (x1, x0)
+        if y1 < y0:
+            (y0, y1) = (y1, y0)
+        self.chars.append((text, x0, y0, x1, y1, upright))
+        return adv
+
+    def paint_path(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def render_image(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def page_chars(page: Page) -> list[dict[str, Any]]:
+    """`page.chars` with only what word extraction uses (text, box, doctop, upright).
+
+    The same values as pdfplumber's `Page.chars` (same order, same coordinate
+    conversion), from one pass of pdfminer's interpreter over the page with
+    `_CharDevice`: pdfplumber's own layout builds an object per character and line and
+    converts every attribute of each (colours, fonts, matrices), which took about two
+    thirds of the reading time.
+    """
+    device = _CharDevice(page.pdf.rsrcmgr)
+    try:
+        PDFPageInterpreter(page.pdf.rsrcmgr, device).process_page(page.page_obj)
+    except Exception as exc:  # as pdfplumber's Page.layout does
+        raise PdfminerException(exc) from exc
+    height, doctop = page.height, page.initial_doctop
+    mb_x0, mb_top = page.mediabox[0], page.mediabox[1]
+    chars: list[dict[str, Any]] = []
+    for text, x0, y0, x1, y1, upright in device.chars:
+        top = (height - y1) + mb_top
+        chars.append(
+            {
+                "text": text,
+                "x0": x0 + mb_x0 if mb_x0 != 0 else x0,
+                "x1": x1 + mb_x0 if mb_x0 != 0 else x1,
+                "top": top,
+                "bottom": (height - y0) + mb_top,
+                "doctop": doctop + top,
+                "upright": upright,
+            }
+        )
+    return chars
+
+
+_WORDS = WordExtractor(
+    x_tolerance=X_TOLERANCE,
+    y_tolerance=Y_TOLERANCE,
+    keep_blank_chars=False,
+    use_text_flow=False,
+)
+
+
 def pdf_pages_words(path: Path) -> list[list[Word]]:
-    """The positioned words of every page (pdfplumber's text layer), page by page."""
+    """The positioned words of every page (pdfplumber's text layer), page by page.
+
+    Each page is parsed once; the words are pdfplumber's `extract_words` with
+    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars`.
+    """
     pages: list[list[Word]] = []
     with pdfplumber.open(path) as pdf:
         for number, page in enumerate(pdf.pages, start=1):
             try:
-                words = page.extract_words(
-                    x_tolerance=X_TOLERANCE,
-                    y_tolerance=Y_TOLERANCE,
-                    keep_blank_chars=False,
-                    use_text_flow=False,
-                )
+                words = _WORDS.extract_words(page_chars(page))
             finally:
                 page.close()
             pages.append(
@@ -68,16 +173,8 @@ def pdf_pages_words(path: Path) -> list[list[Word]]:
 
 
 def no_text_layer(pages: list[list[Word]], source_file: str) -> NeedsOcr:
-    """The error for a PDF with no text on any page (a scanned or photographed label).
-
-    This is where OCR plugs in: a reader that can OCR the pages would return their
-    words here instead.
-    """
-    return NeedsOcr(
-        f"no text layer on any of the {len(pages)} page(s) (a scanned or photographed "
-        "label); needs OCR: install tesseract-ocr",
-        source_file=source_file,
-    )
+    """The error for a PDF with no usable text layer when Tesseract is not installed."""
+    return NeedsOcr(ocr.NEEDS_TESSERACT_PDF, source_file=source_file)
 
 
 def fallback_name(path: Path) -> str:
@@ -91,11 +188,17 @@ def read_pdf(path: Path, source_file: str) -> FileExtraction:
         pages = pdf_pages_words(path)
     except (PdfminerException, PSException, PDFSyntaxError) as exc:
         raise _unreadable(exc, source_file) from exc
-    if not any(pages):
+    todo = ocr.pages_to_ocr(path, pages)
+    unread = len(todo) if ocr.tesseract_path() is None else 0
+    if unread == len(pages) > 0:
         raise no_text_layer(pages, source_file)
+    if todo and not unread:
+        return ocr.read_ocr_pdf(path, pages, todo, source_file)
     labels, rows, issues = words_to_labels(
         pages, source_file, fallback_name=fallback_name(path), source_format="pdf"
     )
+    if not labels and unread:  # the panel may be on a scanned page
+        raise NeedsOcr(ocr.needs_tesseract_pages(unread), source_file=source_file)
     if not labels:
         raise NoPanel(
             f"no Supplement Facts panel found in {len(pages)} page(s)", source_file=source_file
