@@ -10,10 +10,12 @@ is the I/O edge around them.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,68 @@ def _write_json(path: Path, data: Any) -> None:
     from pipeline.runs import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# ---- up-to-date stages --------------------------------------------------------------------------
+#
+# normalize and validate are pure functions of their input artifacts, the code and (for
+# validate) the protocol. Each records a fingerprint of those in `work/.<stage>.done` after
+# writing its outputs; a later run whose fingerprint is the same, with the outputs still
+# there, reads them back instead of computing them (a nightly run on unchanged labels never
+# imports Great Expectations). `--full` recomputes everything.
+
+
+@functools.cache
+def _code_digest() -> str:
+    """sha256 of this package's source, protocol and templates, and the library versions
+    the results depend on: any change to them recomputes every stage."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for package in ("pandas", "pyarrow", "great_expectations"):
+        digest.update(f"{package}={version(package)}\n".encode())
+    for path in sorted(config.PACKAGE_DIR.rglob("*")):
+        if path.suffix in {".py", ".toml", ".j2"} and path.is_file():
+            digest.update(path.relative_to(config.PACKAGE_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(inputs: Sequence[Path], settings: Any = None) -> str | None:
+    """What a stage's outputs depend on; None when an input is missing (the stage then
+    says which, when it reads it)."""
+    from pipeline.runs import file_digest
+
+    if not all(p.exists() for p in inputs):
+        return None
+
+    payload = json.dumps(
+        [__version__, _code_digest(), [file_digest(p) for p in inputs], settings],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _done_marker(work: config.WorkPaths, stage: str) -> Path:
+    return work.root / f".{stage}.done"
+
+
+def _up_to_date(marker: Path, fingerprint: str | None, outputs: Sequence[Path]) -> bool:
+    if fingerprint is None:
+        return False
+    try:
+        recorded = marker.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    return recorded == fingerprint and all(p.exists() for p in outputs)
+
+
+def _mark_done(marker: Path, fingerprint: str | None) -> None:
+    from pipeline.runs import atomic_write_text
+
+    if fingerprint is not None:
+        atomic_write_text(marker, fingerprint + "\n")
 
 
 # ---- stages ------------------------------------------------------------------------------------
@@ -79,22 +143,50 @@ def run_extract(
     return meta
 
 
-def run_normalize(work: config.WorkPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_normalize(
+    work: config.WorkPaths, *, full: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalize; with `full=False`, reuse the outputs if the inputs are unchanged."""
     from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 
+    marker = _done_marker(work, "normalize")
+    fingerprint = _fingerprint([work.labels, work.label_rows])
+    if not full and _up_to_date(marker, fingerprint, [work.nutrients, work.products]):
+        log.info("normalize: inputs unchanged, outputs reused")
+        return _read(work.nutrients), _read(work.products)
+    marker.unlink(missing_ok=True)
     labels, rows = _read(work.labels), _read(work.label_rows)
     nutrients = rows_to_nutrients(rows, labels)
     products = nutrients_to_products(nutrients, labels)
     _write(work.nutrients, nutrients)
     _write(work.products, products)
+    _mark_done(marker, fingerprint)
     return nutrients, products
 
 
 def run_validate(
-    work: config.WorkPaths, protocol: Protocol, *, data_docs_dir: Path | None = None
+    work: config.WorkPaths,
+    protocol: Protocol,
+    *,
+    data_docs_dir: Path | None = None,
+    full: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate; with `full=False` (and no Data Docs to render), reuse the outputs if the
+    inputs and the protocol are unchanged."""
     from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
 
+    marker = _done_marker(work, "validate")
+    fingerprint = _fingerprint([work.products, work.nutrients, work.read_issues], repr(protocol))
+    outputs = [
+        work.outcomes,
+        work.data_quality,
+        work.gx_protocol_result,
+        work.gx_data_quality_result,
+    ]
+    if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):
+        log.info("validate: inputs unchanged, outputs reused")
+        return _read(work.outcomes), _read(work.data_quality)
+    marker.unlink(missing_ok=True)
     products, nutrients = _read(work.products), _read(work.nutrients)
     validator = Validator(docs_dir=data_docs_dir)
     outcomes, protocol_result = products_to_outcomes(products, protocol, validator)
@@ -105,6 +197,7 @@ def run_validate(
     _write(work.data_quality, findings)
     _write_json(work.gx_protocol_result, protocol_result)
     _write_json(work.gx_data_quality_result, quality_result)
+    _mark_done(marker, fingerprint)
     return outcomes, findings
 
 
@@ -125,7 +218,7 @@ def run_report(
     _write(work.root / "ranking.parquet", ranking)
     _write(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
-    previous = runs.read_previous_audit(reports.json)
+    previous = _previous_products(runs.read_previous_audit(reports.json))
     audit = build_audit(
         meta=meta,
         products=products,
@@ -138,9 +231,7 @@ def run_report(
     )
     if data_docs and (reports.data_docs_dir / "index.html").exists():
         audit["data_docs"] = f"{reports.data_docs_dir.name}/index.html"
-    audit["changes"] = runs.changes_between(
-        previous["products"] if previous else None, audit["products"]
-    )
+    audit["changes"] = runs.changes_between(previous, audit["products"])
     reports.root.mkdir(parents=True, exist_ok=True)
     write_reports(audit, reports.root)
     duration = round(time.monotonic() - started, 3) if started is not None else None
@@ -161,6 +252,19 @@ def run_report(
         },
     )
     return audit
+
+
+def _previous_products(previous: Mapping[str, Any] | None) -> list[Any] | None:
+    """What `changes_between` reads of the previous audit's products, so that the whole
+    previous document (about 100 MB as Python objects for 2,000 PDFs) is not
+    held while this run's report is built."""
+    if not previous:
+        return None
+    products = previous.get("products")
+    if not isinstance(products, list):
+        return []
+    keys = ("product_id", "source_file", "product_name", "verdict")
+    return [{k: p.get(k) for k in keys} if isinstance(p, Mapping) else p for p in products]
 
 
 # ---- the audit document (audit.json) ------------------------------------------------------------
@@ -346,7 +450,12 @@ def run_audit(
     work.root.mkdir(parents=True, exist_ok=True)
     with RunLock(work.lock, wait_seconds=lock_wait_s):
         run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
-        run_normalize(work)
+        run_normalize(work, full=full)
         reports = config.ReportPaths(reports_dir)
-        run_validate(work, protocol, data_docs_dir=reports.data_docs_dir if data_docs else None)
+        run_validate(
+            work,
+            protocol,
+            data_docs_dir=reports.data_docs_dir if data_docs else None,
+            full=full,
+        )
         return run_report(work, reports, protocol, started=started, data_docs=data_docs)

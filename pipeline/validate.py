@@ -13,28 +13,37 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-
-import great_expectations as gx
 import pandas as pd
 
-# GX pins this logger to INFO at import; its one message (a temp folder for an unused docs
-# site) is noise in a nightly log.
-logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+from pipeline import nutrients as nt
+from pipeline.protocol import CHECKS, Protocol
+from pipeline.units import IU_TO_MCG
 
-from pipeline import expectations as ex  # noqa: E402
-from pipeline import nutrients as nt  # noqa: E402
-from pipeline.protocol import CHECKS, Protocol  # noqa: E402
-from pipeline.units import IU_TO_MCG  # noqa: E402
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 OUTCOME_COLUMNS = ["product_id", "check", "passed"]
 FINDING_COLUMNS = ["source_file", "product_id", "check", "severity", "detail", "blocking"]
 
 
+def _gx() -> Any:
+    """great_expectations, imported on first use: the import takes seconds and a few
+    hundred MB, and the report stage (which imports this module for `daily_values` and
+    `conversions_used`) and a run whose validation is up to date never need it."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations
+
+    # GX pins this logger to INFO at import; its one message (a temp folder for an unused
+    # docs site) is noise in a nightly log.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    return great_expectations
+
+
 def _context() -> Any:
     """An ephemeral GX context: nothing written to disk, analytics and progress bars off."""
+    gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -72,6 +81,7 @@ class Validator:
 
     def run(self, suite: gx.ExpectationSuite, frame: pd.DataFrame, index_columns: list[str]) -> Any:
         """Validate `frame` against `suite` once; the result keeps every unexpected row."""
+        gx = _gx()
         self.runs += 1
         name = f"{suite.name}-{self.runs}"  # names are unique within one context
         suite.name = name
@@ -135,6 +145,8 @@ def products_to_outcomes(
     products: pd.DataFrame, protocol: Protocol, validator: Validator | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per product and check: passed True/False/None (None: the check did not apply)."""
+    from pipeline import expectations as ex
+
     validator = validator or Validator()
     table = protocol_table(products)
     result = validator.run(ex.protocol_suite(protocol), table, ["product_id"])
@@ -249,6 +261,8 @@ def tables_to_findings(
     validator: Validator | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Data-quality findings: one per unexpected row, plus every read issue from extraction."""
+    from pipeline import expectations as ex
+
     validator = validator or Validator()
     findings: list[dict[str, Any]] = []
     id_of = dict(
