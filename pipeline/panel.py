@@ -620,6 +620,10 @@ class _Panel:
     end_pos: int  # position after the last panel line
     pages: list[int] = field(default_factory=list)
     headers: list[_Line] = field(default_factory=list)  # column heading lines (in `pre`)
+    cut_at: _Line | None = None  # a panel-like line that ended the panel by running past it
+
+
+_AMOUNT_IN_TEXT = re.compile(rf"(?:{_NUM})\s*(?:{_BASE_UNIT})\b")
 
 
 def _is_heading(line: _Line) -> tuple[bool, bool]:
@@ -737,6 +741,8 @@ class _Reader:
                 break
             tol = 2.0 * line.height
             if line.x0 < left - tol or (line.x1 > right + tol and body_heights):
+                if abs(line.x0 - left) <= tol and _AMOUNT_IN_TEXT.search(line.text):
+                    panel.cut_at = line  # starts like a panel row: text beside the panel?
                 break
             in_pre = False
             panel.lines.append(line)
@@ -964,6 +970,16 @@ class _Reader:
                     line_no,
                     f"{where}: no amount found for '{name}' (read as '{raw}')",
                 )
+        if panel.cut_at is not None:
+            cut = panel.cut_at
+            self._issue(
+                label_index,
+                cut.page,
+                line_no + 1,
+                f"page {cut.page}: the panel stops at '{cut.text}', which runs past the panel's "
+                "right edge: lines after it were not read (a panel continued in a second column, "
+                "or text printed beside the panel?)",
+            )
         panel_conf = statistics.mean(confidences) if confidences else None
         self._make_label(panel, layout, amount_cols, panel_conf)
 

@@ -201,7 +201,11 @@ def test_unsupported_text_beside_panel_starting_below_its_heading() -> None:
     ex = read("unsupported-text-below-heading")
     assert protocol_rows(ex) == [(0, "Vitamin D3", "25", "µg", "cholecalciferol (D3)")]
     assert [i.detail for i in ex.issues] == [
-        "page 1, line 1: amount 'Northfield Labs' of 'Vitamin D3' could not be read"
+        "page 1, line 1: amount 'Northfield Labs' of 'Vitamin D3' could not be read",
+        "page 1: the panel stops at 'Vitamin Calcium K2 (as (as calcium menaquinone-7 citrate) "
+        "[MenaQ7®]) 500 120 mg µg 100% 38% Bone Matrix Calcium + K2', which runs past the "
+        "panel's right edge: lines after it were not read (a panel continued in a second "
+        "column, or text printed beside the panel?)",
     ]
     assert ex.labels[0].product_name == "unseen unsupported text below heading"
 
