@@ -10,16 +10,17 @@ is the I/O edge around them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
+import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pandas as pd
 
@@ -28,6 +29,9 @@ from pipeline.errors import AuditError
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
 
+if TYPE_CHECKING:
+    import pyarrow as pa  # type: ignore[import-untyped]
+
 log = logging.getLogger(__name__)
 
 
@@ -35,6 +39,14 @@ def _read(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise AuditError(f"{path} does not exist: run the earlier stage first")
     return pd.read_parquet(path)
+
+
+def _row_count(path: Path) -> int:
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    if not path.exists():
+        raise AuditError(f"{path} does not exist: run the earlier stage first")
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
@@ -164,16 +176,29 @@ def run_normalize(
     return nutrients, products
 
 
+#: From this many products on, Great Expectations runs in a separate process (a fresh
+#: interpreter, not a fork: pyarrow's threads are running), so that its ~160 MB are freed
+#: before the report is built. Below it the memory does not matter and a fresh interpreter
+#: importing pandas and GX (~3 s) would double the time of a small audit.
+VALIDATE_IN_CHILD_MIN_PRODUCTS = 500
+
+
 def run_validate(
     work: config.WorkPaths,
     protocol: Protocol,
     *,
     data_docs_dir: Path | None = None,
     full: bool = True,
+    process: ValidationProcess | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate; with `full=False` (and no Data Docs to render), reuse the outputs if the
-    inputs and the protocol are unchanged."""
-    from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
+    inputs and the protocol are unchanged, and otherwise validate only the products whose
+    rows changed (pipeline.validate.validate_work).
+
+    From VALIDATE_IN_CHILD_MIN_PRODUCTS products on, the work is done in a
+    ValidationProcess (`process`, if one was started early); `process` is ended either way.
+    """
+    from pipeline.validate import ValidationJob
 
     marker = _done_marker(work, "validate")
     fingerprint = _fingerprint([work.products, work.nutrients, work.read_issues], repr(protocol))
@@ -185,20 +210,148 @@ def run_validate(
     ]
     if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):
         log.info("validate: inputs unchanged, outputs reused")
+        if process is not None:
+            process.stop()
         return _read(work.outcomes), _read(work.data_quality)
     marker.unlink(missing_ok=True)
-    products, nutrients = _read(work.products), _read(work.nutrients)
-    validator = Validator(docs_dir=data_docs_dir)
-    outcomes, protocol_result = products_to_outcomes(products, protocol, validator)
-    findings, quality_result = tables_to_findings(
-        nutrients, products, _read(work.read_issues), validator
+    job = ValidationJob(
+        work_root=str(work.root),
+        protocol=protocol,
+        salt=hashlib.sha256(f"{__version__}\n{_code_digest()}\n{protocol!r}".encode()).hexdigest(),
+        full=full or data_docs_dir is not None,
+        docs_dir=str(data_docs_dir) if data_docs_dir is not None else None,
     )
-    _write(work.outcomes, outcomes)
-    _write(work.data_quality, findings)
-    _write_json(work.gx_protocol_result, protocol_result)
-    _write_json(work.gx_data_quality_result, quality_result)
+    if _row_count(work.products) >= VALIDATE_IN_CHILD_MIN_PRODUCTS:
+        counts = (process or ValidationProcess()).run(job, while_waiting=_prepare_report)
+    else:
+        if process is not None:
+            process.stop()
+        counts = _validate_here(job)
+    log.info(
+        "validate: %d products validated, %d unchanged (reused)",
+        counts["products_validated"],
+        counts["products_reused"],
+    )
+    _record_validation(work, counts)
     _mark_done(marker, fingerprint)
-    return outcomes, findings
+    return _read(work.outcomes), _read(work.data_quality)
+
+
+def _prepare_report() -> None:
+    """The report's imports and template, loaded while the validation process works."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
+    import matplotlib.patches  # noqa: F401
+
+    from pipeline import report
+
+    report.prepare()
+
+
+def _validate_here(job: Any) -> dict[str, int]:
+    from pipeline.validate import validate_work
+
+    return validate_work(job)
+
+
+class ValidationProcess:
+    """The validate stage in a fresh interpreter: `python -m pipeline.validate`, a new
+    process that never re-imports the caller's main module and shares nothing with it.
+
+    It starts importing Great Expectations as soon as it is created, so it can be started
+    early (while files are read); `run` sends it the job and waits for the answer, and
+    `stop` (also on leaving a `with` block) ends it if it is still there. A failure in the
+    child is one AuditError line; its traceback goes to the debug log.
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        env = dict(os.environ)
+        package_root = str(config.PACKAGE_DIR.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.validate"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._reaped = False
+
+    def __enter__(self) -> ValidationProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self, job: Any, while_waiting: Callable[[], None] | None = None) -> dict[str, int]:
+        """Send `job`, call `while_waiting` (work of our own while the child validates),
+        then wait for the child's answer."""
+        import pickle
+
+        try:
+            stdin, self._proc.stdin = self._proc.stdin, None  # communicate() leaves it be
+            assert stdin is not None
+            with contextlib.suppress(BrokenPipeError):  # it died: its stderr says why
+                stdin.write(pickle.dumps(job))
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
+            if while_waiting is not None:
+                while_waiting()
+            stdout, stderr_bytes = self._proc.communicate()
+            self._reaped = True
+        finally:
+            self.stop()
+        stderr = stderr_bytes.decode("utf-8", "replace")
+        try:
+            answer = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            log.debug("validation process output:\n%s", stderr)
+            lines = stderr.strip().splitlines()
+            last = lines[-1] if lines else f"exit code {self._proc.returncode}"
+            raise AuditError(f"validate: the validation process failed: {last}") from None
+        if "error" in answer:
+            log.debug("validation process:\n%s", answer.get("tb") or stderr)
+            raise AuditError(str(answer["error"]))
+        return {str(k): int(v) for k, v in answer["counts"].items()}
+
+    def stop(self) -> None:
+        """End the process if it still runs (it is only importing, or waiting)."""
+        if self._reaped:
+            return
+        self._reaped = True
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()  # closes the pipes, reaps the process
+
+
+def _release_memory() -> None:
+    """Give back what a stage left: garbage, and the pages Arrow's allocator keeps for
+    reuse (40-50 MB after normalizing 2,000 files), before the next stage (or the
+    validation process beside it) needs memory."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+
+
+def _rows_or_zero(path: Path) -> int:
+    return _row_count(path) if path.exists() else 0
+
+
+def _record_validation(work: config.WorkPaths, counts: Mapping[str, int]) -> None:
+    """How much this run validated, in run.json ("validation")."""
+    try:
+        meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(meta, dict):
+        meta["validation"] = dict(counts)
+        _write_json(work.run_meta, meta)
 
 
 def run_report(
@@ -218,22 +371,31 @@ def run_report(
     _write(work.root / "ranking.parquet", ranking)
     _write(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
-    previous = _previous_products(runs.read_previous_audit(reports.json))
+    previous = runs.read_previous_products(reports.json)
+    if not work.nutrients.exists():
+        raise AuditError(f"{work.nutrients} does not exist: run the earlier stage first")
     audit = build_audit(
         meta=meta,
         products=products,
         ranking=ranking,
         checks=checks,
-        nutrients=_read(work.nutrients),
+        nutrients=pd.read_parquet(work.nutrients, columns=["product_id", *ROW_FIELDS]),
         findings=findings,
         rejections=_read(work.rejections),
         protocol=protocol,
     )
+    del products, ranking, checks
     if data_docs and (reports.data_docs_dir / "index.html").exists():
         audit["data_docs"] = f"{reports.data_docs_dir.name}/index.html"
     audit["changes"] = runs.changes_between(previous, audit["products"])
+    del previous
     reports.root.mkdir(parents=True, exist_ok=True)
-    write_reports(audit, reports.root)
+    write_reports(
+        audit,
+        reports.root,
+        flagged_lines=_finding_lines(findings),
+        chart_cache=work.root / "chart.json",
+    )
     duration = round(time.monotonic() - started, 3) if started is not None else None
     runs.write_history_record(
         reports.history_dir,
@@ -254,17 +416,16 @@ def run_report(
     return audit
 
 
-def _previous_products(previous: Mapping[str, Any] | None) -> list[Any] | None:
-    """What `changes_between` reads of the previous audit's products, so that the whole
-    previous document (about 100 MB as Python objects for 2,000 PDFs) is not
-    held while this run's report is built."""
-    if not previous:
-        return None
-    products = previous.get("products")
-    if not isinstance(products, list):
-        return []
-    keys = ("product_id", "source_file", "product_name", "verdict")
-    return [{k: p.get(k) for k in keys} if isinstance(p, Mapping) else p for p in products]
+def _finding_lines(findings: pd.DataFrame) -> dict[Any, set[int]]:
+    """product_id -> the label lines with a data-quality finding (data_quality.parquet's
+    `line_no`; a work folder validated before it existed gives none)."""
+    if "line_no" not in findings.columns:
+        return {}
+    lines: dict[Any, set[int]] = {}
+    named = findings[findings["line_no"].notna()]
+    for pid, line in zip(named["product_id"], named["line_no"], strict=True):
+        lines.setdefault(pid, set()).add(int(line))
+    return lines
 
 
 # ---- the audit document (audit.json) ------------------------------------------------------------
@@ -342,10 +503,68 @@ ROW_FIELDS = [
 ]
 
 
-@dataclass(frozen=True)
-class _Tables:
-    checks: dict[str, list[dict[str, Any]]]
-    rows: dict[str, list[dict[str, Any]]]
+class LabelRows(Sequence[dict[str, Any]]):
+    """One product's label rows (ROW_FIELDS), made from a shared Arrow table each time
+    they are read: the audit document of thousands of products is written (audit.json)
+    and rendered (audit.html) without holding every row as Python objects."""
+
+    __slots__ = ("_count", "_start", "_table")
+
+    def __init__(self, table: pa.Table, start: int, count: int) -> None:
+        self._table, self._start, self._count = table, start, count
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self._table.slice(self._start, self._count).to_pylist()
+        return rows
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.rows()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LabelRows):
+            return self.rows() == other.rows()
+        return isinstance(other, list) and self.rows() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self.rows())
+
+
+def _label_rows(nutrients: pd.DataFrame) -> dict[str, LabelRows]:
+    """product_id -> its label rows in line order, all sharing one Arrow table."""
+    import pyarrow as pa
+
+    frame = nutrients.astype({"page": "Int64", "line_no": "Int64"}).sort_values(
+        ["product_id", "line_no"], kind="mergesort"
+    )
+    table = pa.Table.from_pandas(frame[ROW_FIELDS], preserve_index=False)
+    out: dict[str, LabelRows] = {}
+    pids = frame["product_id"].tolist()
+    start = 0
+    while start < len(pids):
+        end = start + 1
+        while end < len(pids) and pids[end] == pids[start]:
+            end += 1
+        out[pids[start]] = LabelRows(table, start, end - start)
+        start = end
+    return out
+
+
+def _empty_rows_table() -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({name: pa.array([], pa.null()) for name in ROW_FIELDS})
 
 
 def _group(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -370,18 +589,12 @@ def build_audit(
     from pipeline.score import VERDICTS
     from pipeline.validate import conversions_used, daily_values
 
-    tables = _Tables(
-        checks=_group(
-            checks.rename(columns={"check": "name"}),
-            ["name", "label", "passed", "credit", "weight", "points", "detail"],
-        ),
-        rows=_group(
-            nutrients.astype({"page": "Int64", "line_no": "Int64"}).sort_values(
-                ["product_id", "line_no"]
-            ),
-            ROW_FIELDS,
-        ),
+    checks_of = _group(
+        checks.rename(columns={"check": "name"}),
+        ["name", "label", "passed", "credit", "weight", "points", "detail"],
     )
+    rows_of = _label_rows(nutrients)
+    empty = LabelRows(_empty_rows_table(), 0, 0)
     merged = ranking.merge(products, on="product_id", how="left")
     product_docs = []
     for record in merged.to_dict("records"):
@@ -392,10 +605,10 @@ def build_audit(
             score=_clean(record["score"]),
             verdict=record["verdict"],
             verdict_reason=record["verdict_reason"],
-            checks=[{k: v for k, v in c.items()} for c in tables.checks.get(pid, [])],
+            checks=checks_of.get(pid, []),
         )
         doc.update({f: _clean(record.get(f)) for f in EXTRA_FIELDS})
-        doc["label_rows"] = tables.rows.get(pid, [])
+        doc["label_rows"] = rows_of.get(pid, empty)
         product_docs.append(doc)
     verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
     rejected = _records(rejections, ["source_file", "reason"])
@@ -448,14 +661,25 @@ def run_audit(
     started = time.monotonic()
     work = config.WorkPaths(work_dir)
     work.root.mkdir(parents=True, exist_ok=True)
-    with RunLock(work.lock, wait_seconds=lock_wait_s):
+    with RunLock(work.lock, wait_seconds=lock_wait_s), contextlib.ExitStack() as stack:
+        # Large inputs validate in a ValidationProcess. When the last run here had that
+        # many products, it is started before extraction, so that GX's import (~3 s)
+        # overlaps reading and normalizing (ended as soon as validation proves up to
+        # date). A first run starts it when it validates: its extraction holds more memory.
+        process: ValidationProcess | None = None
+        if _rows_or_zero(work.products) >= VALIDATE_IN_CHILD_MIN_PRODUCTS:
+            process = stack.enter_context(ValidationProcess())
         run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
+        _release_memory()
         run_normalize(work, full=full)
+        _release_memory()
         reports = config.ReportPaths(reports_dir)
         run_validate(
             work,
             protocol,
             data_docs_dir=reports.data_docs_dir if data_docs else None,
             full=full,
+            process=process,
         )
+        _release_memory()
         return run_report(work, reports, protocol, started=started, data_docs=data_docs)

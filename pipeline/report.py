@@ -12,18 +12,22 @@ tests/data/audit_example.json). audit.json and ranking.csv are public contracts:
 audit.html is one self-contained page (inline CSS, a few lines of inline JS, the chart as
 inline SVG) that opens offline and loads nothing from anywhere.
 
-Every file is written atomically (a temp file in the same folder, then os.replace), and
-all three are rendered before the first is written: a failure while rendering leaves the
-previous reports as they were.
+Every file is streamed into a temp file in the same folder, and only when all three are
+complete do they replace the old ones (os.replace): a failure while rendering leaves the
+previous reports as they were, and neither page is ever held whole in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring as _encode_str
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from markupsafe import Markup
 
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
-from pipeline.runs import atomic_write_text
+from pipeline.runs import atomic_write_chunks, atomic_write_text
 
 TEMPLATE_NAME = "audit.html.j2"
 
@@ -99,41 +103,172 @@ CHANGE_HEADINGS: dict[str, str] = {
 
 
 def audit_json(audit: Mapping[str, Any]) -> str:
-    """audit.json's text: the document as is, indent 2, key order kept, strict JSON.
+    """audit.json's text: the document as is, indent 2, key order kept, strict JSON
+    (the same text as `json.dumps(audit, indent=2, ensure_ascii=False, allow_nan=False)`
+    plus a final newline)."""
+    return "".join(audit_json_chunks(audit))
 
-    `json.dumps` with an indent joins a list of every token (millions for thousands of
-    products, ~100 MB at 2,000); streaming the tokens into one buffer gives the same text.
+
+def audit_json_chunks(audit: Mapping[str, Any]) -> Iterator[str]:
+    """audit.json's text in pieces: one per top-level key, and one per product, so that
+    the whole text is never held (it is ~18 MB for 2,000 label files).
+
+    `json.dumps` with an indent encodes in pure Python, one generator step per token;
+    this encoder builds each piece with one recursive function instead (about 3 times
+    faster) and gives the same text.
     """
-    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
-    buffer = io.StringIO()
-    for chunk in encoder.iterencode(audit):
-        buffer.write(chunk)
-    buffer.write("\n")
-    return buffer.getvalue()
+    items = list(audit.items())
+    if not items:
+        yield "{}\n"
+        return
+    yield "{"
+    for position, (key, value) in enumerate(items):
+        head = ("\n  " if position == 0 else ",\n  ") + _json_key(key) + ": "
+        value = _json_value(value)
+        if isinstance(value, list) and value:
+            yield head + "["
+            for index, element in enumerate(value):
+                out: list[str] = [",\n    " if index else "\n    "]
+                _encode(element, 2, out)
+                yield "".join(out)
+            yield "\n  ]"
+        else:
+            out = [head]
+            _encode(value, 1, out)
+            yield "".join(out)
+    yield "\n}\n"
+
+
+_INDENTS = ["\n" + "  " * level for level in range(16)]
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return _encode_str(key)
+    if key is True:
+        return '"true"'
+    if key is False:
+        return '"false"'
+    if key is None:
+        return '"null"'
+    if isinstance(key, int):
+        return '"' + int.__repr__(key) + '"'
+    if isinstance(key, float):
+        return '"' + _float(key) + '"'
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _float(value: float) -> str:
+    if value != value or value in (math.inf, -math.inf):
+        raise ValueError("Out of range float values are not JSON compliant: " + repr(value))
+    return float.__repr__(value)
+
+
+def _json_value(value: Any) -> Any:
+    """Containers json encodes as they are; anything else through `_json_default`."""
+    if isinstance(value, str | int | float | dict | list | tuple) or value is None:
+        return value
+    return _json_value(_json_default(value))
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _null(_: None) -> str:
+    return "null"
+
+
+#: Encoders of the scalar types, by exact type (subclasses take the slower path).
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: _encode_str,
+    int: int.__repr__,
+    float: _float,
+    bool: _bool,
+    type(None): _null,
+}
+
+
+def _indent(level: int) -> str:
+    return _INDENTS[level] if level < len(_INDENTS) else "\n" + "  " * level
+
+
+def _encode(value: Any, level: int, out: list[str]) -> None:
+    """Append `value` encoded at indent `level` to `out` (json.dumps indent=2 rules)."""
+    scalar = _SCALARS.get(type(value))
+    if scalar is not None:
+        out.append(scalar(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = _indent(level + 1)
+        separator = "{" + inner
+        for key, item in value.items():
+            name = _encode_str(key) if type(key) is str else _json_key(key)
+            encode = _SCALARS.get(type(item))
+            if encode is not None:
+                out.append(f"{separator}{name}: {encode(item)}")
+            else:
+                out.append(f"{separator}{name}: ")
+                _encode(item, level + 1, out)
+            separator = "," + inner
+        out.append(_indent(level) + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = _indent(level + 1)
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _encode(item, level + 1, out)
+            separator = "," + inner
+        out.append(_indent(level) + "]")
+    elif isinstance(value, str):
+        out.append(_encode_str(value))
+    elif isinstance(value, bool):
+        out.append(_bool(value))
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(_float(value))
+    else:
+        _encode(_json_default(value), level, out)
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, (tuple, set, frozenset)):
+    if isinstance(value, (set, frozenset)):
         return list(value)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)  # e.g. the label rows a run reads lazily (pipeline.audit)
     raise TypeError(f"audit.json: cannot write a {type(value).__name__}")
 
 
-def write_reports(audit: Mapping[str, Any], reports_dir: Path) -> list[Path]:
+def write_reports(
+    audit: Mapping[str, Any],
+    reports_dir: Path,
+    *,
+    flagged_lines: Mapping[Any, Collection[Any]] | None = None,
+    chart_cache: Path | None = None,
+) -> list[Path]:
     """Write audit.html, audit.json and ranking.csv under `reports_dir`; return their paths.
 
-    All three are rendered first, then each is written atomically.
+    Each is streamed into a temp file beside its target; only when all three are written
+    do they replace the old reports, so a failure while rendering leaves those as they
+    were. `flagged_lines` and `chart_cache` are passed to `html_chunks`.
     """
     paths = ReportPaths(Path(reports_dir))
-    texts = [
-        (paths.html, render_html(audit)),
-        (paths.json, audit_json(audit)),
-        (paths.ranking_csv, ranking_csv(audit)),
-    ]
-    for path, text in texts:
-        atomic_write_text(path, text)
-    return [path for path, _ in texts]
+    html = html_chunks(audit, flagged_lines=flagged_lines, chart_cache=chart_cache)
+    return atomic_write_chunks(
+        [
+            (paths.html, html),
+            (paths.json, audit_json_chunks(audit)),
+            (paths.ranking_csv, [ranking_csv(audit)]),
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- ranking
@@ -293,21 +428,128 @@ def _environment() -> jinja2.Environment:
     env.filters["percent"] = fmt_percent
     env.filters["verdict"] = verdict_label
     env.filters["passed_by_name"] = passed_by_name
+    env.globals["card_rows"] = card_rows
     return env
 
 
-def render_html(audit: Mapping[str, Any]) -> str:
+#: Label rows of these nutrients are always shown in full on a product's card.
+CARD_NUTRIENTS = frozenset(
+    {"calcium", "magnesium", "vitamin_d", "vitamin_k1", "vitamin_k2", "vitamin_k"}
+)
+#: Row statuses whose amount or unit could not be used (pipeline.normalize.Normalized).
+_UNUSABLE = frozenset({"unparsed_amount", "unknown_unit", "unit_not_for_nutrient", "not_converted"})
+_FINDING_LINE = re.compile(r"^line (\d+)\b")
+
+
+def finding_lines(data_quality: Sequence[Mapping[str, Any]]) -> dict[Any, set[int]]:
+    """product_id -> the label lines a data-quality finding names, read from findings
+    whose detail starts with "line N" (the row checks' wording)."""
+    lines: dict[Any, set[int]] = {}
+    for finding in data_quality:
+        match = _FINDING_LINE.match(str(finding.get("detail") or ""))
+        if match:
+            lines.setdefault(finding.get("product_id"), set()).add(int(match.group(1)))
+    return lines
+
+
+def _printed(row: Mapping[str, Any]) -> str:
+    """A label line in a few words, as printed: "Vitamin C 60 mg"."""
+    amount = " ".join(str(row.get(k)) for k in ("amount_raw", "unit_raw") if row.get(k))
+    return f"{row.get('name_raw') or ''} {amount}".strip()
+
+
+def card_rows(
+    rows: Iterable[Mapping[str, Any]], flagged: Collection[Any] = ()
+) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """A card's label rows: those shown in full (the protocol's nutrients, and any line
+    with a data-quality finding, an OCR repair or an unusable unit), and the others in a
+    few words each ("Vitamin C 60 mg"). audit.json keeps every row in full."""
+    full: list[Mapping[str, Any]] = []
+    others: list[str] = []
+    for row in rows:
+        if (
+            row.get("nutrient") in CARD_NUTRIENTS
+            or row.get("line_no") in flagged
+            or row.get("repairs")
+            or row.get("unit_status") in _UNUSABLE
+        ):
+            full.append(row)
+        else:
+            others.append(_printed(row))
+    return full, others
+
+
+def chart_with_cache(
+    products: Sequence[Mapping[str, Any]],
+    *,
+    k2_band: Sequence[float],
+    ca_mg_band: Sequence[float],
+    cache: Path | None = None,
+) -> str:
+    """`ratio_chart_svg`, kept in the file `cache` (if given) with a key of everything it
+    draws: each product's ratios, calcium, verdict and rank, the bands, the chart code and
+    matplotlib's version. A run whose chart is unchanged skips matplotlib (~0.7 s)."""
+    if cache is None:
+        return ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    from importlib.metadata import version
+
+    from pipeline import chart
+
+    fields = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio", "calcium_mg", "verdict", "rank")
+    digest = hashlib.sha256(Path(chart.__file__).read_bytes())
+    digest.update(version("matplotlib").encode())
+    inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
+    digest.update(json.dumps(inputs, default=str).encode())
+    key = digest.hexdigest()
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        if stored.get("key") == key and isinstance(stored.get("svg"), str):
+            return str(stored["svg"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    svg = ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    with contextlib.suppress(OSError):  # a cache: the next run draws it again
+        atomic_write_text(cache, json.dumps({"key": key, "svg": svg}))
+    return svg
+
+
+def prepare() -> None:
+    """Load and compile the page's template now (it is cached for `html_chunks`)."""
+    _environment().get_template(TEMPLATE_NAME)
+
+
+def render_html(
+    audit: Mapping[str, Any], *, flagged_lines: Mapping[Any, Collection[Any]] | None = None
+) -> str:
     """The audit page (one self-contained HTML document) for an audit document."""
+    return "".join(html_chunks(audit, flagged_lines=flagged_lines))
+
+
+def html_chunks(
+    audit: Mapping[str, Any],
+    *,
+    flagged_lines: Mapping[Any, Collection[Any]] | None = None,
+    chart_cache: Path | None = None,
+) -> Iterator[str]:
+    """The audit page in pieces (jinja2's stream), for writing without holding it whole.
+
+    `flagged_lines` (product_id -> line numbers) names the label lines that have a
+    data-quality finding; by default they are read from the findings' details.
+    `chart_cache`: see `chart_with_cache`.
+    """
     products = _products(audit)
     protocol = (audit.get("methodology") or {}).get("protocol") or {}
-    chart_svg = ratio_chart_svg(
+    chart_svg = chart_with_cache(
         products,
         k2_band=protocol.get("k2_ratio_mcg_per_500mg_ca") or (100.0, 180.0),
         ca_mg_band=protocol.get("ca_to_mg_band") or (1.5, 2.5),
+        cache=chart_cache,
     )
     names = {p.get("product_id"): p.get("product_name") for p in products}
+    if flagged_lines is None:
+        flagged_lines = finding_lines(audit.get("data_quality") or [])
     template = _environment().get_template(TEMPLATE_NAME)
-    return template.render(
+    yield from template.generate(
         audit=audit,
         products=products,
         protocol=protocol,
@@ -315,6 +557,7 @@ def render_html(audit: Mapping[str, Any]) -> str:
         change_sections=_change_sections(audit.get("changes")),
         verdicts=VERDICT_LABELS,
         product_names=names,
+        flagged_lines=flagged_lines,
         chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
         chart_title=CHART_TITLE,
         unplotted=unplotted_products(products),

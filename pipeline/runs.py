@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import io
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
@@ -146,6 +147,43 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_chunks(paths_and_chunks: Sequence[tuple[Path, Iterable[str]]]) -> list[Path]:
+    """Write several text files (UTF-8) from chunks, all or nothing: every file is first
+    written in full to its temp sibling, then each temp file replaces its target.
+
+    Nothing is held in memory beyond one chunk. If producing or writing any chunk fails,
+    every temp file is removed and no target is touched. Returns the targets' paths.
+    """
+    temps: list[tuple[Path, Path]] = []
+
+    def writer(chunks: Iterable[str]) -> Callable[[IO[bytes]], None]:
+        def write(fh: IO[bytes]) -> None:
+            text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+            try:
+                for chunk in chunks:
+                    text.write(chunk)
+                text.flush()
+            finally:
+                text.detach()
+
+        return write
+
+    try:
+        for path, chunks in paths_and_chunks:
+            target = Path(path)
+            temps.append((target, _write_temp(target, writer(chunks))))
+        for target, tmp in temps:
+            os.replace(tmp, target)
+    except BaseException:
+        for _, tmp in temps:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    for folder in {target.parent for target, _ in temps}:
+        _fsync_dir(folder)
+    return [target for target, _ in temps]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -918,6 +956,44 @@ def read_previous_audit(audit_json: Path) -> dict[str, Any] | None:
         logger.warning("previous audit %s is not a JSON object: no changes are reported", path)
         return None
     return data
+
+
+_PREVIOUS_KEYS = ("product_id", "source_file", "product_name", "verdict")
+
+
+def _keep_product_keys(obj: dict[str, Any]) -> Any:
+    """json object_hook: a product keeps the keys `changes_between` reads; its label rows,
+    checks and every other object inside a product are dropped as soon as they are parsed."""
+    if "products" in obj:
+        return obj
+    if "product_id" in obj and "verdict" in obj:
+        return {k: obj.get(k) for k in _PREVIOUS_KEYS}
+    return None
+
+
+def read_previous_products(audit_json: Path) -> list[Any] | None:
+    """What `changes_between` needs of the previous run's audit.json: its products with
+    product_id, source_file, product_name and verdict only, or None if the file is missing,
+    unreadable or not an audit document (logged as for `read_previous_audit`).
+
+    The previous document is never held whole (a 2,000-file audit.json is ~100 MB as
+    Python objects): each label row and check is dropped as soon as it is parsed.
+    """
+    path = Path(audit_json)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text, object_hook=_keep_product_keys)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("previous audit %s is unreadable (%s): no changes are reported", path, exc)
+        return None
+    del text
+    if not isinstance(data, dict):
+        logger.warning("previous audit %s is not a JSON object: no changes are reported", path)
+        return None
+    products = data.get("products")
+    return list(products) if isinstance(products, list) else []
 
 
 def _by_product_id(products: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

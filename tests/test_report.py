@@ -7,6 +7,7 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -403,10 +404,11 @@ def test_failed_render_leaves_the_old_reports(
     paths = write_reports(audit, tmp_path)
     before = {p.name: p.read_bytes() for p in paths}
 
-    def broken(_: Any) -> str:
+    def broken(_: Any, **__: Any) -> Iterator[str]:
+        yield "<!DOCTYPE html>\n<html>"  # part of the page is written, then rendering fails
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(report, "render_html", broken)
+    monkeypatch.setattr(report, "html_chunks", broken)
     changed = copy.deepcopy(audit)
     changed["products"][0]["product_name"] = "Renamed"
     with pytest.raises(RuntimeError, match="template exploded"):
@@ -451,3 +453,103 @@ def test_run_with_no_products(audit: dict[str, Any]) -> None:
     svg = ratio_chart_svg([])
     assert TARGET_BOX_ID in svg and _points_per_group(svg) == {}
     assert ranking_frame(audit).columns.tolist() == EXPECTED_HEADER.split(",")
+
+
+# --------------------------------------------------------------------------- card rows, audit.json
+
+
+def _row(line_no: int, name: str, amount: str, unit: str, nutrient: str, **extra: Any) -> Any:
+    row = {
+        "line_no": line_no,
+        "page": 1,
+        "name_raw": name,
+        "form_raw": None,
+        "amount_raw": amount,
+        "unit_raw": unit,
+        "dv_raw": None,
+        "raw_text": f"{name} {amount} {unit}",
+        "nutrient": nutrient,
+        "amount_normalized": None,
+        "unit_normalized": None,
+        "confidence": None,
+        "unit_status": "ok",
+    }
+    row.update(extra)
+    return row
+
+
+def _card_with_other_lines(audit: dict[str, Any]) -> dict[str, Any]:
+    audit["products"][0]["label_rows"] += [
+        _row(5, "Vitamin C", "60", "mg", "vitamin_c"),
+        _row(6, "Zinc", "1,000", "mcg", "zinc"),
+        _row(7, "Biotin", "", "", "biotin", unit_status="no_amount"),  # a finding names it
+        _row(8, "Iodine", "150", "mcq", "iodine", unit_status="unknown_unit"),
+        _row(9, "Copper", "2", "rng", "copper", repairs="rng->mg"),
+        _row(10, "Boron", "3", "mg", "boron"),
+    ]
+    return audit
+
+
+def test_card_shows_protocol_and_flagged_lines_in_full_and_the_rest_in_a_line(
+    audit: dict[str, Any],
+) -> None:
+    page = render_html(_card_with_other_lines(audit), flagged_lines={})
+    first = card(page, 1)
+    table = first.split('<table class="label-rows">')[1].split("</table>")[0]
+    shown = re.findall(r'<td class="num">(\d+)<span class="page">', table)
+    # Calcium, magnesium, D, K2; the unknown unit; the repaired line.
+    assert shown == ["1", "2", "3", "4", "8", "9"]
+    assert (
+        "<strong>Also on the label (no finding):</strong> "
+        "Vitamin C 60 mg; Zinc 1,000 mcg; Biotin; Boron 3 mg.</p>"
+    ) in first
+    # A finding on a line (given, or read from a finding's detail) shows it in full.
+    flagged = render_html(audit, flagged_lines={"bone-matrix-calcium-k2-3f2a9c1e": {7}})
+    assert "Biotin; " not in card(flagged, 1)
+    assert (
+        "Also on the label (no finding):</strong> Vitamin C 60 mg; Zinc 1,000 mcg; Boron 3 mg."
+        in (card(flagged, 1))
+    )
+    audit["data_quality"].append(
+        {
+            "source_file": "pdf/bone-matrix.pdf",
+            "product_id": "bone-matrix-calcium-k2-3f2a9c1e",
+            "check": "amount_present",
+            "severity": "warning",
+            "detail": "line 7, page 1: 'Biotin' has no readable amount (printed: nothing)",
+        }
+    )
+    assert card(render_html(audit), 1) == card(flagged, 1)
+
+
+def test_card_with_only_other_lines_has_no_table(audit: dict[str, Any]) -> None:
+    audit["products"][2]["label_rows"] = [_row(1, "Vitamin C", "60", "mg", "vitamin_c")]
+    third = card(render_html(audit), 3)
+    assert '<table class="label-rows">' not in third
+    assert "<strong>Also on the label:</strong> Vitamin C 60 mg.</p>" in third
+    assert "No panel lines" not in third
+
+
+def test_audit_json_keeps_every_label_row(audit: dict[str, Any], tmp_path: Path) -> None:
+    path = write_reports(_card_with_other_lines(audit), tmp_path)[1]
+    rows = json.loads(path.read_text(encoding="utf-8"))["products"][0]["label_rows"]
+    assert [r["line_no"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert rows[8]["repairs"] == "rng->mg"
+
+
+def test_audit_json_text_is_json_dumps_text() -> None:
+    document = {
+        "text": 'quote " backslash \\ tab \t newline \n café µg \u2028 \x00',
+        "numbers": [0, -1, 2**70, 0.1, -0.0, 1e16, 1.5e-7, 123456.789],
+        "flags": [True, False, None],
+        "empty": {"list": [], "dict": {}, "string": ""},
+        "nested": [[1, [2, {"a": []}]], {"b": {"c": [None]}}],
+        "tuple": (1, "two"),
+        3: "an int key",
+        "products": [{"rank": 1, "label_rows": [{"line_no": 1, "amount": 2.5}]}, {}],
+    }
+    expected = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    assert report.audit_json(document) == expected
+    assert "".join(report.audit_json_chunks({})) == "{}\n"
+    with pytest.raises(ValueError, match="Out of range float values"):
+        report.audit_json({"products": [{"score": float("inf")}]})

@@ -1,0 +1,208 @@
+"""The validate stage reuses the results of products whose rows did not change, and runs
+in a separate process on large inputs; the report reads only what it needs of the last run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from labelgen.dsld_formats import expected_rows, serving_size_text, statements_text
+from labelgen.products import dsld_labels
+from pipeline import audit, config
+from pipeline.errors import AuditError
+from pipeline.normalize import nutrients_to_products, rows_to_nutrients
+from pipeline.protocol import load_protocol
+from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
+from pipeline.runs import atomic_write_parquet, read_previous_products
+from pipeline.validate import STATE_FILE, ValidationJob, Validator, validate_work
+
+PROTOCOL = load_protocol()
+LABELS = 30
+
+
+def _records(label: dict[str, Any]) -> tuple[Label, list[LabelRow]]:
+    source = f"dsld/{label['dsld_id']}.json"
+    sizes = label.get("serving_sizes") or [{}]
+    record = Label(
+        source_file=source,
+        label_index=0,
+        product_name=label["product_name"],
+        serving_size=serving_size_text(label),
+        max_daily_servings=sizes[0].get("max_daily_servings") or None,
+        directions=statements_text(label, "Directions"),
+        warnings=statements_text(label, "Precautions"),
+        other_ingredients=", ".join(label.get("other_ingredients") or []),
+    )
+    rows = [
+        LabelRow(
+            source,
+            0,
+            n,
+            r["name_raw"],
+            r["amount_raw"],
+            r["unit_raw"],
+            r["dv_raw"],
+            r["form_raw"],
+            r["parent"],
+        )
+        for n, r in enumerate(expected_rows(label), start=1)
+    ]
+    return record, rows
+
+
+def _write_work(root: Path, labels: list[Label], rows: list[LabelRow]) -> config.WorkPaths:
+    work = config.WorkPaths(root)
+    label_frame = records_to_frame(labels, Label)
+    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
+    issue = ReadIssue(labels[0].source_file, 0, 1, None, "page 1: a line could not be read")
+    atomic_write_parquet(work.nutrients, nutrients)
+    atomic_write_parquet(work.products, nutrients_to_products(nutrients, label_frame))
+    atomic_write_parquet(work.read_issues, records_to_frame([issue], ReadIssue))
+    return work
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[list[Label], list[LabelRow]]:
+    labels: list[Label] = []
+    rows: list[LabelRow] = []
+    for raw in dsld_labels()[:LABELS]:
+        label, label_rows = _records(raw)
+        labels.append(label)
+        rows.extend(label_rows)
+    return labels, rows
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator()
+
+
+def _job(work: config.WorkPaths, *, full: bool = False, salt: str = "salt-1") -> ValidationJob:
+    return ValidationJob(work_root=str(work.root), protocol=PROTOCOL, salt=salt, full=full)
+
+
+def _outputs(work: config.WorkPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(work.outcomes), pd.read_parquet(work.data_quality)
+
+
+def test_only_changed_products_are_validated_and_results_equal_a_full_run(
+    corpus: tuple[list[Label], list[LabelRow]], validator: Validator, tmp_path: Path
+) -> None:
+    labels, rows = corpus
+    work = _write_work(tmp_path / "inc", labels, rows)
+    assert validate_work(_job(work), validator) == {
+        "products_validated": LABELS,
+        "products_reused": 0,
+        "label_rows_validated": len(rows),
+    }
+    # One label's calcium line is reprinted with another amount; one label is gone.
+    calcium = next(r for r in rows if r.name_raw == "Calcium")
+    changed = calcium.source_file
+    gone = next(label.source_file for label in labels if label.source_file != changed)
+    new_rows = [
+        LabelRow(
+            r.source_file,
+            r.label_index,
+            r.line_no,
+            r.name_raw,
+            "2,000",
+            r.unit_raw,
+            r.dv_raw,
+            r.form_raw,
+            r.parent,
+        )
+        if r is calcium
+        else r
+        for r in rows
+        if r.source_file != gone
+    ]
+    new_labels = [label for label in labels if label.source_file != gone]
+    _write_work(tmp_path / "inc", new_labels, new_rows)
+    changed_rows = sum(r.source_file == changed for r in new_rows)
+    assert validate_work(_job(work), validator) == {
+        "products_validated": 1,
+        "products_reused": LABELS - 2,
+        "label_rows_validated": changed_rows,
+    }
+    result = json.loads(work.gx_protocol_result.read_text(encoding="utf-8"))
+    assert result["labelaudit"]["validated_products"] == 1
+    assert result["labelaudit"]["reused_products"] == LABELS - 2
+    assert {r["result"]["element_count"] for r in result["results"]} == {1}
+
+    full = _write_work(tmp_path / "full", new_labels, new_rows)
+    validate_work(_job(full, full=True), validator)
+    for incremental, complete in zip(_outputs(work), _outputs(full), strict=True):
+        pd.testing.assert_frame_equal(incremental, complete)
+    outcomes, findings = _outputs(work)
+    assert len(outcomes) == (LABELS - 1) * 7
+    assert findings["check"].value_counts().to_dict() == {
+        "unit_known": 6,
+        "dv_consistent": 2,
+        "read": 1,
+        "upper_limit": 1,
+    }
+    # The new calcium amount (2,000 mg a serving) is what tripped the upper limit.
+    assert findings.loc[findings["check"] == "upper_limit", "source_file"].tolist() == [changed]
+
+    # A different salt (code or protocol changed) validates everything again.
+    assert validate_work(_job(work, salt="salt-2"), validator)["products_validated"] == LABELS - 1
+    # --full too, and without the state file nothing is reused.
+    assert validate_work(_job(work, full=True), validator)["products_reused"] == 0
+    (work.root / STATE_FILE).unlink()
+    assert validate_work(_job(work), validator)["products_reused"] == 0
+
+
+def test_validation_in_a_child_process_gives_the_same_outputs(
+    corpus: tuple[list[Label], list[LabelRow]],
+    validator: Validator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    labels, rows = corpus
+    here = _write_work(tmp_path / "here", labels, rows)
+    validate_work(_job(here, full=True), validator)
+    child = _write_work(tmp_path / "child", labels, rows)
+    monkeypatch.setattr(audit, "VALIDATE_IN_CHILD_MIN_PRODUCTS", 1)
+    outcomes, findings = audit.run_validate(child, PROTOCOL, full=True)
+    for theirs, ours in zip(_outputs(here), (outcomes, findings), strict=True):
+        pd.testing.assert_frame_equal(theirs, ours)
+    # A failure in the child is one line.
+    shutil.rmtree(child.root / "products.parquet", ignore_errors=True)
+    (child.root / "products.parquet").write_bytes(b"not parquet")
+    with pytest.raises(AuditError) as failed:
+        audit.ValidationProcess().run(_job(child))
+    message = str(failed.value)
+    assert message.startswith("validate: ArrowInvalid: ")
+    assert "\n" not in message
+
+
+def test_a_stopped_validation_process_is_gone() -> None:
+    process = audit.ValidationProcess()
+    process.stop()
+    assert process._proc.returncode is not None
+    process.stop()  # twice is fine
+
+
+def test_previous_products_keep_only_what_changes_need(tmp_path: Path) -> None:
+    path = tmp_path / "audit.json"
+    assert read_previous_products(path) is None
+    product = {
+        "rank": 1,
+        "product_id": "a-1",
+        "source_file": "a.pdf",
+        "product_name": "A",
+        "verdict": "fails",
+        "checks": [{"name": "k2_present", "passed": False}],
+        "label_rows": [{"line_no": 1, "name_raw": "Calcium"}],
+    }
+    path.write_text(json.dumps({"summary": {"files": 1}, "products": [product]}), encoding="utf-8")
+    assert read_previous_products(path) == [
+        {"product_id": "a-1", "source_file": "a.pdf", "product_name": "A", "verdict": "fails"}
+    ]
+    path.write_text('{"products": [', encoding="utf-8")
+    assert read_previous_products(path) is None
