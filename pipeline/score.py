@@ -98,14 +98,14 @@ def _check_credit_and_detail(
         return 0.0, "no vitamin D on the label; the protocol asks for vitamin D"
     if check == "anticoagulant_caution":
         said = p["anticoagulant_evidence"]
-        if said:
+        if isinstance(said, str) and said:  # missing evidence is None or NaN (from Parquet)
             return 1.0, f'the label cautions people on anticoagulants: "{said}"'
         return 0.0, (
             "no caution for people on warfarin or other anticoagulants on the label; "
             "the protocol asks for one"
         )
     said = p["fat_guidance_evidence"]
-    if said:
+    if isinstance(said, str) and said:
         return 1.0, f'the label has it taken with fat: "{said}"'
     return 0.0, (
         "no direction to take it with a meal or fat; the protocol asks for it (K2 is fat-soluble)"
@@ -146,6 +146,7 @@ def outcomes_to_ranking(
         pid = p["product_id"]
         points = 0.0
         failed_required: list[str] = []
+        missed: list[str] = []
         for check, label in CHECKS.items():
             credit, detail = _check_credit_and_detail(check, p, protocol)
             ok = passed.get((pid, check))
@@ -153,6 +154,8 @@ def outcomes_to_ranking(
             points += weight * credit
             if check in protocol.required_for_match and ok is not True:
                 failed_required.append(label)
+            if ok is False:
+                missed.append(label)
             checks.append(
                 {
                     "product_id": pid,
@@ -174,7 +177,6 @@ def outcomes_to_ranking(
         else:
             score_out = score
             verdict = "partial" if score >= protocol.partial_min_score else "fails"
-            missed = [c["label"] for c in checks if c["product_id"] == pid and c["passed"] is False]
             reason = "misses: " + ", ".join(missed) if missed else "score below the match threshold"
         caveats = caveats_by_id.get(pid, [])
         if caveats and verdict != "not_assessable":
