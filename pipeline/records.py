@@ -127,8 +127,9 @@ def field_names(record_type: type) -> list[str]:
 
 def records_to_frame(records: Iterable[Any], record_type: type) -> pd.DataFrame:
     """A DataFrame with one column per field of `record_type` (empty frames keep columns)."""
-    rows = [dataclasses.asdict(r) for r in records]
-    return pd.DataFrame(rows, columns=field_names(record_type))
+    names = field_names(record_type)
+    rows = [[getattr(r, name) for name in names] for r in records]  # flat records: no deep copy
+    return pd.DataFrame(rows, columns=names)
 
 
 def frame_to_records(frame: pd.DataFrame, record_type: type) -> list[Any]:
