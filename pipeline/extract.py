@@ -102,6 +102,15 @@ def extractions_to_tables(extractions: Sequence[FileExtraction]) -> Extraction:
     )
 
 
+def _import_readers(suffixes: set[str]) -> None:
+    """Import the readers a pool will need before it forks, so every worker inherits
+    them instead of importing pdfplumber/pdfminer again."""
+    if suffixes & config.PDF_SUFFIXES:
+        import pipeline.sources.pdf
+    if suffixes & config.CSV_SUFFIXES:
+        import pipeline.sources.csv  # noqa: F401
+
+
 @dataclass(frozen=True)
 class ExtractStats:
     files: int
@@ -159,6 +168,8 @@ def labels_to_rows(
             results[source_file] = hit
         else:
             todo.append((FileTask(path, source_file), key))
+    if len(todo) > 1 and jobs > 1:
+        _import_readers({task.path.suffix.lower().lstrip(".") for task, _ in todo})
     fresh = runs.map_in_processes(
         extract_file,
         [task for task, _ in todo],
