@@ -48,6 +48,8 @@ from reportlab.lib.pagesizes import letter
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from labelgen.products import ingredient
+
 LAYOUTS: tuple[str, ...] = (
     "ruled",
     "whitespace",
@@ -577,30 +579,6 @@ def write_truth(printed: list[PrintedLabel], path: Path) -> None:
 # --- committed regression PDFs (tests/pdfs) ----------------------------------------
 
 
-def _test_ing(
-    order: int,
-    name: str,
-    group: str,
-    q: float,
-    unit: str,
-    dv: float | None,
-    forms: list[str] | None = None,
-    nested_in: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "order": order,
-        "name": name,
-        "ingredient_group": group,
-        "quantity": q,
-        "unit": unit,
-        "daily_value_percent": dv,
-        "forms": forms or ["unspecified"],
-        "nested_in": nested_in,
-        **extra,
-    }
-
-
 def _test_label(
     dsld_id: str,
     name: str,
@@ -640,21 +618,21 @@ def regression_labels() -> dict[str, dict[str, Any]]:
             "test-units",
             "Units Check Formula",
             [
-                _test_ing(1, "Vitamin A", "Vitamin A", 900, "mcg RAE", 100, ["retinyl palmitate"]),
-                _test_ing(2, "Vitamin D3", "Vitamin D", 25, "mcg", 125, ["cholecalciferol"]),
-                _test_ing(
+                ingredient(1, "Vitamin A", "Vitamin A", 900, "mcg RAE", 100, ["retinyl palmitate"]),
+                ingredient(2, "Vitamin D3", "Vitamin D", 25, "mcg", 125, ["cholecalciferol"]),
+                ingredient(
                     3, "Vitamin K2", "Vitamin K", 100, "mcg", 83, ["menaquinone-7"], glued=True
                 ),
-                _test_ing(4, "Vitamin B12", "Vitamin B12", 100, "µg", 4167, ["methylcobalamin"]),
-                _test_ing(5, "Boron", "Boron", 1, "mg", None, ["boron citrate"], amount_text="<1"),
-                _test_ing(6, "Inositol", "Inositol", 0.5, "g", None),
+                ingredient(4, "Vitamin B12", "Vitamin B12", 100, "µg", 4167, ["methylcobalamin"]),
+                ingredient(5, "Boron", "Boron", 1, "mg", None, ["boron citrate"], amount_text="<1"),
+                ingredient(6, "Inositol", "Inositol", 0.5, "g", None),
             ],
         ),
         "k2-wrapped": _test_label(
             "test-k2-wrapped",
             "Natto K2 Complex",
             [
-                _test_ing(
+                ingredient(
                     1,
                     "Vitamin K2",
                     "Vitamin K",
@@ -663,15 +641,15 @@ def regression_labels() -> dict[str, dict[str, Any]]:
                     83,
                     ["menaquinone-7 / MenaQ7 from natto"],
                 ),
-                _test_ing(2, "Calcium", "Calcium", 500, "mg", 38, ["calcium citrate"]),
+                ingredient(2, "Calcium", "Calcium", 500, "mg", 38, ["calcium citrate"]),
             ],
         ),
         "garbled": _test_label(
             "test-garbled",
             "Garbled Amount Formula",
             [
-                _test_ing(1, "Vitamin D3", "Vitamin D", 20, "mcg", 100, ["cholecalciferol"]),
-                _test_ing(
+                ingredient(1, "Vitamin D3", "Vitamin D", 20, "mcg", 100, ["cholecalciferol"]),
+                ingredient(
                     2,
                     "Calcium",
                     "Calcium",
@@ -681,19 +659,19 @@ def regression_labels() -> dict[str, dict[str, Any]]:
                     ["calcium carbonate"],
                     amount_text="1,0O0",
                 ),
-                _test_ing(3, "Magnesium", "Magnesium", 500, "mg", 119, ["magnesium oxide"]),
+                ingredient(3, "Magnesium", "Magnesium", 500, "mg", 119, ["magnesium oxide"]),
             ],
         ),
         "blend": _test_label(
             "test-blend",
             "Throat Soother Lozenge",
             [
-                _test_ing(1, "Zinc", "Zinc", 15, "mg", 136, ["zinc gluconate"]),
-                _test_ing(2, "Proprietary Blend", "Blend", 500, "mg", None),
-                _test_ing(
+                ingredient(1, "Zinc", "Zinc", 15, "mg", 136, ["zinc gluconate"]),
+                ingredient(2, "Proprietary Blend", "Blend", 500, "mg", None),
+                ingredient(
                     3, "Royal Jelly", "Royal Jelly", 0, "NP", None, nested_in="Proprietary Blend"
                 ),
-                _test_ing(
+                ingredient(
                     4,
                     "White Willow bark ext.",
                     "White Willow",
@@ -702,16 +680,16 @@ def regression_labels() -> dict[str, dict[str, Any]]:
                     None,
                     nested_in="Proprietary Blend",
                 ),
-                _test_ing(5, "Ginger", "Ginger", 50, "mg", None, nested_in="Proprietary Blend"),
+                ingredient(5, "Ginger", "Ginger", 50, "mg", None, nested_in="Proprietary Blend"),
             ],
         ),
         "per-day": _test_label(
             "test-per-day",
             "Calcium K2 Twice Daily",
             [
-                _test_ing(1, "Vitamin K2", "Vitamin K", 60, "mcg", 50, ["MK-7"]),
-                _test_ing(2, "Calcium", "Calcium", 250, "mg", 19, ["calcium citrate"]),
-                _test_ing(3, "Magnesium", "Magnesium", 125, "mg", 30, ["magnesium glycinate"]),
+                ingredient(1, "Vitamin K2", "Vitamin K", 60, "mcg", 50, ["MK-7"]),
+                ingredient(2, "Calcium", "Calcium", 250, "mg", 19, ["calcium citrate"]),
+                ingredient(3, "Magnesium", "Magnesium", 125, "mg", 30, ["magnesium glycinate"]),
             ],
             max_daily=2,
         ),

@@ -83,6 +83,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from labelgen.products import ingredient
+
 STYLES: tuple[str, ...] = (
     "times-grid",
     "courier-leaders",
@@ -105,28 +107,6 @@ Label = dict[str, Any]
 # --- extra products: K1 and MK-4, which the real labels lack -----------------------
 
 
-def _ing(
-    order: int,
-    name: str,
-    group: str,
-    quantity: float,
-    unit: str,
-    dv: float | None,
-    forms: list[str] | None = None,
-    nested_in: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "order": order,
-        "name": name,
-        "ingredient_group": group,
-        "quantity": quantity,
-        "unit": unit,
-        "daily_value_percent": dv,
-        "forms": forms or ["unspecified"],
-        "nested_in": nested_in,
-    }
-
-
 EXTRA_PRODUCTS: tuple[Label, ...] = (
     {
         "dsld_id": "unseen-k1-mk4-bone",
@@ -135,14 +115,18 @@ EXTRA_PRODUCTS: tuple[Label, ...] = (
         "servings_per_container": 30,
         "serving_sizes": [{"quantity": 3.0, "unit": "Tablet(s)", "max_daily_servings": 1}],
         "ingredients": [
-            _ing(1, "Vitamin D3", "Vitamin D", 2000.0, "IU", 250.0, ["cholecalciferol (D3)"]),
-            _ing(2, "Vitamin K1", "Vitamin K", 90.0, "mcg", 75.0, ["phylloquinone"]),
-            _ing(3, "Vitamin K2", "Vitamin K", 45.0, "mcg", 38.0, ["menaquinone-4"]),
-            _ing(4, "Calcium", "Calcium", 1200.0, "mg", 92.0, ["calcium carbonate"]),
-            _ing(5, "Magnesium", "Magnesium", 600.0, "mg", 143.0, ["magnesium oxide"]),
-            _ing(6, "Bone Matrix Blend", "Blend", 150.0, "mg", None),
-            _ing(7, "Boron", "Boron", 3.0, "mg", None, ["boron citrate"], "Bone Matrix Blend"),
-            _ing(8, "Silica", "Silicon", 10.0, "mg", None, ["horsetail"], "Bone Matrix Blend"),
+            ingredient(1, "Vitamin D3", "Vitamin D", 2000.0, "IU", 250.0, ["cholecalciferol (D3)"]),
+            ingredient(2, "Vitamin K1", "Vitamin K", 90.0, "mcg", 75.0, ["phylloquinone"]),
+            ingredient(3, "Vitamin K2", "Vitamin K", 45.0, "mcg", 38.0, ["menaquinone-4"]),
+            ingredient(4, "Calcium", "Calcium", 1200.0, "mg", 92.0, ["calcium carbonate"]),
+            ingredient(5, "Magnesium", "Magnesium", 600.0, "mg", 143.0, ["magnesium oxide"]),
+            ingredient(6, "Bone Matrix Blend", "Blend", 150.0, "mg", None),
+            ingredient(
+                7, "Boron", "Boron", 3.0, "mg", None, ["boron citrate"], "Bone Matrix Blend"
+            ),
+            ingredient(
+                8, "Silica", "Silicon", 10.0, "mg", None, ["horsetail"], "Bone Matrix Blend"
+            ),
         ],
         "other_ingredients": ["Cellulose", "Stearic Acid"],
         "statements": [
@@ -159,8 +143,10 @@ EXTRA_PRODUCTS: tuple[Label, ...] = (
         "servings_per_container": 60,
         "serving_sizes": [{"quantity": 2.0, "unit": "Drop(s)", "max_daily_servings": 1}],
         "ingredients": [
-            _ing(1, "Vitamin D3", "Vitamin D", 125.0, "mcg", 625.0, ["cholecalciferol (D3)"]),
-            _ing(2, "Vitamin K2", "Vitamin K", 180.0, "mcg", 150.0, ["menaquinone-7 (MenaQ7)"]),
+            ingredient(1, "Vitamin D3", "Vitamin D", 125.0, "mcg", 625.0, ["cholecalciferol (D3)"]),
+            ingredient(
+                2, "Vitamin K2", "Vitamin K", 180.0, "mcg", 150.0, ["menaquinone-7 (MenaQ7)"]
+            ),
         ],
         "other_ingredients": ["MCT Oil"],
         "statements": [],

@@ -37,7 +37,7 @@ def dsld_label(dsld_id: str) -> Label:
     raise KeyError(dsld_id)
 
 
-def _ing(
+def ingredient(
     order: int,
     name: str,
     group: str,
@@ -46,7 +46,9 @@ def _ing(
     dv: float | None,
     forms: list[str] | None = None,
     nested_in: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """One ingredient in the reduced DSLD shape (`extra`: generator hints such as amount_text)."""
     return {
         "order": order,
         "name": name,
@@ -56,6 +58,7 @@ def _ing(
         "daily_value_percent": dv,
         "forms": forms or ["unspecified"],
         "nested_in": nested_in,
+        **extra,
     }
 
 
@@ -87,10 +90,12 @@ SAMPLE_PRODUCTS: tuple[Label, ...] = (
             }
         ],
         "ingredients": [
-            _ing(1, "Vitamin D3", "Vitamin D", 25.0, "mcg", 125.0, ["cholecalciferol (D3)"]),
-            _ing(2, "Vitamin K2", "Vitamin K", 120.0, "mcg", 100.0, ["menaquinone-7 (MenaQ7)"]),
-            _ing(3, "Calcium", "Calcium", 500.0, "mg", 38.0, ["calcium citrate"]),
-            _ing(4, "Magnesium", "Magnesium", 250.0, "mg", 60.0, ["magnesium glycinate"]),
+            ingredient(1, "Vitamin D3", "Vitamin D", 25.0, "mcg", 125.0, ["cholecalciferol (D3)"]),
+            ingredient(
+                2, "Vitamin K2", "Vitamin K", 120.0, "mcg", 100.0, ["menaquinone-7 (MenaQ7)"]
+            ),
+            ingredient(3, "Calcium", "Calcium", 500.0, "mg", 38.0, ["calcium citrate"]),
+            ingredient(4, "Magnesium", "Magnesium", 250.0, "mg", 60.0, ["magnesium glycinate"]),
         ],
         "other_ingredients": ["Hypromellose", "Olive Oil", "Rice Flour"],
         "statements": _statements(
@@ -107,10 +112,12 @@ SAMPLE_PRODUCTS: tuple[Label, ...] = (
             {"quantity": 2.0, "unit": "Tablet(s)", "min_daily_servings": 1, "max_daily_servings": 1}
         ],
         "ingredients": [
-            _ing(1, "Vitamin D3", "Vitamin D", 50.0, "mcg", 250.0, ["cholecalciferol (D3)"]),
-            _ing(2, "Vitamin K2", "Vitamin K", 124.0, "mcg", 103.0, ["menaquinone-7 from natto"]),
-            _ing(3, "Calcium", "Calcium", 1000.0, "mg", 77.0, ["calcium carbonate"]),
-            _ing(4, "Magnesium", "Magnesium", 500.0, "mg", 119.0, ["magnesium oxide"]),
+            ingredient(1, "Vitamin D3", "Vitamin D", 50.0, "mcg", 250.0, ["cholecalciferol (D3)"]),
+            ingredient(
+                2, "Vitamin K2", "Vitamin K", 124.0, "mcg", 103.0, ["menaquinone-7 from natto"]
+            ),
+            ingredient(3, "Calcium", "Calcium", 1000.0, "mg", 77.0, ["calcium carbonate"]),
+            ingredient(4, "Magnesium", "Magnesium", 500.0, "mg", 119.0, ["magnesium oxide"]),
         ],
         "other_ingredients": ["Microcrystalline Cellulose", "Croscarmellose Sodium"],
         "statements": _statements(
@@ -134,9 +141,9 @@ SAMPLE_PRODUCTS: tuple[Label, ...] = (
             }
         ],
         "ingredients": [
-            _ing(1, "Vitamin D3", "Vitamin D", 20.0, "mcg", 100.0, ["cholecalciferol (D3)"]),
-            _ing(2, "Vitamin K2", "Vitamin K", 150.0, "mcg", 125.0, ["MK-7"]),
-            _ing(3, "Calcium", "Calcium", 600.0, "mg", 46.0, ["calcium citrate"]),
+            ingredient(1, "Vitamin D3", "Vitamin D", 20.0, "mcg", 100.0, ["cholecalciferol (D3)"]),
+            ingredient(2, "Vitamin K2", "Vitamin K", 150.0, "mcg", 125.0, ["MK-7"]),
+            ingredient(3, "Calcium", "Calcium", 600.0, "mg", 46.0, ["calcium citrate"]),
         ],
         "other_ingredients": ["Gelatin", "Sunflower Oil", "Glycerin"],
         "statements": _statements(
@@ -160,7 +167,7 @@ SAMPLE_PRODUCTS: tuple[Label, ...] = (
             }
         ],
         "ingredients": [
-            _ing(1, "Vitamin K2", "Vitamin K", 100.0, "mcg", 83.0, ["menaquinone-7"]),
+            ingredient(1, "Vitamin K2", "Vitamin K", 100.0, "mcg", 83.0, ["menaquinone-7"]),
         ],
         "other_ingredients": ["Olive Oil", "Gelatin"],
         "statements": _statements("Take 1 softgel daily with a meal.", WARFARIN),
