@@ -52,6 +52,24 @@ def _audit(tmp: Path, *extra: str, labels: Path | None = None) -> tuple[int, str
     return result.exit_code, result.output, audit
 
 
+def _hold_lock(work: Path, *, seconds: float) -> subprocess.Popen[str]:
+    """Another process that holds the work folder's lock for `seconds` (prints "held")."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from pipeline.runs import RunLock\n"
+            "with RunLock(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(float(sys.argv[2]))",
+            str(work / ".labelaudit.lock"),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
 def _meta(tmp: Path) -> dict[str, Any]:
     return json.loads((tmp / "work" / "run.json").read_text(encoding="utf-8"))
 
@@ -221,19 +239,7 @@ def test_second_run_parses_no_file_and_changes_are_tracked(tmp_path: Path) -> No
 def test_a_second_run_on_the_same_work_folder_is_refused_exit_3(tmp_path: Path) -> None:
     _labels(tmp_path / "labels")
     (tmp_path / "work").mkdir()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from pipeline.runs import RunLock\n"
-            "with RunLock(Path(sys.argv[1])):\n"
-            "    print('held', flush=True); time.sleep(30)",
-            str(tmp_path / "work" / ".labelaudit.lock"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
+    holder = _hold_lock(tmp_path / "work", seconds=30)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         code, output, _ = _audit(tmp_path)
@@ -264,19 +270,7 @@ def test_python_dash_m_pipeline_runs_the_same_cli(tmp_path: Path) -> None:
 def test_a_second_run_with_wait_runs_once_the_first_is_done(tmp_path: Path) -> None:
     _labels(tmp_path / "labels")
     (tmp_path / "work").mkdir()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from pipeline.runs import RunLock\n"
-            "with RunLock(Path(sys.argv[1])):\n"
-            "    print('held', flush=True); time.sleep(1.5)",
-            str(tmp_path / "work" / ".labelaudit.lock"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
+    holder = _hold_lock(tmp_path / "work", seconds=1.5)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         code, output, audit = _audit(tmp_path, "--wait", "60")
