@@ -39,7 +39,8 @@ audit: $(BIN)/.installed ## Audit the label files in LABELS (default data/raw) -
 .PHONY: nightly
 nightly: $(BIN)/.installed ## Scheduled form: quiet, waits for a running audit, exits 4 on FAIL_ON (fails), logs to REPORTS/nightly.log
 	@mkdir -p $(REPORTS)
-	$(BIN)/labelaudit audit $(AUDIT_ARGS) --quiet --wait 600 $(foreach f,$(FAIL_ON),--fail-on $(f)) >> $(REPORTS)/nightly.log 2>&1
+	@echo "--- $$(date -u +%Y-%m-%dT%H:%M:%SZ) labelaudit audit $(LABELS)" >> $(REPORTS)/nightly.log
+	@$(BIN)/labelaudit audit $(AUDIT_ARGS) --quiet --wait 600 $(foreach f,$(FAIL_ON),--fail-on $(f)) >> $(REPORTS)/nightly.log 2>&1
 
 .PHONY: test
 test: lint ## Lint, type-check and run the test suite
