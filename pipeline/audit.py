@@ -26,6 +26,7 @@ import pandas as pd
 
 from pipeline import __version__, config
 from pipeline.errors import AuditError
+from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
 
@@ -457,14 +458,9 @@ PRODUCT_FIELDS = [
     "product_name",
     "brand",
     "serving_size",
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
+    *PROTOCOL_AMOUNT_COLUMNS,
     "k2_form",
-    "k2_mcg_per_500mg_ca",
-    "ca_to_mg_ratio",
+    *PROTOCOL_METRIC_COLUMNS,
 ]
 EXTRA_FIELDS = [
     "source_format",

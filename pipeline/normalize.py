@@ -374,6 +374,18 @@ _AMOUNT_COLUMNS = {
     nt.VITAMIN_K: "vitamin_k_unresolved_mcg",
 }
 
+#: The per-serving protocol amounts of a product, in the order audit.json and ranking.csv
+#: list them (the unit is in the name).
+PROTOCOL_AMOUNT_COLUMNS: tuple[str, ...] = (
+    "calcium_mg",
+    "magnesium_mg",
+    "vitamin_d_mcg",
+    "vitamin_k1_mcg",
+    "vitamin_k2_mcg",
+)
+#: The protocol metrics computed from them.
+PROTOCOL_METRIC_COLUMNS: tuple[str, ...] = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio")
+
 
 def _k2_form_of(forms: pd.Series) -> str | None:
     distinct = sorted(set(forms.dropna()))

@@ -37,6 +37,7 @@ from markupsafe import Markup
 
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
+from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.runs import atomic_write_chunks, atomic_write_text
 
 TEMPLATE_NAME = "audit.html.j2"
@@ -50,26 +51,12 @@ RANKING_COLUMNS: tuple[str, ...] = (
     "brand",
     "verdict",
     "score",
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
+    *PROTOCOL_AMOUNT_COLUMNS,
     "k2_form",
-    "k2_mcg_per_500mg_ca",
-    "ca_to_mg_ratio",
+    *PROTOCOL_METRIC_COLUMNS,
 )
 _INT_COLUMNS = ("rank",)
-_FLOAT_COLUMNS = (
-    "score",
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
-    "k2_mcg_per_500mg_ca",
-    "ca_to_mg_ratio",
-)
+_FLOAT_COLUMNS = ("score", *PROTOCOL_AMOUNT_COLUMNS, *PROTOCOL_METRIC_COLUMNS)
 CHECK_COLUMN_PREFIX = "check_"
 
 #: Verdicts in display order, with their human text.

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipeline import nutrients as nt
+from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.protocol import CHECKS, Protocol
 from pipeline.units import IU_TO_MCG
 
@@ -134,13 +135,8 @@ def protocol_table(products: pd.DataFrame) -> pd.DataFrame:
     table = products[
         [
             "product_id",
-            "calcium_mg",
-            "magnesium_mg",
-            "vitamin_d_mcg",
-            "vitamin_k1_mcg",
-            "vitamin_k2_mcg",
-            "k2_mcg_per_500mg_ca",
-            "ca_to_mg_ratio",
+            *PROTOCOL_AMOUNT_COLUMNS,
+            *PROTOCOL_METRIC_COLUMNS,
             "has_anticoagulant_caution",
             "has_fat_guidance",
         ]
