@@ -343,3 +343,43 @@ def write_simple_csv(
                     ]
                 )
     return path
+
+
+def to_records(label: Label) -> tuple[Any, list[Any]]:
+    """One label as the readers give it: a pipeline `Label` and its `LabelRow`s.
+
+    For tests that feed the later stages without writing and reading a file first.
+    """
+    from pipeline.records import Label as LabelRecord
+    from pipeline.records import LabelRow
+
+    source = f"dsld/{label['dsld_id']}.json"
+    sizes = label.get("serving_sizes") or [{}]
+    record = LabelRecord(
+        source_file=source,
+        label_index=0,
+        product_name=label["product_name"],
+        brand=label.get("brand"),
+        serving_size=serving_size_text(label),
+        servings_per_container=str(label.get("servings_per_container")),
+        max_daily_servings=sizes[0].get("max_daily_servings") or None,
+        directions=statements_text(label, "Directions"),
+        warnings=statements_text(label, "Precautions"),
+        other_ingredients=", ".join(label.get("other_ingredients") or []),
+        source_format="dsld-json",
+    )
+    rows = [
+        LabelRow(
+            source_file=source,
+            label_index=0,
+            line_no=n,
+            name_raw=r["name_raw"],
+            amount_raw=r["amount_raw"],
+            unit_raw=r["unit_raw"],
+            dv_raw=r["dv_raw"],
+            form_raw=r["form_raw"],
+            parent=r["parent"],
+        )
+        for n, r in enumerate(expected_rows(label), start=1)
+    ]
+    return record, rows

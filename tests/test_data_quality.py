@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from labelgen.dsld_formats import expected_rows, serving_size_text, statements_text
+from labelgen.dsld_formats import to_records as dsld_records
 from labelgen.products import dsld_labels
 from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 from pipeline.protocol import load_protocol
@@ -392,37 +392,6 @@ def test_findings_are_ordered_by_product_then_severity(tables: dict[str, pd.Data
 
 
 # ---- the real DSLD labels -----------------------------------------------------------------------
-
-
-def dsld_records(label: dict[str, Any]) -> tuple[Label, list[LabelRow]]:
-    """One reduced DSLD label as the readers give it (as in tests/test_normalize.py)."""
-    source = f"dsld/{label['dsld_id']}.json"
-    sizes = label.get("serving_sizes") or [{}]
-    record = Label(
-        source_file=source,
-        label_index=0,
-        product_name=label["product_name"],
-        serving_size=serving_size_text(label),
-        max_daily_servings=sizes[0].get("max_daily_servings") or None,
-        directions=statements_text(label, "Directions"),
-        warnings=statements_text(label, "Precautions"),
-        other_ingredients=", ".join(label.get("other_ingredients") or []),
-    )
-    rows = [
-        LabelRow(
-            source,
-            0,
-            n,
-            r["name_raw"],
-            r["amount_raw"],
-            r["unit_raw"],
-            r["dv_raw"],
-            r["form_raw"],
-            r["parent"],
-        )
-        for n, r in enumerate(expected_rows(label), start=1)
-    ]
-    return record, rows
 
 
 def test_real_dsld_labels_findings(validator: Validator) -> None:

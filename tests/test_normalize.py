@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from labelgen.dsld_formats import expected_rows, serving_size_text, statements_text
+from labelgen.dsld_formats import serving_size_text, statements_text
+from labelgen.dsld_formats import to_records as dsld_records
 from labelgen.products import dsld_label, dsld_labels
 from pipeline.normalize import (
     anticoagulant_caution,
@@ -29,40 +30,6 @@ ASSUMED = "assumed 1 serving per day (the directions give no daily dose)"
 LABEL_MAX = "the label's maximum daily servings"
 
 # ---- the real DSLD labels as the readers give them ---------------------------------------------
-
-
-def dsld_records(label: dict[str, Any]) -> tuple[Label, list[LabelRow]]:
-    """One reduced DSLD label as a Label and its LabelRows (as pipeline.sources give them)."""
-    source = f"dsld/{label['dsld_id']}.json"
-    sizes = label.get("serving_sizes") or [{}]
-    record = Label(
-        source_file=source,
-        label_index=0,
-        product_name=label["product_name"],
-        brand=label.get("brand"),
-        serving_size=serving_size_text(label),
-        servings_per_container=str(label.get("servings_per_container")),
-        max_daily_servings=sizes[0].get("max_daily_servings") or None,
-        directions=statements_text(label, "Directions"),
-        warnings=statements_text(label, "Precautions"),
-        other_ingredients=", ".join(label.get("other_ingredients") or []),
-        source_format="dsld-json",
-    )
-    rows = [
-        LabelRow(
-            source_file=source,
-            label_index=0,
-            line_no=n,
-            name_raw=r["name_raw"],
-            amount_raw=r["amount_raw"],
-            unit_raw=r["unit_raw"],
-            dv_raw=r["dv_raw"],
-            form_raw=r["form_raw"],
-            parent=r["parent"],
-        )
-        for n, r in enumerate(expected_rows(label), start=1)
-    ]
-    return record, rows
 
 
 def none(value: Any) -> Any:

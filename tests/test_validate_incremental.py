@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
-from labelgen.dsld_formats import expected_rows, serving_size_text, statements_text
+from labelgen.dsld_formats import to_records as dsld_records
 from labelgen.products import dsld_labels
 from pipeline import audit, config
 from pipeline.errors import AuditError
@@ -23,36 +22,6 @@ from pipeline.validate import STATE_FILE, ValidationJob, Validator, validate_wor
 
 PROTOCOL = load_protocol()
 LABELS = 30
-
-
-def _records(label: dict[str, Any]) -> tuple[Label, list[LabelRow]]:
-    source = f"dsld/{label['dsld_id']}.json"
-    sizes = label.get("serving_sizes") or [{}]
-    record = Label(
-        source_file=source,
-        label_index=0,
-        product_name=label["product_name"],
-        serving_size=serving_size_text(label),
-        max_daily_servings=sizes[0].get("max_daily_servings") or None,
-        directions=statements_text(label, "Directions"),
-        warnings=statements_text(label, "Precautions"),
-        other_ingredients=", ".join(label.get("other_ingredients") or []),
-    )
-    rows = [
-        LabelRow(
-            source,
-            0,
-            n,
-            r["name_raw"],
-            r["amount_raw"],
-            r["unit_raw"],
-            r["dv_raw"],
-            r["form_raw"],
-            r["parent"],
-        )
-        for n, r in enumerate(expected_rows(label), start=1)
-    ]
-    return record, rows
 
 
 def _write_work(root: Path, labels: list[Label], rows: list[LabelRow]) -> config.WorkPaths:
@@ -71,7 +40,7 @@ def corpus() -> tuple[list[Label], list[LabelRow]]:
     labels: list[Label] = []
     rows: list[LabelRow] = []
     for raw in dsld_labels()[:LABELS]:
-        label, label_rows = _records(raw)
+        label, label_rows = dsld_records(raw)
         labels.append(label)
         rows.extend(label_rows)
     return labels, rows
