@@ -86,6 +86,7 @@ from pathlib import Path
 
 from pipeline.errors import BadTable, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
+from pipeline.sources import read_bytes
 
 FORMAT_DSLD = "csv-dsld"
 FORMAT_SIMPLE = "csv-simple"
@@ -172,12 +173,7 @@ def _decode(data: bytes) -> str:
 
 
 def _read_text(path: Path, source_file: str) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableFile(
-            f"the file could not be opened: {exc.strerror or exc}", source_file=source_file
-        ) from exc
+    data = read_bytes(path, source_file)
     text = _decode(data)
     if "\x00" in text:
         raise UnreadableFile("not a text CSV file: it holds binary data", source_file=source_file)

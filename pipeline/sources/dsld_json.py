@@ -32,6 +32,7 @@ from typing import Any
 
 from pipeline.errors import BadTable, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
+from pipeline.sources import read_bytes
 
 SOURCE_FORMAT = "dsld-json"
 ADULTS = "Adults and children 4 or more years of age"
@@ -70,12 +71,7 @@ def _type_name(value: Any) -> str:
 
 def read_dsld_json(path: Path, source_file: str) -> FileExtraction:
     """Read one DSLD label JSON file (a label object or an array of them)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableFile(
-            f"the file could not be opened: {exc.strerror or exc}", source_file=source_file
-        ) from exc
+    data = read_bytes(path, source_file)
     if not data.strip():
         raise UnreadableFile("the JSON file is empty", source_file=source_file)
     try:
