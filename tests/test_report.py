@@ -217,7 +217,7 @@ def test_methodology_and_caveats(example_html: str) -> None:
     methodology = text_of(section(example_html, "methodology"))
     assert "Vitamin K2 as MK-7 : 100-180 mcg for every 500 mg of calcium." in methodology
     assert "(accepted band 1.5-2.5 : 1)" in methodology
-    assert "out of 100" in methodology
+    assert "out of all 100, scaled to 0-100" in methodology
     assert "Calcium 1300 mg 1000 mg" in methodology
     assert "1 IU vitamin D 0.025 mcg" in methodology
     assert "Magnesium (supplemental) 350 mg/day" in methodology
