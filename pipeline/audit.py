@@ -17,17 +17,14 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pipeline import __version__, config
 from pipeline.errors import AuditError
-from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
-from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
 
 if TYPE_CHECKING:
@@ -364,6 +361,7 @@ def run_report(
     data_docs: bool = False,
 ) -> dict[str, Any]:
     from pipeline import runs
+    from pipeline.document import build_audit
     from pipeline.report import write_reports
     from pipeline.score import outcomes_to_ranking
 
@@ -372,15 +370,13 @@ def run_report(
     _write(work.root / "ranking.parquet", ranking)
     _write(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
-    previous = runs.read_previous_products(reports.json)
-    if not work.nutrients.exists():
-        raise AuditError(f"{work.nutrients} does not exist: run the earlier stage first")
+    previous = runs.previous_products(reports.json, reports.ranking_csv)
     audit = build_audit(
         meta=meta,
         products=products,
         ranking=ranking,
         checks=checks,
-        nutrients=pd.read_parquet(work.nutrients, columns=["product_id", *ROW_FIELDS]),
+        rows=_label_rows_table(work.nutrients),
         findings=findings,
         rejections=_read(work.rejections),
         protocol=protocol,
@@ -388,8 +384,9 @@ def run_report(
     del products, ranking, checks
     if data_docs and (reports.data_docs_dir / "index.html").exists():
         audit["data_docs"] = f"{reports.data_docs_dir.name}/index.html"
-    audit["changes"] = runs.changes_between(previous, audit["products"])
-    del previous
+    current = audit["products"].fields(runs.PREVIOUS_KEYS)
+    audit["changes"] = runs.changes_between(previous, current)
+    del previous, current
     reports.root.mkdir(parents=True, exist_ok=True)
     write_reports(
         audit,
@@ -417,6 +414,23 @@ def run_report(
     return audit
 
 
+def _label_rows_table(nutrients: Path) -> pa.Table:
+    """The label rows the report shows (product_id and ROW_FIELDS) as an Arrow table,
+    never as pandas objects; line and page numbers as integers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.document import ROW_FIELDS
+
+    if not nutrients.exists():
+        raise AuditError(f"{nutrients} does not exist: run the earlier stage first")
+    table = pq.read_table(nutrients, columns=["product_id", *ROW_FIELDS])
+    for name in ("line_no", "page"):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(pa.int64()))
+    return table
+
+
 def _finding_lines(findings: pd.DataFrame) -> dict[Any, set[int]]:
     """product_id -> the label lines with a data-quality finding (data_quality.parquet's
     `line_no`; a work folder validated before it existed gives none)."""
@@ -427,216 +441,6 @@ def _finding_lines(findings: pd.DataFrame) -> dict[Any, set[int]]:
     for pid, line in zip(named["product_id"], named["line_no"], strict=True):
         lines.setdefault(pid, set()).add(int(line))
     return lines
-
-
-# ---- the audit document (audit.json) ------------------------------------------------------------
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: NaN/NA -> None, numpy scalars -> Python."""
-    if value is None:
-        return None
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return None if pd.isna(value) else value
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    return [{c: _clean(row[c]) for c in columns} for row in frame.to_dict("records")]
-
-
-PRODUCT_FIELDS = [
-    "product_id",
-    "source_file",
-    "product_name",
-    "brand",
-    "serving_size",
-    *PROTOCOL_AMOUNT_COLUMNS,
-    "k2_form",
-    *PROTOCOL_METRIC_COLUMNS,
-]
-EXTRA_FIELDS = [
-    "source_format",
-    "ocr_confidence",
-    "servings_per_day",
-    "servings_per_day_source",
-    "calcium_mg_per_day",
-    "magnesium_mg_per_day",
-    "vitamin_d_mcg_per_day",
-    "directions",
-    "warnings",
-    "other_ingredients",
-    "amount_columns",
-]
-ROW_FIELDS = [
-    "line_no",
-    "page",
-    "name_raw",
-    "form_raw",
-    "parent",
-    "amount_raw",
-    "unit_raw",
-    "dv_raw",
-    "amount_alt_raw",
-    "unit_alt_raw",
-    "alt_amounts_raw",
-    "raw_text",
-    "nutrient",
-    "k2_form",
-    "amount_normalized",
-    "unit_normalized",
-    "unit_status",
-    "unit_note",
-    "confidence",
-    "repairs",
-]
-
-
-class LabelRows(Sequence[dict[str, Any]]):
-    """One product's label rows (ROW_FIELDS), made from a shared Arrow table each time
-    they are read: the audit document of thousands of products is written (audit.json)
-    and rendered (audit.html) without holding every row as Python objects."""
-
-    __slots__ = ("_count", "_start", "_table")
-
-    def __init__(self, table: pa.Table, start: int, count: int) -> None:
-        self._table, self._start, self._count = table, start, count
-
-    def rows(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self._table.slice(self._start, self._count).to_pylist()
-        return rows
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        return self.rows()[index]
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, LabelRows):
-            return self.rows() == other.rows()
-        return isinstance(other, list) and self.rows() == other
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(self.rows())
-
-
-def _label_rows(nutrients: pd.DataFrame) -> dict[str, LabelRows]:
-    """product_id -> its label rows in line order, all sharing one Arrow table."""
-    import pyarrow as pa
-
-    frame = nutrients.astype({"page": "Int64", "line_no": "Int64"}).sort_values(
-        ["product_id", "line_no"], kind="mergesort"
-    )
-    table = pa.Table.from_pandas(frame[ROW_FIELDS], preserve_index=False)
-    out: dict[str, LabelRows] = {}
-    pids = frame["product_id"].tolist()
-    start = 0
-    while start < len(pids):
-        end = start + 1
-        while end < len(pids) and pids[end] == pids[start]:
-            end += 1
-        out[pids[start]] = LabelRows(table, start, end - start)
-        start = end
-    return out
-
-
-def _empty_rows_table() -> pa.Table:
-    import pyarrow as pa
-
-    return pa.table({name: pa.array([], pa.null()) for name in ROW_FIELDS})
-
-
-def _group(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for record, pid in zip(_records(frame, columns), frame["product_id"], strict=True):
-        grouped.setdefault(pid, []).append(record)
-    return grouped
-
-
-def build_audit(
-    *,
-    meta: Mapping[str, Any],
-    products: pd.DataFrame,
-    ranking: pd.DataFrame,
-    checks: pd.DataFrame,
-    nutrients: pd.DataFrame,
-    findings: pd.DataFrame,
-    rejections: pd.DataFrame,
-    protocol: Protocol,
-) -> dict[str, Any]:
-    """The audit document: audit.json as written, and what the HTML report renders."""
-    from pipeline.score import VERDICTS
-    from pipeline.validate import conversions_used, daily_values
-
-    checks_of = _group(
-        checks.rename(columns={"check": "name"}),
-        ["name", "label", "passed", "credit", "weight", "points", "detail"],
-    )
-    rows_of = _label_rows(nutrients)
-    empty = LabelRows(_empty_rows_table(), 0, 0)
-    merged = ranking.merge(products, on="product_id", how="left")
-    product_docs = []
-    for record in merged.to_dict("records"):
-        pid = record["product_id"]
-        doc: dict[str, Any] = {"rank": int(record["rank"])}
-        doc.update({f: _clean(record.get(f)) for f in PRODUCT_FIELDS})
-        doc.update(
-            score=_clean(record["score"]),
-            verdict=record["verdict"],
-            verdict_reason=record["verdict_reason"],
-            checks=checks_of.get(pid, []),
-        )
-        doc.update({f: _clean(record.get(f)) for f in EXTRA_FIELDS})
-        doc["label_rows"] = rows_of.get(pid, empty)
-        product_docs.append(doc)
-    verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
-    rejected = _records(rejections, ["source_file", "reason"])
-    quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])
-    with_products = {p["source_file"] for p in product_docs}
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "labels_dir": meta["labels_dir"],
-        "tool_version": __version__,
-        "protocol_file": protocol.source,
-        "summary": {
-            "files": len(with_products) + len(rejected),
-            "products": len(product_docs),
-            "rejected_files": len(rejected),
-            "verdicts": verdicts,
-            "data_quality_findings": len(quality),
-            "companion_files": list(meta.get("companion_files", [])),
-        },
-        "changes": {"added": [], "removed": [], "verdict_changed": []},
-        "products": product_docs,
-        "rejected": rejected,
-        "data_quality": quality,
-        "methodology": {
-            "protocol": protocol.to_dict(),
-            "daily_values": list(daily_values()),
-            "conversions": conversions_used(),
-            "upper_limits": [
-                {"nutrient": NUTRIENTS[u.nutrient].display, "limit": u.text} for u in UPPER_LIMITS
-            ],
-        },
-        "data_docs": None,
-    }
 
 
 def run_audit(

@@ -3,7 +3,8 @@
 The audit document is the JSON-ready dict the scoring stage builds (its shape is shown by
 tests/data/audit_example.json). audit.json and ranking.csv are public contracts:
 
-- audit.json is the document as is: UTF-8, indented by 2, keys in their given order.
+- audit.json is the document as is: UTF-8, keys in their given order, indented by 2, each
+  product on one line of its own.
 - ranking.csv has one row per product in rank order with the columns RANKING_COLUMNS, then
   one column "check_<name>" per check (true / false / empty for not assessed). The prefix
   keeps a check apart from a product column of the same name (check "k2_form" vs the
@@ -26,8 +27,8 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from json.encoder import encode_basestring as _encode_str
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from markupsafe import Markup
 
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
+from pipeline.document import ProductDocs
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.runs import atomic_write_chunks, atomic_write_text
 
@@ -90,138 +92,36 @@ CHANGE_HEADINGS: dict[str, str] = {
 
 
 def audit_json(audit: Mapping[str, Any]) -> str:
-    """audit.json's text: the document as is, indent 2, key order kept, strict JSON
-    (the same text as `json.dumps(audit, indent=2, ensure_ascii=False, allow_nan=False)`
-    plus a final newline)."""
+    """audit.json's text (see `audit_json_chunks`)."""
     return "".join(audit_json_chunks(audit))
 
 
-def audit_json_chunks(audit: Mapping[str, Any]) -> Iterator[str]:
-    """audit.json's text in pieces: one per top-level key, and one per product, so that
-    the whole text is never held (it is ~18 MB for 2,000 label files).
+def _dumps(value: Any, indent: int | None) -> str:
+    return json.dumps(
+        value, indent=indent, ensure_ascii=False, allow_nan=False, default=_json_default
+    )
 
-    `json.dumps` with an indent encodes in pure Python, one generator step per token;
-    this encoder builds each piece with one recursive function instead (about 3 times
-    faster) and gives the same text.
+
+def audit_json_chunks(audit: Mapping[str, Any]) -> Iterator[str]:
+    """audit.json's text in pieces, so that the whole text (~18 MB for 2,000 label files)
+    is never held: strict UTF-8 JSON, keys in their given order, indented by 2, except that
+    each product is written on one line of its own (`grep product-id audit.json` shows a
+    whole product). That line is encoded by the standard library's C encoder; an indented
+    product would go through its pure-Python encoder, several times slower.
     """
-    items = list(audit.items())
-    if not items:
+    if not audit:
         yield "{}\n"
         return
-    yield "{"
-    for position, (key, value) in enumerate(items):
-        head = ("\n  " if position == 0 else ",\n  ") + _json_key(key) + ": "
-        value = _json_value(value)
-        if isinstance(value, list) and value:
+    for position, (key, value) in enumerate(audit.items()):
+        head = ("{\n  " if position == 0 else ",\n  ") + _dumps(str(key), None) + ": "
+        if key == "products" and isinstance(value, Sequence) and len(value):
             yield head + "["
-            for index, element in enumerate(value):
-                out: list[str] = [",\n    " if index else "\n    "]
-                _encode(element, 2, out)
-                yield "".join(out)
+            for index, product in enumerate(value):
+                yield (",\n    " if index else "\n    ") + _dumps(product, None)
             yield "\n  ]"
         else:
-            out = [head]
-            _encode(value, 1, out)
-            yield "".join(out)
+            yield head + _dumps(value, 2).replace("\n", "\n  ")
     yield "\n}\n"
-
-
-_INDENTS = ["\n" + "  " * level for level in range(16)]
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, str):
-        return _encode_str(key)
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, int):
-        return '"' + int.__repr__(key) + '"'
-    if isinstance(key, float):
-        return '"' + _float(key) + '"'
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
-def _float(value: float) -> str:
-    if value != value or value in (math.inf, -math.inf):
-        raise ValueError("Out of range float values are not JSON compliant: " + repr(value))
-    return float.__repr__(value)
-
-
-def _json_value(value: Any) -> Any:
-    """Containers json encodes as they are; anything else through `_json_default`."""
-    if isinstance(value, str | int | float | dict | list | tuple) or value is None:
-        return value
-    return _json_value(_json_default(value))
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _null(_: None) -> str:
-    return "null"
-
-
-#: Encoders of the scalar types, by exact type (subclasses take the slower path).
-_SCALARS: dict[type, Callable[[Any], str]] = {
-    str: _encode_str,
-    int: int.__repr__,
-    float: _float,
-    bool: _bool,
-    type(None): _null,
-}
-
-
-def _indent(level: int) -> str:
-    return _INDENTS[level] if level < len(_INDENTS) else "\n" + "  " * level
-
-
-def _encode(value: Any, level: int, out: list[str]) -> None:
-    """Append `value` encoded at indent `level` to `out` (json.dumps indent=2 rules)."""
-    scalar = _SCALARS.get(type(value))
-    if scalar is not None:
-        out.append(scalar(value))
-    elif isinstance(value, dict):
-        if not value:
-            out.append("{}")
-            return
-        inner = _indent(level + 1)
-        separator = "{" + inner
-        for key, item in value.items():
-            name = _encode_str(key) if type(key) is str else _json_key(key)
-            encode = _SCALARS.get(type(item))
-            if encode is not None:
-                out.append(f"{separator}{name}: {encode(item)}")
-            else:
-                out.append(f"{separator}{name}: ")
-                _encode(item, level + 1, out)
-            separator = "," + inner
-        out.append(_indent(level) + "}")
-    elif isinstance(value, list | tuple):
-        if not value:
-            out.append("[]")
-            return
-        inner = _indent(level + 1)
-        separator = "[" + inner
-        for item in value:
-            out.append(separator)
-            _encode(item, level + 1, out)
-            separator = "," + inner
-        out.append(_indent(level) + "]")
-    elif isinstance(value, str):
-        out.append(_encode_str(value))
-    elif isinstance(value, bool):
-        out.append(_bool(value))
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        out.append(_float(value))
-    else:
-        _encode(_json_default(value), level, out)
 
 
 def _json_default(value: Any) -> Any:
@@ -230,7 +130,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return list(value)
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)  # e.g. the label rows a run reads lazily (pipeline.audit)
+        return list(value)
     raise TypeError(f"audit.json: cannot write a {type(value).__name__}")
 
 
@@ -261,13 +161,32 @@ def write_reports(
 # --------------------------------------------------------------------------- ranking
 
 
-def _products(audit: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The products in rank order (a product without a rank goes last, order kept)."""
-    products = list(audit.get("products") or [])
+def _products(audit: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    """The products in rank order (a product without a rank goes last, order kept). A run's
+    ProductDocs are in rank order already, and are not read here."""
+    products = audit.get("products") or []
+    if isinstance(products, ProductDocs):
+        return products
     return sorted(
         products,
         key=lambda p: (p.get("rank") is None, p.get("rank") if p.get("rank") is not None else 0),
     )
+
+
+def _without_label_rows(products: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The products, for a reader that does not need their label rows."""
+    return products.without_label_rows() if isinstance(products, ProductDocs) else products
+
+
+def _check_labels(products: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """check name -> its label, in the order the checks first appear in the products."""
+    if isinstance(products, ProductDocs):
+        return products.check_labels()
+    labels: dict[str, str] = {}
+    for product in products:
+        for check in product.get("checks") or []:
+            labels.setdefault(str(check.get("name")), str(check.get("label") or check.get("name")))
+    return labels
 
 
 def check_names(audit: Mapping[str, Any]) -> list[str]:
@@ -275,11 +194,7 @@ def check_names(audit: Mapping[str, Any]) -> list[str]:
     they first appear in the products."""
     weights = (audit.get("methodology") or {}).get("protocol", {}).get("weights") or {}
     names = [str(name) for name in weights]
-    for product in audit.get("products") or []:
-        for check in product.get("checks") or []:
-            name = str(check.get("name"))
-            if name not in names:
-                names.append(name)
+    names += [name for name in _check_labels(audit.get("products") or []) if name not in names]
     return names
 
 
@@ -288,7 +203,7 @@ def ranking_frame(audit: Mapping[str, Any]) -> pd.DataFrame:
     (nullable boolean: True passed, False failed, missing = not assessed / not run)."""
     names = check_names(audit)
     records: list[dict[str, Any]] = []
-    for product in _products(audit):
+    for product in _without_label_rows(_products(audit)):
         record: dict[str, Any] = {column: product.get(column) for column in RANKING_COLUMNS}
         passed = passed_by_name(product.get("checks") or [])
         for name in names:
@@ -377,10 +292,7 @@ def verdict_label(verdict: Any) -> str:
 
 def _check_columns(audit: Mapping[str, Any]) -> list[dict[str, str]]:
     """The ranking table's check columns: name, short heading and full label."""
-    labels: dict[str, str] = {}
-    for product in audit.get("products") or []:
-        for check in product.get("checks") or []:
-            labels.setdefault(str(check.get("name")), str(check.get("label") or check.get("name")))
+    labels = _check_labels(audit.get("products") or [])
     columns = []
     for name in check_names(audit):
         label = labels.get(name, name.replace("_", " "))
@@ -526,19 +438,25 @@ def html_chunks(
     """
     products = _products(audit)
     protocol = (audit.get("methodology") or {}).get("protocol") or {}
+    summaries = _summaries(products, CHART_FIELDS)
     chart_svg = chart_with_cache(
-        products,
+        summaries,
         k2_band=protocol.get("k2_ratio_mcg_per_500mg_ca") or (100.0, 180.0),
         ca_mg_band=protocol.get("ca_to_mg_band") or (1.5, 2.5),
         cache=chart_cache,
     )
-    names = {p.get("product_id"): p.get("product_name") for p in products}
     if flagged_lines is None:
         flagged_lines = finding_lines(audit.get("data_quality") or [])
+    named = {f.get("product_id") for f in audit.get("data_quality") or []}
+    names = {p["product_id"]: p["product_name"] for p in summaries if p["product_id"] in named}
+    counts = Counter(p["verdict"] for p in summaries)
     template = _environment().get_template(TEMPLATE_NAME)
     yield from template.generate(
         audit=audit,
         products=products,
+        ranked=_without_label_rows(products),
+        product_count=len(products),
+        verdict_counts={key: counts.get(key, 0) for key in VERDICT_LABELS},
         protocol=protocol,
         check_columns=_check_columns(audit),
         change_sections=_change_sections(audit.get("changes")),
@@ -547,5 +465,26 @@ def html_chunks(
         flagged_lines=flagged_lines,
         chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
         chart_title=CHART_TITLE,
-        unplotted=unplotted_products(products),
+        unplotted=unplotted_products(summaries),
     )
+
+
+#: What the chart, its "not plotted" list and the page's counts read of each product.
+CHART_FIELDS = (
+    "product_id",
+    "product_name",
+    "rank",
+    "verdict",
+    "calcium_mg",
+    "k2_mcg_per_500mg_ca",
+    "ca_to_mg_ratio",
+)
+
+
+def _summaries(
+    products: Sequence[Mapping[str, Any]], fields: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Only `fields` of each product (missing ones None), in the given order."""
+    if isinstance(products, ProductDocs):
+        return products.fields(fields)
+    return [{f: p.get(f) for f in fields} for p in products]

@@ -958,7 +958,8 @@ def read_previous_audit(audit_json: Path) -> dict[str, Any] | None:
     return data
 
 
-_PREVIOUS_KEYS = ("product_id", "source_file", "product_name", "verdict")
+#: What `changes_between` reads of each product.
+PREVIOUS_KEYS = ("product_id", "source_file", "product_name", "verdict")
 
 
 def _keep_product_keys(obj: dict[str, Any]) -> Any:
@@ -967,7 +968,7 @@ def _keep_product_keys(obj: dict[str, Any]) -> Any:
     if "products" in obj:
         return obj
     if "product_id" in obj and "verdict" in obj:
-        return {k: obj.get(k) for k in _PREVIOUS_KEYS}
+        return {k: obj.get(k) for k in PREVIOUS_KEYS}
     return None
 
 
@@ -994,6 +995,36 @@ def read_previous_products(audit_json: Path) -> list[Any] | None:
         return None
     products = data.get("products")
     return list(products) if isinstance(products, list) else []
+
+
+def read_previous_ranking(ranking_csv: Path) -> list[dict[str, Any]] | None:
+    """What `changes_between` needs of the previous run, from its ranking.csv (written with
+    audit.json, and a hundredth of its size): PREVIOUS_KEYS of each product, or None if the
+    file is missing, unreadable or lacks one of those columns (logged as a warning)."""
+    path = Path(ranking_csv)
+    try:
+        frame = pd.read_csv(
+            path, usecols=list(PREVIOUS_KEYS), dtype=str, keep_default_na=False, na_values=[]
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        logger.warning("previous ranking %s is unreadable (%s): no changes are reported", path, exc)
+        return None
+    frame = frame.astype(object).where(frame != "", None)
+    return [
+        {str(k): v for k, v in r.items()} for r in frame[list(PREVIOUS_KEYS)].to_dict("records")
+    ]
+
+
+def previous_products(audit_json: Path, ranking_csv: Path) -> list[Any] | None:
+    """The previous run's products for `changes_between`: from its ranking.csv when it is
+    there and readable, else from its audit.json (`read_previous_products`)."""
+    if Path(ranking_csv).exists():
+        found = read_previous_ranking(ranking_csv)
+        if found is not None:
+            return found
+    return read_previous_products(audit_json)
 
 
 def _by_product_id(products: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

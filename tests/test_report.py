@@ -537,19 +537,35 @@ def test_audit_json_keeps_every_label_row(audit: dict[str, Any], tmp_path: Path)
     assert rows[8]["repairs"] == "rng->mg"
 
 
-def test_audit_json_text_is_json_dumps_text() -> None:
+def test_audit_json_is_indented_with_one_product_per_line() -> None:
+    product = {
+        "rank": 1,
+        "product_name": 'quote " backslash \\ newline \n café µg \u2028',
+        "label_rows": [{"line_no": 1, "amount": 2.5}],
+    }
     document = {
         "text": 'quote " backslash \\ tab \t newline \n café µg \u2028 \x00',
         "numbers": [0, -1, 2**70, 0.1, -0.0, 1e16, 1.5e-7, 123456.789],
         "flags": [True, False, None],
         "empty": {"list": [], "dict": {}, "string": ""},
         "nested": [[1, [2, {"a": []}]], {"b": {"c": [None]}}],
-        "tuple": (1, "two"),
-        3: "an int key",
-        "products": [{"rank": 1, "label_rows": [{"line_no": 1, "amount": 2.5}]}, {}],
+        "products": [product, {}],
+        "after": {"x": 1},
     }
-    expected = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    assert report.audit_json(document) == expected
+    text = report.audit_json(document)
+    assert json.loads(text) == document
+    lines = text.split("\n")[:-1]  # not splitlines(): U+2028 in a string is no line break
+    start = lines.index('  "products": [')
+    assert lines[start + 1 : start + 4] == [
+        "    " + json.dumps(product, ensure_ascii=False) + ",",
+        "    {}",
+        "  ],",
+    ]
+    # everything else as json.dumps(indent=2) writes it
+    rest = {k: v for k, v in document.items() if k != "products"}
+    expected = json.dumps(rest, indent=2, ensure_ascii=False).split("\n")
+    assert lines[:start] + lines[start + 4 :] == expected
+    assert report.audit_json({"products": []}) == '{\n  "products": []\n}\n'
     assert "".join(report.audit_json_chunks({})) == "{}\n"
     with pytest.raises(ValueError, match="Out of range float values"):
         report.audit_json({"products": [{"score": float("inf")}]})

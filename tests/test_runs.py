@@ -39,7 +39,9 @@ from pipeline.runs import (
     exit_code_for,
     file_digest,
     map_in_processes,
+    previous_products,
     read_previous_audit,
+    read_previous_ranking,
     write_history_record,
 )
 
@@ -746,6 +748,55 @@ def _product(pid: str, verdict: str, name: str | None = None) -> dict[str, Any]:
         "verdict": verdict,
         "score": 50.0,
     }
+
+
+def test_previous_products_come_from_ranking_csv_else_audit_json(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    csv_path, json_path = tmp_path / "ranking.csv", tmp_path / "audit.json"
+    assert previous_products(json_path, csv_path) is None  # a first run
+    json_path.write_text(
+        json.dumps({"products": [{**_product("from-json", "fails"), "checks": []}]}),
+        encoding="utf-8",
+    )
+    from_json = [
+        {
+            "product_id": "from-json",
+            "source_file": "pdf/from-json.pdf",
+            "product_name": "From-Json",
+            "verdict": "fails",
+        }
+    ]
+    assert previous_products(json_path, csv_path) == from_json
+    csv_path.write_text(
+        "rank,product_id,source_file,product_name,brand,verdict,score\n"
+        '1,a-1,a.pdf,"Calcium, K2 ""Plus""",B,matches,90.5\n'
+        "2,nameless,n.pdf,,,not_assessable,\n"
+        "3,NA,NA.pdf,NA,,fails,1\n",
+        encoding="utf-8",
+    )
+    expected = [
+        {
+            "product_id": "a-1",
+            "source_file": "a.pdf",
+            "product_name": 'Calcium, K2 "Plus"',
+            "verdict": "matches",
+        },
+        {
+            "product_id": "nameless",
+            "source_file": "n.pdf",
+            "product_name": None,
+            "verdict": "not_assessable",
+        },
+        {"product_id": "NA", "source_file": "NA.pdf", "product_name": "NA", "verdict": "fails"},
+    ]
+    assert read_previous_ranking(csv_path) == expected
+    assert previous_products(json_path, csv_path) == expected
+    csv_path.write_text("rank,product_id\n1,a-1\n", encoding="utf-8")  # not a ranking.csv
+    with caplog.at_level(logging.WARNING):
+        assert read_previous_ranking(csv_path) is None
+    assert "previous ranking" in caplog.text
+    assert previous_products(json_path, csv_path) == from_json
 
 
 def test_changes_between_runs() -> None:

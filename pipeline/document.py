@@ -1,0 +1,318 @@
+"""The audit document: what audit.json holds and what audit.html renders.
+
+`build_audit` assembles it from the report stage's tables. Its "products" entry is a
+`ProductDocs`: the products in rank order, each built as a plain dict (`PRODUCT_FIELDS`,
+score and verdict, its checks, `EXTRA_FIELDS`, its label rows in `ROW_FIELDS`) only when it
+is read, a batch at a time, from Arrow tables that hold the run's products, checks and
+label rows compactly. Writing audit.json and rendering audit.html of tens of thousands of
+products therefore never holds more than one batch of them as Python objects. Anything
+that reads a document treats "products" as a sequence; a test can pass a plain list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, overload
+
+import pandas as pd
+
+from pipeline import __version__
+from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
+from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
+from pipeline.protocol import CHECKS, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+#: A product's fields in audit.json, in order: these, then score, verdict, verdict_reason
+#: and checks, then EXTRA_FIELDS, then label_rows.
+PRODUCT_FIELDS = [
+    "product_id",
+    "source_file",
+    "product_name",
+    "brand",
+    "serving_size",
+    *PROTOCOL_AMOUNT_COLUMNS,
+    "k2_form",
+    *PROTOCOL_METRIC_COLUMNS,
+]
+VERDICT_FIELDS = ["score", "verdict", "verdict_reason"]
+EXTRA_FIELDS = [
+    "source_format",
+    "ocr_confidence",
+    "servings_per_day",
+    "servings_per_day_source",
+    "calcium_mg_per_day",
+    "magnesium_mg_per_day",
+    "vitamin_d_mcg_per_day",
+    "directions",
+    "warnings",
+    "other_ingredients",
+    "amount_columns",
+]
+#: A check of a product, as in audit.json.
+CHECK_FIELDS = ["name", "label", "passed", "credit", "weight", "points", "detail"]
+#: A label row of a product, as in audit.json.
+ROW_FIELDS = [
+    "line_no",
+    "page",
+    "name_raw",
+    "form_raw",
+    "parent",
+    "amount_raw",
+    "unit_raw",
+    "dv_raw",
+    "amount_alt_raw",
+    "unit_alt_raw",
+    "alt_amounts_raw",
+    "raw_text",
+    "nutrient",
+    "k2_form",
+    "amount_normalized",
+    "unit_normalized",
+    "unit_status",
+    "unit_note",
+    "confidence",
+    "repairs",
+]
+#: Products built per batch when a ProductDocs is read.
+BATCH_PRODUCTS = 256
+
+
+class ProductDocs(Sequence[dict[str, Any]]):
+    """The products of an audit document in rank order, built from Arrow tables when read.
+
+    `products`: one row per product in rank order, with "rank", PRODUCT_FIELDS,
+    VERDICT_FIELDS and EXTRA_FIELDS. `checks` and `rows`: each product's checks
+    (CHECK_FIELDS) and label rows (ROW_FIELDS), product after product in the same order;
+    product i's are rows `check_starts[i]` to `check_starts[i + 1]` (and so for rows).
+    With `label_rows=False` the products are built without their label rows (what the
+    ranking table, the chart and ranking.csv read): see `without_label_rows`.
+    """
+
+    __slots__ = ("_check_starts", "_checks", "_label_rows", "_products", "_row_starts", "_rows")
+
+    def __init__(
+        self,
+        products: pa.Table,
+        checks: pa.Table,
+        check_starts: np.ndarray,
+        rows: pa.Table,
+        row_starts: np.ndarray,
+        *,
+        label_rows: bool = True,
+    ) -> None:
+        self._products, self._checks, self._rows = products, checks, rows
+        self._check_starts, self._row_starts = check_starts, row_starts
+        self._label_rows = label_rows
+
+    def without_label_rows(self) -> ProductDocs:
+        """The same products, built without "label_rows" (cheaper to read)."""
+        return ProductDocs(
+            self._products,
+            self._checks,
+            self._check_starts,
+            self._rows,
+            self._row_starts,
+            label_rows=False,
+        )
+
+    def column(self, name: str) -> list[Any]:
+        """One field of every product, in rank order (no product is built)."""
+        values: list[Any] = self._products.column(name).to_pylist()
+        return values
+
+    def fields(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        """Only these fields of every product, in rank order."""
+        rows: list[dict[str, Any]] = self._products.select(list(names)).to_pylist()
+        return rows
+
+    def check_labels(self) -> dict[str, str]:
+        """check name -> its label, in the order the checks first appear (no product is
+        built)."""
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+        names = self._checks.column("name")
+        labels = self._checks.column("label")
+        out: dict[str, str] = {}
+        for name in pc.unique(names).to_pylist():
+            first = pc.index(names, name).as_py()
+            out[str(name)] = str(labels[first].as_py() or name)
+        return out
+
+    def _slice(self, table: pa.Table, starts: np.ndarray, first: int, end: int) -> list[Any]:
+        begin, stop = int(starts[first]), int(starts[end])
+        rows: list[Any] = table.slice(begin, stop - begin).to_pylist()
+        return rows
+
+    def _batch(self, first: int, end: int) -> list[dict[str, Any]]:
+        products = self._products.slice(first, end - first).to_pylist()
+        checks = self._slice(self._checks, self._check_starts, first, end)
+        rows = self._slice(self._rows, self._row_starts, first, end) if self._label_rows else []
+        base_check, base_row = int(self._check_starts[first]), int(self._row_starts[first])
+        docs = []
+        for i, product in enumerate(products, start=first):
+            doc = {"rank": product["rank"]}
+            doc.update((f, product[f]) for f in PRODUCT_FIELDS)
+            doc.update((f, product[f]) for f in VERDICT_FIELDS)
+            c0, c1 = int(self._check_starts[i]) - base_check, int(self._check_starts[i + 1])
+            doc["checks"] = checks[c0 : c1 - base_check]
+            doc.update((f, product[f]) for f in EXTRA_FIELDS)
+            if self._label_rows:
+                r0, r1 = int(self._row_starts[i]) - base_row, int(self._row_starts[i + 1])
+                doc["label_rows"] = rows[r0 : r1 - base_row]
+            docs.append(doc)
+        return docs
+
+    def __len__(self) -> int:
+        return int(self._products.num_rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for first in range(0, len(self), BATCH_PRODUCTS):
+            yield from self._batch(first, min(first + BATCH_PRODUCTS, len(self)))
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError("product index out of range")
+        return self._batch(position, position + 1)[0]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ProductDocs | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<ProductDocs: {len(self)} products>"
+
+
+def _starts(keys: pa.Array, order: pa.Array) -> np.ndarray:
+    """For products `order` (product ids in rank order) and a table's `keys` column sorted
+    in that order: where each product's rows start (and, last, where they end)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    positions = pc.index_in(keys, value_set=order).to_numpy(zero_copy_only=False)
+    counts = np.bincount(positions.astype(np.int64), minlength=len(order))
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _in_rank_order(table: pa.Table, order: pa.Array, then: str | None) -> pa.Table:
+    """`table`'s rows of the products in `order` (others dropped), grouped by product in
+    that order; within a product by `then` (if given), else as they were."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    position = pc.index_in(table.column("product_id"), value_set=order)
+    keyed = table.append_column("_position", position).append_column(
+        "_seq", pa.array(range(table.num_rows), pa.int64())
+    )
+    keyed = keyed.filter(pc.is_valid(keyed.column("_position")))
+    keys = [("_position", "ascending")]
+    keys += [(then, "ascending")] if then else []
+    keys += [("_seq", "ascending")]
+    return keyed.take(pc.sort_indices(keyed, sort_keys=keys)).drop_columns(["_position", "_seq"])
+
+
+def product_docs(
+    products: pd.DataFrame, ranking: pd.DataFrame, checks: pd.DataFrame, rows: pa.Table
+) -> ProductDocs:
+    """The products of the document in rank order (`ranking`'s order), from the products
+    table, the ranking, the scored checks (CHECKS order) and the label rows (a table with
+    product_id and ROW_FIELDS; any row order)."""
+    import pyarrow as pa
+
+    merged = ranking.merge(products, on="product_id", how="left", suffixes=("", "_product"))
+    columns = ["rank", *PRODUCT_FIELDS, *VERDICT_FIELDS, *EXTRA_FIELDS]
+    frame = merged.reindex(columns=columns)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    order = table.column("product_id").combine_chunks()
+
+    check_order = {check: i for i, check in enumerate(CHECKS)}
+    checks = checks.assign(_check=checks["check"].map(check_order)).rename(
+        columns={"check": "name"}
+    )
+    check_table = pa.Table.from_pandas(
+        checks[["product_id", "_check", *CHECK_FIELDS]], preserve_index=False
+    )
+    check_table = _in_rank_order(check_table, order, "_check")
+    row_table = _in_rank_order(rows.select(["product_id", *ROW_FIELDS]), order, "line_no")
+    return ProductDocs(
+        table,
+        check_table.select(CHECK_FIELDS),
+        _starts(check_table.column("product_id"), order),
+        row_table.select(ROW_FIELDS),
+        _starts(row_table.column("product_id"), order),
+    )
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """JSON-ready records: NaN/NA -> None, numpy scalars -> Python."""
+    import pyarrow as pa
+
+    records: list[dict[str, Any]] = pa.Table.from_pandas(
+        frame[columns], preserve_index=False
+    ).to_pylist()
+    return records
+
+
+def build_audit(
+    *,
+    meta: Mapping[str, Any],
+    products: pd.DataFrame,
+    ranking: pd.DataFrame,
+    checks: pd.DataFrame,
+    rows: pa.Table,
+    findings: pd.DataFrame,
+    rejections: pd.DataFrame,
+    protocol: Protocol,
+) -> dict[str, Any]:
+    """The audit document: audit.json as written, and what the HTML report renders.
+
+    `rows`: the label rows (product_id and ROW_FIELDS) of the products.
+    """
+    from pipeline.score import VERDICTS
+    from pipeline.validate import conversions_used, daily_values
+
+    docs = product_docs(products, ranking, checks, rows)
+    verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
+    rejected = _records(rejections, ["source_file", "reason"])
+    quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])
+    with_products = set(docs.column("source_file"))
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labels_dir": meta["labels_dir"],
+        "tool_version": __version__,
+        "protocol_file": protocol.source,
+        "summary": {
+            "files": len(with_products) + len(rejected),
+            "products": len(docs),
+            "rejected_files": len(rejected),
+            "verdicts": verdicts,
+            "data_quality_findings": len(quality),
+            "companion_files": list(meta.get("companion_files", [])),
+        },
+        "changes": {"added": [], "removed": [], "verdict_changed": []},
+        "products": docs,
+        "rejected": rejected,
+        "data_quality": quality,
+        "methodology": {
+            "protocol": protocol.to_dict(),
+            "daily_values": list(daily_values()),
+            "conversions": conversions_used(),
+            "upper_limits": [
+                {"nutrient": NUTRIENTS[u.nutrient].display, "limit": u.text} for u in UPPER_LIMITS
+            ],
+        },
+        "data_docs": None,
+    }
