@@ -363,12 +363,11 @@ def run_report(
     from pipeline import runs
     from pipeline.document import build_audit
     from pipeline.report import write_reports
-    from pipeline.score import outcomes_to_ranking
 
-    products, findings = _read(work.products), _read(work.data_quality)
-    ranking, checks = outcomes_to_ranking(products, _read(work.outcomes), findings, protocol)
+    findings = _read(work.data_quality)
+    products, ranking, checks = _score(work, protocol, findings)
     _write(work.root / "ranking.parquet", ranking)
-    _write(work.root / "checks.parquet", checks)
+    runs.atomic_write_table(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
     previous = runs.previous_products(reports.json, reports.ranking_csv)
     audit = build_audit(
@@ -412,6 +411,42 @@ def run_report(
         },
     )
     return audit
+
+
+#: Products scored at a time by the report stage (as pandas objects only while scored).
+SCORE_GROUP_PRODUCTS = 1000
+
+
+def _score(
+    work: config.WorkPaths, protocol: Protocol, findings: pd.DataFrame
+) -> tuple[pa.Table, pd.DataFrame, pa.Table]:
+    """Score the products a group at a time (pipeline.score.score_products), then rank them
+    all: the products and the checks stay in Arrow tables. Returns the products, the
+    ranking and the checks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
+
+    from pipeline.score import rank_products, score_products
+
+    for path in (work.products, work.outcomes):
+        if not path.exists():
+            raise AuditError(f"{path} does not exist: run the earlier stage first")
+    products, outcomes = pq.read_table(work.products), pq.read_table(work.outcomes)
+    scored: list[pd.DataFrame] = []
+    checks: list[pa.Table] = []
+    for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
+        group = products.slice(start, SCORE_GROUP_PRODUCTS)
+        ids = group.column("product_id")
+        mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
+        their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
+        group_scored, group_checks = score_products(
+            group.to_pandas(), mine.to_pandas(), their_findings, protocol
+        )
+        scored.append(group_scored)
+        checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
+    ranking = rank_products(pd.concat(scored, ignore_index=True))
+    return products, ranking, pa.concat_tables(checks, promote_options="default")
 
 
 def _label_rows_table(nutrients: Path) -> pa.Table:

@@ -225,26 +225,31 @@ def _in_rank_order(table: pa.Table, order: pa.Array, then: str | None) -> pa.Tab
 
 
 def product_docs(
-    products: pd.DataFrame, ranking: pd.DataFrame, checks: pd.DataFrame, rows: pa.Table
+    products: pa.Table, ranking: pd.DataFrame, checks: pa.Table, rows: pa.Table
 ) -> ProductDocs:
-    """The products of the document in rank order (`ranking`'s order), from the products
-    table, the ranking, the scored checks (CHECKS order) and the label rows (a table with
-    product_id and ROW_FIELDS; any row order)."""
+    """The products of the document in `ranking`'s order, from the products table, the
+    ranking (product_id, rank and VERDICT_FIELDS), the scored checks (product_id, check and
+    CHECK_FIELDS but "name") and the label rows (product_id and ROW_FIELDS); the three
+    tables in any order."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    merged = ranking.merge(products, on="product_id", how="left", suffixes=("", "_product"))
-    columns = ["rank", *PRODUCT_FIELDS, *VERDICT_FIELDS, *EXTRA_FIELDS]
-    frame = merged.reindex(columns=columns)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    order = table.column("product_id").combine_chunks()
+    order = pa.array(ranking["product_id"].tolist(), pa.string())
+    ranked = products.take(pc.index_in(order, value_set=products.column("product_id")))
 
-    check_order = {check: i for i, check in enumerate(CHECKS)}
-    checks = checks.assign(_check=checks["check"].map(check_order)).rename(
-        columns={"check": "name"}
-    )
-    check_table = pa.Table.from_pandas(
-        checks[["product_id", "_check", *CHECK_FIELDS]], preserve_index=False
-    )
+    def column(name: str) -> pa.Array | pa.ChunkedArray:
+        if name in ("rank", *VERDICT_FIELDS):  # from the ranking, not the products
+            return pa.Array.from_pandas(ranking[name])
+        if name in ranked.column_names:
+            return ranked.column(name)
+        return pa.nulls(ranked.num_rows)
+
+    names = ["rank", *PRODUCT_FIELDS, *VERDICT_FIELDS, *EXTRA_FIELDS]
+    table = pa.table({name: column(name) for name in names})
+    check_order = pa.array(list(CHECKS), pa.string())
+    check_table = checks.append_column(
+        "_check", pc.index_in(checks.column("check"), value_set=check_order)
+    ).rename_columns(["name" if c == "check" else c for c in [*checks.column_names, "_check"]])
     check_table = _in_rank_order(check_table, order, "_check")
     row_table = _in_rank_order(rows.select(["product_id", *ROW_FIELDS]), order, "line_no")
     return ProductDocs(
@@ -269,9 +274,9 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 def build_audit(
     *,
     meta: Mapping[str, Any],
-    products: pd.DataFrame,
+    products: pa.Table,
     ranking: pd.DataFrame,
-    checks: pd.DataFrame,
+    checks: pa.Table,
     rows: pa.Table,
     findings: pd.DataFrame,
     rejections: pd.DataFrame,
@@ -279,7 +284,7 @@ def build_audit(
 ) -> dict[str, Any]:
     """The audit document: audit.json as written, and what the HTML report renders.
 
-    `rows`: the label rows (product_id and ROW_FIELDS) of the products.
+    `products`, `ranking`, `checks` and `rows` as `product_docs` takes them.
     """
     from pipeline.score import VERDICTS
     from pipeline.validate import conversions_used, daily_values

@@ -39,12 +39,15 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 from pipeline.errors import AuditError
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +216,16 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame, *, index: bool | None 
 
     def write(fh: IO[bytes]) -> None:
         frame.to_parquet(fh, engine="pyarrow", index=index)
+
+    _atomic_write(path, write)
+
+
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    """Write an Arrow table as Parquet to `path` atomically."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    def write(fh: IO[bytes]) -> None:
+        pq.write_table(table, fh)
 
     _atomic_write(path, write)
 

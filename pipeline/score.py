@@ -120,6 +120,10 @@ def _not_assessable_reason(p: Mapping[str, Any], blocking: list[str]) -> str | N
     return None
 
 
+SCORED_COLUMNS = ["product_id", "product_name", "score", "verdict", "verdict_reason"]
+RANKING_COLUMNS = ["product_id", "score", "verdict", "verdict_reason", "rank"]
+
+
 def outcomes_to_ranking(
     products: pd.DataFrame,
     outcomes: pd.DataFrame,
@@ -127,6 +131,19 @@ def outcomes_to_ranking(
     protocol: Protocol,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score, verdict, reason and rank per product, and the scored checks (long table)."""
+    scored, checks = score_products(products, outcomes, findings, protocol)
+    return rank_products(scored), checks
+
+
+def score_products(
+    products: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    findings: pd.DataFrame,
+    protocol: Protocol,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score, verdict and reason per product (SCORED_COLUMNS, in the products' order), and
+    the scored checks (CHECK_COLUMNS). A product's results depend on its own row, outcomes
+    and findings only: a run can score its products a group at a time."""
     passed = {(o["product_id"], o["check"]): o["passed"] for o in outcomes.to_dict("records")}
     blocking_by_id: dict[str, list[str]] = {}
     caveats_by_id: dict[str, list[str]] = {}
@@ -186,15 +203,25 @@ def outcomes_to_ranking(
                 + ")"
             )
         ranking.append(
-            {"product_id": pid, "score": score_out, "verdict": verdict, "verdict_reason": reason}
+            {
+                "product_id": pid,
+                "product_name": p["product_name"],
+                "score": score_out,
+                "verdict": verdict,
+                "verdict_reason": reason,
+            }
         )
-    frame = pd.DataFrame(ranking, columns=["product_id", "score", "verdict", "verdict_reason"])
-    order = products[["product_id", "product_name"]].merge(frame, on="product_id")
-    order["verdict_order"] = order["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
-    order["neg_score"] = -order["score"].astype(float).fillna(-1.0)
-    order = order.sort_values(
-        ["verdict_order", "neg_score", "product_name", "product_id"], kind="mergesort"
-    ).reset_index(drop=True)
+    frame = pd.DataFrame(ranking, columns=SCORED_COLUMNS)
+    frame["score"] = frame["score"].astype(float)
+    return frame, pd.DataFrame(checks, columns=CHECK_COLUMNS)
+
+
+def rank_products(scored: pd.DataFrame) -> pd.DataFrame:
+    """The ranking (RANKING_COLUMNS, best first): by verdict, then score, then product name,
+    then product_id, so that no tie is left open."""
+    order = scored.assign(
+        verdict_order=scored["verdict"].map({v: i for i, v in enumerate(VERDICTS)}),
+        neg_score=-scored["score"].astype(float).fillna(-1.0),
+    ).sort_values(["verdict_order", "neg_score", "product_name", "product_id"], kind="mergesort")
     order["rank"] = range(1, len(order) + 1)
-    frame = frame.merge(order[["product_id", "rank"]], on="product_id").sort_values("rank")
-    return frame.reset_index(drop=True), pd.DataFrame(checks, columns=CHECK_COLUMNS)
+    return order[RANKING_COLUMNS].reset_index(drop=True)

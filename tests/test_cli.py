@@ -267,6 +267,20 @@ def test_python_dash_m_pipeline_runs_the_same_cli(tmp_path: Path) -> None:
     assert "--fail-on" in result.stdout
 
 
+@pytest.mark.parametrize(("setting", "pool"), [(None, "system"), ("jemalloc", "jemalloc")])
+def test_a_run_allocates_arrow_memory_with_malloc_unless_told(
+    setting: str | None, pool: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if setting is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = setting
+    code = "import pipeline.cli, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, check=True
+    )
+    assert result.stdout.strip() == pool
+
+
 def test_a_second_run_with_wait_runs_once_the_first_is_done(tmp_path: Path) -> None:
     _labels(tmp_path / "labels")
     (tmp_path / "work").mkdir()

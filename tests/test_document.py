@@ -78,7 +78,12 @@ def _rows() -> pa.Table:
 
 
 def _docs() -> document.ProductDocs:
-    return product_docs(_products(), _ranking(), _checks(), _rows())
+    return product_docs(
+        pa.Table.from_pandas(_products()),
+        _ranking(),
+        pa.Table.from_pandas(_checks()),
+        _rows(),
+    )
 
 
 def test_products_come_in_rank_order_with_their_own_checks_and_rows() -> None:
@@ -163,7 +168,12 @@ def test_reading_without_label_rows_fields_and_check_labels() -> None:
 
 
 def test_no_products() -> None:
-    empty = product_docs(_products().iloc[:0], _ranking().iloc[:0], _checks().iloc[:0], _rows())
+    empty = product_docs(
+        pa.Table.from_pandas(_products().iloc[:0]),
+        _ranking().iloc[:0],
+        pa.Table.from_pandas(_checks().iloc[:0]),
+        _rows(),
+    )
     assert len(empty) == 0
     assert list(empty) == []
     assert empty.check_labels() == {}
