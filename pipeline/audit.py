@@ -392,6 +392,7 @@ def run_report(
         reports.root,
         flagged_lines=_finding_lines(findings),
         chart_cache=work.root / "chart.json",
+        card_cache=work.root / "cards.sqlite",
     )
     duration = round(time.monotonic() - started, 3) if started is not None else None
     runs.write_history_record(
@@ -441,7 +442,7 @@ def _score(
         mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
         their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
         group_scored, group_checks = score_products(
-            group.to_pandas(), mine.to_pandas(), their_findings, protocol
+            group.to_pylist(), mine.to_pandas(), their_findings, protocol
         )
         scored.append(group_scored)
         checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))

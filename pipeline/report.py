@@ -25,12 +25,13 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
@@ -41,6 +42,11 @@ from pipeline.config import TEMPLATES_DIR, ReportPaths
 from pipeline.document import ProductDocs
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.runs import atomic_write_chunks, atomic_write_text
+
+if TYPE_CHECKING:
+    import sqlite3
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "audit.html.j2"
 
@@ -140,15 +146,18 @@ def write_reports(
     *,
     flagged_lines: Mapping[Any, Collection[Any]] | None = None,
     chart_cache: Path | None = None,
+    card_cache: Path | None = None,
 ) -> list[Path]:
     """Write audit.html, audit.json and ranking.csv under `reports_dir`; return their paths.
 
     Each is streamed into a temp file beside its target; only when all three are written
     do they replace the old reports, so a failure while rendering leaves those as they
-    were. `flagged_lines` and `chart_cache` are passed to `html_chunks`.
+    were. `flagged_lines`, `chart_cache` and `card_cache` are passed to `html_chunks`.
     """
     paths = ReportPaths(Path(reports_dir))
-    html = html_chunks(audit, flagged_lines=flagged_lines, chart_cache=chart_cache)
+    html = html_chunks(
+        audit, flagged_lines=flagged_lines, chart_cache=chart_cache, card_cache=card_cache
+    )
     return atomic_write_chunks(
         [
             (paths.html, html),
@@ -413,8 +422,9 @@ def chart_with_cache(
 
 
 def prepare() -> None:
-    """Load and compile the page's template now (it is cached for `html_chunks`)."""
+    """Load and compile the page's templates now (they are cached for `html_chunks`)."""
     _environment().get_template(TEMPLATE_NAME)
+    _environment().get_template(CARD_TEMPLATE)
 
 
 def render_html(
@@ -429,12 +439,13 @@ def html_chunks(
     *,
     flagged_lines: Mapping[Any, Collection[Any]] | None = None,
     chart_cache: Path | None = None,
+    card_cache: Path | None = None,
 ) -> Iterator[str]:
     """The audit page in pieces (jinja2's stream), for writing without holding it whole.
 
     `flagged_lines` (product_id -> line numbers) names the label lines that have a
     data-quality finding; by default they are read from the findings' details.
-    `chart_cache`: see `chart_with_cache`.
+    `chart_cache`: see `chart_with_cache`; `card_cache`: see `CardBodies`.
     """
     products = _products(audit)
     protocol = (audit.get("methodology") or {}).get("protocol") or {}
@@ -451,22 +462,159 @@ def html_chunks(
     names = {p["product_id"]: p["product_name"] for p in summaries if p["product_id"] in named}
     counts = Counter(p["verdict"] for p in summaries)
     template = _environment().get_template(TEMPLATE_NAME)
-    yield from template.generate(
-        audit=audit,
-        products=products,
-        ranked=_without_label_rows(products),
-        product_count=len(products),
-        verdict_counts={key: counts.get(key, 0) for key in VERDICT_LABELS},
-        protocol=protocol,
-        check_columns=_check_columns(audit),
-        change_sections=_change_sections(audit.get("changes")),
-        verdicts=VERDICT_LABELS,
-        product_names=names,
-        flagged_lines=flagged_lines,
-        chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
-        chart_title=CHART_TITLE,
-        unplotted=unplotted_products(summaries),
-    )
+    bodies = CardBodies(flagged_lines, card_cache)
+    complete = False
+    try:
+        yield from template.generate(
+            audit=audit,
+            products=products,
+            ranked=_without_label_rows(products),
+            product_count=len(products),
+            verdict_counts={key: counts.get(key, 0) for key in VERDICT_LABELS},
+            protocol=protocol,
+            check_columns=_check_columns(audit),
+            change_sections=_change_sections(audit.get("changes")),
+            verdicts=VERDICT_LABELS,
+            product_names=names,
+            flagged_lines=flagged_lines,
+            chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
+            chart_title=CHART_TITLE,
+            unplotted=unplotted_products(summaries),
+            card_body=bodies,
+        )
+        complete = True
+    finally:
+        bodies.close(prune=complete)
+
+
+CARD_TEMPLATE = "card_body.html.j2"
+#: What a card's body shows of a product (templates/card_body.html.j2): its cache key.
+CARD_BODY_FIELDS = (
+    "product_name",
+    "label_rows",
+    "checks",
+    "verdict_reason",
+    "directions",
+    "warnings",
+    "other_ingredients",
+    "servings_per_day",
+    "servings_per_day_source",
+)
+
+
+class CardBodies:
+    """The body of each product's card (templates/card_body.html.j2: the label as read, the
+    checks, the label text), for the page template to call with the product.
+
+    With `cache` (an SQLite file in the work folder), a body is kept under a hash of what it
+    shows (CARD_BODY_FIELDS and the product's flagged lines) and reused by the next run: a
+    nightly run in which 1% of the labels changed renders 1% of the bodies. The cache is
+    emptied when the report code, the templates or jinja2 change; bodies not used by a
+    complete run are dropped from it. A cache that cannot be opened is rebuilt (or, failing
+    that, not used): it never stops a report.
+    """
+
+    def __init__(
+        self, flagged_lines: Mapping[Any, Collection[Any]], cache: Path | None = None
+    ) -> None:
+        self._template = _environment().get_template(CARD_TEMPLATE)
+        self._flagged = flagged_lines
+        self._store = _CardStore.open(cache, _card_salt()) if cache is not None else None
+        self.rendered = 0
+        self.reused = 0
+
+    def _render(self, product: Mapping[str, Any], flagged: Collection[Any]) -> str:
+        self.rendered += 1
+        # + "\n": jinja2 drops the template's final newline
+        return self._template.render(p=product, flagged=flagged) + "\n"
+
+    def __call__(self, product: Mapping[str, Any]) -> Markup:
+        flagged = self._flagged.get(product.get("product_id"), ())
+        if self._store is None:
+            return Markup(self._render(product, flagged))
+        shown = [product.get(f) for f in CARD_BODY_FIELDS] + [sorted(flagged)]
+        text = json.dumps(shown, ensure_ascii=False, default=str)
+        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        html = self._store.get(key)
+        if html is None:
+            html = self._render(product, flagged)
+            self._store.put(key, html)
+        else:
+            self.reused += 1
+        return Markup(html)  # rendered by the autoescaping template
+
+    def close(self, *, prune: bool = True) -> None:
+        """Save the cache (and, with `prune`, drop the bodies this run did not use)."""
+        if self._store is not None:
+            self._store.close(prune=prune)
+            self._store = None
+
+
+@functools.cache
+def _card_salt() -> str:
+    """What every cached card body depends on besides the product: this module (filters,
+    card_rows), the templates, jinja2 and markupsafe."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for template in sorted(TEMPLATES_DIR.glob("*.j2")):
+        digest.update(template.read_bytes())
+    digest.update(f"{version('jinja2')} {version('markupsafe')}".encode())
+    return digest.hexdigest()
+
+
+class _CardStore:
+    """Card bodies by key in an SQLite file, for one run (see CardBodies)."""
+
+    def __init__(self, db: sqlite3.Connection, salt: str) -> None:
+        self._db = db
+        self._used: set[str] = set()
+        db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
+        db.execute("CREATE TABLE IF NOT EXISTS cards (key TEXT PRIMARY KEY, html TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
+        found = db.execute("SELECT value FROM salt").fetchone()
+        if found is None or found[0] != salt:
+            db.execute("DELETE FROM cards")
+            db.execute("DELETE FROM salt")
+            db.execute("INSERT INTO salt VALUES (?)", (salt,))
+
+    @classmethod
+    def open(cls, path: Path, salt: str) -> _CardStore | None:
+        import sqlite3
+
+        for attempt in range(2):
+            try:
+                return cls(sqlite3.connect(path), salt)
+            except sqlite3.Error as exc:
+                if attempt == 0:
+                    log.warning("card cache %s is unusable (%s): rebuilt", path, exc)
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                else:
+                    log.warning("card cache %s cannot be created (%s): not used", path, exc)
+        return None
+
+    def get(self, key: str) -> str | None:
+        self._used.add(key)
+        found = self._db.execute("SELECT html FROM cards WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def put(self, key: str, html: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO cards VALUES (?, ?)", (key, html))
+
+    def close(self, *, prune: bool) -> None:
+        import sqlite3
+
+        try:
+            if prune:
+                self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
+                self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
+                self._db.execute("DELETE FROM cards WHERE key NOT IN (SELECT key FROM used)")
+            self._db.commit()
+        except sqlite3.Error as exc:
+            log.warning("card cache not saved: %s", exc)
+        finally:
+            self._db.close()
 
 
 #: What the chart, its "not plotted" list and the page's counts read of each product.

@@ -9,7 +9,7 @@ label can be assessed at all. Ranking: verdict, then score, then name: no ties l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -131,19 +131,21 @@ def outcomes_to_ranking(
     protocol: Protocol,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score, verdict, reason and rank per product, and the scored checks (long table)."""
-    scored, checks = score_products(products, outcomes, findings, protocol)
+    records = [{str(k): v for k, v in r.items()} for r in products.to_dict("records")]
+    scored, checks = score_products(records, outcomes, findings, protocol)
     return rank_products(scored), checks
 
 
 def score_products(
-    products: pd.DataFrame,
+    products: Sequence[Mapping[str, Any]],
     outcomes: pd.DataFrame,
     findings: pd.DataFrame,
     protocol: Protocol,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score, verdict and reason per product (SCORED_COLUMNS, in the products' order), and
-    the scored checks (CHECK_COLUMNS). A product's results depend on its own row, outcomes
-    and findings only: a run can score its products a group at a time."""
+    the scored checks (CHECK_COLUMNS). `products`: rows of the products table (a missing
+    value None or NaN). A product's results depend on its own row, outcomes and findings
+    only: a run can score its products a group at a time."""
     passed = {(o["product_id"], o["check"]): o["passed"] for o in outcomes.to_dict("records")}
     blocking_by_id: dict[str, list[str]] = {}
     caveats_by_id: dict[str, list[str]] = {}
@@ -158,8 +160,7 @@ def score_products(
     total_weight = sum(protocol.weights.values())
     checks: list[dict[str, Any]] = []
     ranking: list[dict[str, Any]] = []
-    for record in products.to_dict("records"):
-        p = {str(k): v for k, v in record.items()}
+    for p in products:
         pid = p["product_id"]
         points = 0.0
         failed_required: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
 import json
@@ -569,3 +570,74 @@ def test_audit_json_is_indented_with_one_product_per_line() -> None:
     assert "".join(report.audit_json_chunks({})) == "{}\n"
     with pytest.raises(ValueError, match="Out of range float values"):
         report.audit_json({"products": [{"score": float("inf")}]})
+
+
+# --------------------------------------------------------------------------- card cache
+
+
+def _page(audit: dict[str, Any], cache: Path | None) -> str:
+    return "".join(report.html_chunks(audit, card_cache=cache))
+
+
+def _cached_keys(cache: Path) -> int:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(cache)) as db:
+        return int(db.execute("SELECT count(*) FROM cards").fetchone()[0])
+
+
+def test_card_bodies_are_reused_only_while_what_they_show_is_unchanged(
+    audit: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cards.sqlite"
+    counts: list[tuple[int, int]] = []
+    real_close = report.CardBodies.close
+
+    def close(self: report.CardBodies, *, prune: bool = True) -> None:
+        counts.append((self.rendered, self.reused))
+        real_close(self, prune=prune)
+
+    monkeypatch.setattr(report.CardBodies, "close", close)
+    n = len(audit["products"])
+    expected = _page(audit, None)
+    assert _page(audit, cache) == expected  # first run: every body rendered
+    assert _page(audit, cache) == expected  # second run: every body from the cache
+    assert counts[1:] == [(n, 0), (0, n)]
+    assert _cached_keys(cache) == n
+
+    changed = copy.deepcopy(audit)
+    changed["products"][0]["directions"] = "Take <b>two</b> with a fatty meal."
+    changed["products"][1]["rank"] = 99  # the rank is in the card's header, not its body
+    page = _page(changed, cache)
+    assert counts[-1] == (1, n - 1)
+    assert page == _page(changed, None)
+    assert "Take &lt;b&gt;two&lt;/b&gt; with a fatty meal." in page
+
+    fewer = copy.deepcopy(changed)
+    fewer["products"] = fewer["products"][:2]
+    _page(fewer, cache)
+    assert _cached_keys(cache) == 2  # bodies no run uses any more are dropped
+
+
+def test_a_new_report_code_empties_the_card_cache(
+    audit: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cards.sqlite"
+    _page(audit, cache)
+    monkeypatch.setattr(report, "_card_salt", lambda: "another version")
+    bodies = report.CardBodies({}, cache)
+    for product in audit["products"]:
+        bodies(product)
+    assert (bodies.rendered, bodies.reused) == (len(audit["products"]), 0)
+    bodies.close()
+
+
+def test_a_broken_card_cache_is_rebuilt(
+    audit: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cards.sqlite"
+    cache.write_bytes(b"this is not a database" * 100)
+    with caplog.at_level("WARNING"):
+        assert _page(audit, cache) == _page(audit, None)
+    assert "card cache" in caplog.text
+    assert _cached_keys(cache) == len(audit["products"])
