@@ -132,19 +132,15 @@ def run_extract(
     full: bool = False,
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    from pipeline.extract import labels_to_rows
+    """Extract; the four tables are written batch by batch (pipeline.extract
+    .write_label_tables), so memory does not grow with the number of files."""
+    from pipeline.extract import write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
-    extraction, stats = labels_to_rows(
-        labels_dir, work, jobs=jobs, use_cache=not full, progress=progress
-    )
-    _write(work.labels, extraction.labels)
-    _write(work.label_rows, extraction.rows)
-    _write(work.read_issues, extraction.issues)
-    _write(work.rejections, extraction.rejections)
+    stats = write_label_tables(labels_dir, work, jobs=jobs, use_cache=not full, progress=progress)
     meta = {
         "labels_dir": str(labels_dir),
-        "files": list(extraction.files),
+        "files": list(stats.source_files),
         "companion_files": list(stats.companions),
         "parsed": stats.parsed,
         "cached": stats.cached,
@@ -153,25 +149,42 @@ def run_extract(
     return meta
 
 
-def run_normalize(
-    work: config.WorkPaths, *, full: bool = True
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Normalize; with `full=False`, reuse the outputs if the inputs are unchanged."""
-    from pipeline.normalize import nutrients_to_products, rows_to_nutrients
+def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, int]:
+    """Normalize; with `full=False`, reuse the outputs if the inputs are unchanged.
+
+    The extraction is normalized one batch of files at a time (pipeline.normalize
+    .label_batches) and nutrients.parquet / products.parquet are written batch by batch,
+    so memory does not grow with the number of files. Returns their row counts.
+    """
+    from pipeline.normalize import (
+        NUTRIENTS_SCHEMA,
+        PRODUCTS_SCHEMA,
+        label_batches,
+        normalize_batch,
+    )
+    from pipeline.records import ParquetTables
 
     marker = _done_marker(work, "normalize")
     fingerprint = _fingerprint([work.labels, work.label_rows])
     if not full and _up_to_date(marker, fingerprint, [work.nutrients, work.products]):
         log.info("normalize: inputs unchanged, outputs reused")
-        return _read(work.nutrients), _read(work.products)
+        return _row_count(work.nutrients), _row_count(work.products)
     marker.unlink(missing_ok=True)
-    labels, rows = _read(work.labels), _read(work.label_rows)
-    nutrients = rows_to_nutrients(rows, labels)
-    products = nutrients_to_products(nutrients, labels)
-    _write(work.nutrients, nutrients)
-    _write(work.products, products)
+    for path in (work.labels, work.label_rows):
+        if not path.exists():
+            raise AuditError(f"{path} does not exist: run the earlier stage first")
+    targets = {
+        "nutrients": (work.nutrients, NUTRIENTS_SCHEMA),
+        "products": (work.products, PRODUCTS_SCHEMA),
+    }
+    with ParquetTables(targets) as out:
+        for labels, rows in label_batches(work.labels, work.label_rows):
+            nutrients, products = normalize_batch(labels, rows)
+            del labels, rows
+            out.write("nutrients", nutrients)
+            out.write("products", products)
     _mark_done(marker, fingerprint)
-    return nutrients, products
+    return out.rows["nutrients"], out.rows["products"]
 
 
 #: From this many products on, Great Expectations runs in a separate process (a fresh

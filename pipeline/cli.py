@@ -160,10 +160,10 @@ def normalize(work: WorkDir = config.DEFAULT_WORK_DIR, quiet: Quiet = False) -> 
 
     _setup_logging(quiet)
     try:
-        nutrients, products = run_normalize(config.WorkPaths(work))
+        rows, products = run_normalize(config.WorkPaths(work))
     except AuditError as exc:
         raise _fail(exc, 1) from None
-    typer.echo(f"normalized {len(nutrients)} label rows into {len(products)} products")
+    typer.echo(f"normalized {rows} label rows into {products} products")
 
 
 @app.command()

@@ -2,14 +2,18 @@
 
 `find_label_files` walks the folder (recursively, hidden files and folders ignored);
 `extract_file` reads one file with the reader for its type and turns a `LabelError` into
-a rejection, so one bad file never stops the run; `labels_to_rows` does the whole folder,
-in parallel processes, reusing the cache for files whose content has not changed.
+a rejection, so one bad file never stops the run. `extract_in_batches` does the whole
+folder: the files whose content has not changed come from the cache, the others are read
+in parallel processes that store what they read in the cache; then the readings are handed
+on `EXTRACT_BATCH_FILES` files at a time, in file order, so memory does not grow with the
+number of files. `write_label_tables` streams them into the four Parquet tables;
+`labels_to_rows` gathers them into DataFrames (small folders, tests).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +24,21 @@ from pipeline.records import (
     FileExtraction,
     Label,
     LabelRow,
+    ParquetTables,
     ReadIssue,
     Rejection,
     concat_extractions,
+    record_schema,
     records_to_frame,
+    records_to_table,
 )
 
 log = logging.getLogger(__name__)
+
+#: Files handed on (and written to the tables) at a time: the extract stage holds the
+#: readings of this many files, never the whole folder's. Each batch is one row group of
+#: each table, which the normalize stage reads one at a time.
+EXTRACT_BATCH_FILES = 512
 
 
 def find_label_files(labels_dir: Path) -> list[Path]:
@@ -117,6 +129,7 @@ class ExtractStats:
     parsed: int  # files read this run (cache misses)
     cached: int  # files whose earlier reading was reused
     companions: tuple[str, ...]  # CSV companion files read with their main file
+    source_files: tuple[str, ...] = ()  # the label files, in the tables' order
 
 
 def _companions(files: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Path]]]:
@@ -133,18 +146,80 @@ def _companions(files: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Path
     return main, companions
 
 
-def labels_to_rows(
+@dataclass(frozen=True)
+class PlannedFile:
+    """One label file of this run: what to read, its cache key, and whether an entry for
+    that key is in the cache (it is read when its batch is handed on)."""
+
+    task: FileTask
+    key: str
+    cached: bool
+
+
+@dataclass(frozen=True)
+class CacheTask:
+    """A cache miss for a worker: read the file and store the reading under `key`."""
+
+    task: FileTask
+    key: str
+    cache_dir: Path
+    extractor_version: str
+
+
+def extract_into_cache(job: CacheTask) -> FileExtraction | None:
+    """Read one file and put the reading in the cache; None once it is stored there (the
+    extract stage reads it back when its batch is written, so the pool's results never
+    hold the folder), the reading itself if it could not be stored."""
+    from pipeline import runs
+
+    extraction = extract_file(job.task)
+    cache = runs.ExtractionCache(job.cache_dir, job.extractor_version)
+    cache.put(job.key, extraction)
+    return None if cache.writes else extraction
+
+
+def _plan(
+    main: Sequence[Path],
+    companions: dict[Path, list[Path]],
+    labels_dir: Path,
+    cache_key: Callable[[str, Sequence[str]], str],
+    entries_dir: Path | None,
+) -> list[PlannedFile]:
+    """The cache key of every file, and whether it has an entry (`entries_dir` None: the
+    cache is not used, every file is read)."""
+    from pipeline import runs
+
+    planned = []
+    for path in main:
+        source_file = source_name(path, labels_dir)
+        digests = [runs.file_digest(path)]
+        if path.suffix.lower() == ".csv":
+            digests += [runs.file_digest(c) for c in sorted(companions.get(path.parent, []))]
+        key = cache_key(source_file, digests)
+        cached = entries_dir is not None and (entries_dir / f"{key}.json").is_file()
+        planned.append(PlannedFile(FileTask(path, source_file), key, cached))
+    return planned
+
+
+def extract_in_batches(
     labels_dir: Path,
     work: config.WorkPaths,
+    take: Callable[[list[FileExtraction]], None],
     *,
     jobs: int = 1,
     use_cache: bool = True,
     progress: bool | None = None,
-) -> tuple[Extraction, ExtractStats]:
-    """Read every label file under `labels_dir` into the four label tables.
+    batch_files: int = EXTRACT_BATCH_FILES,
+) -> ExtractStats:
+    """Read every label file under `labels_dir`, handing the readings to `take` in file
+    order, `batch_files` files at a time (the last batch may be shorter).
 
     Files whose content (and companion files) are unchanged since a cached reading with the
-    same extractor version are not parsed again; the rest are read in `jobs` processes.
+    same extractor version are not parsed again. The rest are read first, in `jobs`
+    processes that store each reading in the cache; every batch is then read back from it.
+    So memory holds one batch, whatever the number of files. A reading that cannot be
+    stored comes back from the worker instead; an entry that cannot be read back (broken
+    meanwhile) is read again here.
     """
     from pipeline import runs
 
@@ -153,38 +228,113 @@ def labels_to_rows(
         raise AuditError(f"no label files (*.pdf, *.csv, *.json, images) under {labels_dir}")
     main, companions = _companions(files)
     cache = runs.ExtractionCache(work.cache_dir, config.EXTRACTOR_VERSION)
-    results: dict[str, FileExtraction] = {}
-    todo: list[tuple[FileTask, str]] = []
-    keys: set[str] = set()
-    for path in main:
-        source_file = source_name(path, labels_dir)
-        digests = [runs.file_digest(path)]
-        if path.suffix.lower() == ".csv":
-            digests += [runs.file_digest(c) for c in sorted(companions.get(path.parent, []))]
-        key = cache.cache_key(source_file, digests)
-        keys.add(key)
-        hit = cache.get(key) if use_cache else None
-        if hit is not None:
-            results[source_file] = hit
-        else:
-            todo.append((FileTask(path, source_file), key))
+    planned = _plan(
+        main, companions, labels_dir, cache.cache_key, cache.entries_dir if use_cache else None
+    )
+    todo = [p for p in planned if not p.cached]
     if len(todo) > 1 and jobs > 1:
-        _import_readers({task.path.suffix.lower().lstrip(".") for task, _ in todo})
+        _import_readers({p.task.path.suffix.lower().lstrip(".") for p in todo})
+    jobs_todo = [CacheTask(p.task, p.key, cache.cache_dir, cache.extractor_version) for p in todo]
     fresh = runs.map_in_processes(
-        extract_file,
-        [task for task, _ in todo],
+        extract_into_cache,
+        jobs_todo,
         jobs=jobs,
-        describe=lambda task: task.source_file,
+        describe=lambda job: job.task.source_file,
         progress=progress,
     )
-    for (task, key), extraction in zip(todo, fresh, strict=True):
-        cache.put(key, extraction)
-        results[task.source_file] = extraction
-    cache.prune(keys)
-    ordered = [results[source_name(p, labels_dir)] for p in main]
+    unstored = {p.key: extraction for p, extraction in zip(todo, fresh, strict=True) if extraction}
+    del fresh, jobs_todo
+    parsed, size = len(todo), max(1, batch_files)
+    for start in range(0, len(planned), size):
+        batch = []
+        for p in planned[start : start + size]:
+            extraction = unstored.pop(p.key, None) or cache.get(p.key)
+            if extraction is None:  # a broken entry: read the file again, here
+                parsed += p.cached
+                extraction = extract_file(p.task)
+                cache.put(p.key, extraction)
+            batch.append(extraction)
+        take(batch)
+    cache.prune({p.key for p in planned})
     companion_names = tuple(
         source_name(c, labels_dir) for group in companions.values() for c in group
     )
-    stats = ExtractStats(len(main), len(todo), len(main) - len(todo), companion_names)
-    log.info("extract: %d files, %d parsed, %d from cache", len(main), len(todo), stats.cached)
-    return extractions_to_tables(ordered), stats
+    stats = ExtractStats(
+        files=len(main),
+        parsed=parsed,
+        cached=len(main) - parsed,
+        companions=companion_names,
+        source_files=tuple(p.task.source_file for p in planned),
+    )
+    log.info("extract: %d files, %d parsed, %d from cache", len(main), parsed, stats.cached)
+    return stats
+
+
+#: The four tables of the extract stage: name -> record type.
+LABEL_TABLES: dict[str, type] = {
+    "labels": Label,
+    "rows": LabelRow,
+    "issues": ReadIssue,
+    "rejections": Rejection,
+}
+
+
+def write_label_tables(
+    labels_dir: Path,
+    work: config.WorkPaths,
+    *,
+    jobs: int = 1,
+    use_cache: bool = True,
+    progress: bool | None = None,
+    batch_files: int = EXTRACT_BATCH_FILES,
+) -> ExtractStats:
+    """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
+    rejections.parquet: each batch is one row group of each (an empty one if the batch has
+    no such records), with the record type's fixed schema. The four files are replaced
+    together when every batch is written (none if the stage fails)."""
+    paths = {
+        "labels": work.labels,
+        "rows": work.label_rows,
+        "issues": work.read_issues,
+        "rejections": work.rejections,
+    }
+    targets = {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
+    with ParquetTables(targets) as out:
+
+        def take(batch: list[FileExtraction]) -> None:
+            labels, rows, issues, rejections = concat_extractions(batch)
+            records: dict[str, Sequence[object]] = {
+                "labels": labels,
+                "rows": rows,
+                "issues": issues,
+                "rejections": rejections,
+            }
+            for name, kind in LABEL_TABLES.items():
+                out.write(name, records_to_table(records[name], kind))
+
+        return extract_in_batches(
+            labels_dir,
+            work,
+            take,
+            jobs=jobs,
+            use_cache=use_cache,
+            progress=progress,
+            batch_files=batch_files,
+        )
+
+
+def labels_to_rows(
+    labels_dir: Path,
+    work: config.WorkPaths,
+    *,
+    jobs: int = 1,
+    use_cache: bool = True,
+    progress: bool | None = None,
+) -> tuple[Extraction, ExtractStats]:
+    """Read every label file under `labels_dir` into the four label tables, in memory
+    (`extract_in_batches` gathered; the extract stage streams them: `write_label_tables`)."""
+    extractions: list[FileExtraction] = []
+    stats = extract_in_batches(
+        labels_dir, work, extractions.extend, jobs=jobs, use_cache=use_cache, progress=progress
+    )
+    return extractions_to_tables(extractions), stats

@@ -4,18 +4,32 @@
 amount, keeping the printed value and unit beside the normalized one. `nutrients_to_products`
 makes one row per product with the protocol metrics and the label-text evidence (warfarin
 caution, take-with-fat guidance, servings per day). Both are pure functions of DataFrames.
+
+Both work on any group of whole label files: a product's rows and its id depend only on its
+own file. So the normalize stage runs them on one batch of files at a time
+(`label_batches`: the extract stage's row groups), and `normalize_batch` gives Arrow tables
+with the fixed `NUTRIENTS_SCHEMA` / `PRODUCTS_SCHEMA`, whatever one batch's values make
+pandas infer; written one after the other, they are the whole table's normalization.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from pipeline import nutrients as nt
+from pipeline.records import Label, LabelRow, frame_schema, frame_to_table, record_dtypes
 from pipeline.units import IU_TO_MCG, UnitKind, lookup_unit, parse_amount
 
 # ---- one line ---------------------------------------------------------------------------
@@ -116,8 +130,11 @@ _DV = re.compile(r"^\s*<?\s*(\d+(?:[.,]\d+)?)\s*%?\s*$")
 
 def parse_dv(dv_raw: object) -> float | None:
     """The declared %DV as a number ("38%" -> 38); None for "*", "**", "†" or blank."""
-    if not isinstance(dv_raw, str):
-        return None
+    return _parse_dv_text(dv_raw) if isinstance(dv_raw, str) else None
+
+
+@lru_cache(maxsize=4096)  # labels print few distinct %DVs; bounded, so memory stays flat
+def _parse_dv_text(dv_raw: str) -> float | None:
     match = _DV.match(dv_raw.replace("%", " % "))
     return float(match.group(1).replace(",", ".")) if match else None
 
@@ -138,12 +155,44 @@ def dv_consistent(
     )
 
 
-def rows_to_nutrients(rows: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """One row per panel line: the printed values beside canonical nutrient and amount."""
-    ids = labels[["source_file", "label_index"]].assign(product_id=product_ids(labels))
-    out = rows.merge(ids, on=["source_file", "label_index"], how="left")
-    keys = out[_ROW_KEYS].astype(object).where(out[_ROW_KEYS].notna(), None)
-    found = [normalize_line(*key) for key in keys.itertuples(index=False, name=None)]
+def _with_none(values: pd.Series) -> np.ndarray:
+    """A column's values as Python objects, None where missing (None, NaN or NA)."""
+    out = values.to_numpy(dtype=object, copy=True)  # a view may be read-only
+    out[values.isna().to_numpy()] = None
+    return out
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """A column as float64 values, NaN where missing (None, NaN or NA)."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _dv_consistent_array(
+    declared: pd.Series, current: pd.Series, older: pd.Series
+) -> pd.arrays.BooleanArray:
+    """`dv_consistent` of every row at once (NA where a value is missing)."""
+    d, c, o = _floats(declared), _floats(current), _floats(older)
+    known = ~(np.isnan(d) | np.isnan(c) | np.isnan(o))
+    with np.errstate(invalid="ignore"):
+        consistent = (np.abs(d - c) <= np.maximum(1.0, 0.1 * c)) | (
+            np.abs(d - o) <= np.maximum(1.0, 0.1 * o)
+        )
+    return pd.arrays.BooleanArray(consistent & known, ~known)
+
+
+def rows_to_nutrients(
+    rows: pd.DataFrame, labels: pd.DataFrame, ids: pd.Series | None = None
+) -> pd.DataFrame:
+    """One row per panel line: the printed values beside canonical nutrient and amount.
+
+    `ids`: `product_ids(labels)`, when the caller has computed them already.
+    """
+    keyed = labels[["source_file", "label_index"]].assign(
+        product_id=product_ids(labels) if ids is None else ids
+    )
+    out = rows.merge(keyed, on=["source_file", "label_index"], how="left")
+    keys = zip(*(_with_none(out[c]) for c in _ROW_KEYS), strict=True)
+    found = [normalize_line(*key) for key in keys]
     norm = pd.DataFrame(
         [n.__dict__ for n in found],
         index=out.index,
@@ -165,17 +214,8 @@ def rows_to_nutrients(rows: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
         _expected_dv(n, a, "dv_older")
         for n, a in zip(out["nutrient"], out["amount_normalized"], strict=True)
     ]
-    out["dv_consistent"] = pd.array(
-        [
-            dv_consistent(d, c, o)
-            for d, c, o in zip(
-                out["dv_declared_pct"],
-                out["dv_expected_current_pct"],
-                out["dv_expected_older_pct"],
-                strict=True,
-            )
-        ],
-        dtype="boolean",
+    out["dv_consistent"] = _dv_consistent_array(
+        out["dv_declared_pct"], out["dv_expected_current_pct"], out["dv_expected_older_pct"]
     )
     for col in (
         "amount_normalized",
@@ -231,11 +271,18 @@ def _clause_evidence(words: re.Pattern[str], text: str) -> str | None:
     return text[start : end.start() if end else len(text)].strip()
 
 
+#: Label texts repeat (a brand's products share directions and warnings), so the per-label
+#: text functions keep their latest answers: bounded, so memory does not grow with the run.
+_TEXT_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=_TEXT_CACHE_SIZE)
 def anticoagulant_caution(warnings: str, directions: str) -> str | None:
     """The label sentence that cautions people on anticoagulants, if any."""
     return _clause_evidence(_ANTICOAGULANT, f"{warnings}. {directions}")
 
 
+@lru_cache(maxsize=_TEXT_CACHE_SIZE)
 def fat_guidance(directions: str, other_ingredients: str) -> str | None:
     """The directions sentence (or oil carrier) that has K2 taken with fat, if any."""
     said = _clause_evidence(_WITH_FAT, directions)
@@ -321,6 +368,7 @@ def _serving_counted_in(serving_size: str, dose_kind: str) -> bool:
     return bool(kinds & _DOSE_ACCEPTS.get(dose_kind, frozenset({dose_kind})))
 
 
+@lru_cache(maxsize=_TEXT_CACHE_SIZE)
 def servings_per_day(
     serving_size: str | None, directions: str, max_daily_servings: float | None
 ) -> tuple[float, str]:
@@ -387,11 +435,24 @@ PROTOCOL_AMOUNT_COLUMNS: tuple[str, ...] = (
 PROTOCOL_METRIC_COLUMNS: tuple[str, ...] = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio")
 
 
-def _k2_form_of(forms: pd.Series) -> str | None:
-    distinct = sorted(set(forms.dropna()))
-    if not distinct:
-        return None
-    return distinct[0] if len(distinct) == 1 else nt.MIXED
+#: The per-serving amounts that also get a per-day column ("<column>_per_day").
+_PER_DAY_COLUMNS: tuple[str, ...] = ("calcium_mg", "magnesium_mg", "vitamin_d_mcg")
+
+
+def _rows_column(amount_column: str) -> str:
+    """The column counting the rows summed into an amount: calcium_mg -> calcium_rows."""
+    return amount_column.rsplit("_", 1)[0] + "_rows"
+
+
+def _k2_forms(nutrients: pd.DataFrame) -> pd.Series:
+    """product_id -> the K2 form of its K2 rows: the one form they name, MIXED for more
+    than one; products whose K2 rows name none are left out."""
+    k2 = nutrients.loc[
+        (nutrients["nutrient"] == nt.VITAMIN_K2) & nutrients["k2_form"].notna(),
+        ["product_id", "k2_form"],
+    ]
+    forms = k2.drop_duplicates().groupby("product_id")["k2_form"]
+    return forms.first().where(forms.size() == 1, nt.MIXED)
 
 
 def _text(value: object) -> str:
@@ -399,65 +460,164 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def nutrients_to_products(nutrients: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """One row per product: per-serving amounts, protocol metrics and label-text evidence."""
+def nutrients_to_products(
+    nutrients: pd.DataFrame, labels: pd.DataFrame, ids: pd.Series | None = None
+) -> pd.DataFrame:
+    """One row per product: per-serving amounts, protocol metrics and label-text evidence.
+
+    `ids`: `product_ids(labels)`, when the caller has computed them already.
+    """
     products = labels.copy()
-    products.insert(0, "product_id", product_ids(labels))
-    usable = nutrients[
-        nutrients["nutrient"].isin(list(_AMOUNT_COLUMNS)) & (nutrients["unit_status"] == "ok")
-    ]
-    sums = usable.pivot_table(
-        index="product_id", columns="nutrient", values="amount_normalized", aggfunc="sum"
-    )
-    counts = usable.groupby(["product_id", "nutrient"]).size().unstack(fill_value=0)
+    products.insert(0, "product_id", product_ids(labels) if ids is None else ids)
+    index = products.index
+    sums, counts = _amount_sums(nutrients, products["product_id"])
+    new: dict[str, Any] = {}  # the added columns, in order: one concat, not one insert each
     for nutrient, column in _AMOUNT_COLUMNS.items():
-        values = sums[nutrient] if nutrient in sums.columns else pd.Series(dtype=float)
-        products[column] = products["product_id"].map(values).astype(float)
-        counted = counts[nutrient] if nutrient in counts.columns else pd.Series(dtype=int)
-        products[column.rsplit("_", 1)[0] + "_rows"] = (
-            products["product_id"].map(counted).fillna(0).astype(int)
-        )
-    k2 = nutrients[nutrients["nutrient"] == nt.VITAMIN_K2]
-    products["k2_form"] = products["product_id"].map(
-        k2.groupby("product_id")["k2_form"].agg(_k2_form_of)
-    )
-    products["k2_form"] = (
-        products["k2_form"].astype(object).where(products["k2_form"].notna(), None)
-    )
+        new[column] = pd.Series(sums[nutrient].to_numpy(dtype=float), index=index)
+        new[_rows_column(column)] = pd.Series(counts[nutrient].to_numpy(dtype="int64"), index=index)
+    k2_form = products["product_id"].map(_k2_forms(nutrients)).astype(object)
+    new["k2_form"] = k2_form.where(k2_form.notna(), None)
 
-    ca = products["calcium_mg"]
-    k2_amount = products["vitamin_k2_mcg"].fillna(0.0)
-    k_unknown = products["vitamin_k_unresolved_mcg"].notna() & products["vitamin_k2_mcg"].isna()
+    ca = new["calcium_mg"]
+    k2_amount = new["vitamin_k2_mcg"].fillna(0.0)
+    k_unknown = new["vitamin_k_unresolved_mcg"].notna() & new["vitamin_k2_mcg"].isna()
     ratio = (k2_amount / ca * 500.0).where((ca > 0) & ~k_unknown)
-    products["k2_mcg_per_500mg_ca"] = ratio.round(2)
-    mg = products["magnesium_mg"]
-    products["ca_to_mg_ratio"] = (ca / mg).where((ca > 0) & (mg > 0)).round(2)
-    products["has_vitamin_d"] = products["vitamin_d_mcg"].fillna(0) > 0
+    new["k2_mcg_per_500mg_ca"] = ratio.round(2)
+    mg = new["magnesium_mg"]
+    new["ca_to_mg_ratio"] = (ca / mg).where((ca > 0) & (mg > 0)).round(2)
+    new["has_vitamin_d"] = new["vitamin_d_mcg"].fillna(0) > 0
 
+    # Plain lists: iterating Arrow-backed string columns item by item is slow.
+    directions = [_text(d) for d in products["directions"].tolist()]
     caution = [
-        anticoagulant_caution(_text(w), _text(d))
-        for w, d in zip(products["warnings"], products["directions"], strict=True)
+        anticoagulant_caution(_text(w), d)
+        for w, d in zip(products["warnings"].tolist(), directions, strict=True)
     ]
     fat = [
-        fat_guidance(_text(d), _text(o))
-        for d, o in zip(products["directions"], products["other_ingredients"], strict=True)
+        fat_guidance(d, _text(o))
+        for d, o in zip(directions, products["other_ingredients"].tolist(), strict=True)
     ]
-    products["anticoagulant_evidence"] = caution
-    products["has_anticoagulant_caution"] = [c is not None for c in caution]
-    products["fat_guidance_evidence"] = fat
-    products["has_fat_guidance"] = [f is not None for f in fat]
+    new["anticoagulant_evidence"] = caution
+    new["has_anticoagulant_caution"] = [c is not None for c in caution]
+    new["fat_guidance_evidence"] = fat
+    new["has_fat_guidance"] = [f is not None for f in fat]
 
     per_day = [
-        servings_per_day(_text(s) or None, _text(d), None if pd.isna(m) else float(m))
+        servings_per_day(_text(s) or None, d, None if pd.isna(m) else float(m))
         for s, d, m in zip(
-            products["serving_size"],
-            products["directions"],
-            products["max_daily_servings"],
+            products["serving_size"].tolist(),
+            directions,
+            products["max_daily_servings"].tolist(),
             strict=True,
         )
     ]
-    products["servings_per_day"] = [p[0] for p in per_day]
-    products["servings_per_day_source"] = [p[1] for p in per_day]
-    for column in ("calcium_mg", "magnesium_mg", "vitamin_d_mcg"):
-        products[column + "_per_day"] = products[column] * products["servings_per_day"]
-    return products
+    servings = pd.Series([p[0] for p in per_day], index=index, dtype=float)
+    new["servings_per_day"] = servings
+    new["servings_per_day_source"] = [p[1] for p in per_day]
+    for column in _PER_DAY_COLUMNS:
+        new[column + "_per_day"] = new[column] * servings
+    return pd.concat([products, pd.DataFrame(new, index=index)], axis=1)
+
+
+def _amount_sums(
+    nutrients: pd.DataFrame, product_id: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per product (rows, in `product_id`'s order) and protocol nutrient (columns, all of
+    _AMOUNT_COLUMNS): the sum of its usable normalized amounts (NaN when it has none) and
+    how many rows were summed (0 when none)."""
+    usable = nutrients.loc[
+        nutrients["nutrient"].isin(list(_AMOUNT_COLUMNS)) & (nutrients["unit_status"] == "ok"),
+        ["product_id", "nutrient", "amount_normalized"],
+    ]
+    grouped = usable.groupby(["product_id", "nutrient"])["amount_normalized"]
+    rows, columns = pd.Index(product_id), list(_AMOUNT_COLUMNS)
+    if usable.empty:
+        return (
+            pd.DataFrame(np.nan, index=rows, columns=columns),
+            pd.DataFrame(0, index=rows, columns=columns),
+        )
+    sums = grouped.sum().unstack().reindex(index=rows, columns=columns)
+    counts = grouped.size().unstack(fill_value=0).reindex(index=rows, columns=columns, fill_value=0)
+    return sums, counts
+
+
+# ---- batches of files ---------------------------------------------------------------------
+
+#: nutrients.parquet: the label row, its product, what `normalize_line` found, the result.
+NUTRIENTS_SCHEMA: pa.Schema = frame_schema(
+    {
+        **record_dtypes(LabelRow),
+        "product_id": "str",
+        **{
+            "unit_note" if name == "note" else name: dtype
+            for name, dtype in record_dtypes(Normalized).items()
+        },
+        "unit_normalized": "str",
+        "amount_normalized": "float64",
+        "dv_declared_pct": "float64",
+        "dv_expected_current_pct": "float64",
+        "dv_expected_older_pct": "float64",
+        "dv_consistent": "boolean",
+    }
+)
+
+#: products.parquet: the label, then the columns `nutrients_to_products` adds, in its order.
+PRODUCTS_SCHEMA: pa.Schema = frame_schema(
+    {
+        "product_id": "str",
+        **record_dtypes(Label),
+        **{
+            name: dtype
+            for column in _AMOUNT_COLUMNS.values()
+            for name, dtype in ((column, "float64"), (_rows_column(column), "int64"))
+        },
+        "k2_form": "str",
+        "k2_mcg_per_500mg_ca": "float64",
+        "ca_to_mg_ratio": "float64",
+        "has_vitamin_d": "bool",
+        "anticoagulant_evidence": "str",
+        "has_anticoagulant_caution": "bool",
+        "fat_guidance_evidence": "str",
+        "has_fat_guidance": "bool",
+        "servings_per_day": "float64",
+        "servings_per_day_source": "str",
+        **{column + "_per_day": "float64" for column in _PER_DAY_COLUMNS},
+    }
+)
+
+
+def normalize_batch(labels: pd.DataFrame, rows: pd.DataFrame) -> tuple[pa.Table, pa.Table]:
+    """`rows_to_nutrients` and `nutrients_to_products` of a group of whole label files, as
+    Arrow tables with NUTRIENTS_SCHEMA and PRODUCTS_SCHEMA."""
+    ids = product_ids(labels)
+    nutrients = rows_to_nutrients(rows, labels, ids)
+    products = nutrients_to_products(nutrients, labels, ids)
+    return frame_to_table(nutrients, NUTRIENTS_SCHEMA), frame_to_table(products, PRODUCTS_SCHEMA)
+
+
+def _batches_aligned(labels_file: pq.ParquetFile, rows_file: pq.ParquetFile) -> bool:
+    """Does row group i of the label rows only name files whose labels are in row group i
+    of the labels (as the extract stage writes them)? Reads the source_file columns only."""
+    if labels_file.num_row_groups != rows_file.num_row_groups:
+        return False
+    for i in range(labels_file.num_row_groups):
+        files = labels_file.read_row_group(i, columns=["source_file"]).column(0).unique()
+        named = rows_file.read_row_group(i, columns=["source_file"]).column(0).unique()
+        if len(named) and not pc.all(pc.is_in(named, value_set=files)).as_py():
+            return False
+    return True
+
+
+def label_batches(labels: Path, rows: Path) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(labels, label rows) of labels.parquet and label_rows.parquet, one batch of whole
+    files at a time: their row groups in pairs when they are aligned (the extract stage
+    writes one row group per batch of files in each), else the whole tables at once."""
+    labels_file, rows_file = pq.ParquetFile(labels), pq.ParquetFile(rows)
+    if not _batches_aligned(labels_file, rows_file):
+        yield pd.read_parquet(labels), pd.read_parquet(rows)
+        return
+    for i in range(labels_file.num_row_groups):
+        yield (
+            labels_file.read_row_group(i).to_pandas(),
+            rows_file.read_row_group(i).to_pandas(),
+        )

@@ -4,17 +4,27 @@ Readers (pipeline.sources.*) turn one file into a `FileExtraction`: the labels (
 product) found in it, their panel lines as printed, and the read issues (a line that was
 found but could not be read). Values are kept as printed (`amount_raw`, `unit_raw`);
 conversion happens in pipeline.normalize. Tables of these records are the stage
-artifacts (one column per field, see `records_to_frame`).
+artifacts (one column per field, see `records_to_frame`), written batch by batch with one
+fixed Arrow schema per table (`record_schema`, `records_to_table`, `ParquetTables`), so a
+stage never holds a whole table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Sequence
+import functools
+import operator
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,13 @@ class Extraction:
 
 
 def field_names(record_type: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(record_type)]
+    return list(_field_names(record_type))
+
+
+@functools.cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    """Cached: `dataclasses.fields` is slow for the thousands of records a cache read makes."""
+    return tuple(f.name for f in dataclasses.fields(record_type))
 
 
 def records_to_frame(records: Iterable[Any], record_type: type) -> pd.DataFrame:
@@ -153,3 +169,146 @@ def concat_extractions(
         if ex.rejection is not None:
             rejections.append(ex.rejection)
     return labels, rows, issues, rejections
+
+
+# ---- fixed Arrow schemas and streamed Parquet tables ---------------------------------------
+
+#: The pandas dtype of a column for each Python type a record field can have (`T | None`
+#: is T's dtype: missing values are NaN, and an integer column with one becomes float64
+#: when pandas reads it, as pandas itself makes such a column).
+_FIELD_DTYPES: dict[type, str] = {str: "str", int: "int64", float: "float64", bool: "bool"}
+
+
+def _field_dtype(hint: Any) -> str:
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    args = typing.get_args(hint) if union else (hint,)
+    kinds = [a for a in args if a is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in _FIELD_DTYPES:
+        raise TypeError(f"no column type for a field of type {hint!r}")
+    return _FIELD_DTYPES[kinds[0]]
+
+
+def record_dtypes(record_type: type) -> dict[str, str]:
+    """Field name -> pandas dtype of its column, from the dataclass's annotations."""
+    hints = typing.get_type_hints(record_type)
+    return {name: _field_dtype(hints[name]) for name in field_names(record_type)}
+
+
+def frame_schema(dtypes: Mapping[str, str]) -> pa.Schema:
+    """The Arrow schema (with pandas metadata, no index) of a frame with these column dtypes:
+    what `DataFrame.to_parquet` writes for such a frame when no column is all missing."""
+    template = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
+    return pa.Schema.from_pandas(template, preserve_index=False)
+
+
+@functools.cache
+def record_schema(record_type: type) -> pa.Schema:
+    """The one Arrow schema of a table of `record_type` records, whatever the batch holds
+    (a column that is all None in one batch keeps its type)."""
+    return frame_schema(record_dtypes(record_type))
+
+
+def records_to_table(records: Sequence[Any], record_type: type) -> pa.Table:
+    """An Arrow table of `records` with `record_schema(record_type)`: the same values as
+    `records_to_frame` (read back with pandas, the same frame when no column is all None;
+    such a column keeps its field's type instead of becoming an object column)."""
+    schema = record_schema(record_type)
+    if not records:
+        return schema.empty_table()
+    get = operator.attrgetter(*schema.names)  # a tuple per record (with two fields or more)
+    values = map(get, records) if len(schema) > 1 else ((get(r),) for r in records)
+    columns = zip(*values, strict=True)  # ... turned into a tuple per column
+    arrays = [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """`frame` as an Arrow table with `schema` (its columns must be the schema's, in order):
+    a batch's columns are cast to the table's types whatever pandas inferred for it."""
+    if list(frame.columns) != schema.names:
+        raise ValueError(f"columns {list(frame.columns)} are not the schema's {schema.names}")
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+class ParquetTables:
+    """Parquet files written batch by batch and replaced all at once::
+
+        with ParquetTables({"labels": (path, schema), ...}) as out:
+            for batch in batches:
+                out.write("labels", table)  # one row group per call, even an empty one
+
+    Each file is written to a hidden temp sibling (`.name.<random>.tmp`, created at its
+    first write) with one fixed schema; leaving the block without an error fsyncs them
+    and renames each over its target (a table never written becomes an empty one), so
+    readers see the old files or the new ones, never a part. On an error every temp file
+    is removed and no target is touched. Memory is one batch, not the table.
+    """
+
+    def __init__(self, targets: Mapping[str, tuple[Path, pa.Schema]]) -> None:
+        self._targets = {name: (Path(path), schema) for name, (path, schema) in targets.items()}
+        self._open: dict[str, tuple[Path, IO[bytes], Any]] = {}
+        self.rows = dict.fromkeys(self._targets, 0)
+
+    def __enter__(self) -> ParquetTables:
+        return self
+
+    def _writer(self, name: str) -> Any:
+        """The open ParquetWriter of `name`, created on first use."""
+        if name not in self._open:
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+            from pipeline.runs import _temp_path_for
+
+            path, schema = self._targets[name]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = _temp_path_for(path)
+            fh = open(tmp, "xb")  # noqa: SIM115 - closed (and removed on an error) in _close
+            self._open[name] = (tmp, fh, None)
+            self._open[name] = (tmp, fh, pq.ParquetWriter(fh, schema))
+        return self._open[name][2]
+
+    def write(self, name: str, table: pa.Table) -> None:
+        """Append `table` (with the target's schema) to `name` as one row group."""
+        self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
+        self.rows[name] += table.num_rows
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            try:
+                for name in self._targets:
+                    self._writer(name)
+            except BaseException:
+                self._close(commit=False)
+                raise
+        self._close(commit=exc_type is None)
+
+    def _close(self, *, commit: bool) -> None:
+        from pipeline.runs import _fsync_dir
+
+        opened, self._open = self._open, {}
+        try:
+            for _, fh, writer in opened.values():
+                if commit:
+                    if writer is not None:
+                        writer.close()
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                elif writer is not None:
+                    with contextlib.suppress(Exception):  # the error that got us here counts
+                        writer.close()
+                fh.close()
+            if commit:
+                for name, (tmp, _, _) in opened.items():
+                    os.replace(tmp, self._targets[name][0])
+        except BaseException:
+            commit = False
+            raise
+        finally:
+            for tmp, fh, _ in opened.values():
+                fh.close()
+                if not commit:
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
+        if commit:
+            for folder in {path.parent for path, _ in self._targets.values()}:
+                _fsync_dir(folder)
