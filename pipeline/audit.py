@@ -21,19 +21,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from pipeline import __version__, config
 from pipeline.errors import AuditError
 from pipeline.protocol import Protocol
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
 
 def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.exists():
         raise AuditError(f"{path} does not exist: run the earlier stage first")
     return pd.read_parquet(path)
@@ -223,6 +224,10 @@ def run_validate(
         log.info("validate: inputs unchanged, outputs reused")
         if process is not None:
             process.stop()
+        reused = _row_count(work.products)
+        _record_validation(
+            work, {"products_validated": 0, "products_reused": reused, "label_rows_validated": 0}
+        )
         return _read(work.outcomes), _read(work.data_quality)
     marker.unlink(missing_ok=True)
     job = ValidationJob(
@@ -350,8 +355,14 @@ def _release_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _rows_or_zero(path: Path) -> int:
-    return _row_count(path) if path.exists() else 0
+def _products_last_validated(work: config.WorkPaths) -> int:
+    """How many products the last validation here covered (run.json's "validation"), 0 if
+    unknown; read without pandas or pyarrow."""
+    try:
+        counts = json.loads(work.run_meta.read_text(encoding="utf-8"))["validation"]
+        return int(counts["products_validated"]) + int(counts["products_reused"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _record_validation(work: config.WorkPaths, counts: Mapping[str, int]) -> None:
@@ -437,6 +448,7 @@ def _score(
     """Score the products a group at a time (pipeline.score.score_products), then rank them
     all: the products and the checks stay in Arrow tables. Returns the products, the
     ranking and the checks."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
     import pyarrow.parquet as pq
@@ -505,19 +517,22 @@ def run_audit(
     data_docs: bool = False,
 ) -> dict[str, Any]:
     """All stages under one lock on the work folder; returns the audit document."""
-    from pipeline.runs import RunLock
-
     started = time.monotonic()
     work = config.WorkPaths(work_dir)
     work.root.mkdir(parents=True, exist_ok=True)
-    with RunLock(work.lock, wait_seconds=lock_wait_s), contextlib.ExitStack() as stack:
-        # Large inputs validate in a ValidationProcess. When the last run here had that
-        # many products, it is started before extraction, so that GX's import (~3 s)
-        # overlaps reading and normalizing (ended as soon as validation proves up to
-        # date). A first run starts it when it validates: its extraction holds more memory.
+    with contextlib.ExitStack() as stack:
+        # Large inputs validate in a ValidationProcess. When the last run here validated
+        # that many products, it is started first of all, before this process imports
+        # pandas and pyarrow, so that GX's import (2-3 s) overlaps those imports, reading
+        # and normalizing; it is ended as soon as validation proves up to date (or when
+        # another run holds the lock). A first run starts it when it validates: its
+        # extraction holds more memory.
         process: ValidationProcess | None = None
-        if _rows_or_zero(work.products) >= VALIDATE_IN_CHILD_MIN_PRODUCTS:
+        if _products_last_validated(work) >= VALIDATE_IN_CHILD_MIN_PRODUCTS:
             process = stack.enter_context(ValidationProcess())
+        from pipeline.runs import RunLock
+
+        stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
         run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
         _release_memory()
         run_normalize(work, full=full)

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from pipeline import config
-from pipeline.errors import AuditError
+from pipeline.errors import EXIT_ERROR, EXIT_LOCKED, AuditError, RunLocked
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -97,7 +97,8 @@ def audit(
     Exit codes: 0 the audit completed (whatever the verdicts); 1 it could not run;
     3 another run holds the work folder; 4 --fail-on tripped.
     """
-    from pipeline import runs
+    # pipeline.runs (pandas, pyarrow) is imported by the run itself, after it has started
+    # the validation process: GX's import then overlaps this process's.
     from pipeline.audit import run_audit
     from pipeline.protocol import load_protocol
 
@@ -114,10 +115,12 @@ def audit(
             lock_wait_s=wait,
             data_docs=data_docs,
         )
-    except runs.RunLocked as exc:
-        raise _fail(exc, runs.EXIT_LOCKED) from None
+    except RunLocked as exc:
+        raise _fail(exc, EXIT_LOCKED) from None
     except AuditError as exc:
-        raise _fail(exc, runs.EXIT_ERROR) from None
+        raise _fail(exc, EXIT_ERROR) from None
+    from pipeline import runs
+
     summary = document["summary"]
     verdicts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items())
     typer.echo(
@@ -147,7 +150,7 @@ def extract(
             labels_dir, config.WorkPaths(work), jobs=jobs or config.default_jobs(), full=full
         )
     except AuditError as exc:
-        raise _fail(exc, 1) from None
+        raise _fail(exc, EXIT_ERROR) from None
     typer.echo(
         f"extracted {len(meta['files'])} files ({meta['parsed']} read, {meta['cached']} cached)"
     )
@@ -162,7 +165,7 @@ def normalize(work: WorkDir = config.DEFAULT_WORK_DIR, quiet: Quiet = False) -> 
     try:
         rows, products = run_normalize(config.WorkPaths(work))
     except AuditError as exc:
-        raise _fail(exc, 1) from None
+        raise _fail(exc, EXIT_ERROR) from None
     typer.echo(f"normalized {rows} label rows into {products} products")
 
 
@@ -178,7 +181,7 @@ def validate(
     try:
         outcomes, findings = run_validate(config.WorkPaths(work), load_protocol(protocol))
     except AuditError as exc:
-        raise _fail(exc, 1) from None
+        raise _fail(exc, EXIT_ERROR) from None
     failed = int((outcomes["passed"] == False).sum())  # noqa: E712
     typer.echo(f"validated: {failed} failed checks, {len(findings)} data-quality findings")
 
@@ -198,5 +201,5 @@ def report(
     try:
         run_report(config.WorkPaths(work), config.ReportPaths(out), load_protocol(protocol))
     except AuditError as exc:
-        raise _fail(exc, 1) from None
+        raise _fail(exc, EXIT_ERROR) from None
     typer.echo(f"wrote {config.ReportPaths(out).html}")

@@ -7,6 +7,18 @@ the CLI prints it as one line and exits non-zero.
 
 from __future__ import annotations
 
+#: Exit codes of a run, for schedulers (pipeline.runs.exit_code_for):
+#: the run completed (findings may exist, but no `--fail-on` condition tripped);
+EXIT_OK = 0
+#: the run could not complete (an `AuditError`: missing folder, bad protocol file, ...);
+EXIT_ERROR = 1
+# (2 is left to typer/click: a usage error, an unknown option or a bad value;)
+#: another labelaudit run holds the lock on the work folder: nothing was done, and a
+#: scheduler may simply try again later (`RunLocked`);
+EXIT_LOCKED = 3
+#: the run completed and a `--fail-on` condition tripped.
+EXIT_FINDINGS = 4
+
 
 class AuditError(Exception):
     """The audit could not run at all (missing folder, no label files, bad protocol file)."""
@@ -61,3 +73,15 @@ class NeedsOcr(LabelError):
 
 class ProtocolError(AuditError):
     """The protocol settings file is missing a value or holds an invalid one."""
+
+
+class RunLocked(AuditError):
+    """Another labelaudit run holds the lock on the work folder (exit with EXIT_LOCKED)."""
+
+    def __init__(
+        self, message: str, *, pid: int | None, host: str | None, started_at: str | None
+    ) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.host = host
+        self.started_at = started_at

@@ -12,7 +12,7 @@
 * `RunLock`: one run at a time per work folder; a lock left by a dead run is taken over.
 * Run history and changes since the previous run (`write_history_record`,
   `read_previous_audit`, `changes_between`).
-* Exit codes for schedulers (`EXIT_*`, `exit_code_for`).
+* Exit codes for schedulers (`exit_code_for`; the `EXIT_*` codes are in pipeline.errors).
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from pipeline.errors import AuditError
+from pipeline.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    AuditError,
+    RunLocked,
+)
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
 
 if TYPE_CHECKING:
@@ -58,16 +63,8 @@ R = TypeVar("R")
 # Exit codes
 # --------------------------------------------------------------------------------------
 
-#: The run completed (findings may exist, but no `--fail-on` condition tripped).
-EXIT_OK = 0
-#: The run could not complete (an `AuditError`: missing folder, bad protocol file, ...).
-EXIT_ERROR = 1
-# 2 is left to typer/click: a usage error (unknown option, bad value).
-#: Another labelaudit run holds the lock on the work folder: nothing was done; a
-#: scheduler may simply try again later.
-EXIT_LOCKED = 3
-#: The run completed and a `--fail-on` condition tripped (see `exit_code_for`).
-EXIT_FINDINGS = 4
+# EXIT_OK, EXIT_ERROR, EXIT_LOCKED, EXIT_FINDINGS: defined with the errors they stand for
+# (pipeline.errors), so that the CLI can name them without importing this module.
 
 #: Values accepted by `--fail-on`.
 FAIL_ON_CHOICES = frozenset({"fails", "data-quality"})
@@ -668,18 +665,6 @@ def _map_pool(
 # --------------------------------------------------------------------------------------
 # Run lock
 # --------------------------------------------------------------------------------------
-
-
-class RunLocked(AuditError):
-    """Another labelaudit run holds the lock on the work folder (exit with EXIT_LOCKED)."""
-
-    def __init__(
-        self, message: str, *, pid: int | None, host: str | None, started_at: str | None
-    ) -> None:
-        super().__init__(message)
-        self.pid = pid
-        self.host = host
-        self.started_at = started_at
 
 
 #: An unreadable or empty lock file older than this is taken over (its writer died

@@ -207,6 +207,12 @@ def test_second_run_parses_no_file_and_changes_are_tracked(tmp_path: Path) -> No
     assert code == 0
     assert (_meta(tmp_path)["parsed"], _meta(tmp_path)["cached"]) == (0, 3)
     assert audit["changes"] == {"added": [], "removed": [], "verdict_changed": []}
+    # what the next run reads to start the validation process early (pipeline.audit)
+    assert _meta(tmp_path)["validation"] == {
+        "products_validated": 0,
+        "products_reused": audit["summary"]["products"],
+        "label_rows_validated": 0,
+    }
 
     # touch one (same content: still cached), change one, add one, remove one
     os.utime(labels / "caldenex.json")
@@ -265,6 +271,17 @@ def test_python_dash_m_pipeline_runs_the_same_cli(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "--fail-on" in result.stdout
+
+
+def test_an_audit_imports_no_pandas_before_its_validation_process_can_start() -> None:
+    code = (
+        "import sys, pipeline.cli, pipeline.audit, pipeline.protocol; "
+        "print(sorted({'pandas', 'pyarrow', 'great_expectations'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(("setting", "pool"), [(None, "system"), ("jemalloc", "jemalloc")])

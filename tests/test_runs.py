@@ -20,13 +20,9 @@ import pandas as pd
 import pytest
 
 from pipeline import runs
-from pipeline.errors import AuditError
+from pipeline.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_LOCKED, EXIT_OK, AuditError
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection
 from pipeline.runs import (
-    EXIT_ERROR,
-    EXIT_FINDINGS,
-    EXIT_LOCKED,
-    EXIT_OK,
     ExtractionCache,
     RunLock,
     RunLocked,
