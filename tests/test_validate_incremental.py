@@ -3,16 +3,18 @@ in a separate process on large inputs; the report reads only what it needs of th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from labelgen.dsld_formats import to_records as dsld_records
 from labelgen.products import dsld_labels
-from pipeline import audit, config
+from pipeline import audit, config, validate
 from pipeline.errors import AuditError
 from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 from pipeline.protocol import load_protocol
@@ -175,3 +177,92 @@ def test_previous_products_keep_only_what_changes_need(tmp_path: Path) -> None:
     ]
     path.write_text('{"products": [', encoding="utf-8")
     assert read_previous_products(path) is None
+
+
+def _gx_file(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def test_validating_in_chunks_gives_the_outputs_of_one_run(
+    corpus: tuple[list[Label], list[LabelRow]],
+    validator: Validator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    labels, rows = corpus
+    # Two labels in different chunks print 3,000 mg of calcium: upper-limit findings.
+    calcium = [r for r in rows if r.name_raw == "Calcium"]
+    high = {calcium[0].source_file, calcium[2].source_file}
+    rows = [
+        dataclasses.replace(r, amount_raw="3,000") if r in (calcium[0], calcium[2]) else r
+        for r in rows
+    ]
+    one = _write_work(tmp_path / "one", labels, rows)
+    assert validate_work(_job(one, full=True), validator)["products_validated"] == LABELS
+    assert _gx_file(one.gx_protocol_result)["labelaudit"]["chunks"] == 1
+
+    # Chunks of 3 products, read 7 rows at a time: chunks span batches and batches chunks.
+    monkeypatch.setattr(validate, "VALIDATE_CHUNK_PRODUCTS", 3)
+    monkeypatch.setattr(validate, "READ_BATCH_ROWS", 7)
+    many = _write_work(tmp_path / "many", labels, rows)
+    assert validate_work(_job(many, full=True), validator) == {
+        "products_validated": LABELS,
+        "products_reused": 0,
+        "label_rows_validated": len(rows),
+    }
+    for chunked, whole in zip(_outputs(many), _outputs(one), strict=True):
+        pd.testing.assert_frame_equal(chunked, whole)
+    outcomes, findings = _outputs(many)
+    assert len(outcomes) == LABELS * 7
+    assert findings["check"].value_counts().to_dict() == {
+        "unit_known": 7,
+        "dv_consistent": 3,
+        "upper_limit": 2,
+        "read": 1,
+    }
+    assert set(findings.loc[findings["check"] == "upper_limit", "source_file"]) == high
+
+    protocol = _gx_file(many.gx_protocol_result)
+    assert list(protocol) == ["labelaudit", "results", "runs"]
+    assert {k: v for k, v in protocol["labelaudit"].items() if k != "note"} == {
+        "validated_products": LABELS,
+        "reused_products": 0,
+        "chunks": 10,
+        "chunk_products": 3,
+    }
+    assert [(run["chunk"], run["products"]) for run in protocol["runs"]] == [
+        (n, 3) for n in range(1, 11)
+    ]
+    assert [run["result_range"] for run in protocol["runs"]] == [
+        [9 * n, 9 * (n + 1)] for n in range(10)
+    ]
+    assert {r["result"]["element_count"] for r in protocol["results"]} == {3}
+    quality = _gx_file(many.gx_data_quality_result)
+    assert [run.get("label_rows") for run in quality["runs"][1::2]] == [None] * 10
+    assert sum(run["label_rows"] for run in quality["runs"][::2]) == len(rows)
+    assert len(quality["results"]) == 10 * (4 + 6)
+    # Every run's data source, suite and stored result are gone from the context.
+    assert validator.context.data_sources.all() == {}
+    assert validator.context.suites.all() == []
+    assert validator.context.validation_results_store.list_keys() == []
+
+    # Incremental, in chunks: the one changed label is validated again, the others reused.
+    changed = calcium[3]
+    rows = [dataclasses.replace(r, amount_raw="3,000") if r == changed else r for r in rows]
+    _write_work(many.root, labels, rows)
+    monkeypatch.setattr(validate, "VALIDATE_CHUNK_PRODUCTS", 2)
+    assert validate_work(_job(many), validator) == {
+        "products_validated": 1,
+        "products_reused": LABELS - 1,
+        "label_rows_validated": sum(r.source_file == changed.source_file for r in rows),
+    }
+    assert _gx_file(many.gx_protocol_result)["labelaudit"]["chunks"] == 1
+    monkeypatch.setattr(validate, "VALIDATE_CHUNK_PRODUCTS", 1000)
+    _write_work(one.root, labels, rows)
+    validate_work(_job(one, full=True), validator)
+    for chunked, whole in zip(_outputs(many), _outputs(one), strict=True):
+        pd.testing.assert_frame_equal(chunked, whole)
+    findings = _outputs(many)[1]
+    upper = set(findings.loc[findings["check"] == "upper_limit", "source_file"])
+    assert upper == high | {changed.source_file}

@@ -1,0 +1,151 @@
+"""The pieces that let the validate stage work a chunk at a time: work files read in
+batches with the dtypes of a whole read, rows gathered per chunk, product keys from any
+split of the tables, outcomes put back in order, and GX result files written piece by piece.
+(tests/test_validate_incremental.py checks the stage itself against one run.)"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
+
+from pipeline import validate
+from pipeline.protocol import CHECKS
+from pipeline.validate import TableFile, ordered_outcomes, product_keys, result_file_text
+
+#: Nutrient rows as a stage may write them (with pyarrow): integers and booleans with a
+#: missing value in the last batch only (batches of 3 rows).
+ROWS = pa.table(
+    {
+        "product_id": ["a", "a", "b", "c", "c", "c", "d", "e"],
+        "line_no": pa.array([1, 2, 1, 1, 2, 3, 1, 1], pa.int64()),
+        "page": pa.array([1, 1, 2, 1, 1, 1, 1, None], pa.int64()),
+        "member": [False, True, False, False, False, False, None, True],
+        "name_raw": ["Calcium", "K2", "D3", "Calcium", None, "Zinc", "Iron", "Boron"],
+    }
+)
+
+
+@pytest.fixture
+def rows_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TableFile:
+    path = tmp_path / "nutrients.parquet"
+    pq.write_table(ROWS, path)
+    monkeypatch.setattr(validate, "READ_BATCH_ROWS", 3)
+    return TableFile.open(path)
+
+
+def test_batches_get_the_dtypes_of_the_whole_file(rows_file: TableFile) -> None:
+    whole = pd.read_parquet(rows_file.path)
+    assert whole["page"].dtype == "float64"
+    assert whole["member"].dtype == "object"
+    # Converted as they come, the first batch's pages would be integers, and its flags bools.
+    first = next(pq.ParquetFile(rows_file.path).iter_batches(batch_size=3)).to_pandas()
+    assert (first["page"].dtype, first["member"].dtype) == ("int64", "bool")
+
+    frames = list(rows_file.frames())
+    assert [len(frame) for frame in frames] == [3, 3, 2]
+    for frame in frames:
+        pd.testing.assert_series_equal(frame.dtypes, whole.dtypes)
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), whole)
+
+
+def test_chunks_hold_their_products_rows_in_file_order(rows_file: TableFile) -> None:
+    whole = pd.read_parquet(rows_file.path)
+    # Chunk 0 is complete only once "d" is read, after chunk 1 ("c"); "zz" has no rows.
+    chunk_of = {"a": 0, "d": 0, "c": 1, "zz": 2}
+    chunks = list(rows_file.chunks(chunk_of, [3, 3, 0]))
+    assert len(chunks) == 3
+    for chunk, ids in zip(chunks, (["a", "d"], ["c"], ["zz"]), strict=True):
+        expected = whole[whole["product_id"].isin(ids)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(chunk, expected)
+    assert chunks[0]["line_no"].tolist() == [1, 2, 1]
+    assert chunks[2].empty
+    assert list(rows_file.chunks(chunk_of, [])) == []
+
+
+def test_product_keys_do_not_depend_on_how_the_tables_come() -> None:
+    products = pd.DataFrame({"product_id": ["a", "b", "c"], "calcium_mg": [500.0, None, 1.0]})
+    nutrients = pd.DataFrame({"product_id": ["a", "b", "a"], "amount_raw": ["500", "1", "90"]})
+    whole = product_keys([products], [nutrients], "salt")
+    split = product_keys(
+        [products.iloc[:1], products.iloc[1:]],
+        [nutrients.iloc[:1], nutrients.iloc[1:2], nutrients.iloc[2:]],
+        "salt",
+    )
+    assert split == whole
+    assert whole.product_ids == ["a", "b", "c"]
+    assert whole.label_rows == {"a": 2, "b": 1}
+    assert [len(key) for key in whole.keys.values()] == [64, 64, 64]
+    assert len(set(whole.keys.values())) == 3
+
+    changed = nutrients.assign(amount_raw=["500", "1", "95"])  # one of a's rows
+    keys = product_keys([products], [changed], "salt").keys
+    assert [keys[p] == whole.keys[p] for p in "abc"] == [False, True, True]
+    swapped = nutrients.iloc[[2, 1, 0]]  # a's rows in another order
+    keys = product_keys([products], [swapped], "salt").keys
+    assert [keys[p] == whole.keys[p] for p in "abc"] == [False, True, True]
+    keys = product_keys([products], [nutrients], "other salt").keys
+    assert [keys[p] == whole.keys[p] for p in "abc"] == [False, False, False]
+
+
+def test_outcomes_are_put_back_in_product_and_check_order() -> None:
+    first, second = list(CHECKS)[:2]
+    reused = pd.DataFrame(
+        {"product_id": ["b", "b", "gone"], "check": [second, first, first], "passed": [1, 0, 1]},
+    ).astype({"passed": "boolean"})
+    new = pd.DataFrame(
+        {"product_id": ["a", "a"], "check": [first, second], "passed": [None, True]},
+        dtype=object,
+    )
+    outcomes = ordered_outcomes(pd.Series(["a", "b"]), [reused, new])
+    assert outcomes.to_dict("list") == {
+        "product_id": ["a", "a", "b", "b"],
+        "check": [first, second, first, second],
+        "passed": [None, True, False, True],
+    }
+    assert [type(v) for v in outcomes["passed"]] == [type(None), bool, bool, bool]
+    assert ordered_outcomes(pd.Series(["a"]), [new.iloc[:0]]).empty
+
+
+def test_a_result_file_is_written_a_run_at_a_time() -> None:
+    pulled: list[int] = []
+
+    def runs() -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        for chunk, results in enumerate(([{"a": 1}, {"b": "é\n"}], []), start=1):
+            pulled.append(chunk)
+            yield {"chunk": chunk}, {"results": results, "success": chunk == 1}
+
+    pieces = result_file_text({"chunks": 2}, runs())
+    assert next(pieces) == '{\n  "labelaudit": {\n    "chunks": 2\n  },\n  "results": ['
+    assert pulled == []  # nothing validated before the file's head is out
+    assert json.loads('{\n  "labelaudit": {"chunks": 2},\n  "results": [' + "".join(pieces)) == {
+        "labelaudit": {"chunks": 2},
+        "results": [{"a": 1}, {"b": "é\n"}],
+        "runs": [
+            {"chunk": 1, "result_range": [0, 2], "success": True},
+            {"chunk": 2, "result_range": [2, 2], "success": False},
+        ],
+    }
+    assert json.loads("".join(result_file_text({}, iter([])))) == {
+        "labelaudit": {},
+        "results": [],
+        "runs": [],
+    }
+
+
+def test_between_chunks_collections_skip_the_objects_alive_before() -> None:
+    before = gc.get_freeze_count()
+    with validate._between_chunks() as between_chunks:
+        between_chunks()
+        frozen = gc.get_freeze_count()
+        between_chunks()
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == before
+    assert frozen > 0 if before == 0 else frozen == before
