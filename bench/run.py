@@ -272,6 +272,7 @@ def measure_here(cmd: Sequence[str], *, cwd: Path | None = None) -> dict[str, An
 def measure(name: str, cmd: Sequence[str], *, files: int, cwd: Path | None = None) -> Step:
     """Run `cmd` inside a fresh `_measure` wrapper process; its report as a Step."""
     wrapper = [sys.executable, "-m", "bench.run", "_measure", *cmd]
+    os.sync()  # the files just written (generated or changed) go to disk before, not during
     load = os.getloadavg()[0]
     done = subprocess.run(wrapper, cwd=cwd or REPO_DIR, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -453,7 +453,7 @@ def _score(
     import pyarrow.compute as pc  # type: ignore[import-untyped]
     import pyarrow.parquet as pq
 
-    from pipeline.score import rank_products, score_products
+    from pipeline.score import SCORE_INPUT_COLUMNS, rank_products, score_products
 
     for path in (work.products, work.outcomes):
         if not path.exists():
@@ -467,7 +467,10 @@ def _score(
         mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
         their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
         group_scored, group_checks = score_products(
-            group.to_pylist(), mine.to_pandas(), their_findings, protocol
+            group.select(SCORE_INPUT_COLUMNS).to_pylist(),
+            mine.to_pandas(),
+            their_findings,
+            protocol,
         )
         scored.append(group_scored)
         checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))

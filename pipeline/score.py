@@ -120,6 +120,21 @@ def _not_assessable_reason(p: Mapping[str, Any], blocking: list[str]) -> str | N
     return None
 
 
+#: The columns of the products table that scoring reads.
+SCORE_INPUT_COLUMNS = [
+    "product_id",
+    "product_name",
+    "calcium_mg",
+    "magnesium_mg",
+    "vitamin_d_mcg",
+    "vitamin_k1_mcg",
+    "vitamin_k2_mcg",
+    "k2_form",
+    "k2_mcg_per_500mg_ca",
+    "ca_to_mg_ratio",
+    "anticoagulant_evidence",
+    "fat_guidance_evidence",
+]
 SCORED_COLUMNS = ["product_id", "product_name", "score", "verdict", "verdict_reason"]
 RANKING_COLUMNS = ["product_id", "score", "verdict", "verdict_reason", "rank"]
 
@@ -143,10 +158,16 @@ def score_products(
     protocol: Protocol,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score, verdict and reason per product (SCORED_COLUMNS, in the products' order), and
-    the scored checks (CHECK_COLUMNS). `products`: rows of the products table (a missing
-    value None or NaN). A product's results depend on its own row, outcomes and findings
-    only: a run can score its products a group at a time."""
-    passed = {(o["product_id"], o["check"]): o["passed"] for o in outcomes.to_dict("records")}
+    the scored checks (CHECK_COLUMNS). `products`: rows of the products table with at least
+    SCORE_INPUT_COLUMNS (a missing value None or NaN). A product's results depend on its
+    own row, outcomes and findings only: a run can score its products a group at a time."""
+    passed = dict(
+        zip(
+            zip(outcomes["product_id"], outcomes["check"], strict=True),
+            outcomes["passed"],
+            strict=True,
+        )
+    )
     blocking_by_id: dict[str, list[str]] = {}
     caveats_by_id: dict[str, list[str]] = {}
     for finding in findings.to_dict("records"):
