@@ -416,7 +416,8 @@ def run_report(
         reports.root,
         flagged_lines=_finding_lines(findings),
         chart_cache=work.root / "chart.json",
-        card_cache=work.root / "cards.sqlite",
+        pieces_cache=work.root / "report_pieces.sqlite",
+        product_keys=_product_keys(work, protocol, findings),
     )
     duration = round(time.monotonic() - started, 3) if started is not None else None
     runs.write_history_record(
@@ -493,6 +494,36 @@ def _label_rows_table(nutrients: Path) -> pa.Table:
         index = table.schema.get_field_index(name)
         table = table.set_column(index, name, table.column(name).cast(pa.int64()))
     return table
+
+
+def _product_keys(
+    work: config.WorkPaths, protocol: Protocol, findings: pd.DataFrame
+) -> dict[str, str] | None:
+    """product_id -> a hash of everything its part of the report is made of: the key the
+    validate stage recorded for it (its product row, its label rows, the code and the
+    protocol: pipeline.validate.product_keys) and its data-quality findings. None when the
+    recorded keys may not be those of the current tables (validation is not up to date
+    with them, or was run with another protocol): the report then reuses less."""
+    from pipeline.validate import STATE_FILE
+
+    state = work.root / STATE_FILE
+    fingerprint = _fingerprint([work.products, work.nutrients, work.read_issues], repr(protocol))
+    if not _up_to_date(_done_marker(work, "validate"), fingerprint, [state]):
+        return None
+    try:
+        recorded = json.loads(state.read_text(encoding="utf-8"))["products"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    found: dict[str, list[Any]] = {}
+    columns = [c for c in findings.columns if c != "product_id"]
+    for pid, *values in findings[["product_id", *columns]].itertuples(index=False, name=None):
+        found.setdefault(pid, []).append(values)
+    return {
+        str(pid): hashlib.sha256(f"{key}\n{found.get(pid, [])!r}".encode()).hexdigest()
+        for pid, key in recorded.items()
+    }
 
 
 def _finding_lines(findings: pd.DataFrame) -> dict[Any, set[int]]:

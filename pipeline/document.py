@@ -77,8 +77,10 @@ ROW_FIELDS = [
     "confidence",
     "repairs",
 ]
-#: Products built per batch when a ProductDocs is read.
+#: Products built per batch when a ProductDocs is iterated.
 BATCH_PRODUCTS = 256
+#: Products built (from the one asked for on) when a ProductDocs is indexed.
+GETITEM_PRODUCTS = 16
 
 
 class ProductDocs(Sequence[dict[str, Any]]):
@@ -92,7 +94,15 @@ class ProductDocs(Sequence[dict[str, Any]]):
     ranking table, the chart and ranking.csv read): see `without_label_rows`.
     """
 
-    __slots__ = ("_check_starts", "_checks", "_label_rows", "_products", "_row_starts", "_rows")
+    __slots__ = (
+        "_check_starts",
+        "_checks",
+        "_label_rows",
+        "_last_batch",
+        "_products",
+        "_row_starts",
+        "_rows",
+    )
 
     def __init__(
         self,
@@ -107,6 +117,7 @@ class ProductDocs(Sequence[dict[str, Any]]):
         self._products, self._checks, self._rows = products, checks, rows
         self._check_starts, self._row_starts = check_starts, row_starts
         self._label_rows = label_rows
+        self._last_batch: tuple[int, list[dict[str, Any]]] = (0, [])
 
     def without_label_rows(self) -> ProductDocs:
         """The same products, built without "label_rows" (cheaper to read)."""
@@ -183,7 +194,14 @@ class ProductDocs(Sequence[dict[str, Any]]):
         position = index + len(self) if index < 0 else index
         if not 0 <= position < len(self):
             raise IndexError("product index out of range")
-        return self._batch(position, position + 1)[0]
+        # built with the next few and kept: reading products one by one in order builds
+        # each once, and reading a few here and there builds little more than those
+        first, docs = self._last_batch
+        if not first <= position < first + len(docs):
+            first = position
+            docs = self._batch(first, min(first + GETITEM_PRODUCTS, len(self)))
+            self._last_batch = (first, docs)
+        return docs[position - first]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ProductDocs | list):

@@ -108,12 +108,15 @@ def _dumps(value: Any, indent: int | None) -> str:
     )
 
 
-def audit_json_chunks(audit: Mapping[str, Any]) -> Iterator[str]:
+def audit_json_chunks(
+    audit: Mapping[str, Any], *, pieces: ProductPieces | None = None
+) -> Iterator[str]:
     """audit.json's text in pieces, so that the whole text (~18 MB for 2,000 label files)
     is never held: strict UTF-8 JSON, keys in their given order, indented by 2, except that
     each product is written on one line of its own (`grep product-id audit.json` shows a
     whole product). That line is encoded by the standard library's C encoder; an indented
-    product would go through its pure-Python encoder, several times slower.
+    product would go through its pure-Python encoder, several times slower. With `pieces`,
+    a product's line comes from `ProductPieces.json_line` (reused from an earlier run).
     """
     if not audit:
         yield "{}\n"
@@ -122,8 +125,13 @@ def audit_json_chunks(audit: Mapping[str, Any]) -> Iterator[str]:
         head = ("{\n  " if position == 0 else ",\n  ") + _dumps(str(key), None) + ": "
         if key == "products" and isinstance(value, Sequence) and len(value):
             yield head + "["
-            for index, product in enumerate(value):
-                yield (",\n    " if index else "\n    ") + _dumps(product, None)
+            if pieces is None:
+                lines: Iterable[str] = (_dumps(product, None) for product in value)
+            else:
+                products = enumerate(_without_label_rows(value))
+                lines = (pieces.json_line(product, index) for index, product in products)
+            for index, line in enumerate(lines):
+                yield (",\n    " if index else "\n    ") + line
             yield "\n  ]"
         else:
             yield head + _dumps(value, 2).replace("\n", "\n  ")
@@ -146,25 +154,36 @@ def write_reports(
     *,
     flagged_lines: Mapping[Any, Collection[Any]] | None = None,
     chart_cache: Path | None = None,
-    card_cache: Path | None = None,
+    pieces_cache: Path | None = None,
+    product_keys: Mapping[Any, str] | None = None,
 ) -> list[Path]:
     """Write audit.html, audit.json and ranking.csv under `reports_dir`; return their paths.
 
     Each is streamed into a temp file beside its target; only when all three are written
     do they replace the old reports, so a failure while rendering leaves those as they
-    were. `flagged_lines`, `chart_cache` and `card_cache` are passed to `html_chunks`.
+    were. `flagged_lines` and `chart_cache` are passed to `html_chunks`; `pieces_cache`
+    and `product_keys` to `ProductPieces`.
     """
     paths = ReportPaths(Path(reports_dir))
-    html = html_chunks(
-        audit, flagged_lines=flagged_lines, chart_cache=chart_cache, card_cache=card_cache
-    )
-    return atomic_write_chunks(
-        [
-            (paths.html, html),
-            (paths.json, audit_json_chunks(audit)),
-            (paths.ranking_csv, [ranking_csv(audit)]),
-        ]
-    )
+    if flagged_lines is None:
+        flagged_lines = finding_lines(audit.get("data_quality") or [])
+    pieces = ProductPieces(_products(audit), flagged_lines, pieces_cache, product_keys)
+    written = False
+    try:
+        html = html_chunks(
+            audit, flagged_lines=flagged_lines, chart_cache=chart_cache, pieces=pieces
+        )
+        result = atomic_write_chunks(
+            [
+                (paths.html, html),
+                (paths.json, audit_json_chunks(audit, pieces=pieces)),
+                (paths.ranking_csv, [ranking_csv(audit)]),
+            ]
+        )
+        written = True
+    finally:
+        pieces.close(prune=written)
+    return result
 
 
 # --------------------------------------------------------------------------- ranking
@@ -439,13 +458,14 @@ def html_chunks(
     *,
     flagged_lines: Mapping[Any, Collection[Any]] | None = None,
     chart_cache: Path | None = None,
-    card_cache: Path | None = None,
+    pieces: ProductPieces | None = None,
 ) -> Iterator[str]:
     """The audit page in pieces (jinja2's stream), for writing without holding it whole.
 
     `flagged_lines` (product_id -> line numbers) names the label lines that have a
     data-quality finding; by default they are read from the findings' details.
-    `chart_cache`: see `chart_with_cache`; `card_cache`: see `CardBodies`.
+    `chart_cache`: see `chart_with_cache`. `pieces` gives each card's body (by default,
+    a ProductPieces without a cache: every body rendered).
     """
     products = _products(audit)
     protocol = (audit.get("methodology") or {}).get("protocol") or {}
@@ -462,8 +482,8 @@ def html_chunks(
     names = {p["product_id"]: p["product_name"] for p in summaries if p["product_id"] in named}
     counts = Counter(p["verdict"] for p in summaries)
     template = _environment().get_template(TEMPLATE_NAME)
-    bodies = CardBodies(flagged_lines, card_cache)
-    complete = False
+    own = pieces is None
+    bodies = ProductPieces(products, flagged_lines) if pieces is None else pieces
     try:
         yield from template.generate(
             audit=audit,
@@ -480,15 +500,16 @@ def html_chunks(
             chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
             chart_title=CHART_TITLE,
             unplotted=unplotted_products(summaries),
-            card_body=bodies,
+            card_body=bodies.card_body,
         )
-        complete = True
     finally:
-        bodies.close(prune=complete)
+        if own:
+            bodies.close(prune=False)
 
 
 CARD_TEMPLATE = "card_body.html.j2"
-#: What a card's body shows of a product (templates/card_body.html.j2): its cache key.
+#: What a card's body shows of a product (templates/card_body.html.j2): its cache key when
+#: there is no product key.
 CARD_BODY_FIELDS = (
     "product_name",
     "label_rows",
@@ -502,49 +523,96 @@ CARD_BODY_FIELDS = (
 )
 
 
-class CardBodies:
-    """The body of each product's card (templates/card_body.html.j2: the label as read, the
-    checks, the label text), for the page template to call with the product.
+class ProductPieces:
+    """Per product, the two pieces of the reports that do not depend on its rank: its card's
+    body (templates/card_body.html.j2: the label as read, the checks, the label text) and
+    its audit.json line but the rank. `products` in rank order; `card_body` and `json_line`
+    take a product without its label rows (what the page template and the JSON writer
+    iterate) and its position.
 
-    With `cache` (an SQLite file in the work folder), a body is kept under a hash of what it
-    shows (CARD_BODY_FIELDS and the product's flagged lines) and reused by the next run: a
-    nightly run in which 1% of the labels changed renders 1% of the bodies. The cache is
-    emptied when the report code, the templates or jinja2 change; bodies not used by a
-    complete run are dropped from it. A cache that cannot be opened is rebuilt (or, failing
-    that, not used): it never stops a report.
+    With `cache` (an SQLite file in the work folder) each piece is kept and reused by the
+    next run, so that a nightly run in which 1% of the labels changed renders 1% of them:
+    - with `keys` (product_id -> a hash of everything the product's document is made of, from
+      the validate stage), a piece is found by that key alone, and the product's document
+      (with its label rows) is only built for the pieces not found;
+    - without, a card body is found by a hash of what it shows (CARD_BODY_FIELDS and the
+      flagged lines), and every line is encoded.
+    The cache is emptied when the report code, the templates or jinja2 change, and pieces
+    not used by a complete run are dropped from it. A cache that cannot be opened is
+    rebuilt (or, failing that, not used): it never stops a report.
     """
 
     def __init__(
-        self, flagged_lines: Mapping[Any, Collection[Any]], cache: Path | None = None
+        self,
+        products: Sequence[Mapping[str, Any]],
+        flagged_lines: Mapping[Any, Collection[Any]],
+        cache: Path | None = None,
+        keys: Mapping[Any, str] | None = None,
     ) -> None:
+        self._products = products
         self._template = _environment().get_template(CARD_TEMPLATE)
         self._flagged = flagged_lines
-        self._store = _CardStore.open(cache, _card_salt()) if cache is not None else None
-        self.rendered = 0
-        self.reused = 0
+        self._store = _PieceStore.open(cache, _card_salt()) if cache is not None else None
+        self._keys = keys or {}
+        self.rendered = 0  # card bodies rendered (not found in the cache)
+        self.reused = 0  # card bodies found in the cache
+        self.lines_reused = 0  # audit.json lines found in the cache
 
-    def _render(self, product: Mapping[str, Any], flagged: Collection[Any]) -> str:
+    def _document(self, product: Mapping[str, Any], index: int) -> Mapping[str, Any]:
+        """The product's whole document: `product` read from ProductDocs without its label
+        rows is built again, whole."""
+        if isinstance(self._products, ProductDocs) and "label_rows" not in product:
+            return self._products[index]
+        return product
+
+    def _key(self, kind: str, product: Mapping[str, Any]) -> str | None:
+        base = self._keys.get(product.get("product_id"))
+        if base is None or self._store is None:
+            return None
+        flagged = sorted(self._flagged.get(product.get("product_id"), ()))
+        return hashlib.sha256(f"{kind}\n{base}\n{flagged}".encode()).hexdigest()
+
+    def _render(self, product: Mapping[str, Any]) -> str:
         self.rendered += 1
+        flagged = self._flagged.get(product.get("product_id"), ())
         # + "\n": jinja2 drops the template's final newline
         return self._template.render(p=product, flagged=flagged) + "\n"
 
-    def __call__(self, product: Mapping[str, Any]) -> Markup:
-        flagged = self._flagged.get(product.get("product_id"), ())
-        if self._store is None:
-            return Markup(self._render(product, flagged))
-        shown = [product.get(f) for f in CARD_BODY_FIELDS] + [sorted(flagged)]
-        text = json.dumps(shown, ensure_ascii=False, default=str)
-        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        html = self._store.get(key)
+    def card_body(self, product: Mapping[str, Any], index: int) -> Markup:
+        """The body of the card of the product at `index`."""
+        key = self._key("card", product)
+        if key is None and self._store is not None:
+            document = self._document(product, index)
+            flagged = sorted(self._flagged.get(product.get("product_id"), ()))
+            shown = [document.get(f) for f in CARD_BODY_FIELDS] + [flagged]
+            text = json.dumps(shown, ensure_ascii=False, default=str)
+            key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        html = self._store.get(key) if self._store is not None and key is not None else None
         if html is None:
-            html = self._render(product, flagged)
-            self._store.put(key, html)
+            html = self._render(self._document(product, index))
+            if self._store is not None and key is not None:
+                self._store.put(key, html)
         else:
             self.reused += 1
         return Markup(html)  # rendered by the autoescaping template
 
+    def json_line(self, product: Mapping[str, Any], index: int) -> str:
+        """The audit.json line of the product at `index` (JSON, one line)."""
+        key = self._key("json", product)
+        rank = _dumps(product.get("rank"), None)
+        if key is not None and self._store is not None and "rank" in product:
+            tail = self._store.get(key)
+            if tail is not None:
+                self.lines_reused += 1
+                return f'{{"rank": {rank}, {tail}'
+        line = _dumps(self._document(product, index), None)
+        prefix = f'{{"rank": {rank}, '
+        if key is not None and self._store is not None and line.startswith(prefix):
+            self._store.put(key, line[len(prefix) :])
+        return line
+
     def close(self, *, prune: bool = True) -> None:
-        """Save the cache (and, with `prune`, drop the bodies this run did not use)."""
+        """Save the cache (and, with `prune`, drop the pieces this run did not use)."""
         if self._store is not None:
             self._store.close(prune=prune)
             self._store = None
@@ -552,8 +620,8 @@ class CardBodies:
 
 @functools.cache
 def _card_salt() -> str:
-    """What every cached card body depends on besides the product: this module (filters,
-    card_rows), the templates, jinja2 and markupsafe."""
+    """What every cached piece depends on besides the product: this module (filters,
+    card_rows, the JSON encoding), the templates, jinja2 and markupsafe."""
     from importlib.metadata import version
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
@@ -563,23 +631,24 @@ def _card_salt() -> str:
     return digest.hexdigest()
 
 
-class _CardStore:
-    """Card bodies by key in an SQLite file, for one run (see CardBodies)."""
+class _PieceStore:
+    """Report pieces (card bodies, audit.json lines) by key in an SQLite file, for one run
+    (see ProductPieces)."""
 
     def __init__(self, db: sqlite3.Connection, salt: str) -> None:
         self._db = db
         self._used: set[str] = set()
         db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
-        db.execute("CREATE TABLE IF NOT EXISTS cards (key TEXT PRIMARY KEY, html TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
         found = db.execute("SELECT value FROM salt").fetchone()
         if found is None or found[0] != salt:
-            db.execute("DELETE FROM cards")
+            db.execute("DELETE FROM pieces")
             db.execute("DELETE FROM salt")
             db.execute("INSERT INTO salt VALUES (?)", (salt,))
 
     @classmethod
-    def open(cls, path: Path, salt: str) -> _CardStore | None:
+    def open(cls, path: Path, salt: str) -> _PieceStore | None:
         import sqlite3
 
         for attempt in range(2):
@@ -587,20 +656,20 @@ class _CardStore:
                 return cls(sqlite3.connect(path), salt)
             except sqlite3.Error as exc:
                 if attempt == 0:
-                    log.warning("card cache %s is unusable (%s): rebuilt", path, exc)
+                    log.warning("report cache %s is unusable (%s): rebuilt", path, exc)
                     with contextlib.suppress(OSError):
                         path.unlink()
                 else:
-                    log.warning("card cache %s cannot be created (%s): not used", path, exc)
+                    log.warning("report cache %s cannot be created (%s): not used", path, exc)
         return None
 
     def get(self, key: str) -> str | None:
         self._used.add(key)
-        found = self._db.execute("SELECT html FROM cards WHERE key = ?", (key,)).fetchone()
+        found = self._db.execute("SELECT text FROM pieces WHERE key = ?", (key,)).fetchone()
         return None if found is None else str(found[0])
 
-    def put(self, key: str, html: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO cards VALUES (?, ?)", (key, html))
+    def put(self, key: str, text: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO pieces VALUES (?, ?)", (key, text))
 
     def close(self, *, prune: bool) -> None:
         import sqlite3
@@ -609,10 +678,10 @@ class _CardStore:
             if prune:
                 self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
                 self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
-                self._db.execute("DELETE FROM cards WHERE key NOT IN (SELECT key FROM used)")
+                self._db.execute("DELETE FROM pieces WHERE key NOT IN (SELECT key FROM used)")
             self._db.commit()
         except sqlite3.Error as exc:
-            log.warning("card cache not saved: %s", exc)
+            log.warning("report cache not saved: %s", exc)
         finally:
             self._db.close()
 

@@ -161,13 +161,8 @@ def score_products(
     the scored checks (CHECK_COLUMNS). `products`: rows of the products table with at least
     SCORE_INPUT_COLUMNS (a missing value None or NaN). A product's results depend on its
     own row, outcomes and findings only: a run can score its products a group at a time."""
-    passed = dict(
-        zip(
-            zip(outcomes["product_id"], outcomes["check"], strict=True),
-            outcomes["passed"],
-            strict=True,
-        )
-    )
+    keys = zip(outcomes["product_id"].tolist(), outcomes["check"].tolist(), strict=True)
+    passed = dict(zip(keys, outcomes["passed"].tolist(), strict=True))
     blocking_by_id: dict[str, list[str]] = {}
     caveats_by_id: dict[str, list[str]] = {}
     for finding in findings.to_dict("records"):

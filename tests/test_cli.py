@@ -397,3 +397,40 @@ def test_data_quality_findings_reach_audit_json_and_the_report(tmp_path: Path) -
     html = (tmp_path / "out" / "audit.html").read_text(encoding="utf-8")
     for _, _, detail in found:
         assert html_escape(detail) in html
+
+
+def test_report_pieces_are_keyed_by_validation_only_while_it_is_up_to_date(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    from pipeline import audit as stages
+    from pipeline.config import WorkPaths
+    from pipeline.protocol import load_protocol
+
+    _labels(tmp_path / "labels")
+    code, _, document = _audit(tmp_path)
+    assert code == 0
+    work = WorkPaths(tmp_path / "work")
+    findings = pd.read_parquet(work.data_quality)
+    keys = stages._product_keys(work, load_protocol(), findings)
+    assert keys is not None
+    assert sorted(keys) == sorted(p["product_id"] for p in document["products"])
+    assert (tmp_path / "work" / "report_pieces.sqlite").exists()
+
+    # a product's key changes with its findings
+    pid = sorted(keys)[0]
+    finding = {c: None for c in findings.columns} | {"product_id": pid, "detail": "new"}
+    more = pd.concat([findings, pd.DataFrame([finding])], ignore_index=True)
+    changed = stages._product_keys(work, load_protocol(), more)
+    assert changed is not None
+    assert [p for p in keys if changed[p] != keys[p]] == [pid]
+
+    # validated with another protocol, or tables changed since: no keys
+    other = tmp_path / "other.toml"
+    text = (REPO / "pipeline" / "protocol.toml").read_text(encoding="utf-8")
+    assert "[100.0, 180.0]" in text
+    other.write_text(text.replace("[100.0, 180.0]", "[90.0, 180.0]"), encoding="utf-8")
+    assert stages._product_keys(work, load_protocol(other), findings) is None
+    pd.read_parquet(work.products).iloc[:1].to_parquet(work.products)
+    assert stages._product_keys(work, load_protocol(), findings) is None

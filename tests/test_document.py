@@ -154,6 +154,17 @@ def test_indexing_slicing_and_length() -> None:
         docs[-6]
 
 
+@pytest.mark.parametrize("window", [1, 2, 16])
+def test_indexing_in_any_order_gives_the_products(
+    window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(document, "GETITEM_PRODUCTS", window)
+    docs = _docs()
+    everything = list(docs)
+    for i in [3, 0, 4, 4, 1, 2, -2, 0]:
+        assert docs[i] == everything[i]
+
+
 def test_reading_without_label_rows_fields_and_check_labels() -> None:
     docs = _docs()
     light = list(docs.without_label_rows())

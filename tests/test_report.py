@@ -572,72 +572,102 @@ def test_audit_json_is_indented_with_one_product_per_line() -> None:
         report.audit_json({"products": [{"score": float("inf")}]})
 
 
-# --------------------------------------------------------------------------- card cache
+# --------------------------------------------------------------------------- cached pieces
 
 
-def _page(audit: dict[str, Any], cache: Path | None) -> str:
-    return "".join(report.html_chunks(audit, card_cache=cache))
+def _page(
+    audit: dict[str, Any], cache: Path | None, keys: dict[str, str] | None = None
+) -> tuple[str, str, report.ProductPieces]:
+    """audit.html and audit.json's text with a ProductPieces over `cache` (then closed)."""
+    pieces = report.ProductPieces(report._products(audit), {}, cache, keys)
+    html = "".join(report.html_chunks(audit, pieces=pieces))
+    text = "".join(report.audit_json_chunks(audit, pieces=pieces))
+    pieces.close()
+    return html, text, pieces
 
 
-def _cached_keys(cache: Path) -> int:
+def _cached(cache: Path) -> int:
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(cache)) as db:
-        return int(db.execute("SELECT count(*) FROM cards").fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM pieces").fetchone()[0])
+
+
+def _counts(pieces: report.ProductPieces) -> tuple[int, int, int]:
+    return pieces.rendered, pieces.reused, pieces.lines_reused
 
 
 def test_card_bodies_are_reused_only_while_what_they_show_is_unchanged(
-    audit: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    audit: dict[str, Any], tmp_path: Path
 ) -> None:
-    cache = tmp_path / "cards.sqlite"
-    counts: list[tuple[int, int]] = []
-    real_close = report.CardBodies.close
-
-    def close(self: report.CardBodies, *, prune: bool = True) -> None:
-        counts.append((self.rendered, self.reused))
-        real_close(self, prune=prune)
-
-    monkeypatch.setattr(report.CardBodies, "close", close)
+    cache = tmp_path / "pieces.sqlite"
     n = len(audit["products"])
-    expected = _page(audit, None)
-    assert _page(audit, cache) == expected  # first run: every body rendered
-    assert _page(audit, cache) == expected  # second run: every body from the cache
-    assert counts[1:] == [(n, 0), (0, n)]
-    assert _cached_keys(cache) == n
+    expected_html, expected_json, _ = _page(audit, None)
+    html, text, pieces = _page(audit, cache)  # first run: every body rendered
+    assert (html, text, _counts(pieces)) == (expected_html, expected_json, (n, 0, 0))
+    html, text, pieces = _page(audit, cache)  # second run: every body from the cache
+    assert (html, text, _counts(pieces)) == (expected_html, expected_json, (0, n, 0))
+    assert _cached(cache) == n
 
     changed = copy.deepcopy(audit)
     changed["products"][0]["directions"] = "Take <b>two</b> with a fatty meal."
     changed["products"][1]["rank"] = 99  # the rank is in the card's header, not its body
-    page = _page(changed, cache)
-    assert counts[-1] == (1, n - 1)
-    assert page == _page(changed, None)
-    assert "Take &lt;b&gt;two&lt;/b&gt; with a fatty meal." in page
+    html, text, pieces = _page(changed, cache)
+    assert _counts(pieces) == (1, n - 1, 0)
+    assert (html, text) == _page(changed, None)[:2]
+    assert "Take &lt;b&gt;two&lt;/b&gt; with a fatty meal." in html
 
     fewer = copy.deepcopy(changed)
     fewer["products"] = fewer["products"][:2]
     _page(fewer, cache)
-    assert _cached_keys(cache) == 2  # bodies no run uses any more are dropped
+    assert _cached(cache) == 2  # pieces no run uses any more are dropped
 
 
-def test_a_new_report_code_empties_the_card_cache(
+def test_with_product_keys_cards_and_json_lines_are_found_by_key(
+    audit: dict[str, Any], tmp_path: Path
+) -> None:
+    cache = tmp_path / "pieces.sqlite"
+    n = len(audit["products"])
+    keys = {p["product_id"]: f"key-{p['product_id']}" for p in audit["products"]}
+    expected_html, expected_json, _ = _page(audit, None)
+    html, text, pieces = _page(audit, cache, keys)
+    assert (html, text, _counts(pieces)) == (expected_html, expected_json, (n, 0, 0))
+    html, text, pieces = _page(audit, cache, keys)
+    assert (html, text, _counts(pieces)) == (expected_html, expected_json, (0, n, n))
+    assert _cached(cache) == 2 * n  # a body and a line per product
+
+    reranked = copy.deepcopy(audit)
+    for product in reranked["products"]:
+        product["rank"] += 10  # new ranks: same pieces, the lines say the new rank
+    html, text, pieces = _page(reranked, cache, keys)
+    assert _counts(pieces) == (0, n, n)
+    assert (html, text) == _page(reranked, None)[:2]
+
+    changed = copy.deepcopy(audit)
+    changed["products"][0]["warnings"] = "Ask your doctor if you take warfarin."
+    first = changed["products"][0]["product_id"]
+    keys[first] = "another key"  # what the validate stage gives for a changed product
+    html, text, pieces = _page(changed, cache, keys)
+    assert _counts(pieces) == (1, n - 1, n - 1)
+    assert (html, text) == _page(changed, None)[:2]
+
+
+def test_a_new_report_code_empties_the_cache(
     audit: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = tmp_path / "cards.sqlite"
+    cache = tmp_path / "pieces.sqlite"
     _page(audit, cache)
     monkeypatch.setattr(report, "_card_salt", lambda: "another version")
-    bodies = report.CardBodies({}, cache)
-    for product in audit["products"]:
-        bodies(product)
-    assert (bodies.rendered, bodies.reused) == (len(audit["products"]), 0)
-    bodies.close()
+    _, _, pieces = _page(audit, cache)
+    assert _counts(pieces) == (len(audit["products"]), 0, 0)
 
 
-def test_a_broken_card_cache_is_rebuilt(
+def test_a_broken_cache_is_rebuilt(
     audit: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cache = tmp_path / "cards.sqlite"
+    cache = tmp_path / "pieces.sqlite"
     cache.write_bytes(b"this is not a database" * 100)
     with caplog.at_level("WARNING"):
-        assert _page(audit, cache) == _page(audit, None)
-    assert "card cache" in caplog.text
-    assert _cached_keys(cache) == len(audit["products"])
+        assert _page(audit, cache)[:2] == _page(audit, None)[:2]
+    assert "report cache" in caplog.text
+    assert _cached(cache) == len(audit["products"])
