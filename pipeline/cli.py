@@ -6,6 +6,7 @@ Thin on purpose: options in, stage functions (pipeline.audit) called, one line o
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -203,3 +204,27 @@ def report(
     except AuditError as exc:
         raise _fail(exc, EXIT_ERROR) from None
     typer.echo(f"wrote {config.ReportPaths(out).html}")
+
+
+def main() -> None:
+    """The `labelaudit` command (and `python -m pipeline`): the CLI, then a hard exit.
+
+    When a command returns, everything it wrote is complete, synced and closed; what is
+    left is the interpreter tearing down every module and object, ~0.3 s after an audit
+    of 2,000 files. Like mypy, the command skips it: it flushes the log and the standard
+    streams and ends the process with the command's exit code (os._exit). Tests call
+    `app` instead, in-process.
+    """
+    try:
+        app(prog_name="labelaudit")
+        code = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:  # sys.exit("message")
+            print(exc.code, file=sys.stderr)
+            code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

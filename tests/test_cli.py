@@ -298,6 +298,22 @@ def test_a_run_allocates_arrow_memory_with_malloc_unless_told(
     assert result.stdout.strip() == pool
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["audit", "--help"], 0, "--fail-on"),
+        (["audit", "/no/such/folder"], 1, "does not exist or is not a folder"),
+        (["audit", "--no-such-option"], 2, "No such option"),
+    ],
+)
+def test_the_command_exits_with_the_code_and_says_it(args: list[str], code: int, says: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == code
+    assert says in result.stdout + result.stderr
+
+
 def test_a_second_run_with_wait_runs_once_the_first_is_done(tmp_path: Path) -> None:
     _labels(tmp_path / "labels")
     (tmp_path / "work").mkdir()
