@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.protocol import CHECKS, Protocol
 
 VERDICTS = ("matches", "partial", "fails", "not_assessable")
@@ -124,14 +125,9 @@ def _not_assessable_reason(p: Mapping[str, Any], blocking: list[str]) -> str | N
 SCORE_INPUT_COLUMNS = [
     "product_id",
     "product_name",
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
+    *PROTOCOL_AMOUNT_COLUMNS,
     "k2_form",
-    "k2_mcg_per_500mg_ca",
-    "ca_to_mg_ratio",
+    *PROTOCOL_METRIC_COLUMNS,
     "anticoagulant_evidence",
     "fat_guidance_evidence",
 ]
