@@ -266,3 +266,26 @@ def test_validating_in_chunks_gives_the_outputs_of_one_run(
     findings = _outputs(many)[1]
     upper = set(findings.loc[findings["check"] == "upper_limit", "source_file"])
     assert upper == high | {changed.source_file}
+
+
+def test_the_validation_process_turns_the_collector_back_on_after_its_imports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It is started with the collector off (audit.VALIDATION_PROCESS_CODE), which must
+    not last past the imports: GX's validations make reference cycles."""
+    import gc
+    import io
+    import sys
+
+    from pipeline import validate
+
+    assert audit.VALIDATION_PROCESS_CODE.startswith("import gc; gc.disable();")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    gc.disable()
+    try:
+        assert validate.main() == 0  # no job: it was not needed after all
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
