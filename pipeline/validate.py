@@ -948,9 +948,9 @@ def main() -> int:
     import_error: BaseException | None = None
     validator = None
     # Importing GX makes ~250,000 objects that live as long as this process: collecting
-    # cycles among them while importing is wasted work (~0.4 s of the ~3 s the audit waits
-    # for), and later collections need not scan them either (frozen). The audit starts
-    # this process with the collector already off (pipeline.audit.VALIDATION_PROCESS_CODE).
+    # cycles among them while importing is wasted work, and later collections need not
+    # scan them either (frozen). The audit starts this process with the collector already
+    # off, for pandas' import too (pipeline.audit.VALIDATION_PROCESS_CODE).
     gc.disable()
     try:
         import pipeline.expectations  # noqa: F401  (GX and the suites)
