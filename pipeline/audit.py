@@ -163,7 +163,7 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
         label_batches,
         normalize_batch,
     )
-    from pipeline.records import ParquetTables
+    from pipeline.runs import ParquetTables
 
     marker = _done_marker(work, "normalize")
     fingerprint = _fingerprint([work.labels, work.label_rows])

@@ -24,7 +24,6 @@ from pipeline.records import (
     FileExtraction,
     Label,
     LabelRow,
-    ParquetTables,
     ReadIssue,
     Rejection,
     concat_extractions,
@@ -292,6 +291,8 @@ def write_label_tables(
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
     no such records), with the record type's fixed schema. The four files are replaced
     together when every batch is written (none if the stage fails)."""
+    from pipeline import runs
+
     paths = {
         "labels": work.labels,
         "rows": work.label_rows,
@@ -299,7 +300,7 @@ def write_label_tables(
         "rejections": work.rejections,
     }
     targets = {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
-    with ParquetTables(targets) as out:
+    with runs.ParquetTables(targets) as out:
 
         def take(batch: list[FileExtraction]) -> None:
             labels, rows, issues, rejections = concat_extractions(batch)

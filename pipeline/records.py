@@ -5,23 +5,20 @@ product) found in it, their panel lines as printed, and the read issues (a line 
 found but could not be read). Values are kept as printed (`amount_raw`, `unit_raw`);
 conversion happens in pipeline.normalize. Tables of these records are the stage
 artifacts (one column per field, see `records_to_frame`), written batch by batch with one
-fixed Arrow schema per table (`record_schema`, `records_to_table`, `ParquetTables`), so a
-stage never holds a whole table.
+fixed Arrow schema per table (`record_schema`, `records_to_table`; written by
+pipeline.runs.ParquetTables), so a stage never holds a whole table.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import operator
-import os
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -228,87 +225,3 @@ def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     if list(frame.columns) != schema.names:
         raise ValueError(f"columns {list(frame.columns)} are not the schema's {schema.names}")
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-
-
-class ParquetTables:
-    """Parquet files written batch by batch and replaced all at once::
-
-        with ParquetTables({"labels": (path, schema), ...}) as out:
-            for batch in batches:
-                out.write("labels", table)  # one row group per call, even an empty one
-
-    Each file is written to a hidden temp sibling (`.name.<random>.tmp`, created at its
-    first write) with one fixed schema; leaving the block without an error fsyncs them
-    and renames each over its target (a table never written becomes an empty one), so
-    readers see the old files or the new ones, never a part. On an error every temp file
-    is removed and no target is touched. Memory is one batch, not the table.
-    """
-
-    def __init__(self, targets: Mapping[str, tuple[Path, pa.Schema]]) -> None:
-        self._targets = {name: (Path(path), schema) for name, (path, schema) in targets.items()}
-        self._open: dict[str, tuple[Path, IO[bytes], Any]] = {}
-        self.rows = dict.fromkeys(self._targets, 0)
-
-    def __enter__(self) -> ParquetTables:
-        return self
-
-    def _writer(self, name: str) -> Any:
-        """The open ParquetWriter of `name`, created on first use."""
-        if name not in self._open:
-            import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-            from pipeline.runs import _temp_path_for
-
-            path, schema = self._targets[name]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = _temp_path_for(path)
-            fh = open(tmp, "xb")  # noqa: SIM115 - closed (and removed on an error) in _close
-            self._open[name] = (tmp, fh, None)
-            self._open[name] = (tmp, fh, pq.ParquetWriter(fh, schema))
-        return self._open[name][2]
-
-    def write(self, name: str, table: pa.Table) -> None:
-        """Append `table` (with the target's schema) to `name` as one row group."""
-        self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
-        self.rows[name] += table.num_rows
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is None:
-            try:
-                for name in self._targets:
-                    self._writer(name)
-            except BaseException:
-                self._close(commit=False)
-                raise
-        self._close(commit=exc_type is None)
-
-    def _close(self, *, commit: bool) -> None:
-        from pipeline.runs import _fsync_dir
-
-        opened, self._open = self._open, {}
-        try:
-            for _, fh, writer in opened.values():
-                if commit:
-                    if writer is not None:
-                        writer.close()
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                elif writer is not None:
-                    with contextlib.suppress(Exception):  # the error that got us here counts
-                        writer.close()
-                fh.close()
-            if commit:
-                for name, (tmp, _, _) in opened.items():
-                    os.replace(tmp, self._targets[name][0])
-        except BaseException:
-            commit = False
-            raise
-        finally:
-            for tmp, fh, _ in opened.values():
-                fh.close()
-                if not commit:
-                    with contextlib.suppress(OSError):
-                        tmp.unlink()
-        if commit:
-            for folder in {path.parent for path, _ in self._targets.values()}:
-                _fsync_dir(folder)

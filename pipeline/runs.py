@@ -1,7 +1,8 @@
 """What makes nightly runs incremental, parallel and safe.
 
-* Atomic writes (`atomic_write_bytes`, `atomic_write_text`, `atomic_write_parquet`): the
-  new content goes to a hidden temp file in the same folder, is flushed and fsynced, then
+* Atomic writes (`atomic_write_bytes`, `atomic_write_text`, `atomic_write_parquet`,
+  `atomic_write_table`, and `ParquetTables` for tables written batch by batch): the new
+  content goes to a hidden temp file in the same folder, is flushed and fsynced, then
   renamed over the target with `os.replace`. A run killed at any moment leaves either the
   previous file or the new one, never half of one.
 * A content-hash cache of extracted files (`file_digest`, `ExtractionCache`): a file whose
@@ -11,7 +12,7 @@
   a terminal, or log lines otherwise.
 * `RunLock`: one run at a time per work folder; a lock left by a dead run is taken over.
 * Run history and changes since the previous run (`write_history_record`,
-  `read_previous_audit`, `changes_between`).
+  `previous_products`, `changes_between`).
 * Exit codes for schedulers (`exit_code_for`; the `EXIT_*` codes are in pipeline.errors).
 """
 
@@ -225,6 +226,86 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
         pq.write_table(table, fh)
 
     _atomic_write(path, write)
+
+
+class ParquetTables:
+    """Parquet files written batch by batch and replaced all at once::
+
+        with ParquetTables({"labels": (path, schema), ...}) as out:
+            for batch in batches:
+                out.write("labels", table)  # one row group per call, even an empty one
+
+    Each file is written to a hidden temp sibling (`.name.<random>.tmp`, created at its
+    first write) with one fixed schema; leaving the block without an error fsyncs them
+    and renames each over its target (a table never written becomes an empty one), so
+    readers see the old files or the new ones, never a part. On an error every temp file
+    is removed and no target is touched. Memory is one batch, not the table.
+    """
+
+    def __init__(self, targets: Mapping[str, tuple[Path, pa.Schema]]) -> None:
+        self._targets = {name: (Path(path), schema) for name, (path, schema) in targets.items()}
+        self._open: dict[str, tuple[Path, IO[bytes], Any]] = {}
+        self.rows = dict.fromkeys(self._targets, 0)
+
+    def __enter__(self) -> ParquetTables:
+        return self
+
+    def _writer(self, name: str) -> Any:
+        """The open ParquetWriter of `name`, created on first use."""
+        if name not in self._open:
+            import pyarrow.parquet as pq
+
+            path, schema = self._targets[name]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = _temp_path_for(path)
+            fh = open(tmp, "xb")  # noqa: SIM115 - closed (and removed on an error) in _close
+            self._open[name] = (tmp, fh, None)
+            self._open[name] = (tmp, fh, pq.ParquetWriter(fh, schema))
+        return self._open[name][2]
+
+    def write(self, name: str, table: pa.Table) -> None:
+        """Append `table` (with the target's schema) to `name` as one row group."""
+        self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
+        self.rows[name] += table.num_rows
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            try:
+                for name in self._targets:
+                    self._writer(name)
+            except BaseException:
+                self._close(commit=False)
+                raise
+        self._close(commit=exc_type is None)
+
+    def _close(self, *, commit: bool) -> None:
+        opened, self._open = self._open, {}
+        try:
+            for _, fh, writer in opened.values():
+                if commit:
+                    if writer is not None:
+                        writer.close()
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                elif writer is not None:
+                    with contextlib.suppress(Exception):  # the error that got us here counts
+                        writer.close()
+                fh.close()
+            if commit:
+                for name, (tmp, _, _) in opened.items():
+                    os.replace(tmp, self._targets[name][0])
+        except BaseException:
+            commit = False
+            raise
+        finally:
+            for tmp, fh, _ in opened.values():
+                fh.close()
+                if not commit:
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
+        if commit:
+            for folder in {path.parent for path, _ in self._targets.values()}:
+                _fsync_dir(folder)
 
 
 def _json_default(value: Any) -> Any:

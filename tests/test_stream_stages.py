@@ -37,7 +37,6 @@ from pipeline.records import (
     FileExtraction,
     Label,
     LabelRow,
-    ParquetTables,
     frame_to_table,
     record_dtypes,
     record_schema,
@@ -158,7 +157,7 @@ def _write_tables(
         "labels": (work.labels, record_schema(Label)),
         "rows": (work.label_rows, record_schema(LabelRow)),
     }
-    with ParquetTables(targets) as out:
+    with runs.ParquetTables(targets) as out:
         for batch_labels, batch_rows in zip(files, rows, strict=True):
             out.write("labels", records_to_table(batch_labels, Label))
             out.write("rows", records_to_table(batch_rows, LabelRow))
@@ -247,7 +246,7 @@ def test_a_batch_with_only_none_keeps_the_table_schema(tmp_path: Path) -> None:
     path = tmp_path / "rows.parquet"
     first = [LabelRow("a.pdf", 0, 1, "Calcium", None, None)]
     second = [LabelRow("b.pdf", 0, 1, "Calcium", "5", "mg", page=2, confidence=91.5)]
-    with ParquetTables({"rows": (path, record_schema(LabelRow))}) as out:
+    with runs.ParquetTables({"rows": (path, record_schema(LabelRow))}) as out:
         out.write("rows", records_to_table(first, LabelRow))
         out.write("rows", records_to_table(second, LabelRow))
         out.write("rows", records_to_table([], LabelRow))
@@ -267,7 +266,7 @@ def test_parquet_tables_leave_the_old_files_on_an_error(tmp_path: Path) -> None:
     path.write_bytes(b"old")
     with (
         pytest.raises(RuntimeError, match="stage failed"),
-        ParquetTables({"labels": (path, record_schema(Label))}) as out,
+        runs.ParquetTables({"labels": (path, record_schema(Label))}) as out,
     ):
         out.write("labels", records_to_table([Label("a.pdf", 0, "A")], Label))
         raise RuntimeError("stage failed")
@@ -338,7 +337,7 @@ def test_a_table_never_written_is_an_empty_table_with_its_schema(tmp_path: Path)
         "labels": (tmp_path / "labels.parquet", record_schema(Label)),
         "rows": (tmp_path / "rows.parquet", record_schema(LabelRow)),
     }
-    with ParquetTables(targets) as out:
+    with runs.ParquetTables(targets) as out:
         assert list(tmp_path.iterdir()) == []  # nothing is opened before the first write
         out.write("labels", records_to_table([Label("a.pdf", 0, "A")], Label))
     rows = pq.ParquetFile(tmp_path / "rows.parquet")
