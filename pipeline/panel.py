@@ -59,7 +59,10 @@ from pipeline.records import Label, LabelRow, ReadIssue, Word
 
 # --- value grammar ---------------------------------------------------------------
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_NUM = (
+    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d+,\d{1,2}(?![\d,])|\d+,\d{4,}(?![\d,])|"
+    r"\d+(?:\.\d+)?|\.\d+"
+)
 _BASE_UNIT = (
     r"mcg|µg|μg|ug|mg|kg|ng|g|gm|grams?|milligrams?|micrograms?|IU|I\.U\.|kcal|"
     r"Calories|Calorie|Cal|mL|ml|L|mEq|(?:billion|million)\s+CFU|CFU"
@@ -102,13 +105,19 @@ _FOOTNOTE_RE = re.compile(
     r"based\s+on\s+a\s+2,?000",
     re.IGNORECASE,
 )
-_SERVING_SIZE_RE = re.compile(r"^serving\s+size\s*[:.]?\s*", re.IGNORECASE)
+_SERVING_SIZE_RE = re.compile(r"^serving\s+size\s*[:.\-–—]?\s*", re.IGNORECASE)
 _SERVINGS_PER_RE = re.compile(
-    r"servings?\s+per\s+(?:container|package|bottle)\s*[:.]?\s*", re.IGNORECASE
+    r"servings?\s+per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*", re.IGNORECASE
+)
+_SERVING_UNITS = (
+    r"tablets?|capsules?|caps|softgels?|gel\s*caps?|vegcaps?|gumm(?:y|ies)|lozenges?|chewables?|"
+    r"scoops?|drops?|packets?|sachets?|sticks?|pieces?|servings?|wafers?|chews?|pills?|"
+    r"teaspoons?|tablespoons?|ml|g"
 )
 _HEADER_KEY_RE = re.compile(
     r"\bamount\b|daily\s+value|%\s*dv\b|\bper\s+day\b|\bper\s+serving\b|"
-    r"\bper\s+\d[\d.,]*\s+\w+",
+    r"\bper\s+\d[\d.,]*\s+\w+|%\s*nrv\b|\bnrv\b|\bper\s+daily\s+dose\b|/\s*serving\b|"
+    rf"\bper\s+(?:{_SERVING_UNITS})\b",
     re.IGNORECASE,
 )
 _BLEND_RE = re.compile(
@@ -118,11 +127,67 @@ _BLEND_RE = re.compile(
 _CONNECTOR_END_RE = re.compile(r"(?:[/,&(+-]|\b(?:and|or|as|from|with|of|in|plus))$", re.I)
 _SOURCE_PAREN_RE = re.compile(r"^(?:as|from)\s+", re.IGNORECASE)
 
-_LINE_OVERLAP = 0.5  # share of the shorter height two words must overlap to share a line
-_CELL_GAP = 0.75  # x gap (in word heights) that separates table cells
-_INDENT = 0.6  # x offset (in word heights) that counts as an indent
-_END_GAP = 2.6  # vertical gap (in line heights) that ends a panel
-_TITLE_RATIO = 1.2  # a product name is this much taller than the panel's rows
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """Every tolerance of the panel reader, in text heights (a word's or a line's height,
+    bottom - top) unless it says otherwise, so one reader serves a 6 pt PDF and a 2,000 px
+    photo alike."""
+
+    line_overlap: float = 0.5  # share of the shorter height two words overlap to share a line
+    cell_gap: float = 0.75  # x gap that separates table cells
+    indent: float = 0.6  # x offset that counts as an indent
+    end_gap: float = 2.6  # vertical gap (in line heights) that ends an unboxed panel
+    title_ratio: float = 1.2  # a product name is this much taller than the panel's rows
+    heading_pair_gap: float = 1.5  # most x gap between "Supplement" and "Facts"
+    heading_pair_dy: float = 0.3  # most top offset between "Supplement" and "Facts"
+    side_gutter: float = 2.0  # x gap on the heading's line that may part two page columns
+    header_word_gap: float = 1.0  # x gap that parts two column headings on one line
+    wrapped_header_indent: float = 2.0  # a wrapped heading line starts this far right
+    wrapped_header_gap: float = 0.8  # most vertical gap to the heading line it continues
+    taller_line: float = 1.3  # a line this much taller than the rows ends an unboxed panel
+    panel_edge: float = 2.0  # a line this far outside the panel's x range ends it
+    value_left_slack: float = 0.3  # a value word may start this far left of its column
+    statement_gap: float = 1.2  # most vertical gap between lines of one statement
+    statement_height: float = 0.2  # most relative height change within one statement
+    box_min_height: float = 4.0  # a panel box is at least this tall (heading heights)
+    box_min_width: float = 8.0  # and this wide (heading heights)
+    box_margin: float = 0.3  # words this far outside a box's edge still count as inside
+    box_reach: float = 3.0  # a panel's heading is at most this far below its box's top
+    group_gutter: float = 1.5  # an x gap crossed by no body word that may part column groups
+    group_min_lines: float = 0.3  # share of body lines with words on both sides of the gutter
+    group_names: float = 0.6  # share of the right side's lines that start with a name
+
+
+SETTINGS = ReaderSettings()
+_S = SETTINGS
+_LINE_OVERLAP = _S.line_overlap
+_CELL_GAP = _S.cell_gap
+_INDENT = _S.indent
+_END_GAP = _S.end_gap
+_TITLE_RATIO = _S.title_ratio
+
+
+@dataclass(frozen=True)
+class Box:
+    """A graphic of the page in the words' coordinates (points from the top-left): a
+    stroked rectangle (a panel's box), a filled bar or a hairline rule. OCR may pass
+    the rules it detects the same way."""
+
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    filled: bool = False
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
 
 
 # --- lines ------------------------------------------------------------------------
@@ -132,6 +197,8 @@ _TITLE_RATIO = 1.2  # a product name is this much taller than the panel's rows
 class _Line:
     words: list[Word]
     page: int
+    region: int | None = None  # the panel region (box or bars) the line is in
+    boxed: bool = False  # that region is a box: it bounds the panel, not gaps or widths
 
     @property
     def top(self) -> float:
@@ -330,6 +397,100 @@ def split_side_column(words: Sequence[Word]) -> list[list[Word]]:
     first = [c for c, on_left in columns if on_left and panel_in_rest]
     after = [c for c, on_left in columns if not (on_left and panel_in_rest)]
     return [*first, rest, *after]
+
+
+# --- panel regions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a panel stands on its page: inside its box."""
+
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    boxed: bool  # bounded by a box on all four sides
+
+    def holds(self, word: Word) -> bool:
+        cx, cy = (word.x0 + word.x1) / 2, (word.top + word.bottom) / 2
+        return self.x0 <= cx <= self.x1 and self.top <= cy <= self.bottom
+
+
+def _box_around(head: Word, boxes: Sequence[Box], s: ReaderSettings) -> Box | None:
+    """The smallest box (a stroked or filled rectangle) whose top part holds the heading."""
+    h = _height(head)
+    m = s.box_margin * h
+    found = [
+        b
+        for b in boxes
+        if b.width >= s.box_min_width * h
+        and b.height >= s.box_min_height * h
+        and b.x0 - m <= head.x0
+        and head.x1 <= b.x1 + m
+        and b.top - m <= head.top
+        and head.bottom <= b.bottom + m
+        and head.top - b.top <= s.box_reach * h
+    ]
+    return min(found, key=lambda b: b.width * b.height, default=None)
+
+
+def panel_regions(
+    words: Sequence[Word], boxes: Sequence[Box], settings: ReaderSettings = SETTINGS
+) -> list[Region]:
+    """The region of each "Supplement Facts" panel on a page that its box bounds: the
+    smallest box (a stroked or filled rectangle) holding the heading near its top. A
+    heading without a box gives no region: the reader then bounds the panel by the
+    alignment of its text (`split_side_column`) and ends it at a wide gap, which a bar
+    or a rule in the gap does not count as (`_Reader._bar_between`)."""
+    out: list[Region] = []
+    for head in _heading_words(words):
+        if any(r.holds(head) for r in out):
+            continue
+        m = settings.box_margin * _height(head)
+        box = _box_around(head, boxes, settings)
+        if box is not None:
+            out.append(Region(box.x0 - m, box.top - m, box.x1 + m, box.bottom + m, True))
+    return out
+
+
+def _reading_order(regions: Sequence[Region]) -> list[Region]:
+    """Regions top to bottom; regions level with each other (side by side) left to right."""
+    out: list[Region] = []
+    for r in sorted(regions, key=lambda r: r.top):
+        if out and min(out[-1].bottom, r.bottom) - max(out[-1].top, r.top) > 0:
+            level = [q for q in out if min(q.bottom, r.bottom) - max(q.top, r.top) > 0]
+            first = out.index(level[0])
+            out = out[:first] + sorted([*level, r], key=lambda q: q.x0)
+        else:
+            out.append(r)
+    return out
+
+
+def page_blocks(
+    words: Sequence[Word], boxes: Sequence[Box] = (), settings: ReaderSettings = SETTINGS
+) -> list[tuple[list[Word], Region | None]]:
+    """The words of a page in reading blocks. Each panel region's words are a block; the
+    other words above or beside a region (not yet placed) come before it, the words
+    below the last region after it. Without a region the page is cut by
+    `split_side_column` (a panel in a side column beside other text)."""
+    regions = _reading_order(panel_regions(words, boxes, settings))
+    inside: list[list[Word]] = [[] for _ in regions]
+    before: list[list[Word]] = [[] for _ in range(len(regions) + 1)]
+    for w in words:
+        k = next((i for i, r in enumerate(regions) if r.holds(w)), None)
+        if k is not None:
+            inside[k].append(w)
+            continue
+        cy = (w.top + w.bottom) / 2
+        k = next((i for i, r in enumerate(regions) if cy < r.bottom), len(regions))
+        before[k].append(w)
+    blocks: list[tuple[list[Word], Region | None]] = []
+    for k, rest in enumerate(before):
+        blocks += [(b, None) for b in split_side_column(rest) if b]
+        if k < len(regions) and inside[k]:
+            blocks.append((inside[k], regions[k]))
+    return blocks
 
 
 # --- value cells ------------------------------------------------------------------
@@ -658,16 +819,29 @@ class _Reader:
         source_file: str,
         fallback_name: str,
         source_format: str,
+        graphics: Sequence[Sequence[Box]] | None = None,
     ) -> None:
         self.source_file = source_file
         self.fallback_name = fallback_name
         self.source_format = source_format
         self.repairs: Mapping[Word, str] = {}  # OCR repairs by word (pipeline.sources.ocr)
         self.lines: list[_Line] = []
+        self.bars: dict[int, list[Box]] = {}  # flat graphics by page: separators, not gaps
+        region_id = 0
         for page_no, words in enumerate(pages, start=1):
-            for block in split_side_column(drop_leaders(words)):
+            boxes = graphics[page_no - 1] if graphics and page_no <= len(graphics) else ()
+            self.bars[page_no] = [b for b in boxes if b.height < b.width]
+            for block, region in page_blocks(drop_leaders(words), boxes):
+                region_id += region is not None
                 for ws in group_lines(block):
-                    self.lines.append(_Line(ws, ws[0].page if ws[0].page else page_no))
+                    self.lines.append(
+                        _Line(
+                            ws,
+                            ws[0].page if ws[0].page else page_no,
+                            region_id if region is not None else None,
+                            bool(region and region.boxed),
+                        )
+                    )
         self.labels: list[Label] = []
         self.rows: list[LabelRow] = []
         self.issues: list[ReadIssue] = []
@@ -701,9 +875,10 @@ class _Reader:
         in_pre = not panel.lines
         body_heights: list[float] = []
         prev: _Line | None = heading
+        region = heading.region
         while pos < n:
             line = self.lines[pos]
-            if _is_heading(line)[0]:
+            if _is_heading(line)[0] or line.region != region:
                 break
             text = line.text
             if in_pre and _is_header_line(line):
@@ -732,15 +907,19 @@ class _Reader:
                 break
             ref_h = statistics.median(body_heights) if body_heights else heading.height * 0.8
             if (
-                prev is not None
+                not line.boxed
+                and prev is not None
                 and line.page == prev.page
                 and line.top - prev.bottom > _END_GAP * max(ref_h, line.height)
+                and not self._bar_between(line.page, prev.bottom, line.top)
             ):
                 break
-            if body_heights and line.height > 1.3 * ref_h:
+            if not line.boxed and body_heights and line.height > _S.taller_line * ref_h:
                 break
-            tol = 2.0 * line.height
-            if line.x0 < left - tol or (line.x1 > right + tol and body_heights):
+            tol = _S.panel_edge * line.height
+            if not line.boxed and (
+                line.x0 < left - tol or (line.x1 > right + tol and body_heights)
+            ):
                 if abs(line.x0 - left) <= tol and _AMOUNT_IN_TEXT.search(line.text):
                     panel.cut_at = line  # starts like a panel row: text beside the panel?
                 break
@@ -754,6 +933,10 @@ class _Reader:
             pos += 1
         panel.end_pos = pos
         return pos
+
+    def _bar_between(self, page: int, top: float, bottom: float) -> bool:
+        """A bar or rule lies in the vertical gap from `top` to `bottom` (a separator)."""
+        return any(top - 1 <= b.top and b.bottom <= bottom + 1 for b in self.bars.get(page, []))
 
     # -- columns --
 
@@ -1143,6 +1326,14 @@ class _Reader:
             next_start = panels[i + 1].heading_pos if i + 1 < len(panels) else len(self.lines)
             tail = self.lines[panel.end_pos : next_start]
             statements, _ = self._statements(tail)
+            if len(panels) == 1:
+                # one product: its statements are wherever they stand (a wrap prints
+                # directions and warnings in another column, before or after the panel)
+                before, _ = self._statements(self.lines[: panel.heading_pos])
+                for kind, texts in before.items():
+                    statements[kind] = [t for t in texts if t not in statements[kind]] + statements[
+                        kind
+                    ]
             if i == 0:
                 head = self.lines[: panel.heading_pos]
             else:
@@ -1174,15 +1365,18 @@ def words_to_labels(
     fallback_name: str,
     source_format: str,
     repairs: Mapping[Word, str] | None = None,
+    graphics: Sequence[Sequence[Box]] | None = None,
 ) -> tuple[list[Label], list[LabelRow], list[ReadIssue]]:
     """The labels, panel rows and read issues in the positioned words of a document.
 
     `pages` holds the words of each page in page order. No "Supplement Facts" heading
     gives three empty lists (the caller decides what that means). `repairs` maps a
     word to the OCR repair made to it ("meg->mcg"): a row's `repairs` lists those of
-    its words, joined with "; ".
+    its words, joined with "; ". `graphics` holds the boxes, bars and rules of each page
+    (`Box`, in the words' coordinates; none when omitted): they bound the panels and
+    separate rows, never end a panel early.
     """
-    reader = _Reader(pages, source_file, fallback_name, source_format)
+    reader = _Reader(pages, source_file, fallback_name, source_format, graphics)
     reader.repairs = repairs or {}
     reader.read()
     return reader.labels, reader.rows, reader.issues

@@ -102,6 +102,22 @@ _DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$|^0,\d+$")  # "0,5", "12,25", "0,500"
 _NUMBER = re.compile(r"^\d+(\.\d+)?$|^\.\d+$")
 
 
+_DECIMAL_COMMA_EVIDENCE = re.compile(r"^[<>]?(?:\d+,\d{1,2}|\d{4,},\d+|0,\d+|\d+,\d{4,})$")
+_GROUPED = re.compile(r"^[<>]?[1-9]\d{0,2}(?:[,.]\d{3})+$")  # "1,250" or "1.250"
+
+
+def shows_decimal_comma(amount_raw: str) -> bool:
+    """An amount that can only be read with a decimal comma: "4,80", "1500,00", "0,5"."""
+    return bool(_DECIMAL_COMMA_EVIDENCE.match(amount_raw.strip().replace(" ", "")))
+
+
+def ambiguous_among_decimal_commas(amount_raw: str) -> bool:
+    """An amount that a panel printed with decimal commas makes ambiguous: "1,250" (1.25 or
+    1250?) and "1.250" (a dot grouping thousands?). Such an amount is unreadable, never
+    guessed; elsewhere "1,250" is 1250 (a thousands comma has 3 digits after it)."""
+    return bool(_GROUPED.match(amount_raw.strip().replace(" ", "")))
+
+
 @dataclass(frozen=True)
 class ParsedAmount:
     value: float

@@ -10,6 +10,7 @@ when there is text but no "Supplement Facts" panel. Pages with no usable text la
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pdfplumber
@@ -19,13 +20,13 @@ from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
 from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter
 from pdfminer.pdfparser import PDFSyntaxError
 from pdfminer.psexceptions import PSException
-from pdfminer.utils import Matrix, apply_matrix_rect
+from pdfminer.utils import Matrix, apply_matrix_pt, apply_matrix_rect
 from pdfplumber.page import Page
 from pdfplumber.utils.exceptions import PdfminerException
 from pdfplumber.utils.text import WordExtractor
 
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
-from pipeline.panel import words_to_labels
+from pipeline.panel import Box, words_to_labels
 from pipeline.records import FileExtraction, Word
 from pipeline.sources import ocr
 
@@ -57,6 +58,7 @@ class _CharDevice(PDFLayoutAnalyzer):
     def __init__(self, rsrcmgr: Any) -> None:
         super().__init__(rsrcmgr, laparams=None)
         self.chars: list[tuple[str, float, float, float, float, bool]] = []
+        self.paths: list[tuple[float, float, float, float, bool]] = []
 
     def render_char(
         self,
@@ -95,21 +97,52 @@ class _CharDevice(PDFLayoutAnalyzer):
         self.chars.append((text, x0, y0, x1, y1, upright))
         return adv
 
-    def paint_path(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def paint_path(
+        self,
+        gstate: PDFGraphicState,
+        stroke: bool,
+        fill: bool,
+        evenodd: bool,
+        path: Sequence[Any],
+    ) -> None:
+        """Keep the box of each painted subpath (pdfplumber's `lines`, `rects` and
+        `curves` as boxes): (x0, y0, x1, y1, filled), a stroke widened by its width."""
+        if not (stroke or fill):
+            return
+        start = 0
+        for i in range(1, len(path) + 1):
+            if i < len(path) and path[i][0] != "m":
+                continue
+            pts = [
+                apply_matrix_pt(self.ctm, (float(seg[-2]), float(seg[-1])))
+                for seg in path[start:i]
+                if seg[0] != "h" and len(seg) >= 3
+            ]
+            start = i
+            if not pts:
+                continue
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            half = 0.0 if fill else float(gstate.linewidth or 0.0) / 2
+            self.paths.append((min(xs) - half, min(ys) - half, max(xs) + half, max(ys) + half, fill))
 
     def render_image(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
 def page_chars(page: Page) -> list[dict[str, Any]]:
+    """`page.chars` with only what word extraction uses (see `page_chars_and_graphics`)."""
+    return page_chars_and_graphics(page)[0]
+
+
+def page_chars_and_graphics(page: Page) -> tuple[list[dict[str, Any]], list[Box]]:
     """`page.chars` with only what word extraction uses (text, box, doctop, upright).
 
     The same values as pdfplumber's `Page.chars` (same order, same coordinate
     conversion), from one pass of pdfminer's interpreter over the page with
     `_CharDevice`: pdfplumber's own layout builds an object per character and line and
     converts every attribute of each (colours, fonts, matrices), which took about two
-    thirds of the reading time.
+    thirds of the reading time. The graphics are the box of each stroked or filled
+    subpath (pdfplumber's `lines`, `rects`, `curves`), in the same top-down coordinates.
     """
     device = _CharDevice(page.pdf.rsrcmgr)
     try:
@@ -132,7 +165,17 @@ def page_chars(page: Page) -> list[dict[str, Any]]:
                 "upright": upright,
             }
         )
-    return chars
+    boxes = [
+        Box(
+            x0 + mb_x0,
+            (height - y1) + mb_top,
+            x1 + mb_x0,
+            (height - y0) + mb_top,
+            filled,
+        )
+        for x0, y0, x1, y1, filled in device.paths
+    ]
+    return chars, boxes
 
 
 _WORDS = WordExtractor(
@@ -144,18 +187,26 @@ _WORDS = WordExtractor(
 
 
 def pdf_pages_words(path: Path) -> list[list[Word]]:
-    """The positioned words of every page (pdfplumber's text layer), page by page.
+    """The positioned words of every page (pdfplumber's text layer), page by page."""
+    return pdf_pages(path)[0]
+
+
+def pdf_pages(path: Path) -> tuple[list[list[Word]], list[list[Box]]]:
+    """The positioned words and the graphics (boxes, bars, rules) of every page.
 
     Each page is parsed once; the words are pdfplumber's `extract_words` with
-    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars`.
+    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars_and_graphics`.
     """
     pages: list[list[Word]] = []
+    graphics: list[list[Box]] = []
     with pdfplumber.open(path) as pdf:
         for number, page in enumerate(pdf.pages, start=1):
             try:
-                words = _WORDS.extract_words(page_chars(page))
+                chars, boxes = page_chars_and_graphics(page)
+                words = _WORDS.extract_words(chars)
             finally:
                 page.close()
+            graphics.append(boxes)
             pages.append(
                 [
                     Word(
@@ -169,7 +220,7 @@ def pdf_pages_words(path: Path) -> list[list[Word]]:
                     for w in words
                 ]
             )
-    return pages
+    return pages, graphics
 
 
 def no_text_layer(pages: list[list[Word]], source_file: str) -> NeedsOcr:
@@ -185,7 +236,7 @@ def fallback_name(path: Path) -> str:
 def read_pdf(path: Path, source_file: str) -> FileExtraction:
     """The labels, panel rows and read issues of one PDF (raises a LabelError)."""
     try:
-        pages = pdf_pages_words(path)
+        pages, graphics = pdf_pages(path)
     except (PdfminerException, PSException, PDFSyntaxError) as exc:
         raise _unreadable(exc, source_file) from exc
     todo = ocr.pages_to_ocr(path, pages)
@@ -195,7 +246,11 @@ def read_pdf(path: Path, source_file: str) -> FileExtraction:
     if todo and not unread:
         return ocr.read_ocr_pdf(path, pages, todo, source_file)
     labels, rows, issues = words_to_labels(
-        pages, source_file, fallback_name=fallback_name(path), source_format="pdf"
+        pages,
+        source_file,
+        fallback_name=fallback_name(path),
+        source_format="pdf",
+        graphics=graphics,
     )
     if not labels and unread:  # the panel may be on a scanned page
         raise NeedsOcr(ocr.needs_tesseract_pages(unread), source_file=source_file)
