@@ -56,6 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.records import Label, LabelRow, ReadIssue, Word
+from pipeline.units import ambiguous_among_decimal_commas, shows_decimal_comma
 
 # --- value grammar ---------------------------------------------------------------
 
@@ -598,6 +599,12 @@ class _Column:
     text: str
 
     @property
+    def unit(self) -> str | None:
+        """A unit printed only in the heading ("mg/serving", "Amount (mg)")."""
+        m = _HEADING_UNIT_RE.search(self.text)
+        return next(g for g in m.groups() if g) if m else None
+
+    @property
     def centre(self) -> float:
         return (self.x0 + self.x1) / 2
 
@@ -638,6 +645,112 @@ class _Layout:
     columns: list[_Column]
     value_left: float | None  # x where the value columns start
 
+    @property
+    def amount_cols(self) -> list[_Column]:
+        return [c for c in self.columns if c.kind == "amount"]
+
+    @property
+    def dv_cols(self) -> list[_Column]:
+        return [c for c in self.columns if c.kind == "dv"]
+
+
+_HEADING_UNIT_RE = re.compile(
+    r"\((mg|mcg|µg|μg|g)\)|\b(mg|mcg|µg|μg|g)\s*/\s*serving\b|\b(mg|mcg|µg|μg)\s+per\s+serving\b",
+    re.IGNORECASE,
+)
+_PER_SERVING_RE = re.compile(
+    r"\bper\s+serving\b|^\s*amount\s*(?:\(\w+\))?\s*$|/\s*serving\b|^\s*\w+\s*/\s*serving",
+    re.IGNORECASE,
+)
+_PER_COUNT_RE = re.compile(
+    rf"\bper\s+(?:daily\s+dose\s*\(\s*)?(?:(\d+(?:[.,]\d+)?)\s+)?({_SERVING_UNITS})\b",
+    re.IGNORECASE,
+)
+_COUNT_RE = re.compile(rf"(\d+(?:[.,]\d+)?)\s*({_SERVING_UNITS})\b", re.IGNORECASE)
+
+
+def _unit_stem(unit: str) -> str:
+    u = unit.lower()
+    if u.endswith("ies"):
+        return u[:-3] + "y"
+    return u[:-1] if u.endswith("s") and len(u) > 2 else u
+
+
+def _count(text: str | None) -> tuple[float, str] | None:
+    """(quantity, unit) of a serving size: "2 Tablets" -> (2, "tablet"); "11g (1 scoop)"
+    -> (11, "g")."""
+    m = _COUNT_RE.search(text or "")
+    return (float(m.group(1).replace(",", ".")), _unit_stem(m.group(2))) if m else None
+
+
+def serving_column(headings: Sequence[str], serving_size: str | None) -> int | None:
+    """Which of two or more amount column headings is per serving, or None when the
+    headings do not say (the amounts are then not taken: a wrong column presented as
+    right is the worst outcome).
+
+    A heading that names a quantity of units ("Per Tablet", "Per 2 Capsules", "Amount
+    Per 3 Tablets", "Per daily dose (2 capsules)") is per serving when it is the serving
+    size's quantity; "Amount Per Serving", "Per Serving", "mg/serving" are per serving;
+    "Per Day" and "Per 100 g" are not, unless they are the serving size.
+    """
+    serving = _count(serving_size)
+    matches: list[int] = []
+    explicit: list[int] = []
+    for k, text in enumerate(headings):
+        m = _PER_COUNT_RE.search(text)
+        if m and _unit_stem(m.group(2)) != "serving":
+            q = float(m.group(1).replace(",", ".")) if m.group(1) else 1.0
+            if serving is not None and serving == (q, _unit_stem(m.group(2))):
+                matches.append(k)
+        elif _PER_SERVING_RE.search(text) or (m and m.group(1) is None):
+            explicit.append(k)
+    found = matches or explicit
+    return found[0] if len(found) == 1 else None
+
+
+def column_gutters(lines: Sequence[_Line], settings: ReaderSettings = SETTINGS) -> list[float]:
+    """The x of each gutter that parts a panel's rows into column groups: an x gap
+    (`group_gutter` text heights) crossed by no word of the rows, with words on both
+    sides on enough lines, the lines right of it starting with a name (not a value),
+    and amounts left of it."""
+    words = [w for ln in lines for w in ln.words]
+    if len(lines) < 2 or not words:
+        return []
+    h = statistics.median(_height(w) for w in words)
+    spans = sorted((w.x0, w.x1) for w in words)
+    gaps: list[float] = []
+    reach = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 - reach >= settings.group_gutter * h:
+            gaps.append((reach + x0) / 2)
+        reach = max(reach, x1)
+    out: list[float] = []
+    for g in gaps:
+        lo = out[-1] if out else -1e9
+        both = starts_name = right_lines = 0
+        left_amounts = 0
+        for ln in lines:
+            left = [w for w in ln.words if lo < w.x0 and w.x1 < g]
+            right = [w for w in ln.words if w.x0 > g]
+            if right:
+                right_lines += 1
+                starts_name += not _VALUE_START_RE.match(right[0].text)
+            both += bool(left and right)
+            left_amounts += bool(left) and _trailing_amount_start(left) is not None
+        if (
+            both >= settings.group_min_lines * len(lines)
+            and right_lines
+            and starts_name >= settings.group_names * right_lines
+            and left_amounts
+        ):
+            out.append(g)
+    return out
+
+
+def _split_line(line: _Line, lo: float, hi: float) -> _Line | None:
+    words = [w for w in line.words if lo <= (w.x0 + w.x1) / 2 < hi]
+    return dataclasses.replace(line, words=words) if words else None
+
 
 # --- rows -------------------------------------------------------------------------
 
@@ -664,6 +777,7 @@ class _Entry:
     reads: list[_LineRead] = field(default_factory=list)
     parent: str | None = None
     indent: float = 0.0
+    layout: _Layout | None = None  # the column group's layout
 
     @property
     def name_text(self) -> str:
@@ -940,10 +1054,10 @@ class _Reader:
 
     # -- columns --
 
-    def _layout(self, panel: _Panel) -> _Layout:
-        columns = _header_columns(panel.headers)
+    def _layout(self, headers: Sequence[_Line], lines: Sequence[_Line]) -> _Layout:
+        columns = _header_columns(headers)
         starts: list[float] = []
-        for line in panel.lines:
+        for line in lines:
             i = _trailing_amount_start(line.words)
             if i is not None:
                 starts.append(line.words[i].x0)
@@ -1079,20 +1193,58 @@ class _Reader:
             stack.append((entry.indent, name, len(out) - 1))
         return out
 
+    def _groups(self, panel: _Panel) -> list[tuple[list[_Line], list[_Line]]]:
+        """The panel's column groups, left to right: (heading lines, row lines) of each."""
+        edges = [-1e9, *column_gutters(panel.lines), 1e9]
+        if len(edges) == 2:
+            return [(panel.headers, panel.lines)]
+        out = []
+        for lo, hi in itertools.pairwise(edges):
+            headers = [p for ln in panel.headers if (p := _split_line(ln, lo, hi))]
+            lines = [p for ln in panel.lines if (p := _split_line(ln, lo, hi))]
+            if lines:
+                out.append((headers, lines))
+        return out
+
     def _read_panel(self, panel: _Panel) -> None:
-        layout = self._layout(panel)
-        name_left = min(
-            (ln.x0 for ln in panel.lines if ln.x0 < (layout.value_left or 1e9)),
-            default=0.0,
-        )
-        reads = [self._read_line(ln, layout, name_left) for ln in panel.lines]
-        entries = self._group_entries(reads)
-        amount_cols = [c for c in layout.columns if c.kind == "amount"]
-        dv_cols = [c for c in layout.columns if c.kind == "dv"]
-        line_no = 0
+        groups = self._groups(panel)
+        entries: list[_Entry] = []
+        layouts: list[_Layout] = []
+        for headers, lines in groups:
+            layout = self._layout(headers, lines)
+            name_left = min(
+                (ln.x0 for ln in lines if ln.x0 < (layout.value_left or 1e9)),
+                default=0.0,
+            )
+            reads = [self._read_line(ln, layout, name_left) for ln in lines]
+            for entry in self._group_entries(reads):
+                entry.layout = layout
+                entries.append(entry)
+            layouts.append(layout)
+        layout = layouts[0] if layouts else _Layout([], None)
+        amount_cols = layout.amount_cols
+        serving_size, servings = self._serving(panel, layout)
         label_index = len(self.labels)
+        heads = [c.text for c in amount_cols]
+        per_serving = 0 if len(heads) < 2 else serving_column(heads, serving_size)
+        if per_serving is None:
+            self._issue(
+                label_index,
+                panel.pages[0] if panel.pages else None,
+                None,
+                f"page {panel.pages[0] if panel.pages else '?'}: two amount columns "
+                f"({' | '.join(heads)}) and the headings do not say which is per serving "
+                f"(serving size {serving_size or 'not printed'}): their amounts were not taken",
+            )
+        comma_panel = any(
+            shows_decimal_comma(i.amount) for e in entries for i in e.items if i.amount
+        )
+        line_no = 0
         confidences: list[float] = []
         for entry, parent, is_total, flat in self._assign_parents(entries):
+            e_layout = entry.layout or layout
+            amount_cols = e_layout.amount_cols
+            dv_cols = e_layout.dv_cols
             raw = " ".join(r.line.text for r in entry.reads)
             page = entry.reads[0].line.page
             conf_values = [
@@ -1107,9 +1259,28 @@ class _Reader:
             amounts = [i for i in entry.items if i.kind == "amount"]
             dvs = [i for i in entry.items if i.kind == "dv"]
             first, second = self._place_amounts(amounts, amount_cols)
-            dv = self._place_dv(dvs, dv_cols, amount_cols)
+            dv = self._place_dv(dvs, dv_cols, amount_cols, per_serving or 0)
+            if per_serving == 1:
+                first, second = second, first
+            elif per_serving is None:
+                first = second = None
             if dv is None and marker is not None:
                 dv = marker
+            bad = entry.bad
+            for item, col in ((first, 0), (second, 1)):
+                if item is not None and item.unit is None and len(amount_cols) > col:
+                    slot = col if per_serving != 1 else 1 - col
+                    item.unit = amount_cols[min(slot, len(amount_cols) - 1)].unit
+            if (
+                bad is None
+                and comma_panel
+                and first is not None
+                and first.amount
+                and ambiguous_among_decimal_commas(first.amount)
+            ):
+                bad = f"{first.amount} {first.unit or ''}".strip()
+                bad += " (decimal commas elsewhere on the panel: 1,250 could be 1.25 or 1250)"
+                first = None
             members = [name]
             if flat and "," in name and form is None:
                 members = _split_members(entry.name_text)
@@ -1139,13 +1310,15 @@ class _Reader:
                     )
                 )
             where = f"page {page}, line {line_no}"
-            if entry.bad is not None:
+            if bad is not None:
                 self._issue(
                     label_index,
                     page,
                     line_no,
-                    f"{where}: amount '{entry.bad}' of '{name}' could not be read",
+                    f"{where}: amount '{bad}' of '{name}' could not be read",
                 )
+            elif per_serving is None:
+                pass
             elif first is None and second is None and parent is None and not is_total:
                 self._issue(
                     label_index,
@@ -1164,7 +1337,7 @@ class _Reader:
                 "or text printed beside the panel?)",
             )
         panel_conf = statistics.mean(confidences) if confidences else None
-        self._make_label(panel, layout, amount_cols, panel_conf)
+        self._make_label(panel, layout.amount_cols, serving_size, servings, panel_conf)
 
     @staticmethod
     def _place_amounts(
@@ -1186,34 +1359,30 @@ class _Reader:
 
     @staticmethod
     def _place_dv(
-        dvs: list[_Item], dv_cols: list[_Column], amount_cols: list[_Column]
+        dvs: list[_Item], dv_cols: list[_Column], amount_cols: list[_Column], k: int = 0
     ) -> str | None:
-        """The %DV of the first amount column (left of the second amount column)."""
+        """The %DV of amount column `k` (the per-serving one): the %DV column after it."""
         if not dvs:
             return None
         if len(amount_cols) >= 2 and len(dv_cols) >= 2:
             limit = (dv_cols[0].x1 + amount_cols[1].x0) / 2
-            firsts = [d for d in dvs if d.x <= limit]
-            return firsts[0].dv if firsts else None
+            mine = [d for d in dvs if (d.x <= limit) == (k == 0)]
+            return mine[0].dv if mine else None
         return dvs[0].dv
 
     # -- label text --
 
-    def _make_label(
-        self,
-        panel: _Panel,
-        layout: _Layout,
-        amount_cols: list[_Column],
-        confidence: float | None,
-    ) -> None:
+    def _serving(self, panel: _Panel, layout: _Layout) -> tuple[str | None, str | None]:
+        """(serving size, servings per container) from the panel's preamble."""
         serving_size = None
         servings = None
         for line in panel.pre:
-            text = line.text
             value_words = line.words
             if layout.value_left is not None:
                 value_words = [w for w in line.words if w.x1 <= layout.value_left] or line.words
             text = " ".join(w.text for w in value_words)
+            if not _SERVING_SIZE_RE.match(text) and _SERVING_SIZE_RE.match(line.text):
+                text = line.text  # the serving line runs over the value columns
             m = _SERVINGS_PER_RE.search(text)
             if _SERVING_SIZE_RE.match(text):
                 rest = _SERVING_SIZE_RE.sub("", text)
@@ -1222,9 +1391,19 @@ class _Reader:
                     if m2:
                         servings = rest[m2.end() :].strip() or None
                         rest = rest[: m2.start()]
-                serving_size = rest.strip() or None
+                serving_size = rest.strip(" |;,") or None
             elif m:
                 servings = text[m.end() :].strip() or None
+        return serving_size, servings
+
+    def _make_label(
+        self,
+        panel: _Panel,
+        amount_cols: list[_Column],
+        serving_size: str | None,
+        servings: str | None,
+        confidence: float | None,
+    ) -> None:
         headings = None
         if len(amount_cols) >= 2:
             headings = " | ".join(c.text for c in amount_cols)
@@ -1354,7 +1533,9 @@ class _Reader:
                 }
             )
 
-    def _issue(self, label_index: int, page: int, line_no: int, detail: str) -> None:
+    def _issue(
+        self, label_index: int, page: int | None, line_no: int | None, detail: str
+    ) -> None:
         self.issues.append(ReadIssue(self.source_file, label_index, page, line_no, detail))
 
 
