@@ -407,6 +407,14 @@ def _heading_lines(head: str, font: str, size: float, width: float) -> list[str]
     return [" ".join(words[:best]), " ".join(words[best:])]
 
 
+def _dv_heading(style: str, look: Look, n_cols: int, groups: bool) -> str:
+    if style == "eu-nrv":
+        return "%NRV"
+    if n_cols > 1 or groups:
+        return "%DV"
+    return ("% Daily Value", "%DV", "% DV")[look.heading_form]
+
+
 @dataclass(frozen=True)
 class _Geometry:
     name_w: float  # the name column
@@ -430,7 +438,8 @@ def panel_geometry(label: Label, style: str, look: Look) -> _Geometry:
         )
         widest_head = max(stringWidth(x, bold, s) for x in lines) if len(cols) > 1 else 0.0
         col_w.append(max(look.amount_width, widest_head + s, widest_amount + s))
-    dv_w = max(look.dv_width, stringWidth("%NRV", bold, s) + s)
+    dv_head = _dv_heading(style, look, len(cols), style == "two-groups" and len(rows) >= 4)
+    dv_w = max(look.dv_width, stringWidth(dv_head, bold, s) + s)
     groups = 2 if style == "two-groups" and len(rows) >= 4 else 1
     name_w = look.panel_width - look.amount_width - look.dv_width
     if groups > 1:
@@ -462,9 +471,7 @@ def draw_panel(
     s, font, bold = look.size, look.font, look.bold
     lead = s * look.leading
     groups = geo.groups
-    dv_head = "%NRV" if style == "eu-nrv" else ("% Daily Value", "%DV", "% DV")[look.heading_form]
-    if len(cols) > 1 or groups > 1:
-        dv_head = "%NRV" if style == "eu-nrv" else "%DV"
+    dv_head = _dv_heading(style, look, len(cols), groups > 1)
     group_w = geo.group_w
     x1 = x0 + geo.width
     fda = style == "fda-heavy-bars"

@@ -156,7 +156,7 @@ class ReaderSettings:
     box_min_width: float = 8.0  # and this wide (heading heights)
     box_margin: float = 0.3  # words this far outside a box's edge still count as inside
     box_reach: float = 3.0  # a panel's heading is at most this far below its box's top
-    group_gutter: float = 1.5  # an x gap crossed by no body word that may part column groups
+    group_gutter: float = 1.0  # an x gap crossed by no body word that may part column groups
     group_min_lines: float = 0.3  # share of body lines with words on both sides of the gutter
     group_names: float = 0.6  # share of the right side's lines that start with a name
 
@@ -995,8 +995,21 @@ class _Reader:
             if _is_heading(line)[0] or line.region != region:
                 break
             text = line.text
+            nxt = self.lines[pos + 1] if pos + 1 < n else None
             if in_pre and _is_header_line(line):
                 panel.headers.append(line)
+            elif (
+                in_pre
+                and nxt is not None
+                and nxt.region == region
+                and _is_header_line(nxt)
+                and not _AMOUNT_IN_TEXT.search(text)
+                and not _SERVING_SIZE_RE.match(text)
+                and not _SERVINGS_PER_RE.match(text)
+                and line.x0 > left + _S.wrapped_header_indent * line.height
+                and nxt.top - line.bottom <= _S.wrapped_header_gap * line.height
+            ):
+                panel.headers.append(line)  # the first line of a heading wrapped: "Per 2"
             elif (
                 in_pre
                 and panel.headers
@@ -1201,9 +1214,17 @@ class _Reader:
         out = []
         for lo, hi in itertools.pairwise(edges):
             headers = [p for ln in panel.headers if (p := _split_line(ln, lo, hi))]
-            lines = [p for ln in panel.lines if (p := _split_line(ln, lo, hi))]
-            if lines:
-                out.append((headers, lines))
+            parts = [p for ln in panel.lines if (p := _split_line(ln, lo, hi))]
+            if not parts:
+                continue
+            # the group's own lines: rows of two groups need not be level with each other
+            first = parts[0]
+            lines = [
+                dataclasses.replace(first, words=ws, page=page)
+                for page in sorted({p.page for p in parts})
+                for ws in group_lines([w for p in parts if p.page == page for w in p.words])
+            ]
+            out.append((headers, lines))
         return out
 
     def _read_panel(self, panel: _Panel) -> None:
