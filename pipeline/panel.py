@@ -159,6 +159,7 @@ class ReaderSettings:
     group_gutter: float = 1.0  # an x gap crossed by no body word that may part column groups
     group_min_lines: float = 0.3  # share of body lines with words on both sides of the gutter
     group_names: float = 0.6  # share of the right side's lines that start with a name
+    rule_width: float = 0.5  # a vertical rule is at most this wide (page's median text height)
 
 
 SETTINGS = ReaderSettings()
@@ -708,11 +709,13 @@ def serving_column(headings: Sequence[str], serving_size: str | None) -> int | N
     return found[0] if len(found) == 1 else None
 
 
-def column_gutters(lines: Sequence[_Line], settings: ReaderSettings = SETTINGS) -> list[float]:
+def column_gutters(
+    lines: Sequence[_Line], rules: Sequence[float] = (), settings: ReaderSettings = SETTINGS
+) -> list[float]:
     """The x of each gutter that parts a panel's rows into column groups: an x gap
-    (`group_gutter` text heights) crossed by no word of the rows, with words on both
-    sides on enough lines, the lines right of it starting with a name (not a value),
-    and amounts left of it."""
+    (`group_gutter` text heights) or a vertical rule (x in `rules`) crossed by no word
+    of the rows, with words on both sides on enough lines, the lines right of it
+    starting with a name (not a value), and amounts left of it."""
     words = [w for ln in lines for w in ln.words]
     if len(lines) < 2 or not words:
         return []
@@ -724,8 +727,9 @@ def column_gutters(lines: Sequence[_Line], settings: ReaderSettings = SETTINGS) 
         if x0 - reach >= settings.group_gutter * h:
             gaps.append((reach + x0) / 2)
         reach = max(reach, x1)
+    gaps += [x for x in rules if not any(x0 < x < x1 for x0, x1 in spans)]
     out: list[float] = []
-    for g in gaps:
+    for g in sorted(set(gaps)):
         lo = out[-1] if out else -1e9
         both = starts_name = right_lines = 0
         left_amounts = 0
@@ -941,10 +945,15 @@ class _Reader:
         self.repairs: Mapping[Word, str] = {}  # OCR repairs by word (pipeline.sources.ocr)
         self.lines: list[_Line] = []
         self.bars: dict[int, list[Box]] = {}  # flat graphics by page: separators, not gaps
+        self.vrules: dict[int, list[Box]] = {}  # vertical rules by page: may part column groups
         region_id = 0
         for page_no, words in enumerate(pages, start=1):
             boxes = graphics[page_no - 1] if graphics and page_no <= len(graphics) else ()
             self.bars[page_no] = [b for b in boxes if b.height < b.width]
+            page_h = statistics.median(_height(w) for w in words) if words else 1.0
+            self.vrules[page_no] = [
+                b for b in boxes if b.width < _S.rule_width * page_h and b.height > b.width
+            ]
             for block, region in page_blocks(drop_leaders(words), boxes):
                 region_id += region is not None
                 for ws in group_lines(block):
@@ -1208,7 +1217,15 @@ class _Reader:
 
     def _groups(self, panel: _Panel) -> list[tuple[list[_Line], list[_Line]]]:
         """The panel's column groups, left to right: (heading lines, row lines) of each."""
-        edges = [-1e9, *column_gutters(panel.lines), 1e9]
+        rules = []
+        if panel.lines:
+            top, bottom = panel.lines[0].top, panel.lines[-1].bottom
+            rules = [
+                (b.x0 + b.x1) / 2
+                for b in self.vrules.get(panel.lines[0].page, [])
+                if b.top <= top + panel.lines[0].height and b.bottom >= bottom - panel.lines[-1].height
+            ]
+        edges = [-1e9, *column_gutters(panel.lines, rules), 1e9]
         if len(edges) == 2:
             return [(panel.headers, panel.lines)]
         out = []
