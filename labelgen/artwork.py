@@ -73,6 +73,9 @@ STYLES: tuple[str, ...] = (
 
 Label = dict[str, Any]
 
+#: Styles the reader must refuse to read as right (`UNREADABLE_CASES`).
+UNREADABLE_STYLES: tuple[str, ...] = ("silent-dual", "garbled-amounts", "eu-grouped")
+_EU = frozenset({"eu-nrv", "eu-grouped"})
 _NP_UNITS = frozenset({"NP", "Not Present"})
 _CALORIE_UNITS = frozenset({"{Calories}", "Calorie(s)", "Calories"})
 _FAMILIES = (
@@ -142,14 +145,19 @@ def _number(q: float, *, thousands: bool = True, comma: bool = False) -> str:
 
 def _unit(unit: str, style: str) -> str:
     unit = {"Gram(s)": "g", "{Calories}": "", "Calorie(s)": "", "Calories": ""}.get(unit, unit)
-    if style == "eu-nrv" and unit == "mcg":
+    if style in _EU and unit == "mcg":
         return "µg"
     return unit
 
 
 def _amount(q: float, unit: str, style: str, look: Look, bare_mg: bool = False) -> str:
     u = _unit(unit, style)
-    if style == "eu-nrv":
+    if style == "garbled-amounts":  # a misprint or a bad scan: letters for digits
+        num = _number(q).translate(str.maketrans("01", "Ol"))
+        return f"{num} {u.replace('m', 'rn')}"
+    if style == "eu-grouped":  # decimal commas, and a comma grouping thousands too
+        num = _number(q) if float(q).is_integer() else _number(q, thousands=False, comma=True)
+    elif style in _EU:
         num = _number(q, thousands=False, comma=True)
         if float(q).is_integer() and q >= 100 and look.heading_form == 1:
             num = f"{int(q)},00"  # "1500,00 mg"
@@ -209,13 +217,15 @@ def _columns(label: Label, style: str, look: Look) -> list[tuple[str, float]]:
         if style == "dual-serving-first":
             cols.reverse()
         return cols
-    if style == "eu-nrv":
+    if style in _EU:
         dose = f"Per daily dose ({serving_text(label).lower()})"
         if q == 1 and one != "g":
             return [(f"Active ingredients per {one.lower()}", 1.0)]
         if one != "g" and look.heading_form != 2:
             return [(f"Per {one.lower()}", 1.0 / q), (dose, 1.0)]
         return [(dose, 1.0)]
+    if style == "silent-dual":  # two amount columns whose headings do not say per serving
+        return [("Children", 0.5), ("Adults", 1.0)]
     if style == "unit-in-heading":
         return [(("mg/serving", "Amount (mg)", "Amount Per Serving (mg)")[look.heading_form], 1.0)]
     return [("Amount Per Serving", 1.0)]
@@ -228,7 +238,7 @@ def printed_rows(label: Label, style: str, look: Look) -> list[Row]:
     names = {i["name"] for i in ings}
     blends = {i["nested_in"] for i in ings if i.get("nested_in") in names}
     factors = [f for _, f in _columns(label, style, look)]
-    no_dv = "**" if style == "eu-nrv" else "†" if style == "fda-heavy-bars" else "*"
+    no_dv = "**" if style in _EU else "†" if style == "fda-heavy-bars" else "*"
     rows: list[Row] = []
     depth_of: dict[str, int] = {}
     running = style == "blend-running-text"
@@ -255,7 +265,10 @@ def printed_rows(label: Label, style: str, look: Look) -> list[Row]:
                 values.append(("", ""))
                 continue
             bare = style == "unit-in-heading"
-            amount = _amount(q * f, unit, style, look, bare_mg=bare)
+            value = q * f
+            if f != 1.0:  # another column than the serving's: rounded as labels print it
+                value = float(round(value)) if value >= 10 else round(value, 2)
+            amount = _amount(value, unit, style, look, bare_mg=bare)
             values.append((amount, _dv(ing, f, no_dv)))
         rows.append(Row(printed, tuple(values), depth))
     return rows
@@ -376,7 +389,7 @@ def _serving_lines(label: Label, look: Look, style: str) -> list[str]:
     serving = serving_text(label)
     spc = label.get("servings_per_container")
     spc_text = _number(float(spc)) if spc else None
-    if style == "eu-nrv":
+    if style in _EU:
         return [f"Serving size: {serving.lower()}"] + (
             [f"Servings per pack: {spc_text}"] if spc_text else []
         )
@@ -408,7 +421,7 @@ def _heading_lines(head: str, font: str, size: float, width: float) -> list[str]
 
 
 def _dv_heading(style: str, look: Look, n_cols: int, groups: bool) -> str:
-    if style == "eu-nrv":
+    if style in _EU:
         return "%NRV"
     if n_cols > 1 or groups:
         return "%DV"
@@ -552,7 +565,7 @@ def draw_panel(
     y += s * 0.9
     foot = (
         "** NRV: Nutrient Reference Value not established."
-        if style == "eu-nrv"
+        if style in _EU
         else "*Percent Daily Values are based on a 2,000 calorie diet. "
         "† Daily Value not established."
     )
@@ -727,11 +740,101 @@ def score_artwork(
     return scores
 
 
+#: Regression PDFs (tests/pdfs/artwork-<case>.pdf): case -> (style, product id).
+REGRESSION_CASES: dict[str, tuple[str, str]] = {
+    "wrap-left": ("wrap-left", "sample-bone-matrix"),
+    "wrap-middle": ("wrap-middle", "sample-daily-calcium-k2"),
+    "wrap-right": ("wrap-right", "unseen-k1-mk4-bone"),
+    "two-groups": ("two-groups", "sample-bone-matrix"),
+    "dual-unit-first": ("dual-unit-first", "sample-daily-calcium-k2"),
+    "dual-serving-first": ("dual-serving-first", "unseen-k1-mk4-bone"),
+    "unit-in-heading": ("unit-in-heading", "sample-bone-matrix"),
+    "fda-heavy-bars": ("fda-heavy-bars", "sample-k2-calcium-softgel"),
+    "blend-running-text": ("blend-running-text", "sample-daily-calcium-k2"),
+    "eu-nrv": ("eu-nrv", "sample-bone-matrix"),
+    # what the reader must not read as right
+    "unreadable-silent-dual": ("silent-dual", "sample-daily-calcium-k2"),
+    "unreadable-garbled-amounts": ("garbled-amounts", "sample-bone-matrix"),
+    "unreadable-eu-grouped": ("eu-grouped", "eu-grouped-calcium"),
+}
+
+#: A product for "eu-grouped": decimal commas ("12,5 µg") beside "1,000 mg".
+EU_GROUPED_PRODUCT: Label = {
+    "dsld_id": "eu-grouped-calcium",
+    "product_name": "Calcium + D3 + K2",
+    "brand": "Lakeside Nutrition",
+    "servings_per_container": 30,
+    "serving_sizes": [{"quantity": 2.0, "unit": "Tablet(s)", "max_daily_servings": 1}],
+    "ingredients": [
+        {
+            "order": 1,
+            "name": "Vitamin D3",
+            "ingredient_group": "Vitamin D",
+            "quantity": 12.5,
+            "unit": "mcg",
+            "daily_value_percent": 250.0,
+            "forms": ["cholecalciferol"],
+            "nested_in": None,
+        },
+        {
+            "order": 2,
+            "name": "Vitamin K2",
+            "ingredient_group": "Vitamin K",
+            "quantity": 75.0,
+            "unit": "mcg",
+            "daily_value_percent": 100.0,
+            "forms": ["menaquinone-7"],
+            "nested_in": None,
+        },
+        {
+            "order": 3,
+            "name": "Calcium",
+            "ingredient_group": "Calcium",
+            "quantity": 1000.0,
+            "unit": "mg",
+            "daily_value_percent": 125.0,
+            "forms": ["calcium carbonate"],
+            "nested_in": None,
+        },
+    ],
+    "other_ingredients": ["Cellulose"],
+    "statements": [
+        {
+            "type": "Suggested/Recommended/Usage/Directions",
+            "text": "Take 2 tablets daily with a meal.",
+        }
+    ],
+}
+
+
+def regression_product(dsld_id: str) -> Label:
+    from labelgen.pdf_unseen import EXTRA_PRODUCTS
+    from labelgen.products import SAMPLE_PRODUCTS, dsld_label
+
+    for known in (*EXTRA_PRODUCTS, *SAMPLE_PRODUCTS, EU_GROUPED_PRODUCT):
+        if known["dsld_id"] == dsld_id:
+            return copy.deepcopy(known)
+    return dsld_label(dsld_id)
+
+
+def write_regression_pdfs(out_dir: Path) -> dict[str, Path]:
+    """Write artwork-<case>.pdf for every case of REGRESSION_CASES into `out_dir`."""
+    out: dict[str, Path] = {}
+    for case, (style, dsld_id) in REGRESSION_CASES.items():
+        label = artwork_label(regression_product(dsld_id), style)
+        out[case] = render_artwork_pdf(label, out_dir / f"artwork-{case}.pdf", style)
+    return out
+
+
 if __name__ == "__main__":
     import sys
     import tempfile
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+    if len(sys.argv) > 2 and sys.argv[2] == "regression":
+        for path in write_regression_pdfs(out).values():
+            print(path)
+        raise SystemExit(0)
     for style, sc in score_artwork(artwork_labels(), out).items():
         print(f"{style:22s} {sc.accuracy:.4f} ({sc.matched}/{sc.fields})")
         for m in sc.mismatches[:4]:

@@ -469,27 +469,61 @@ def _reading_order(regions: Sequence[Region]) -> list[Region]:
     return out
 
 
+def text_columns(words: Sequence[Word], settings: ReaderSettings = SETTINGS) -> list[list[Word]]:
+    """Words parted into page columns, left to right, at x gaps (`side_gutter` text
+    heights wide) that no word crosses."""
+    if not words:
+        return []
+    h = statistics.median(_height(w) for w in words)
+    ordered = sorted(words, key=lambda w: w.x0)
+    columns: list[list[Word]] = [[ordered[0]]]
+    reach = ordered[0].x1
+    for w in ordered[1:]:
+        if w.x0 - reach >= settings.side_gutter * h:
+            columns.append([])
+        columns[-1].append(w)
+        reach = max(reach, w.x1)
+    return columns
+
+
 def page_blocks(
     words: Sequence[Word], boxes: Sequence[Box] = (), settings: ReaderSettings = SETTINGS
 ) -> list[tuple[list[Word], Region | None]]:
-    """The words of a page in reading blocks. Each panel region's words are a block; the
-    other words above or beside a region (not yet placed) come before it, the words
-    below the last region after it. Without a region the page is cut by
-    `split_side_column` (a panel in a side column beside other text)."""
+    """The words of a page in reading blocks. Each panel region's words are a block.
+    The other words, when they stand in page columns (a wrap: copy, statements), are a
+    block per column, placed before the first region whose bottom is below the
+    column's top; else each word is placed before the first region it is above or
+    beside. Without a region the page is cut by `split_side_column` (a panel in a side
+    column beside other text)."""
     regions = _reading_order(panel_regions(words, boxes, settings))
+    if not regions:
+        return [(b, None) for b in split_side_column(words) if b]
     inside: list[list[Word]] = [[] for _ in regions]
-    before: list[list[Word]] = [[] for _ in range(len(regions) + 1)]
+    rest: list[Word] = []
     for w in words:
         k = next((i for i, r in enumerate(regions) if r.holds(w)), None)
-        if k is not None:
+        if k is None:
+            rest.append(w)
+        else:
             inside[k].append(w)
-            continue
-        cy = (w.top + w.bottom) / 2
-        k = next((i for i, r in enumerate(regions) if cy < r.bottom), len(regions))
-        before[k].append(w)
+    before: list[list[list[Word]]] = [[] for _ in range(len(regions) + 1)]
+    columns = text_columns(rest, settings)
+    if len(columns) > 1:
+        for col in columns:
+            top = min(w.top for w in col)
+            k = next((i for i, r in enumerate(regions) if top < r.bottom), len(regions))
+            before[k].append(col)
+    else:
+        chunks: list[list[Word]] = [[] for _ in range(len(regions) + 1)]
+        for w in rest:
+            cy = (w.top + w.bottom) / 2
+            k = next((i for i, r in enumerate(regions) if cy < r.bottom), len(regions))
+            chunks[k].append(w)
+        before = [[c] for c in chunks]
     blocks: list[tuple[list[Word], Region | None]] = []
-    for k, rest in enumerate(before):
-        blocks += [(b, None) for b in split_side_column(rest) if b]
+    for k, chunk in enumerate(before):
+        for col in chunk:
+            blocks += [(b, None) for b in split_side_column(col) if b]
         if k < len(regions) and inside[k]:
             blocks.append((inside[k], regions[k]))
     return blocks
@@ -887,6 +921,20 @@ def _split_members(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_NO_AMOUNT_RE = re.compile(r"^(?:NP|N/?A|not\s+present|[—–-])$", re.IGNORECASE)
+
+
+def _running_text(name_words: Sequence[Word], value_words: Sequence[Word], h: float) -> bool:
+    """Words in the value columns that continue running text (a blend's members set over
+    the panel's width): no digit, no %DV mark, set a space after the name words."""
+    text = " ".join(w.text for w in value_words)
+    if _NO_AMOUNT_RE.match(text) or not re.search(r"[A-Za-z]{2}", text):
+        return False
+    if any(_HAS_DIGIT.search(w.text) or "%" in w.text or _MARK_RE.fullmatch(w.text) for w in value_words):
+        return False
+    return not name_words or value_words[0].x0 - name_words[-1].x1 < _CELL_GAP * h
+
+
 # --- the reader -------------------------------------------------------------------
 
 
@@ -1084,20 +1132,27 @@ class _Reader:
             if i is not None:
                 starts.append(line.words[i].x0)
         value_left: float | None = min(starts) if starts else None
-        if value_left is None and columns:
-            value_left = columns[0].x0
+        if value_left is None and columns and lines:
+            # a heading right of the names (not "Amount Per Serving" over the names)
+            left = min(ln.x0 for ln in lines)
+            h = statistics.median(ln.height for ln in lines)
+            value_left = next(
+                (c.x0 for c in columns if c.x0 > left + _S.wrapped_header_indent * h), None
+            )
         return _Layout(columns, value_left)
 
     def _read_line(self, line: _Line, layout: _Layout, name_left: float) -> _LineRead:
         words = line.words
         h = line.height
         if layout.value_left is not None:
-            left = layout.value_left - 0.3 * h
+            left = layout.value_left - _S.value_left_slack * h
             split = next((i for i, w in enumerate(words) if w.x0 >= left), len(words))
         else:
             start = _trailing_amount_start(words)
             split = start if start is not None else len(words)
         name_words, value_words = list(words[:split]), list(words[split:])
+        if value_words and _running_text(name_words, value_words, h):
+            name_words, value_words = name_words + value_words, []  # blend members as text
         if value_words and _parse_cell(_cell_text(_cells(value_words)[0]), 0.0) is None:
             # a garbled amount may start left of the column (right-aligned, wider)
             while (
@@ -1116,12 +1171,19 @@ class _Reader:
                     bad = text
                 continue
             items.extend(parsed)
+        no_amount = not any(i.kind == "amount" for i in items)
         if bad is None and layout.value_left is None and not items and name_words:
             # no column layout: a garbled amount at the end of the line
             last = name_words[-1]
             if _HAS_DIGIT.search(last.text) and re.search(rf"(?:{_BASE_UNIT})$", last.text, re.I):
                 bad = last.text
                 name_words = name_words[:-1]
+        if bad is None and no_amount and name_words:
+            cells = _cells(name_words)
+            if len(cells) >= 2 and _HAS_DIGIT.search(_cell_text(cells[1])):
+                # values after a wide gap that read as nothing: a garbled amount
+                bad = " ".join(_cell_text(c) for c in cells[1:])
+                name_words = list(cells[0])
         indent = (name_words[0].x0 - name_left) if name_words else 0.0
         return _LineRead(line, name_words, items, bad, indent)
 
@@ -1302,6 +1364,7 @@ class _Reader:
                 first, second = second, first
             elif per_serving is None:
                 first = second = None
+                dv = None
             if dv is None and marker is not None:
                 dv = marker
             bad = entry.bad
@@ -1320,7 +1383,9 @@ class _Reader:
                 bad += " (decimal commas elsewhere on the panel: 1,250 could be 1.25 or 1250)"
                 first = None
             members = [name]
-            if flat and "," in name and form is None:
+            if (flat or (parent is not None and first is None and second is None)) and (
+                "," in name and form is None
+            ):
                 members = _split_members(entry.name_text)
             for member in members:
                 line_no += 1
@@ -1419,7 +1484,9 @@ class _Reader:
             if layout.value_left is not None:
                 value_words = [w for w in line.words if w.x1 <= layout.value_left] or line.words
             text = " ".join(w.text for w in value_words)
-            if not _SERVING_SIZE_RE.match(text) and _SERVING_SIZE_RE.match(line.text):
+            if _SERVING_SIZE_RE.match(line.text) and (
+                not _SERVING_SIZE_RE.match(text) or _SERVINGS_PER_RE.search(line.text)
+            ):
                 text = line.text  # the serving line runs over the value columns
             m = _SERVINGS_PER_RE.search(text)
             if _SERVING_SIZE_RE.match(text):

@@ -212,9 +212,12 @@ def test_layouts_render_deterministically(tmp_path: Path) -> None:
 
 
 def test_committed_pdfs_are_small() -> None:
-    # unseen-*.pdf: labelgen.pdf_unseen's regression PDFs (tests/test_unseen_layouts.py)
+    # unseen-*.pdf: labelgen.pdf_unseen's regression PDFs (tests/test_unseen_layouts.py);
+    # artwork-*.pdf: labelgen.artwork's (tests/test_artwork.py)
     sizes = {
-        p.name: p.stat().st_size for p in PDFS.glob("*.pdf") if not p.name.startswith("unseen-")
+        p.name: p.stat().st_size
+        for p in PDFS.glob("*.pdf")
+        if not p.name.startswith(("unseen-", "artwork-"))
     }
     assert len(sizes) == 15
     assert max(sizes.values()) < 10_000

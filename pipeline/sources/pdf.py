@@ -27,7 +27,7 @@ from pdfplumber.utils.text import WordExtractor
 
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, words_to_labels
-from pipeline.records import FileExtraction, Word
+from pipeline.records import FileExtraction, Label, ReadIssue, Word
 from pipeline.sources import ocr
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
@@ -228,6 +228,14 @@ def no_text_layer(pages: list[list[Word]], source_file: str) -> NeedsOcr:
     return NeedsOcr(ocr.NEEDS_TESSERACT_PDF, source_file=source_file)
 
 
+def no_readable_row(labels: Sequence[Label], issues: Sequence[ReadIssue]) -> str:
+    """The rejection of a file whose Supplement Facts panels give no readable row."""
+    pages = ", ".join(lb.pages for lb in labels)
+    why = f": {issues[0].detail}" if issues else ": no ingredient line was found under it"
+    more = f" (and {len(issues) - 1} more unreadable line(s))" if len(issues) > 1 else ""
+    return f"a Supplement Facts panel was found (page {pages}) but no row of it could be read{why}{more}"
+
+
 def fallback_name(path: Path) -> str:
     """The product name used when the label prints none: the file stem, readable."""
     return " ".join(path.stem.replace("-", " ").replace("_", " ").split())
@@ -258,6 +266,10 @@ def read_pdf(path: Path, source_file: str) -> FileExtraction:
         raise NoPanel(
             f"no Supplement Facts panel found in {len(pages)} page(s)", source_file=source_file
         )
+    if not any(r.amount_raw is not None or r.unit_raw is not None for r in rows) and not any(
+        lb.amount_columns for lb in labels
+    ):  # (amounts under headings that do not say which is per serving: not assessable)
+        raise NoPanel(no_readable_row(labels, issues), source_file=source_file)
     return FileExtraction(
         source_file=source_file, labels=tuple(labels), rows=tuple(rows), issues=tuple(issues)
     )
