@@ -21,10 +21,11 @@ Styles (`STYLES`):
   orders; a one-unit serving is printed beside "Per 2 Tablets".
 - "unit-in-heading": the unit printed only in the amount heading ("mg/serving", "Amount
   (mg)", "Amount Per Serving (mg)"): mg rows print bare numbers, other rows their unit.
-- "fda-heavy-bars": the FDA format: a heavy bar under the serving lines, a medium one
-  under the column headings and at the end, hairlines between the rows.
-- "blend-running-text": a blend's members printed as running text after the blend's name
-  and total ("Bone Blend 150 mg: Horsetail, Boron, ..."), wrapped over lines.
+- "fda-heavy-bars": the FDA format, no box: a heavy bar under the serving lines, a
+  medium one under the column headings and at the end, hairlines between the rows.
+- "blend-running-text": a blend's members printed as running text, wrapped over lines:
+  after the blend's name and total in one run ("Bone Health Blend 150 mg: Horsetail,
+  Boron, ..."), or under the blend's row across the panel's width.
 - "eu-nrv": a panel sold in the EU/UK: "Per daily dose (2 capsules)" (beside "Per
   capsule" when the dose is more than one unit) and "%NRV" headings, decimal commas
   ("4,80 mg", "1500,00 mg"), no thousands separator.
@@ -452,7 +453,8 @@ def panel_geometry(label: Label, style: str, look: Look) -> _Geometry:
         widest_head = max(stringWidth(x, bold, s) for x in lines) if len(cols) > 1 else 0.0
         col_w.append(max(look.amount_width, widest_head + s, widest_amount + s))
     dv_head = _dv_heading(style, look, len(cols), style == "two-groups" and len(rows) >= 4)
-    dv_w = max(look.dv_width, stringWidth(dv_head, bold, s) + s)
+    widest_dv = max((stringWidth(dv, font, s) for r in rows for _, dv in r.values), default=0.0)
+    dv_w = max(look.dv_width, stringWidth(dv_head, bold, s) + s, widest_dv + s)
     groups = 2 if style == "two-groups" and len(rows) >= 4 else 1
     name_w = look.panel_width - look.amount_width - look.dv_width
     if groups > 1:
@@ -536,6 +538,21 @@ def draw_panel(
             y += s * 0.35
         for row in chunk:
             indent = row.depth * s * 1.2
+            if row.members and look.heading_form == 0 and len(row.values) == 1:
+                # "Bone Health Blend 150 mg: Horsetail, Boron, ...": one run of text
+                amount, dv = row.values[0]
+                y = pen.wrap(
+                    gx0 + indent,
+                    y,
+                    rights[0][0] - gx0 - indent,
+                    f"{row.name} {amount}: {row.members}.",
+                    font,
+                    s,
+                    look.leading * 0.85,
+                )
+                pen.right(rights[0][1], y - lead * 0.85, dv, font, s)
+                y += lead * 0.15
+                continue
             name_lines = simpleSplit(row.name, font, s, geo.name_w - indent - s)
             for i, part in enumerate(name_lines):
                 pen.text(gx0 + indent + (s if i else 0), y + i * lead * 0.85, part, font, s)
@@ -571,7 +588,8 @@ def draw_panel(
     )
     y = pen.wrap(left, y, x1 - x0 - 2 * look.pad, foot, font, s * 0.85, 1.15)
     y += look.pad
-    pen.box(x0, top, x1, y, 1.0 if not fda else 1.5)
+    if not fda:  # the FDA panel is bounded by its bars alone
+        pen.box(x0, top, x1, y, 1.0)
     return y
 
 

@@ -921,6 +921,11 @@ def _split_members(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_INLINE_BLEND_RE = re.compile(
+    rf"^(?P<name>[^:]*?[A-Za-z)][^:]*?)\s+"
+    rf"(?P<amount>(?:<\s*)?(?:{_NUM})\s*(?:{_UNIT}))\s*:\s*(?P<members>.+)$",
+    re.IGNORECASE,
+)
 _NO_AMOUNT_RE = re.compile(r"^(?:NP|N/?A|not\s+present|[—–-])$", re.IGNORECASE)
 
 
@@ -1181,8 +1186,13 @@ class _Reader:
         if bad is None and no_amount and name_words:
             cells = _cells(name_words)
             if len(cells) >= 2 and _HAS_DIGIT.search(_cell_text(cells[1])):
-                # values after a wide gap that read as nothing: a garbled amount
-                bad = " ".join(_cell_text(c) for c in cells[1:])
+                # values after a wide gap, left of the first value column: amounts, or
+                # a garbled amount when they read as nothing
+                parsed = [_parse_cell(_cell_text(c), _cell_x(c)) for c in cells[1:]]
+                if all(p is not None for p in parsed):
+                    items = [i for p in parsed if p for i in p] + items
+                else:
+                    bad = " ".join(_cell_text(c) for c in cells[1:])
                 name_words = list(cells[0])
         indent = (name_words[0].x0 - name_left) if name_words else 0.0
         return _LineRead(line, name_words, items, bad, indent)
@@ -1240,6 +1250,13 @@ class _Reader:
                 ):
                     first = read.name_words[0].text
                     cont = first[:1].islower() or first.startswith(")")
+                if (
+                    not cont
+                    and not read.has_amount
+                    and _INLINE_BLEND_RE.match(prev.name_text)
+                    and not prev.name_text.rstrip().endswith(".")
+                ):
+                    cont = True  # the members of "Blend 415 mg: A, B," run on
                 if cont and read.has_amount and prev.has_amount:
                     cont = False
                 if cont:
@@ -1357,6 +1374,34 @@ class _Reader:
             ]
             name, form, marker = split_name(entry.name_text)
             amounts = [i for i in entry.items if i.kind == "amount"]
+            inline = None if amounts else _INLINE_BLEND_RE.match(entry.name_text)
+            if inline is not None:
+                # "Proprietary Blend 415 mg: Guggul, Bitter Melon": the total, then
+                # members without amounts
+                parsed = _parse_cell(inline.group("amount"), 0.0) or []
+                blend = split_name(inline.group("name"))[0]
+                total = next((i for i in parsed if i.kind == "amount"), None)
+                for k, member in enumerate(["", *_split_members(inline.group("members"))]):
+                    line_no += 1
+                    m_name, m_form, m_marker = split_name(member) if k else (blend, None, None)
+                    self.rows.append(
+                        LabelRow(
+                            source_file=self.source_file,
+                            label_index=label_index,
+                            line_no=line_no,
+                            name_raw=m_name,
+                            amount_raw=total.amount if total and not k else None,
+                            unit_raw=total.unit if total and not k else None,
+                            dv_raw=m_marker,
+                            form_raw=m_form,
+                            parent=blend if k else parent,
+                            page=page,
+                            raw_text=raw,
+                            confidence=confidence,
+                            repairs="; ".join(fixes) or None,
+                        )
+                    )
+                continue
             dvs = [i for i in entry.items if i.kind == "dv"]
             first, second = self._place_amounts(amounts, amount_cols)
             dv = self._place_dv(dvs, dv_cols, amount_cols, per_serving or 0)
