@@ -744,13 +744,15 @@ def serving_column(headings: Sequence[str], serving_size: str | None) -> int | N
 
 
 def column_gutters(
-    lines: Sequence[_Line], rules: Sequence[float] = (), settings: ReaderSettings = SETTINGS
+    lines: Sequence[Sequence[Word]],
+    rules: Sequence[float] = (),
+    settings: ReaderSettings = SETTINGS,
 ) -> list[float]:
     """The x of each gutter that parts a panel's rows into column groups: an x gap
     (`group_gutter` text heights) or a vertical rule (x in `rules`) crossed by no word
     of the rows, with words on both sides on enough lines, the lines right of it
     starting with a name (not a value), and amounts left of it."""
-    words = [w for ln in lines for w in ln.words]
+    words = [w for ln in lines for w in ln]
     if len(lines) < 2 or not words:
         return []
     h = statistics.median(_height(w) for w in words)
@@ -768,8 +770,8 @@ def column_gutters(
         both = starts_name = right_lines = 0
         left_amounts = 0
         for ln in lines:
-            left = [w for w in ln.words if lo < w.x0 and w.x1 < g]
-            right = [w for w in ln.words if w.x0 > g]
+            left = [w for w in ln if lo < w.x0 and w.x1 < g]
+            right = [w for w in ln if w.x0 > g]
             if right:
                 right_lines += 1
                 starts_name += not _VALUE_START_RE.match(right[0].text)
@@ -1304,7 +1306,7 @@ class _Reader:
                 for b in self.vrules.get(panel.lines[0].page, [])
                 if b.top <= top + panel.lines[0].height and b.bottom >= bottom - panel.lines[-1].height
             ]
-        edges = [-1e9, *column_gutters(panel.lines, rules), 1e9]
+        edges = [-1e9, *column_gutters([ln.words for ln in panel.lines], rules), 1e9]
         if len(edges) == 2:
             return [(panel.headers, panel.lines)]
         out = []
