@@ -694,7 +694,8 @@ _HEADING_UNIT_RE = re.compile(
     re.IGNORECASE,
 )
 _PER_SERVING_RE = re.compile(
-    r"\bper\s+serving\b|^\s*amount\s*(?:\(\w+\))?\s*$|/\s*serving\b|^\s*\w+\s*/\s*serving",
+    r"\bper\s+serving\b|^\s*amount\s*(?:\(\w+\))?\s*$|/\s*serving\b|^\s*\w+\s*/\s*serving|"
+    r"\bper\s+daily\s+dose\b",
     re.IGNORECASE,
 )
 _PER_COUNT_RE = re.compile(
