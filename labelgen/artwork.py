@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -460,9 +459,7 @@ def panel_geometry(label: Label, style: str, look: Look) -> _Geometry:
     if groups > 1:
         name_w *= 0.8
     group_w = name_w + sum(col_w) + dv_w * len(cols)
-    serving_w = max(
-        stringWidth(x, font, s) for x in _serving_lines(label, look, style)
-    )
+    serving_w = max(stringWidth(x, font, s) for x in _serving_lines(label, look, style))
     heading_w = stringWidth("Supplement Facts", bold, look.heading_size)
     inner = max(group_w * groups + 2 * look.pad * (groups - 1), serving_w + s, heading_w + s)
     if groups == 1:
@@ -634,7 +631,9 @@ def _statement_column(
         if text:
             y = pen.wrap(x, y, width, f"{head} {text}", "Helvetica", size, 1.25)
             y += size * 0.9
-    pen.wrap(x, y + size, width, "Distributed by a sample company, Anytown, USA.", "Helvetica", size, 1.2)
+    pen.wrap(
+        x, y + size, width, "Distributed by a sample company, Anytown, USA.", "Helvetica", size, 1.2
+    )
     return y
 
 
@@ -682,8 +681,15 @@ def render_artwork_pdf(label: Label, path: Path, style: str, seed: str | None = 
         if brand:
             pen.text(margin, y, brand, "Helvetica", look.title_size * 0.5)
             y += look.title_size * 0.8
-        y = pen.wrap(margin, y, size[0] - 2 * margin, str(label["product_name"]).strip(),
-                     "Helvetica-Bold", look.title_size, 1.1)
+        y = pen.wrap(
+            margin,
+            y,
+            size[0] - 2 * margin,
+            str(label["product_name"]).strip(),
+            "Helvetica-Bold",
+            look.title_size,
+            1.1,
+        )
         y += 12
         geo = panel_geometry(label, style, look)
         if geo.width + 2 * margin > size[0]:

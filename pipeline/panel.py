@@ -108,7 +108,8 @@ _FOOTNOTE_RE = re.compile(
 )
 _SERVING_SIZE_RE = re.compile(r"^serving\s+size\s*[:.\-–—]?\s*", re.IGNORECASE)
 _SERVINGS_PER_RE = re.compile(
-    r"servings?\s+per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*", re.IGNORECASE
+    r"servings?\s+per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*",
+    re.IGNORECASE,
 )
 _SERVING_UNITS = (
     r"tablets?|capsules?|caps|softgels?|gel\s*caps?|vegcaps?|gumm(?:y|ies)|lozenges?|chewables?|"
@@ -127,7 +128,6 @@ _BLEND_RE = re.compile(
 )
 _CONNECTOR_END_RE = re.compile(r"(?:[/,&(+-]|\b(?:and|or|as|from|with|of|in|plus))$", re.I)
 _SOURCE_PAREN_RE = re.compile(r"^(?:as|from)\s+", re.IGNORECASE)
-
 
 
 @dataclass(frozen=True)
@@ -938,7 +938,10 @@ def _running_text(name_words: Sequence[Word], value_words: Sequence[Word], h: fl
     text = " ".join(w.text for w in value_words)
     if _NO_AMOUNT_RE.match(text) or not re.search(r"[A-Za-z]{2}", text):
         return False
-    if any(_HAS_DIGIT.search(w.text) or "%" in w.text or _MARK_RE.fullmatch(w.text) for w in value_words):
+    if any(
+        _HAS_DIGIT.search(w.text) or "%" in w.text or _MARK_RE.fullmatch(w.text)
+        for w in value_words
+    ):
         return False
     return not name_words or value_words[0].x0 - name_words[-1].x1 < _CELL_GAP * h
 
@@ -1191,9 +1194,9 @@ class _Reader:
             if len(cells) >= 2 and _HAS_DIGIT.search(_cell_text(cells[1])):
                 # values after a wide gap, left of the first value column: amounts, or
                 # a garbled amount when they read as nothing
-                parsed = [_parse_cell(_cell_text(c), _cell_x(c)) for c in cells[1:]]
-                if all(p is not None for p in parsed):
-                    items = [i for p in parsed if p for i in p] + items
+                trailing = [_parse_cell(_cell_text(c), _cell_x(c)) for c in cells[1:]]
+                if all(t is not None for t in trailing):
+                    items = [i for t in trailing if t for i in t] + items
                 else:
                     bad = " ".join(_cell_text(c) for c in cells[1:])
                 name_words = list(cells[0])
@@ -1305,7 +1308,8 @@ class _Reader:
             rules = [
                 (b.x0 + b.x1) / 2
                 for b in self.vrules.get(panel.lines[0].page, [])
-                if b.top <= top + panel.lines[0].height and b.bottom >= bottom - panel.lines[-1].height
+                if b.top <= top + panel.lines[0].height
+                and b.bottom >= bottom - panel.lines[-1].height
             ]
         edges = [-1e9, *column_gutters([ln.words for ln in panel.lines], rules), 1e9]
         if len(edges) == 2:
@@ -1686,9 +1690,7 @@ class _Reader:
                 }
             )
 
-    def _issue(
-        self, label_index: int, page: int | None, line_no: int | None, detail: str
-    ) -> None:
+    def _issue(self, label_index: int, page: int | None, line_no: int | None, detail: str) -> None:
         self.issues.append(ReadIssue(self.source_file, label_index, page, line_no, detail))
 
 

@@ -9,8 +9,8 @@ when there is text but no "Supplement Facts" panel. Pages with no usable text la
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pdfplumber
@@ -123,7 +123,9 @@ class _CharDevice(PDFLayoutAnalyzer):
                 continue
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             half = 0.0 if fill else float(gstate.linewidth or 0.0) / 2
-            self.paths.append((min(xs) - half, min(ys) - half, max(xs) + half, max(ys) + half, fill))
+            self.paths.append(
+                (min(xs) - half, min(ys) - half, max(xs) + half, max(ys) + half, fill)
+            )
 
     def render_image(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -230,10 +232,11 @@ def no_text_layer(pages: list[list[Word]], source_file: str) -> NeedsOcr:
 
 def no_readable_row(labels: Sequence[Label], issues: Sequence[ReadIssue]) -> str:
     """The rejection of a file whose Supplement Facts panels give no readable row."""
-    pages = ", ".join(lb.pages for lb in labels)
+    pages = ", ".join(lb.pages or "?" for lb in labels)
     why = f": {issues[0].detail}" if issues else ": no ingredient line was found under it"
     more = f" (and {len(issues) - 1} more unreadable line(s))" if len(issues) > 1 else ""
-    return f"a Supplement Facts panel was found (page {pages}) but no row of it could be read{why}{more}"
+    found = f"a Supplement Facts panel was found (page {pages})"
+    return f"{found} but no row of it could be read{why}{more}"
 
 
 def fallback_name(path: Path) -> str:
