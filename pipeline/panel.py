@@ -289,17 +289,17 @@ def drop_leaders(words: Sequence[Word]) -> list[Word]:
 def _heading_words(words: Sequence[Word]) -> list[Word]:
     """The first word of every "Supplement Facts" heading among the words of a page."""
     out: list[Word] = []
-    for w in words:
-        norm = re.sub(r"[^a-z]", "", w.text.lower())
+    norms = [re.sub(r"[^a-z]", "", w.text.lower()) for w in words]
+    facts = [v for v, n in zip(words, norms, strict=True) if n == "facts"]
+    for w, norm in zip(words, norms, strict=True):
         if norm == "supplementfacts":
             out.append(w)
         elif norm == "supplement":
             h = _height(w)
             if any(
-                re.sub(r"[^a-z]", "", v.text.lower()) == "facts"
-                and abs(v.top - w.top) < 0.3 * h
-                and 0 <= v.x0 - w.x1 < 1.5 * h
-                for v in words
+                abs(v.top - w.top) < _S.heading_pair_dy * h
+                and 0 <= v.x0 - w.x1 < _S.heading_pair_gap * h
+                for v in facts
             ):
                 out.append(w)
     return out
@@ -769,7 +769,7 @@ def column_gutters(
     for g in sorted(set(gaps)):
         lo = out[-1] if out else -1e9
         both = starts_name = right_lines = 0
-        left_amounts = 0
+        lefts: list[list[Word]] = []
         for ln in lines:
             left = [w for w in ln if lo < w.x0 and w.x1 < g]
             right = [w for w in ln if w.x0 > g]
@@ -777,12 +777,13 @@ def column_gutters(
                 right_lines += 1
                 starts_name += not _VALUE_START_RE.match(right[0].text)
             both += bool(left and right)
-            left_amounts += bool(left) and _trailing_amount_start(left) is not None
+            if left:
+                lefts.append(left)
         if (
             both >= settings.group_min_lines * len(lines)
             and right_lines
             and starts_name >= settings.group_names * right_lines
-            and left_amounts
+            and any(_trailing_amount_start(left) is not None for left in lefts)
         ):
             out.append(g)
     return out
