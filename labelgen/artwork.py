@@ -40,6 +40,7 @@ labelgen.pdf_unseen.score_styles does). Generated PDFs are deterministic (`invar
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -764,6 +765,20 @@ def score_artwork(
     return scores
 
 
+def render_serving_forms(label: Label, path: Path) -> Path:
+    """One page per spelling of the serving lines (`_serving_lines`, forms 0-4), the same
+    plain panel on each: several panels in one PDF, one product each."""
+    c = Canvas(str(path), pagesize=letter, invariant=1)
+    pen = _Pen(c, letter[1])
+    for form in range(5):
+        look = dataclasses.replace(look_for("serving-forms", "plain"), serving_form=form)
+        pen.wrap(72, 48, 400, str(label["product_name"]), "Helvetica-Bold", 20, 1.1)
+        draw_panel(pen, label, "plain", look, 72, 90)
+        c.showPage()
+    c.save()
+    return path
+
+
 #: Regression PDFs (tests/pdfs/artwork-<case>.pdf): case -> (style, product id).
 REGRESSION_CASES: dict[str, tuple[str, str]] = {
     "wrap-left": ("wrap-left", "sample-bone-matrix"),
@@ -780,6 +795,7 @@ REGRESSION_CASES: dict[str, tuple[str, str]] = {
     "unreadable-silent-dual": ("silent-dual", "sample-daily-calcium-k2"),
     "unreadable-garbled-amounts": ("garbled-amounts", "sample-bone-matrix"),
     "unreadable-eu-grouped": ("eu-grouped", "eu-grouped-calcium"),
+    "serving-lines": ("serving-forms", "sample-k2-calcium-softgel"),
 }
 
 #: A product for "eu-grouped": decimal commas ("12,5 µg") beside "1,000 mg".
@@ -846,7 +862,11 @@ def write_regression_pdfs(out_dir: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for case, (style, dsld_id) in REGRESSION_CASES.items():
         label = artwork_label(regression_product(dsld_id), style)
-        out[case] = render_artwork_pdf(label, out_dir / f"artwork-{case}.pdf", style)
+        path = out_dir / f"artwork-{case}.pdf"
+        if style == "serving-forms":
+            out[case] = render_serving_forms(label, path)
+        else:
+            out[case] = render_artwork_pdf(label, path, style)
     return out
 
 

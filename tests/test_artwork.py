@@ -75,7 +75,7 @@ def test_committed_regression_pdfs_are_current_and_small(tmp_path: Path) -> None
         committed = PDFS / f"artwork-{case}.pdf"
         assert path.read_bytes() == committed.read_bytes(), case
         assert committed.stat().st_size < 10_000
-    assert len(list(PDFS.glob("artwork-*.pdf"))) == len(REGRESSION_CASES) == 13
+    assert len(list(PDFS.glob("artwork-*.pdf"))) == len(REGRESSION_CASES) == 14
 
 
 # --- step: panel regions ---------------------------------------------------------------
@@ -336,3 +336,32 @@ def test_unreadable_cases_end_not_assessable_or_rejected(audited: dict[str, Any]
     assert audited["rejected"] == [
         {"source_file": "artwork-unreadable-garbled-amounts.pdf", "reason": GARBLED}
     ]
+
+
+def test_serving_line_forms_one_panel_a_page() -> None:
+    pages, _ = pdf_pages(PDFS / "artwork-serving-lines.pdf")
+    printed = []
+    for words in pages:
+        lines = [" ".join(w.text for w in ln) for ln in group_lines(words)]
+        at = lines.index("Supplement Facts")
+        printed.append(lines[at + 1 : at + 3])
+    assert printed == [
+        ["Serving Size: 2 Softgels", "Servings Per Container: 30"],
+        ["Serving Size 2 Softgels | Servings Per Container: 30", "Amount"],
+        ["Serving Size 2 softgels Servings per Container 30", "Amount"],
+        ["Serving Size - 2 Softgels", "Servings Per Container: About 30"],
+        ["Serving Size 2 Softgels", "Servings Per Container 30"],
+    ]  # ("Amount": the column heading "Amount" / "Per Serving", wrapped)
+    ex = read("serving-lines")
+    assert ex.issues == ()
+    assert [(lb.pages, lb.serving_size, lb.servings_per_container) for lb in ex.labels] == [
+        ("1", "2 Softgels", "30"),
+        ("2", "2 Softgels", "30"),
+        ("3", "2 softgels", "30"),
+        ("4", "2 Softgels", "About 30"),
+        ("5", "2 Softgels", "30"),
+    ]
+    calcium = [
+        (r.label_index, r.amount_raw, r.unit_raw) for r in ex.rows if r.name_raw == "Calcium"
+    ]
+    assert calcium == [(k, "600", "mg") for k in range(5)]
