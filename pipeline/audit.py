@@ -469,7 +469,7 @@ def _score(
     for path in (work.products, work.outcomes):
         if not path.exists():
             raise AuditError(f"{path} does not exist: run the earlier stage first")
-    products, outcomes = pq.read_table(work.products), pq.read_table(work.outcomes)
+    products, outcomes = pq.read_table(work.products), _cast_nulls(pq.read_table(work.outcomes), OUTCOMES_TYPES)
     scored: list[pd.DataFrame] = []
     checks: list[pa.Table] = []
     for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
@@ -486,7 +486,43 @@ def _score(
         scored.append(group_scored)
         checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
     ranking = rank_products(pd.concat(scored, ignore_index=True))
-    return products, ranking, pa.concat_tables(checks, promote_options="default")
+    if ranking.empty:  # no product: typed columns all the same
+        ranking = ranking.astype(EMPTY_RANKING_DTYPES)
+    all_checks = pa.concat_tables(checks, promote_options="default")
+    return products, ranking, _cast_nulls(all_checks, CHECKS_TYPES)
+
+
+#: The column types of the report stage's tables where an empty one cannot show them.
+EMPTY_RANKING_DTYPES = {
+    "product_id": "str",
+    "score": "float64",
+    "verdict": "str",
+    "verdict_reason": "str",
+    "rank": "int64",
+}
+CHECKS_TYPES = {
+    "product_id": "large_string",
+    "check": "large_string",
+    "label": "large_string",
+    "passed": "bool",
+    "credit": "float64",
+    "weight": "float64",
+    "points": "float64",
+    "detail": "large_string",
+}
+OUTCOMES_TYPES = {"product_id": "string", "check": "string", "passed": "bool"}
+
+
+def _cast_nulls(table: pa.Table, types: Mapping[str, str]) -> pa.Table:
+    """`table` with each column of `types` that has no type (an empty table written from
+    pandas objects, or a column all None) cast to its type."""
+    import pyarrow as pa
+
+    for name, kind in types.items():
+        index = table.schema.get_field_index(name)
+        if index >= 0 and pa.types.is_null(table.schema.field(index).type):
+            table = table.set_column(index, name, table.column(name).cast(kind))
+    return table
 
 
 def _label_rows_table(nutrients: Path) -> pa.Table:
