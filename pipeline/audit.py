@@ -132,17 +132,28 @@ def run_extract(
     jobs: int = 1,
     full: bool = False,
     progress: bool | None = None,
+    reports_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Extract; the four tables are written batch by batch (pipeline.extract
-    .write_label_tables), so memory does not grow with the number of files."""
-    from pipeline.extract import write_label_tables
+    .write_label_tables), so memory does not grow with the number of files. The work folder
+    and `reports_dir` are never read as labels, even inside the labels folder: they are
+    listed under "not_labels" with what they are."""
+    from pipeline.extract import display_name, write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
-    stats = write_label_tables(labels_dir, work, jobs=jobs, use_cache=not full, progress=progress)
+    skip = {work.root: "the work folder"}
+    if reports_dir is not None:
+        skip[reports_dir] = "the reports folder"
+    stats = write_label_tables(
+        labels_dir, work, jobs=jobs, use_cache=not full, progress=progress, skip=skip
+    )
     meta = {
-        "labels_dir": str(labels_dir),
+        "labels_dir": display_name(str(labels_dir)),
         "files": list(stats.source_files),
         "companion_files": list(stats.companions),
+        "not_labels": [
+            {"source_file": n.source_file, "reason": n.reason} for n in stats.not_labels
+        ],
         "parsed": stats.parsed,
         "cached": stats.cached,
     }
@@ -469,7 +480,10 @@ def _score(
     for path in (work.products, work.outcomes):
         if not path.exists():
             raise AuditError(f"{path} does not exist: run the earlier stage first")
-    products, outcomes = pq.read_table(work.products), _cast_nulls(pq.read_table(work.outcomes), OUTCOMES_TYPES)
+    products, outcomes = (
+        pq.read_table(work.products),
+        _cast_nulls(pq.read_table(work.outcomes), OUTCOMES_TYPES),
+    )
     scored: list[pd.DataFrame] = []
     checks: list[pa.Table] = []
     for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
@@ -613,7 +627,9 @@ def run_audit(
         from pipeline.runs import RunLock
 
         stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
-        run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
+        run_extract(
+            labels_dir, work, jobs=jobs, full=full, progress=progress, reports_dir=reports_dir
+        )
         _release_memory()
         run_normalize(work, full=full)
         _release_memory()

@@ -312,15 +312,20 @@ def build_audit(
     rejected = _records(rejections, ["source_file", "reason"])
     quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])
     with_products = set(docs.column("source_file"))
+    not_labels = [
+        {"source_file": str(n["source_file"]), "reason": str(n["reason"])}
+        for n in meta.get("not_labels", [])
+    ]
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "labels_dir": meta["labels_dir"],
         "tool_version": __version__,
         "protocol_file": protocol.source,
         "summary": {
-            "files": len(with_products) + len(rejected),
+            "files": len(with_products) + len(rejected) + len(not_labels),
             "products": len(docs),
             "rejected_files": len(rejected),
+            "not_label_files": len(not_labels),
             "verdicts": verdicts,
             "data_quality_findings": len(quality),
             "companion_files": list(meta.get("companion_files", [])),
@@ -328,6 +333,7 @@ def build_audit(
         "changes": {"added": [], "removed": [], "verdict_changed": []},
         "products": docs,
         "rejected": rejected,
+        "not_labels": not_labels,
         "data_quality": quality,
         "methodology": {
             "protocol": protocol.to_dict(),

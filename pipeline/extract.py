@@ -12,8 +12,11 @@ number of files. `write_label_tables` streams them into the four Parquet tables;
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Callable, Sequence
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from pipeline.records import (
     FileExtraction,
     Label,
     LabelRow,
+    NotLabel,
     ReadIssue,
     Rejection,
     concat_extractions,
@@ -40,22 +44,164 @@ log = logging.getLogger(__name__)
 EXTRACT_BATCH_FILES = 512
 
 
-def find_label_files(labels_dir: Path) -> list[Path]:
-    """Every label file under `labels_dir` (sorted; hidden files and folders skipped)."""
+#: Why an entry under the labels folder is not read as a label (audit.json "not_labels").
+NOT_A_LABEL_TYPE = "not a label file type"
+HIDDEN_FILE = "hidden file"
+HIDDEN_FOLDER = "hidden folder"
+NOT_A_REGULAR_FILE = "not a regular file"
+SYMLINK_OUTSIDE = "symlink outside the labels folder"
+SYMLINK_DANGLING = "dangling symlink"
+SYMLINK_LOOP = "symlink loop"
+SYMLINK_TO_FOLDER = "symlink to a folder (not followed)"
+UNREADABLE_FOLDER = "unreadable folder"
+UNREADABLE_FILE = "unreadable file"
+
+#: os.scandir, as the walk calls it (a test replaces it to make a folder unreadable).
+_scandir = os.scandir
+
+
+def display_name(text: str) -> str:
+    """`text` (a path) as text that is valid UTF-8: the bytes of a file name that is not
+    valid UTF-8 (which Python keeps as surrogate escapes) are shown as \\xNN."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """What is under a labels folder: the label files to read (sorted by their source
+    name) and everything else, each with why it is not read (sorted by name)."""
+
+    files: tuple[Path, ...]
+    not_labels: tuple[NotLabel, ...]
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _link_reason(path: str, root: str) -> str | None:
+    """Why the symlink `path` is not followed (None: it names a file in the folder)."""
+    try:
+        target = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return SYMLINK_LOOP
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return SYMLINK_DANGLING
+        return f"{UNREADABLE_FILE}: {exc.strerror}"
+    if not _inside(os.path.realpath(path), root):
+        return SYMLINK_OUTSIDE
+    if stat.S_ISDIR(target.st_mode):
+        return SYMLINK_TO_FOLDER
+    return None
+
+
+def scan_labels_folder(labels_dir: Path, skip: Mapping[Path, str] | None = None) -> FolderScan:
+    """Walk `labels_dir` recursively: every entry is a label file (a regular file, or a
+    symlink to one inside the folder, with a label suffix) or a `NotLabel` with its reason.
+    Hidden files and folders, other suffixes, special files, symlinks that leave the
+    folder, dangle or loop, and folders that cannot be read are listed, not read; a
+    symlinked folder is not followed. The folders in `skip` (path -> reason, e.g. the
+    reports and work folders) are listed as one entry each and not entered. Names that are
+    not valid UTF-8 are listed escaped (`display_name`)."""
     if not labels_dir.is_dir():
         raise AuditError(f"labels folder {labels_dir} does not exist or is not a folder")
-    found = []
-    for path in labels_dir.rglob("*"):
-        rel = path.relative_to(labels_dir)
-        if any(part.startswith(".") for part in rel.parts):
+    root = os.path.realpath(labels_dir)
+    skipped = {os.path.realpath(p): why for p, why in (skip or {}).items()}
+    files: list[tuple[str, Path]] = []
+    not_labels: list[NotLabel] = []
+    folders: list[tuple[str, str]] = [("", os.fspath(labels_dir))]
+    while folders:
+        rel_dir, folder = folders.pop()
+        try:
+            with _scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if not rel_dir:
+                raise AuditError(
+                    f"labels folder {display_name(folder)} cannot be read: {exc.strerror}"
+                ) from None
+            not_labels.append(NotLabel(display_name(rel_dir + "/"), UNREADABLE_FOLDER))
             continue
-        if path.is_file() and path.suffix.lower().lstrip(".") in config.LABEL_SUFFIXES:
-            found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(labels_dir).as_posix())
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            reason = _entry_reason(entry, root, skipped, folders, rel)
+            if reason is None:
+                files.append((display_name(rel), Path(entry.path)))
+            elif reason:
+                shown = rel + "/" if _is_folder(entry) else rel
+                not_labels.append(NotLabel(display_name(shown), reason))
+    files.sort(key=lambda named: named[0])
+    not_labels.sort(key=lambda n: n.source_file)
+    return FolderScan(tuple(path for _, path in files), tuple(not_labels))
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _entry_reason(
+    entry: os.DirEntry[str],
+    root: str,
+    skipped: Mapping[str, str],
+    folders: list[tuple[str, str]],
+    rel: str,
+) -> str | None:
+    """None: `entry` is a label file; "": a folder to walk (added to `folders`); else
+    why it is not read."""
+    try:
+        is_link = entry.is_symlink()
+        is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+    except OSError as exc:
+        return f"{UNREADABLE_FILE}: {exc.strerror}"
+    if is_dir:
+        real = os.path.realpath(entry.path)
+        if real in skipped:
+            return skipped[real]
+        if entry.name.startswith("."):
+            return HIDDEN_FOLDER
+        folders.append((rel, entry.path))
+        return ""
+    if entry.name.startswith("."):
+        return HIDDEN_FILE
+    if is_link:
+        why = _link_reason(entry.path, root)
+        if why is not None:
+            return why
+        real = os.path.realpath(entry.path)
+        for folder, reason in skipped.items():
+            if _inside(real, folder):
+                return reason
+    try:
+        mode = entry.stat(follow_symlinks=True).st_mode
+    except OSError as exc:
+        return f"{UNREADABLE_FILE}: {exc.strerror}"
+    if not stat.S_ISREG(mode):
+        return NOT_A_REGULAR_FILE
+    if Path(entry.name).suffix.lower().lstrip(".") not in config.LABEL_SUFFIXES:
+        return NOT_A_LABEL_TYPE
+    return None
+
+
+def find_label_files(labels_dir: Path, skip: Mapping[Path, str] | None = None) -> list[Path]:
+    """Every label file under `labels_dir` (sorted; see `scan_labels_folder`)."""
+    return list(scan_labels_folder(labels_dir, skip).files)
 
 
 def source_name(path: Path, labels_dir: Path) -> str:
-    return path.relative_to(labels_dir).as_posix()
+    """The file's name in the report: its path under the labels folder, with forward
+    slashes, escaped if it is not valid UTF-8."""
+    return display_name(path.relative_to(labels_dir).as_posix())
 
 
 def read_label_file(path: Path, source_file: str) -> FileExtraction:
@@ -129,6 +275,7 @@ class ExtractStats:
     cached: int  # files whose earlier reading was reused
     companions: tuple[str, ...]  # CSV companion files read with their main file
     source_files: tuple[str, ...] = ()  # the label files, in the tables' order
+    not_labels: tuple[NotLabel, ...] = ()  # what is under the folder but not read, and why
 
 
 def _companions(files: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Path]]]:
@@ -209,9 +356,11 @@ def extract_in_batches(
     use_cache: bool = True,
     progress: bool | None = None,
     batch_files: int = EXTRACT_BATCH_FILES,
+    skip: Mapping[Path, str] | None = None,
 ) -> ExtractStats:
-    """Read every label file under `labels_dir`, handing the readings to `take` in file
-    order, `batch_files` files at a time (the last batch may be shorter).
+    """Read every label file under `labels_dir` (`scan_labels_folder`, with `skip`), handing
+    the readings to `take` in file order, `batch_files` files at a time (the last batch may
+    be shorter).
 
     Files whose content (and companion files) are unchanged since a cached reading with the
     same extractor version are not parsed again. The rest are read first, in `jobs`
@@ -222,9 +371,12 @@ def extract_in_batches(
     """
     from pipeline import runs
 
-    files = find_label_files(labels_dir)
+    scan = scan_labels_folder(labels_dir, skip)
+    files = list(scan.files)
     if not files:
-        raise AuditError(f"no label files (*.pdf, *.csv, *.json, images) under {labels_dir}")
+        raise AuditError(
+            f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
+        )
     main, companions = _companions(files)
     cache = runs.ExtractionCache(work.cache_dir, config.EXTRACTOR_VERSION)
     planned = _plan(
@@ -264,6 +416,7 @@ def extract_in_batches(
         cached=len(main) - parsed,
         companions=companion_names,
         source_files=tuple(p.task.source_file for p in planned),
+        not_labels=scan.not_labels,
     )
     log.info("extract: %d files, %d parsed, %d from cache", len(main), parsed, stats.cached)
     return stats
@@ -286,6 +439,7 @@ def write_label_tables(
     use_cache: bool = True,
     progress: bool | None = None,
     batch_files: int = EXTRACT_BATCH_FILES,
+    skip: Mapping[Path, str] | None = None,
 ) -> ExtractStats:
     """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
@@ -321,6 +475,7 @@ def write_label_tables(
             use_cache=use_cache,
             progress=progress,
             batch_files=batch_files,
+            skip=skip,
         )
 
 

@@ -103,6 +103,14 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class NotLabel:
+    """A file (or folder) under the labels folder that is not read as a label, and why."""
+
+    source_file: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class FileExtraction:
     """Everything one file gave."""
 

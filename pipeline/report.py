@@ -254,13 +254,35 @@ def ranking_frame(audit: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(text: str) -> str:
+    """A text cell that a spreadsheet shows as text: one starting like a formula gets a
+    leading "'" (OWASP's advice; the spreadsheet hides it)."""
+    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+
+
+def csv_cell_text(cell: str) -> str:
+    """The text a `csv_safe_cell` cell was made from."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(CSV_FORMULA_STARTS) else cell
+
+
 def ranking_csv(audit: Mapping[str, Any]) -> str:
-    """ranking.csv's text: the ranking frame with checks written true / false / empty."""
+    """ranking.csv's text: the ranking frame with checks written true / false / empty, and
+    every text cell made safe to open in a spreadsheet (`csv_safe_cell`; numbers are
+    numbers, written as such)."""
     frame = ranking_frame(audit).copy()
     for column in frame.columns:
         if str(column).startswith(CHECK_COLUMN_PREFIX):
             frame[column] = pd.array(
                 ["" if pd.isna(v) else ("true" if v else "false") for v in frame[column]],
+                dtype="string",
+            )
+        elif isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = pd.array(
+                [None if pd.isna(v) else csv_safe_cell(str(v)) for v in frame[column]],
                 dtype="string",
             )
     buffer = io.StringIO()

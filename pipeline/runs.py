@@ -1090,9 +1090,12 @@ def read_previous_ranking(ranking_csv: Path) -> list[dict[str, Any]] | None:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         logger.warning("previous ranking %s is unreadable (%s): no changes are reported", path, exc)
         return None
+    from pipeline.report import csv_cell_text  # its cells were made spreadsheet-safe
+
     frame = frame.astype(object).where(frame != "", None)
     return [
-        {str(k): v for k, v in r.items()} for r in frame[list(PREVIOUS_KEYS)].to_dict("records")
+        {str(k): v if v is None else csv_cell_text(v) for k, v in r.items()}
+        for r in frame[list(PREVIOUS_KEYS)].to_dict("records")
     ]
 
 

@@ -291,6 +291,7 @@ def test_run_extract_records_the_run_and_rewrites_identical_tables(tmp_path: Pat
         "labels_dir": str(labels),
         "files": ["m.json", "simple-layout.csv", "t.pdf"],
         "companion_files": [],
+        "not_labels": [],
         "parsed": 3,
         "cached": 0,
     }
