@@ -48,6 +48,12 @@ def _row_count(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
+def _check_folder(path: Path, what: str) -> None:
+    """An AuditError if `path` (a folder the run writes into) is there but is not a folder."""
+    if path.exists() and not path.is_dir():
+        raise AuditError(f"{what} {path} is a file, not a folder")
+
+
 def _write(path: Path, frame: pd.DataFrame) -> None:
     from pipeline.runs import atomic_write_parquet
 
@@ -409,6 +415,7 @@ def run_report(
     from pipeline.document import build_audit
     from pipeline.report import write_reports
 
+    _check_folder(reports.root, "the reports folder (--out)")
     findings = _read(work.data_quality)
     products, ranking, checks = _score(work, protocol, findings)
     _write(work.root / "ranking.parquet", ranking)
@@ -613,6 +620,8 @@ def run_audit(
     """All stages under one lock on the work folder; returns the audit document."""
     started = time.monotonic()
     work = config.WorkPaths(work_dir)
+    _check_folder(reports_dir, "the reports folder (--out)")
+    _check_folder(work_dir, "the work folder (--work)")
     work.root.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         # Large inputs validate in a ValidationProcess. When the last run here validated
