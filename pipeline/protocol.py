@@ -224,7 +224,7 @@ def load_protocol(path: Path | None = None) -> Protocol:
         raise ProtocolError(f"protocol file {path} is a folder, not a file") from None
     except UnicodeDecodeError as exc:
         raise ProtocolError(
-            f"protocol file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+            f"protocol file {path} is not UTF-8 text (byte {exc.start + 1}: {exc.reason})"
         ) from None
     except OSError as exc:
         raise ProtocolError(f"protocol file {path} cannot be read: {exc.strerror}") from None

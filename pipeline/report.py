@@ -40,6 +40,7 @@ from markupsafe import Markup
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
 from pipeline.document import ProductDocs
+from pipeline.errors import AuditError
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.runs import atomic_write_chunks, atomic_write_text
 
@@ -173,13 +174,19 @@ def write_reports(
         html = html_chunks(
             audit, flagged_lines=flagged_lines, chart_cache=chart_cache, pieces=pieces
         )
-        result = atomic_write_chunks(
-            [
-                (paths.html, html),
-                (paths.json, audit_json_chunks(audit, pieces=pieces)),
-                (paths.ranking_csv, [ranking_csv(audit)]),
-            ]
-        )
+        try:
+            result = atomic_write_chunks(
+                [
+                    (paths.html, html),
+                    (paths.json, audit_json_chunks(audit, pieces=pieces)),
+                    (paths.ranking_csv, [ranking_csv(audit)]),
+                ]
+            )
+        except OSError as exc:
+            if exc.filename is not None or not exc.strerror:
+                raise
+            # a write (disk full, quota) names no file: the folder is named instead
+            raise AuditError(f"cannot write the report in {paths.root}: {exc.strerror}") from exc
         written = True
     finally:
         pieces.close(prune=written)
