@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa  # type: ignore[import-untyped]
 
+    from pipeline.records import Rejection
+
 log = logging.getLogger(__name__)
 
 
@@ -178,13 +180,16 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
         NUTRIENTS_SCHEMA,
         PRODUCTS_SCHEMA,
         label_batches,
-        normalize_batch,
+        normalize_files,
     )
-    from pipeline.runs import ParquetTables
+    from pipeline.records import Rejection, records_to_table
+    from pipeline.runs import ParquetTables, atomic_write_table
 
     marker = _done_marker(work, "normalize")
     fingerprint = _fingerprint([work.labels, work.label_rows])
-    if not full and _up_to_date(marker, fingerprint, [work.nutrients, work.products]):
+    errors_path = _normalize_rejections(work)
+    outputs = [work.nutrients, work.products, errors_path]
+    if not full and _up_to_date(marker, fingerprint, outputs):
         log.info("normalize: inputs unchanged, outputs reused")
         return _row_count(work.nutrients), _row_count(work.products)
     marker.unlink(missing_ok=True)
@@ -195,14 +200,25 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
         "nutrients": (work.nutrients, NUTRIENTS_SCHEMA),
         "products": (work.products, PRODUCTS_SCHEMA),
     }
+    rejected: list[Rejection] = []
     with ParquetTables(targets) as out:
         for labels, rows in label_batches(work.labels, work.label_rows):
-            nutrients, products = normalize_batch(labels, rows)
+            tables, failed = normalize_files(labels, rows)
             del labels, rows
-            out.write("nutrients", nutrients)
-            out.write("products", products)
+            rejected += failed
+            for nutrients, products in tables:
+                out.write("nutrients", nutrients)
+                out.write("products", products)
+            del tables
+    atomic_write_table(errors_path, records_to_table(rejected, Rejection))
     _mark_done(marker, fingerprint)
     return out.rows["nutrients"], out.rows["products"]
+
+
+def _normalize_rejections(work: config.WorkPaths) -> Path:
+    """The files the normalize stage could not normalize (an internal error), as
+    rejections.parquet lists the files extraction could not read."""
+    return work.root / "normalize_rejections.parquet"
 
 
 #: From this many products on, Great Expectations runs in a separate process (a fresh
@@ -417,7 +433,7 @@ def run_report(
 
     _check_folder(reports.root, "the reports folder (--out)")
     findings = _read(work.data_quality)
-    products, ranking, checks = _score(work, protocol, findings)
+    products, ranking, checks, unscored = _score(work, protocol, findings)
     _write(work.root / "ranking.parquet", ranking)
     runs.atomic_write_table(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
@@ -429,7 +445,7 @@ def run_report(
         checks=checks,
         rows=_label_rows_table(work.nutrients),
         findings=findings,
-        rejections=_read(work.rejections),
+        rejections=_all_rejections(work, unscored),
         protocol=protocol,
     )
     del products, ranking, checks
@@ -473,16 +489,16 @@ SCORE_GROUP_PRODUCTS = 1000
 
 def _score(
     work: config.WorkPaths, protocol: Protocol, findings: pd.DataFrame
-) -> tuple[pa.Table, pd.DataFrame, pa.Table]:
+) -> tuple[pa.Table, pd.DataFrame, pa.Table, list[Rejection]]:
     """Score the products a group at a time (pipeline.score.score_products), then rank them
     all: the products and the checks stay in Arrow tables. Returns the products, the
-    ranking and the checks."""
+    ranking, the checks and the products that could not be scored (`_scored`)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
     import pyarrow.parquet as pq
 
-    from pipeline.score import SCORE_INPUT_COLUMNS, rank_products, score_products
+    from pipeline.score import SCORE_INPUT_COLUMNS, rank_products
 
     for path in (work.products, work.outcomes):
         if not path.exists():
@@ -493,24 +509,64 @@ def _score(
     )
     scored: list[pd.DataFrame] = []
     checks: list[pa.Table] = []
+    failed: list[Rejection] = []
     for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
         group = products.slice(start, SCORE_GROUP_PRODUCTS)
         ids = group.column("product_id")
         mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
         their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
-        group_scored, group_checks = score_products(
-            group.select(SCORE_INPUT_COLUMNS).to_pylist(),
-            mine.to_pandas(),
-            their_findings,
-            protocol,
-        )
-        scored.append(group_scored)
-        checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
+        inputs = group.select([*SCORE_INPUT_COLUMNS, "source_file"]).to_pylist()
+        for group_scored, group_checks in _scored(
+            inputs, mine.to_pandas(), their_findings, protocol, failed
+        ):
+            scored.append(group_scored)
+            checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
     ranking = rank_products(pd.concat(scored, ignore_index=True))
     if ranking.empty:  # no product: typed columns all the same
         ranking = ranking.astype(EMPTY_RANKING_DTYPES)
     all_checks = pa.concat_tables(checks, promote_options="default")
-    return products, ranking, _cast_nulls(all_checks, CHECKS_TYPES)
+    return products, ranking, _cast_nulls(all_checks, CHECKS_TYPES), failed
+
+
+def _scored(
+    products: list[dict[str, Any]],
+    outcomes: pd.DataFrame,
+    findings: pd.DataFrame,
+    protocol: Protocol,
+    failed: list[Rejection],
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """`score_products` of a group, so that an internal error in one product loses only
+    that product: if the group fails, each product is scored on its own, and one that still
+    fails is added to `failed` (a rejection of its file, naming the product and the error)."""
+    from pipeline.normalize import internal_error_reason
+    from pipeline.records import Rejection
+    from pipeline.score import score_products
+
+    try:
+        return [score_products(products, outcomes, findings, protocol)]
+    except Exception:
+        log.warning(
+            "report: scoring a group failed; scoring its products one by one", exc_info=True
+        )
+    results = []
+    for product in products:
+        pid = product["product_id"]
+        try:
+            results.append(
+                score_products(
+                    [product],
+                    outcomes[outcomes["product_id"] == pid],
+                    findings[findings["product_id"] == pid],
+                    protocol,
+                )
+            )
+        except Exception as exc:
+            log.error("report: product %s: %s", pid, exc, exc_info=True)
+            reason = internal_error_reason("scoring", exc)
+            name = product.get("product_name")
+            source_file = str(product.get("source_file"))
+            failed.append(Rejection(source_file, f"product {name!r}: {reason}"))
+    return results
 
 
 #: The column types of the report stage's tables where an empty one cannot show them.
@@ -544,6 +600,26 @@ def _cast_nulls(table: pa.Table, types: Mapping[str, str]) -> pa.Table:
         if index >= 0 and pa.types.is_null(table.schema.field(index).type):
             table = table.set_column(index, name, table.column(name).cast(kind))
     return table
+
+
+def _all_rejections(work: config.WorkPaths, unscored: Sequence[Rejection]) -> pd.DataFrame:
+    """The files rejected by extraction, those the normalize stage could not normalize (an
+    internal error) and the products the report could not score, by file."""
+    import pandas as pd
+
+    from pipeline.records import Rejection, records_to_frame
+
+    rejections = _read(work.rejections)
+    more = [records_to_frame(unscored, Rejection)] if unscored else []
+    normalized = _normalize_rejections(work)
+    if normalized.exists():
+        more.append(pd.read_parquet(normalized))
+    more = [frame for frame in more if len(frame)]
+    if not more:
+        return rejections
+    frames = [rejections, *more] if len(rejections) else more
+    merged = pd.concat(frames, ignore_index=True)
+    return merged.sort_values("source_file", kind="mergesort").reset_index(drop=True)
 
 
 def _label_rows_table(nutrients: Path) -> pa.Table:

@@ -322,7 +322,7 @@ def build_audit(
         "tool_version": __version__,
         "protocol_file": protocol.source,
         "summary": {
-            "files": len(with_products) + len(rejected) + len(not_labels),
+            "files": len(with_products | {r["source_file"] for r in rejected}) + len(not_labels),
             "products": len(docs),
             "rejected_files": len(rejected),
             "not_label_files": len(not_labels),

@@ -618,7 +618,13 @@ class ProductPieces:
             key = hashlib.sha256(text.encode("utf-8")).hexdigest()
         html = self._store.get(key) if self._store is not None and key is not None else None
         if html is None:
-            html = self._render(self._document(product, index))
+            try:
+                html = self._render(self._document(product, index))
+            except Exception as exc:  # one product's card must not lose the report
+                log.error(
+                    "report: the card of %s: %s", product.get("product_id"), exc, exc_info=True
+                )
+                return _broken_card(product, exc)
             if self._store is not None and key is not None:
                 self._store.put(key, html)
         else:
@@ -634,7 +640,14 @@ class ProductPieces:
             if tail is not None:
                 self.lines_reused += 1
                 return f'{{"rank": {rank}, {tail}'
-        line = _dumps(self._document(product, index), None)
+        try:
+            line = _dumps(self._document(product, index), None)
+        except Exception as exc:  # one product's line must not lose the report
+            log.error("audit.json: product %s: %s", product.get("product_id"), exc, exc_info=True)
+            try:
+                return _dumps(_json_safe(self._document(product, index)), None)
+            except Exception:
+                return _dumps(_json_safe(product), None)
         prefix = f'{{"rank": {rank}, '
         if key is not None and self._store is not None and line.startswith(prefix):
             self._store.put(key, line[len(prefix) :])
@@ -645,6 +658,31 @@ class ProductPieces:
         if self._store is not None:
             self._store.close(prune=prune)
             self._store = None
+
+
+def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:
+    """A card's body when it could not be rendered: says so, and where the data is."""
+    from markupsafe import escape
+
+    reason = escape(f"{type(exc).__name__}: {exc}")
+    return Markup(
+        f'<p class="empty">This card could not be built (internal error: {reason}); '
+        "the product's data is in audit.json.</p>\n"
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with what JSON cannot hold made plain: NaN and infinities None, unknown
+    objects as text, mappings and sequences walked."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, Sequence | set | frozenset) and not isinstance(value, bytes):
+        return [_json_safe(v) for v in value]
+    return str(value)
 
 
 @functools.cache
