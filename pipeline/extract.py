@@ -239,8 +239,9 @@ def extract_file(task: FileTask) -> FileExtraction:
     except LabelError as exc:
         return FileExtraction(task.source_file, rejection=Rejection(task.source_file, exc.reason))
     except Exception as exc:  # a reader bug must not lose the file or stop the run
-        log.exception("unexpected error reading %s", task.source_file)
         reason = f"could not be read: unexpected {type(exc).__name__}: {exc}"
+        # one line; the traceback with --debug
+        log.warning("%s: %s", task.source_file, reason, exc_info=log.isEnabledFor(logging.DEBUG))
         return FileExtraction(task.source_file, rejection=Rejection(task.source_file, reason))
     if not extraction.labels:
         reason = "no product found in the file"
