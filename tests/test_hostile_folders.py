@@ -273,3 +273,37 @@ def test_a_negative_number_stays_a_number_in_ranking_csv() -> None:
     )
     row = next(csv.DictReader(io.StringIO(text)))
     assert (row["product_name"], row["score"], row["calcium_mg"]) == ("'-5 mg", "-1.5", "-2.0")
+
+
+def test_each_stage_takes_an_empty_input_as_data(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    shutil.copy(REPO / "tests" / "pdfs" / "corrupt.pdf", labels / "corrupt.pdf")
+    work, out = str(tmp_path / "work"), str(tmp_path / "out")
+    steps = [
+        (
+            ["extract", str(labels), "--work", work, "-j", "1"],
+            "extracted 1 files (1 read, 0 cached)",
+        ),
+        (["normalize", "--work", work], "normalized 0 label rows into 0 products"),
+        (["validate", "--work", work], "validated: 0 failed checks, 0 data-quality findings"),
+        (["report", "--work", work, "--out", out], "wrote"),
+    ]
+    for args, said in steps:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert said in result.output
+    for name, column, kind in [
+        ("labels", "product_name", "large_string"),
+        ("products", "product_id", "large_string"),
+        ("nutrients", "amount_normalized", "double"),
+        ("checks", "passed", "bool"),
+        ("ranking", "rank", "int64"),
+    ]:
+        table = pq.read_table(tmp_path / "work" / f"{name}.parquet")
+        assert (table.num_rows, str(table.schema.field(column).type)) == (0, kind), name
+    audit = json.loads((tmp_path / "out" / "audit.json").read_text(encoding="utf-8"))
+    assert audit["rejected"] == [{"source_file": "corrupt.pdf", "reason": DAMAGED_PDF}]
+    assert audit["products"] == [] and audit["not_labels"] == []
