@@ -56,8 +56,10 @@ SYMLINK_TO_FOLDER = "symlink to a folder (not followed)"
 UNREADABLE_FOLDER = "unreadable folder"
 UNREADABLE_FILE = "unreadable file"
 
-#: os.scandir, as the walk calls it (a test replaces it to make a folder unreadable).
+#: os.scandir and os.open, as the walk calls them (a test replaces them to make a folder
+#: or a file unreadable, which a chmod cannot do for root).
 _scandir = os.scandir
+_open = os.open
 
 
 def display_name(text: str) -> str:
@@ -190,6 +192,10 @@ def _entry_reason(
         return NOT_A_REGULAR_FILE
     if Path(entry.name).suffix.lower().lstrip(".") not in config.LABEL_SUFFIXES:
         return NOT_A_LABEL_TYPE
+    try:  # a file this user may not read is listed, not a crash of the run when read
+        os.close(_open(entry.path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        return f"{UNREADABLE_FILE}: {exc.strerror}"
     return None
 
 

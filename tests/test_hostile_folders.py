@@ -307,3 +307,25 @@ def test_each_stage_takes_an_empty_input_as_data(tmp_path: Path) -> None:
     audit = json.loads((tmp_path / "out" / "audit.json").read_text(encoding="utf-8"))
     assert audit["rejected"] == [{"source_file": "corrupt.pdf", "reason": DAMAGED_PDF}]
     assert audit["products"] == [] and audit["not_labels"] == []
+
+
+def test_an_unreadable_file_is_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    _label(labels, "ok.csv")
+    _label(labels, "secret.csv")
+    real_open = os.open
+
+    def refuse_secret(path: str, flags: int, *args: Any) -> int:
+        if Path(path).name == "secret.csv":
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(extract, "_open", refuse_secret)
+    code, output, audit = _audit(labels, tmp_path / "out", tmp_path / "work")
+    assert code == 0, output
+    assert [p["source_file"] for p in audit["products"]] == ["ok.csv"]
+    assert audit["not_labels"] == [
+        {"source_file": "secret.csv", "reason": "unreadable file: Permission denied"}
+    ]
+    assert audit["summary"]["files"] == 2
