@@ -71,6 +71,17 @@ class NeedsOcr(LabelError):
     """The file has no text layer and OCR is not available."""
 
 
+class LimitExceeded(LabelError):
+    """The file is over one of the per-file limits (pipeline.config.FileLimits), or its
+    reader was stopped (out of time or memory, or its worker died). The reason names the
+    limit. Such a reading is not cached: the next run tries the file again."""
+
+
+class CannotWrite(AuditError):
+    """An artifact or report could not be written (disk full, read-only folder): the run
+    stops with one line, and the previous files are left as they were."""
+
+
 class ProtocolError(AuditError):
     """The protocol settings file is missing a value or holds an invalid one."""
 

@@ -444,30 +444,70 @@ class ExtractionCache:
             raise ValueError(f"not a cache key: {key!r}")
         return self.entries_dir / f"{key}.json"
 
-    def get(self, key: str) -> FileExtraction | None:
-        """The cached extraction for `key`, or None (a miss) if absent or unreadable."""
-        path = self._entry_path(key)
+    def _sound_body(self, key: str, path: Path, raw: bytes) -> bytes | None:
+        """The entry's extraction JSON if its header matches `key` and its checksum the
+        body; else None, with a warning naming what is wrong."""
+        header_text, newline, body = raw.partition(b"\n")
         try:
-            raw = path.read_bytes()
+            header = json.loads(header_text.decode("utf-8")) if newline else None
+        except (ValueError, UnicodeDecodeError):
+            header = None
+        if (
+            not isinstance(header, dict)
+            or header.get("key") != key
+            or header.get("extractor_version") != self.extractor_version
+            or not isinstance(header.get("sha256"), str)
+        ):
+            logger.warning("cache entry %s is damaged: the file is read again", path)
+            return None
+        if hashlib.sha256(body).hexdigest() != header["sha256"]:
+            logger.warning(
+                "cache entry %s does not match its checksum (damaged or edited): "
+                "the file is read again",
+                path,
+            )
+            return None
+        return body
+
+    def _raw(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
         except FileNotFoundError:
-            self.misses += 1
             return None
         except OSError as exc:
-            logger.warning("cache entry %s is unreadable (%s): reading the file again", path, exc)
-            self.misses += 1
-            self.corrupt += 1
+            logger.warning("cache entry %s is unreadable (%s): the file is read again", path, exc)
             return None
+
+    def verify(self, key: str) -> bool:
+        """Whether a sound entry for `key` is in the cache (present, its header matching
+        and its checksum right), without parsing it. A broken entry is a miss (with a
+        warning), and is counted in `corrupt`."""
+        path = self._entry_path(key)
+        raw = self._raw(path)
+        if raw is None:
+            return False
+        if self._sound_body(key, path, raw) is None:
+            self.corrupt += 1
+            return False
+        return True
+
+    def get(self, key: str) -> FileExtraction | None:
+        """The cached extraction for `key`, or None (a miss) if absent, unreadable, not of
+        this key or not matching its checksum (a warning says which: the file is read
+        again)."""
+        path = self._entry_path(key)
+        raw = self._raw(path)
+        if raw is None:
+            self.misses += 1
+            return None
+        body = self._sound_body(key, path, raw)
         try:
-            entry = json.loads(raw.decode("utf-8"))
-            if (
-                not isinstance(entry, dict)
-                or entry.get("key") != key
-                or entry.get("extractor_version") != self.extractor_version
-            ):
-                raise ValueError("entry does not match its key")
-            extraction = extraction_from_json(entry["extraction"])
+            if body is None:
+                raise ValueError("checked")
+            extraction = extraction_from_json(json.loads(body.decode("utf-8")))
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            logger.warning("cache entry %s is corrupt (%s): reading the file again", path, exc)
+            if body is not None:
+                logger.warning("cache entry %s is damaged (%s): the file is read again", path, exc)
             self.misses += 1
             self.corrupt += 1
             return None
@@ -475,15 +515,19 @@ class ExtractionCache:
         return extraction
 
     def put(self, key: str, extraction: FileExtraction) -> None:
-        """Store `extraction` under `key` (atomically; an OSError is logged, not raised)."""
+        """Store `extraction` under `key` (atomically; an OSError is logged, not raised).
+
+        An entry is a header line (JSON: key, extractor version, the sha256 of the rest)
+        and the extraction's JSON: a reader checks the one against the other."""
         path = self._entry_path(key)
-        entry = {
+        body = json.dumps(extraction_to_json(extraction), ensure_ascii=False).encode("utf-8")
+        header = {
             "key": key,
             "extractor_version": self.extractor_version,
-            "extraction": extraction_to_json(extraction),
+            "sha256": hashlib.sha256(body).hexdigest(),
         }
         try:
-            atomic_write_text(path, json.dumps(entry, ensure_ascii=False))
+            atomic_write_bytes(path, json.dumps(header).encode("utf-8") + b"\n" + body)
         except OSError as exc:
             logger.warning("could not write cache entry %s: %s", path, exc)
             return
@@ -740,6 +784,304 @@ def _map_pool(
                 bar.advance(len(chunk))
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+# --------------------------------------------------------------------------------------
+# Each item in a box: worker processes with limits, a dead worker loses only its item
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerBox:
+    """What a worker of `map_isolated` may take for one item.
+
+    `timeout_s`: wall time per item (an alarm in the worker; the parent kills a worker
+    that does not answer `KILL_GRACE_SECONDS` later); `memory_mb`: address space the
+    worker may take on top of what it starts with (RLIMIT_AS); `setup`: called in each
+    worker once it starts (a top-level function and its argument: picklable).
+    """
+
+    timeout_s: float | None = None
+    memory_mb: int | None = None
+    setup: Callable[[Any], None] | None = None
+    setup_arg: Any = None
+
+
+#: A worker whose item's alarm did not stop it this long after its timeout is killed.
+KILL_GRACE_SECONDS = 10.0
+
+#: Fds a forked worker must not keep open (the run locks: a worker holding a copy would
+#: keep a lock after its run was killed).
+_CLOSE_IN_WORKERS: set[int] = set()
+
+
+class ItemTimeout(BaseException):
+    """Raised in a worker when its item's time is up (a BaseException: a reader's
+    `except Exception` does not swallow it)."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise ItemTimeout
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux prctl
+    PR_SET_PDEATHSIG), and exit now if the parent is already gone. No-op elsewhere."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
+
+
+def _address_space_bytes() -> int | None:
+    """This process's current address space (VmSize), in bytes (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def limit_memory(extra_mb: int) -> None:
+    """Cap this process's address space at what it uses now plus `extra_mb` (RLIMIT_AS):
+    an allocation beyond raises MemoryError instead of growing without bound."""
+    import resource
+
+    current = _address_space_bytes()
+    if current is None:  # pragma: no cover - not Linux
+        return
+    limit = current + extra_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _worker_main(
+    conn: Any, fn: Callable[[Any], Any], box: WorkerBox, parent_pid: int, close: list[int]
+) -> None:
+    """A worker of `map_isolated`: (index, item) in, (index, kind, value) out, until None.
+
+    kind "ok": fn's result; "timeout" / "memory": the item was stopped; "error": fn
+    raised (value: (description, traceback)). After a MemoryError the worker exits (its
+    heap may be in pieces); the parent starts another."""
+    import signal
+
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    for fd in close:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if box.memory_mb:
+        limit_memory(box.memory_mb)
+    if box.setup is not None:
+        box.setup(box.setup_arg)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, item = message
+        retire = False
+        try:
+            try:
+                if box.timeout_s:
+                    signal.setitimer(signal.ITIMER_REAL, box.timeout_s)
+                answer: tuple[Any, ...] = (index, "ok", fn(item))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except ItemTimeout:
+            answer = (index, "timeout", None)
+        except MemoryError:
+            answer, retire = (index, "memory", None), True
+        except Exception as exc:
+            answer = (index, "error", (_describe_exception(exc), traceback.format_exc()))
+        try:
+            conn.send(answer)
+        except MemoryError:
+            conn.send((index, "memory", None))
+            retire = True
+        if retire:
+            return
+
+
+@dataclasses.dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    index: int | None = None  # the item it is working on
+    deadline: float | None = None
+
+
+def map_isolated(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    jobs: int,
+    describe: Callable[[T], str],
+    lost: Callable[[T, str], R],
+    box: WorkerBox | None = None,
+    reasons: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+    label: str = "extract",
+    unit: str = "files",
+) -> list[R]:
+    """`[fn(item) for item in items]`, each item in a worker process (never in this one),
+    `jobs` workers at a time; results in input order.
+
+    Each worker takes one item at a time, within the limits of `box`. An item that runs out
+    of time or memory, or whose worker dies (killed, out of memory, a crash in C code),
+    gives `lost(item, reason)` and only that item is lost: another worker takes the next
+    items. `reasons` words them: keys "timeout", "memory" and "died" (the last with
+    "{how}", e.g. "signal 9"). An exception from `fn` stops the map: `TaskFailed` naming
+    the item, as `map_in_processes`. Workers are SIGKILLed when this process dies, and
+    killed when the map ends early (an error, Ctrl-C).
+    """
+    box = box or WorkerBox()
+    words = {
+        "timeout": "took more than {timeout} s",
+        "memory": "ran out of memory (limit {memory} MB)",
+        "died": "its worker process died ({how})",
+        **(reasons or {}),
+    }
+    total = len(items)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if total == 0:
+        return []
+    results: list[Any] = [None] * total
+    todo = list(range(total - 1, -1, -1))  # popped from the end: input order
+    ctx = _fork_context()
+    workers: list[_Worker] = []
+    parent = os.getpid()
+    from multiprocessing.connection import wait as wait_any
+
+    def reason(kind: str, how: str = "") -> str:
+        return words[kind].format(timeout=f"{box.timeout_s:g}", memory=box.memory_mb, how=how)
+
+    def spawn() -> None:
+        mine, theirs = ctx.Pipe(duplex=True)
+        close = sorted(_CLOSE_IN_WORKERS | {w.conn.fileno() for w in workers} | {mine.fileno()})
+        process = ctx.Process(
+            target=_worker_main, args=(theirs, fn, box, parent, close), daemon=True
+        )
+        process.start()
+        theirs.close()
+        workers.append(_Worker(process, mine))
+
+    def give(worker: _Worker) -> None:
+        index = todo.pop()
+        worker.index = index
+        worker.deadline = (
+            time.monotonic() + box.timeout_s + KILL_GRACE_SECONDS if box.timeout_s else None
+        )
+        worker.conn.send((index, items[index]))
+
+    def retire(worker: _Worker) -> None:
+        workers.remove(worker)
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+
+    def lose(worker: _Worker, why: str) -> None:
+        assert worker.index is not None
+        index, worker.index = worker.index, None
+        log_reason = f"{label}: {describe(items[index])}: {why}"
+        logger.warning("%s", log_reason)
+        results[index] = lost(items[index], why)
+        bar.advance(1)
+
+    done = 0
+    with _Progress(label, unit, total, use_bar=progress) as bar:
+        try:
+            for _ in range(min(max(1, jobs), total)):
+                spawn()
+            bar.start()
+            while done < total:
+                for worker in list(workers):
+                    if worker.index is None and todo:
+                        give(worker)
+                    elif worker.index is None:
+                        worker.conn.send(None)
+                        retire(worker)
+                deadlines = [w.deadline for w in workers if w.deadline is not None]
+                timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                by_handle: dict[Any, _Worker] = {}
+                for worker in workers:
+                    by_handle[worker.conn] = worker
+                    by_handle[worker.process.sentinel] = worker
+                ready = wait_any(list(by_handle), timeout=timeout)
+                handled: set[int] = set()
+                for handle in ready:
+                    worker = by_handle[handle]
+                    if id(worker) in handled:
+                        continue
+                    handled.add(id(worker))
+                    answer = None
+                    try:
+                        if worker.conn.poll():
+                            answer = worker.conn.recv()
+                    except (EOFError, OSError):
+                        answer = None
+                    if answer is not None:
+                        index, kind, value = answer
+                        worker.index = worker.deadline = None
+                        if kind == "ok":
+                            results[index] = value
+                            bar.advance(1)
+                        elif kind == "error":
+                            error, tb = value
+                            raise TaskFailed(
+                                f"{label}: {describe(items[index])}: {error}", tb
+                            ) from WorkerTraceback(tb)
+                        else:
+                            worker.index = index
+                            lose(worker, reason(kind))
+                        done += 1
+                        if kind != "memory":
+                            continue
+                    # The worker ended (or its pipe broke): its item, if any, is lost.
+                    worker.process.join(timeout=5)
+                    code = worker.process.exitcode
+                    if worker.index is not None:
+                        how = (
+                            f"signal {-code}"
+                            if code is not None and code < 0
+                            else (f"exit code {code}")
+                        )
+                        lose(worker, reason("died", how))
+                        done += 1
+                    retire(worker)
+                    if todo:
+                        spawn()
+                now = time.monotonic()
+                for worker in list(workers):
+                    if worker.deadline is not None and now >= worker.deadline:
+                        lose(worker, reason("timeout"))
+                        done += 1
+                        retire(worker)
+                        if todo:
+                            spawn()
+        finally:
+            for worker in list(workers):
+                retire(worker)
     return results
 
 

@@ -354,16 +354,58 @@ def test_corrupt_cache_entry_is_a_miss(tmp_path: Path, content: bytes) -> None:
     assert cache.get("abc1") == FileExtraction(source_file="a")
 
 
+def _entry(key: str, version: str, body: bytes, sha: str | None = None) -> bytes:
+    """A cache entry written by hand: its header line, then the extraction's JSON."""
+    sha = sha or hashlib.sha256(body).hexdigest()
+    header = {"key": key, "extractor_version": version, "sha256": sha}
+    return json.dumps(header).encode() + b"\n" + body
+
+
+EMPTY_BODY = b'{"source_file": "a", "labels": [], "rows": [], "issues": [], "rejection": null}'
+
+
 def test_valid_entry_of_the_corrupt_test_shape_is_a_hit(tmp_path: Path) -> None:
     """The control for the test above: the same hand-written shape, correct, is a hit."""
     cache = ExtractionCache(tmp_path, "1")
     cache.entries_dir.mkdir(parents=True)
-    (cache.entries_dir / "abc1.json").write_bytes(
-        b'{"key": "abc1", "extractor_version": "1", "extraction": {"source_file": "a",'
-        b' "labels": [], "rows": [], "issues": [], "rejection": null}}'
-    )
+    (cache.entries_dir / "abc1.json").write_bytes(_entry("abc1", "1", EMPTY_BODY))
+    assert cache.verify("abc1") is True
     assert cache.get("abc1") == FileExtraction(source_file="a")
     assert (cache.hits, cache.misses) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _entry(
+            "abc1", "1", EMPTY_BODY.replace(b'"a"', b'"b"'), hashlib.sha256(EMPTY_BODY).hexdigest()
+        ),
+        _entry("abc1", "1", EMPTY_BODY)[:-1],
+        _entry("other", "1", EMPTY_BODY),
+        _entry("abc1", "0", EMPTY_BODY),
+        EMPTY_BODY,
+    ],
+    ids=["edited-still-parses", "truncated", "other-key", "other-version", "no-header"],
+)
+def test_entry_failing_its_checks_is_a_miss_with_a_warning(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = ExtractionCache(tmp_path, "1")
+    cache.entries_dir.mkdir(parents=True)
+    (cache.entries_dir / "abc1.json").write_bytes(content)
+    path = cache.entries_dir / "abc1.json"
+    with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
+        assert cache.verify("abc1") is False
+        assert cache.get("abc1") is None
+    edited = content.startswith(b'{"key": "abc1", "extractor_version": "1"')
+    said = (
+        f"cache entry {path} does not match its checksum (damaged or edited): "
+        "the file is read again"
+        if edited
+        else f"cache entry {path} is damaged: the file is read again"
+    )
+    assert [r.getMessage() for r in caplog.records] == [said, said]
+    assert (cache.hits, cache.misses, cache.corrupt) == (0, 1, 2)
 
 
 def test_missing_entry_is_a_plain_miss(tmp_path: Path) -> None:
@@ -378,10 +420,10 @@ def test_missing_entry_is_a_plain_miss(tmp_path: Path) -> None:
 def test_failed_cache_write_is_logged_not_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def full_disk(path: Path, text: str) -> None:
+    def full_disk(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs, "atomic_write_text", full_disk)
+    monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
     cache = ExtractionCache(tmp_path, "1")
     with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
         cache.put("ab", FileExtraction(source_file="a"))
