@@ -106,20 +106,46 @@ def _done_marker(work: config.WorkPaths, stage: str) -> Path:
 
 
 def _up_to_date(marker: Path, fingerprint: str | None, outputs: Sequence[Path]) -> bool:
+    """Whether the stage's done `marker` records `fingerprint` (its inputs are unchanged)
+    and each of `outputs` is the very file the stage wrote (its sha256 as recorded). An
+    output that is there but does not match (damaged, or replaced by another run's) is
+    logged: the stage is run again, never counted as reused."""
+    from pipeline.runs import file_digest
+
     if fingerprint is None:
         return False
     try:
-        recorded = marker.read_text(encoding="utf-8").strip()
-    except OSError:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
-    return recorded == fingerprint and all(p.exists() for p in outputs)
+    if not isinstance(recorded, dict) or recorded.get("fingerprint") != fingerprint:
+        return False
+    digests = recorded.get("outputs")
+    if not isinstance(digests, dict):
+        return False
+    for path in outputs:
+        if not path.exists():
+            return False
+        if digests.get(path.name) != file_digest(path):
+            log.warning(
+                "%s: %s is not the file the stage wrote (damaged or replaced): "
+                "the stage is run again",
+                marker.name.strip(".").removesuffix(".done"),
+                path.name,
+            )
+            return False
+    return True
 
 
-def _mark_done(marker: Path, fingerprint: str | None) -> None:
-    from pipeline.runs import atomic_write_text
+def _mark_done(marker: Path, fingerprint: str | None, outputs: Sequence[Path] = ()) -> None:
+    """Record that the stage ran on inputs of `fingerprint` and wrote `outputs` (with
+    their sha256, so that `_up_to_date` knows them again)."""
+    from pipeline.runs import atomic_write_text, file_digest
 
     if fingerprint is not None:
-        atomic_write_text(marker, fingerprint + "\n")
+        written = {path.name: file_digest(path) for path in outputs}
+        content = {"fingerprint": fingerprint, "outputs": written}
+        atomic_write_text(marker, json.dumps(content, sort_keys=True) + "\n")
 
 
 # ---- stages ------------------------------------------------------------------------------------
@@ -184,7 +210,7 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
             del labels, rows
             out.write("nutrients", nutrients)
             out.write("products", products)
-    _mark_done(marker, fingerprint)
+    _mark_done(marker, fingerprint, [work.nutrients, work.products])
     return out.rows["nutrients"], out.rows["products"]
 
 
@@ -210,7 +236,7 @@ def run_validate(
     From VALIDATE_IN_CHILD_MIN_PRODUCTS products on, the work is done in a
     ValidationProcess (`process`, if one was started early); `process` is ended either way.
     """
-    from pipeline.validate import ValidationJob
+    from pipeline.validate import STATE_FILE, ValidationJob
 
     marker = _done_marker(work, "validate")
     fingerprint = _fingerprint([work.products, work.nutrients, work.read_issues], repr(protocol))
@@ -220,7 +246,11 @@ def run_validate(
         work.gx_protocol_result,
         work.gx_data_quality_result,
     ]
-    if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):
+    if (
+        not full
+        and data_docs_dir is None
+        and _up_to_date(marker, fingerprint, [*outputs, work.root / STATE_FILE])
+    ):
         log.info("validate: inputs unchanged, outputs reused")
         if process is not None:
             process.stop()
@@ -249,7 +279,7 @@ def run_validate(
         counts["products_reused"],
     )
     _record_validation(work, counts)
-    _mark_done(marker, fingerprint)
+    _mark_done(marker, fingerprint, [*outputs, work.root / STATE_FILE])
     return _read(work.outcomes), _read(work.data_quality)
 
 
