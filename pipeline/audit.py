@@ -607,6 +607,10 @@ def run_audit(
         from pipeline.runs import RunLock
 
         stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
+        # The reports folder too: two work folders sharing one --out take turns.
+        reports_lock = config.ReportPaths(reports_dir).lock
+        if reports_lock.resolve() != work.lock.resolve():
+            stack.enter_context(RunLock(reports_lock, wait_seconds=lock_wait_s))
         run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
         _release_memory()
         run_normalize(work, full=full)

@@ -34,7 +34,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
@@ -1090,76 +1090,42 @@ def map_isolated(
 # --------------------------------------------------------------------------------------
 
 
-#: An unreadable or empty lock file older than this is taken over (its writer died
-#: between creating and writing it); a younger one may still be being written.
-UNREADABLE_LOCK_GRACE_SECONDS = 60.0
-
-
-def _boot_id() -> str | None:
-    """This boot's id (Linux): a lock from before a reboot is stale whatever its pid."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _takeover_guard(folder: Path) -> Iterator[None]:
-    """Serialise stale-lock takeovers between processes (flock on the folder)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not Unix
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
 class RunLock:
-    """One labelaudit run at a time per work folder::
+    """One labelaudit run at a time per folder (the work folder, the reports folder)::
 
         with RunLock(work.lock):
             ...  # the run
 
-    Entering creates `lock_path` with O_CREAT|O_EXCL holding JSON
-    `{pid, host, started_at, boot_id, token}`. If the file exists and its pid is alive on
-    this host (or the lock is from another host, which cannot be checked), `RunLocked`
-    is raised with a one-line message, after polling every `poll_seconds` for up to
-    `wait_seconds`. A lock whose pid is dead, which dates from before the last reboot,
-    or which is unreadable/empty and older than a minute is stale: it is taken over
-    with a warning. Leaving (also on an exception) removes the lock if it is still ours.
+    Entering takes an exclusive `flock` on `lock_path` (created if needed) and writes
+    JSON `{pid, host, started_at}` into it, for the message another run gives. The kernel
+    releases the lock when its holder ends, however it ends (killed, crashed, rebooted),
+    so a lock is never stale and there is nothing to take over: a lock file naming a pid
+    that is dead, or reused by another program, is simply free. If another run holds it,
+    `RunLocked` is raised with a one-line message, after polling every `poll_seconds` for
+    up to `wait_seconds`. Leaving (also on an exception) empties the file and releases it
+    (the file stays: removing it would race with a run opening it). Taking the lock also
+    removes the temporary files (`.*.tmp`) a killed run left in the folder and its
+    subfolders one level down (`clean_temps`): only the holder writes there.
+    Worker processes forked meanwhile (map_isolated) close their copy of the lock.
     """
 
     def __init__(
-        self, lock_path: Path, *, wait_seconds: float = 0.0, poll_seconds: float = 1.0
+        self,
+        lock_path: Path,
+        *,
+        wait_seconds: float = 0.0,
+        poll_seconds: float = 1.0,
+        clean_temps: bool = True,
     ) -> None:
         self.lock_path = Path(lock_path)
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
-        self._token: str | None = None
+        self.clean_temps = clean_temps
+        self._fd: int | None = None
 
     @property
     def held(self) -> bool:
-        return self._token is not None
+        return self._fd is not None
 
     def __enter__(self) -> RunLock:
         self.acquire()
@@ -1175,123 +1141,63 @@ class RunLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise `RunLocked` (after waiting up to `wait_seconds`)."""
-        if self._token is not None:
+        import fcntl
+
+        if self._fd is not None:
             raise RuntimeError("RunLock is not re-entrant")
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + max(0.0, self.wait_seconds)
-        while True:
-            if self._try_create():
-                return
-            holder = self._read_holder()
-            stale = self._stale_reason(holder)
-            if stale is not None:
-                if self._take_over(holder, stale):
-                    return
-                continue
-            if time.monotonic() >= deadline:
-                raise self._locked_error(holder)
-            time.sleep(max(0.0, min(self.poll_seconds, deadline - time.monotonic())))
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise self._locked_error(self._read_holder()) from None
+                time.sleep(max(0.0, min(self.poll_seconds, deadline - time.monotonic())))
+            content = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(content) + "\n").encode("utf-8"), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        _CLOSE_IN_WORKERS.add(fd)
+        if self.clean_temps:
+            remove_temp_files(self.lock_path.parent)
 
     def release(self) -> None:
-        """Remove the lock file if it is still ours (no-op when not held)."""
-        token, self._token = self._token, None
-        if token is None:
+        """Empty the lock file and release the lock (no-op when not held)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
-        holder = self._read_holder()
-        if holder is not None and holder.get("token") == token:
-            with contextlib.suppress(FileNotFoundError):
-                self.lock_path.unlink()
-        else:
-            logger.warning(
-                "lock %s was removed or taken over by another run meanwhile", self.lock_path
-            )
-
-    # -- internals ---------------------------------------------------------------------
-
-    def _try_create(self) -> bool:
+        _CLOSE_IN_WORKERS.discard(fd)
         try:
-            fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        token = secrets.token_hex(16)
-        content = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "boot_id": _boot_id(),
-            "token": token,
-        }
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(content) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
             with contextlib.suppress(OSError):
-                self.lock_path.unlink()
-            raise
-        self._token = token
-        return True
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing releases the flock
 
-    def _read_holder(self) -> dict[str, Any] | None:
-        """The lock file's JSON; None if it is empty/unreadable, {} if it is gone."""
+    def _read_holder(self) -> dict[str, Any]:
+        """The holder's JSON; {} if it is not readable (yet)."""
         for attempt in range(3):
             try:
-                text = self.lock_path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                return {}
-            except (OSError, UnicodeDecodeError):
-                return None
-            try:
-                data = json.loads(text)
-            except ValueError:
+                data = json.loads(self.lock_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 data = None
             if isinstance(data, dict):
                 return data
             if attempt < 2:
                 time.sleep(0.05)  # possibly being written right now
-        return None
+        return {}
 
-    def _stale_reason(self, holder: dict[str, Any] | None) -> str | None:
-        if holder == {}:
-            return None  # gone meanwhile: just try to create it again
-        if holder is None or not isinstance(holder.get("pid"), int):
-            try:
-                age = time.time() - self.lock_path.stat().st_mtime
-            except FileNotFoundError:
-                return None
-            if age > UNREADABLE_LOCK_GRACE_SECONDS:
-                return f"unreadable lock file, {int(age)} s old"
-            return None
-        if holder.get("host") != socket.gethostname():
-            return None
-        boot = _boot_id()
-        if boot is not None and holder.get("boot_id") not in (None, boot):
-            return "left before the last reboot"
-        if not pid_alive(holder["pid"]):
-            return f"pid {holder['pid']} is not running"
-        return None
-
-    def _take_over(self, holder: dict[str, Any] | None, reason: str) -> bool:
-        with _takeover_guard(self.lock_path.parent):
-            # Another process may have taken over first: check again under the guard.
-            current = self._read_holder()
-            if current != holder or self._stale_reason(current) is None:
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                self.lock_path.unlink()
-            if not self._try_create():
-                return False
-        logger.warning(
-            "took over a stale lock %s (%s; started %s)",
-            self.lock_path,
-            reason,
-            (holder or {}).get("started_at", "unknown"),
-        )
-        return True
-
-    def _locked_error(self, holder: dict[str, Any] | None) -> RunLocked:
-        holder = holder or {}
+    def _locked_error(self, holder: dict[str, Any]) -> RunLocked:
         pid = holder.get("pid") if isinstance(holder.get("pid"), int) else None
         host = holder.get("host") if isinstance(holder.get("host"), str) else None
         started = holder.get("started_at") if isinstance(holder.get("started_at"), str) else None
@@ -1303,6 +1209,33 @@ class RunLock:
             f"{self.lock_path.parent}; try again when it ends"
         )
         return RunLocked(message, pid=pid, host=host, started_at=started)
+
+
+def remove_temp_files(folder: Path) -> int:
+    """Remove the temporary files of atomic writes (`.name.<random>.tmp`) that a killed run
+    left in `folder` and its subfolders one level down. Call it holding the folder's
+    lock. Returns how many were removed (each is logged)."""
+    removed = 0
+    folder = Path(folder)
+    try:
+        places = [folder, *(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())]
+    except OSError:
+        return 0
+    for place in places:
+        try:
+            names = [
+                p for p in place.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
+            ]
+        except OSError:
+            continue
+        for path in names:
+            if not path.is_file() or path.is_symlink():
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+                logger.info("removed %s, left by a run that was stopped", path)
+    return removed
 
 
 # --------------------------------------------------------------------------------------
