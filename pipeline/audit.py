@@ -158,13 +158,17 @@ def run_extract(
     jobs: int = 1,
     full: bool = False,
     progress: bool | None = None,
+    limits: config.FileLimits = config.FILE_LIMITS,
 ) -> dict[str, Any]:
     """Extract; the four tables are written batch by batch (pipeline.extract
-    .write_label_tables), so memory does not grow with the number of files."""
+    .write_label_tables), so memory does not grow with the number of files. Each file is
+    read within `limits`."""
     from pipeline.extract import write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
-    stats = write_label_tables(labels_dir, work, jobs=jobs, use_cache=not full, progress=progress)
+    stats = write_label_tables(
+        labels_dir, work, jobs=jobs, use_cache=not full, progress=progress, limits=limits
+    )
     meta = {
         "labels_dir": str(labels_dir),
         "files": list(stats.source_files),
@@ -589,8 +593,10 @@ def run_audit(
     progress: bool | None = None,
     lock_wait_s: float = 0.0,
     data_docs: bool = False,
+    limits: config.FileLimits = config.FILE_LIMITS,
 ) -> dict[str, Any]:
-    """All stages under one lock on the work folder; returns the audit document."""
+    """All stages under one lock on the work folder (and one on the reports folder);
+    returns the audit document. Each label file is read within `limits`."""
     started = time.monotonic()
     work = config.WorkPaths(work_dir)
     work.root.mkdir(parents=True, exist_ok=True)
@@ -611,7 +617,7 @@ def run_audit(
         reports_lock = config.ReportPaths(reports_dir).lock
         if reports_lock.resolve() != work.lock.resolve():
             stack.enter_context(RunLock(reports_lock, wait_seconds=lock_wait_s))
-        run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
+        run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress, limits=limits)
         _release_memory()
         run_normalize(work, full=full)
         _release_memory()

@@ -92,6 +92,25 @@ def audit(
         bool, typer.Option("--data-docs", help="Also render GX Data Docs into OUT/data-docs/.")
     ] = False,
     quiet: Quiet = False,
+    # Per-file limits (pipeline.config.FileLimits): a file over one is rejected, naming it.
+    max_file_mb: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: file size (MB).")
+    ] = config.FILE_LIMITS.max_file_mb,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: pages (PDF) or frames (TIFF).")
+    ] = config.FILE_LIMITS.max_pages,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: pixels of an image or rendered page.")
+    ] = config.FILE_LIMITS.max_pixels,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: data rows of a CSV.")
+    ] = config.FILE_LIMITS.max_rows,
+    file_timeout: Annotated[
+        float, typer.Option(min=1, help="Per-file limit: seconds to read one file.")
+    ] = config.FILE_LIMITS.file_timeout,
+    max_memory_mb: Annotated[
+        int, typer.Option(min=64, help="Per-file limit: memory of its reader (MB).")
+    ] = config.FILE_LIMITS.max_memory_mb,
 ) -> None:
     """Run the whole audit: extract, normalize, validate, score and report.
 
@@ -115,6 +134,9 @@ def audit(
             full=full,
             lock_wait_s=wait,
             data_docs=data_docs,
+            limits=config.FileLimits(
+                max_file_mb, max_pages, max_pixels, max_rows, file_timeout, max_memory_mb
+            ),
         )
     except RunLocked as exc:
         raise _fail(exc, EXIT_LOCKED) from None

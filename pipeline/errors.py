@@ -77,9 +77,19 @@ class LimitExceeded(LabelError):
     limit. Such a reading is not cached: the next run tries the file again."""
 
 
-class CannotWrite(AuditError):
+class CannotWrite(AuditError, OSError):
     """An artifact or report could not be written (disk full, read-only folder): the run
-    stops with one line, and the previous files are left as they were."""
+    stops with one line, and the previous files are left as they were. It is an OSError
+    too, so that code which treats a failed write as a miss (a cache) still does."""
+
+    def __init__(self, path: object, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(error.errno, reason)
+        self.path = path
+        self.message = f"cannot write {path}: {reason}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ProtocolError(AuditError):

@@ -195,6 +195,7 @@ class CacheResult:
 
     key: str | None
     extraction: FileExtraction | None
+    store_error: str | None = None  # why the cache could not be written
 
 
 def extract_into_cache(job: CacheTask) -> CacheResult:
@@ -215,8 +216,8 @@ def extract_into_cache(job: CacheTask) -> CacheResult:
     del data
     if not cacheable or key is None:
         return CacheResult(key, extraction)
-    cache.put(key, extraction)
-    return CacheResult(key, None if cache.writes else extraction)
+    error = cache.put(key, extraction, warn=False)
+    return CacheResult(key, None if error is None else extraction, error)
 
 
 def _lost(job: CacheTask, reason: str) -> CacheResult:
@@ -335,6 +336,14 @@ def extract_in_batches(
                 p.task.source_file,
             )
         found[p.task.source_file] = result
+    unstored = [r.store_error for r in found.values() if r.store_error is not None]
+    if unstored:
+        log.warning(
+            "could not write %d cache entries in %s (%s): those files are read again next run",
+            len(unstored),
+            cache.entries_dir,
+            unstored[0],
+        )
     parsed, size = len(todo), max(1, batch_files)
     keep = {p.key for p in planned if p.cached and p.key is not None}
     keep |= {r.key for r in found.values() if r.key is not None}

@@ -34,7 +34,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +48,7 @@ from pipeline.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
     AuditError,
+    CannotWrite,
     RunLocked,
 )
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
@@ -98,6 +99,18 @@ def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
 # --------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An OSError while writing `path` (disk full, read-only folder) becomes CannotWrite:
+    one line naming the file, and the run stops with the previous files intact."""
+    try:
+        yield
+    except CannotWrite:
+        raise
+    except OSError as exc:
+        raise CannotWrite(path, exc) from exc
+
+
 def _temp_path_for(path: Path) -> Path:
     """A hidden, unique sibling of `path`: `.name.<random>.tmp`."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -120,21 +133,23 @@ def _fsync_dir(folder: Path) -> None:
 def _write_temp(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a new temp sibling of `path` with `write`, flushed and fsynced.
 
-    The temp file is removed if anything fails (also on KeyboardInterrupt).
+    The temp file is removed if anything fails (also on KeyboardInterrupt); an OSError
+    is raised as CannotWrite.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path_for(path)
-    # 0o666 minus the umask: the same permissions a plain open() would give.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_path_for(path)
+        # 0o666 minus the umask: the same permissions a plain open() would give.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
     return tmp
 
 
@@ -142,7 +157,8 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
     tmp = _write_temp(path, write)
     try:
-        os.replace(tmp, path)
+        with _writing(path):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -176,7 +192,8 @@ def atomic_write_chunks(paths_and_chunks: Sequence[tuple[Path, Iterable[str]]]) 
             target = Path(path)
             temps.append((target, _write_temp(target, writer(chunks))))
         for target, tmp in temps:
-            os.replace(tmp, target)
+            with _writing(target):
+                os.replace(tmp, target)
     except BaseException:
         for _, tmp in temps:
             with contextlib.suppress(OSError):
@@ -265,14 +282,16 @@ class ParquetTables:
 
     def write(self, name: str, table: pa.Table) -> None:
         """Append `table` (with the target's schema) to `name` as one row group."""
-        self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
+        with _writing(self._targets[name][0]):
+            self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
         self.rows[name] += table.num_rows
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is None:
             try:
                 for name in self._targets:
-                    self._writer(name)
+                    with _writing(self._targets[name][0]):
+                        self._writer(name)
             except BaseException:
                 self._close(commit=False)
                 raise
@@ -281,19 +300,21 @@ class ParquetTables:
     def _close(self, *, commit: bool) -> None:
         opened, self._open = self._open, {}
         try:
-            for _, fh, writer in opened.values():
+            for name, (_, fh, writer) in opened.items():
                 if commit:
-                    if writer is not None:
-                        writer.close()
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    with _writing(self._targets[name][0]):
+                        if writer is not None:
+                            writer.close()
+                        fh.flush()
+                        os.fsync(fh.fileno())
                 elif writer is not None:
                     with contextlib.suppress(Exception):  # the error that got us here counts
                         writer.close()
                 fh.close()
             if commit:
                 for name, (tmp, _, _) in opened.items():
-                    os.replace(tmp, self._targets[name][0])
+                    with _writing(self._targets[name][0]):
+                        os.replace(tmp, self._targets[name][0])
         except BaseException:
             commit = False
             raise
@@ -514,8 +535,9 @@ class ExtractionCache:
         self.hits += 1
         return extraction
 
-    def put(self, key: str, extraction: FileExtraction) -> None:
-        """Store `extraction` under `key` (atomically; an OSError is logged, not raised).
+    def put(self, key: str, extraction: FileExtraction, *, warn: bool = True) -> str | None:
+        """Store `extraction` under `key` (atomically). An OSError is not raised: it is
+        logged (with `warn`) and returned, as one line; None when stored.
 
         An entry is a header line (JSON: key, extractor version, the sha256 of the rest)
         and the extraction's JSON: a reader checks the one against the other."""
@@ -529,9 +551,11 @@ class ExtractionCache:
         try:
             atomic_write_bytes(path, json.dumps(header).encode("utf-8") + b"\n" + body)
         except OSError as exc:
-            logger.warning("could not write cache entry %s: %s", path, exc)
-            return
+            if warn:
+                logger.warning("could not write cache entry %s: %s", path, exc)
+            return exc.strerror or str(exc)
         self.writes += 1
+        return None
 
     def prune(self, keep: set[str]) -> int:
         """Delete every entry whose key is not in `keep`, other versions' folders and
@@ -1162,8 +1186,9 @@ class RunLock:
                 "host": socket.gethostname(),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(content) + "\n").encode("utf-8"), 0)
+            with contextlib.suppress(OSError):  # only for the message (a full disk)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (json.dumps(content) + "\n").encode("utf-8"), 0)
         except BaseException:
             os.close(fd)
             raise

@@ -115,6 +115,8 @@ def page_chars(page: Page) -> list[dict[str, Any]]:
     device = _CharDevice(page.pdf.rsrcmgr)
     try:
         PDFPageInterpreter(page.pdf.rsrcmgr, device).process_page(page.page_obj)
+    except MemoryError:
+        raise  # out of memory is the worker's limit, not a damaged file
     except Exception as exc:  # as pdfplumber's Page.layout does
         raise PdfminerException(exc) from exc
     height, doctop = page.height, page.initial_doctop
@@ -194,6 +196,10 @@ def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExt
     try:
         pages = pdf_pages_words(data, source_file)
     except (PdfminerException, PSException, PDFSyntaxError) as exc:
+        if isinstance(exc.__cause__, MemoryError) or any(
+            isinstance(arg, MemoryError) for arg in exc.args
+        ):
+            raise MemoryError from exc  # the worker's memory limit, not a damaged file
         raise _unreadable(exc, source_file) from exc
     todo = ocr.pages_to_ocr(path, pages, data)
     unread = len(todo) if ocr.tesseract_path() is None else 0
