@@ -901,10 +901,12 @@ def _worker_main(
     kind "ok": fn's result; "timeout" / "memory": the item was stopped; "error": fn
     raised (value: (description, traceback)). After a MemoryError the worker exits (its
     heap may be in pieces); the parent starts another."""
+    import faulthandler
     import signal
 
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    faulthandler.disable()  # a crash is the item's rejection, not a dump on stderr
     for fd in close:
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -996,7 +998,7 @@ def map_isolated(
     from multiprocessing.connection import wait as wait_any
 
     def reason(kind: str, how: str = "") -> str:
-        return words[kind].format(timeout=f"{box.timeout_s:g}", memory=box.memory_mb, how=how)
+        return words[kind].format(timeout=f"{box.timeout_s or 0:g}", memory=box.memory_mb, how=how)
 
     def spawn() -> None:
         mine, theirs = ctx.Pipe(duplex=True)
