@@ -43,7 +43,7 @@ def test_the_hostile_files_of_the_issue_are_rejected_naming_the_limit(tmp_path: 
     rows += ["Big,Vitamin C,1,mg"] * 1_000_000
     (labels / "million-rows.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert (labels / "huge-page.pdf").stat().st_size < 1300
-    rejected, products, meta = _extract(labels, tmp_path)
+    rejected, products, _ = _extract(labels, tmp_path)
     assert rejected == {
         "huge-page.pdf": "page 1 is 14400 x 14400 pt: rendering it at 300 dpi would take "
         "3,600,000,000 pixels, more than 120,000,000 (limit --max-pixels)",
