@@ -435,7 +435,9 @@ def chart_with_cache(
     except (OSError, ValueError) as exc:
         log.warning("chart cache %s is damaged (%s): the chart is drawn again", cache, exc)
         stored = None
-    if isinstance(stored, dict) and stored.get("key") == key:
+    if stored is not None and not isinstance(stored, dict):
+        log.warning("chart cache %s is damaged (not an object): the chart is drawn again", cache)
+    elif stored is not None and stored.get("key") == key:
         svg = stored.get("svg")
         if isinstance(svg, str) and stored.get("sha256") == _svg_checksum(key, svg):
             return svg

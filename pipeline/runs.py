@@ -319,7 +319,10 @@ class ParquetTables:
             commit = False
             raise
         finally:
-            for tmp, fh, _ in opened.values():
+            for tmp, fh, writer in opened.values():
+                if not commit and writer is not None:
+                    with contextlib.suppress(Exception):  # a no-op once closed
+                        writer.close()
                 fh.close()
                 if not commit:
                     with contextlib.suppress(OSError):
