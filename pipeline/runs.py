@@ -9,8 +9,13 @@
   content (and companion files), relative path, extractor version and record schema are
   unchanged is not read again.
 * `map_in_processes`: an ordered parallel map over worker processes with a progress bar on
-  a terminal, or log lines otherwise.
-* `RunLock`: one run at a time per work folder; a lock left by a dead run is taken over.
+  a terminal, or log lines otherwise. `map_isolated`: the same with each item in a box
+  (`WorkerBox`: time and memory limits; a worker that dies loses only its item; workers die
+  with their parent): the extract stage reads every file this way.
+* `RunLock`: one run at a time per folder (an flock: the kernel frees a dead run's lock);
+  taking it removes the temp files a killed run left (`remove_temp_files`).
+* Checksums: a cache entry carries the sha256 of its content, checked on use; a failed write
+  is one `CannotWrite` line.
 * Run history and changes since the previous run (`write_history_record`,
   `previous_products`, `changes_between`).
 * Exit codes for schedulers (`exit_code_for`; the `EXIT_*` codes are in pipeline.errors).
