@@ -13,7 +13,7 @@ EXIT_OK = 0
 #: the run could not complete (an `AuditError`: missing folder, bad protocol file, ...);
 EXIT_ERROR = 1
 # (2 is left to typer/click: a usage error, an unknown option or a bad value;)
-#: another labelaudit run holds the lock on the work folder: nothing was done, and a
+#: another labelaudit run holds the lock on the work or reports folder: nothing was done, and a
 #: scheduler may simply try again later (`RunLocked`);
 EXIT_LOCKED = 3
 #: the run completed and a `--fail-on` condition tripped.
@@ -97,7 +97,7 @@ class ProtocolError(AuditError):
 
 
 class RunLocked(AuditError):
-    """Another labelaudit run holds the lock on the work folder (exit with EXIT_LOCKED)."""
+    """Another labelaudit run holds the work or reports folder (exit with EXIT_LOCKED)."""
 
     def __init__(
         self, message: str, *, pid: int | None, host: str | None, started_at: str | None
