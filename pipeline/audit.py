@@ -114,20 +114,46 @@ def _done_marker(work: config.WorkPaths, stage: str) -> Path:
 
 
 def _up_to_date(marker: Path, fingerprint: str | None, outputs: Sequence[Path]) -> bool:
+    """Whether the stage's done `marker` records `fingerprint` (its inputs are unchanged)
+    and each of `outputs` is the very file the stage wrote (its sha256 as recorded). An
+    output that is there but does not match (damaged, or replaced by another run's) is
+    logged: the stage is run again, never counted as reused."""
+    from pipeline.runs import file_digest
+
     if fingerprint is None:
         return False
     try:
-        recorded = marker.read_text(encoding="utf-8").strip()
-    except OSError:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
-    return recorded == fingerprint and all(p.exists() for p in outputs)
+    if not isinstance(recorded, dict) or recorded.get("fingerprint") != fingerprint:
+        return False
+    digests = recorded.get("outputs")
+    if not isinstance(digests, dict):
+        return False
+    for path in outputs:
+        if not path.exists():
+            return False
+        if digests.get(path.name) != file_digest(path):
+            log.warning(
+                "%s: %s is not the file the stage wrote (damaged or replaced): "
+                "the stage is run again",
+                marker.name.strip(".").removesuffix(".done"),
+                path.name,
+            )
+            return False
+    return True
 
 
-def _mark_done(marker: Path, fingerprint: str | None) -> None:
-    from pipeline.runs import atomic_write_text
+def _mark_done(marker: Path, fingerprint: str | None, outputs: Sequence[Path] = ()) -> None:
+    """Record that the stage ran on inputs of `fingerprint` and wrote `outputs` (with
+    their sha256, so that `_up_to_date` knows them again)."""
+    from pipeline.runs import atomic_write_text, file_digest
 
     if fingerprint is not None:
-        atomic_write_text(marker, fingerprint + "\n")
+        written = {path.name: file_digest(path) for path in outputs}
+        content = {"fingerprint": fingerprint, "outputs": written}
+        atomic_write_text(marker, json.dumps(content, sort_keys=True) + "\n")
 
 
 # ---- stages ------------------------------------------------------------------------------------
@@ -141,11 +167,12 @@ def run_extract(
     full: bool = False,
     progress: bool | None = None,
     reports_dir: Path | None = None,
+    limits: config.FileLimits = config.FILE_LIMITS,
 ) -> dict[str, Any]:
     """Extract; the four tables are written batch by batch (pipeline.extract
-    .write_label_tables), so memory does not grow with the number of files. The work folder
-    and `reports_dir` are never read as labels, even inside the labels folder: they are
-    listed under "not_labels" with what they are."""
+    .write_label_tables), so memory does not grow with the number of files. Each file is
+    read within `limits`. The work folder and `reports_dir` are never read as labels, even
+    inside the labels folder: they are listed under "not_labels" with what they are."""
     from pipeline.extract import display_name, write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
@@ -153,7 +180,13 @@ def run_extract(
     if reports_dir is not None:
         skip[reports_dir] = "the reports folder"
     stats = write_label_tables(
-        labels_dir, work, jobs=jobs, use_cache=not full, progress=progress, skip=skip
+        labels_dir,
+        work,
+        jobs=jobs,
+        use_cache=not full,
+        progress=progress,
+        skip=skip,
+        limits=limits,
     )
     meta = {
         "labels_dir": display_name(str(labels_dir)),
@@ -211,7 +244,7 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
                 out.write("products", products)
             del tables
     atomic_write_table(errors_path, records_to_table(rejected, Rejection))
-    _mark_done(marker, fingerprint)
+    _mark_done(marker, fingerprint, outputs)
     return out.rows["nutrients"], out.rows["products"]
 
 
@@ -243,7 +276,7 @@ def run_validate(
     From VALIDATE_IN_CHILD_MIN_PRODUCTS products on, the work is done in a
     ValidationProcess (`process`, if one was started early); `process` is ended either way.
     """
-    from pipeline.validate import ValidationJob
+    from pipeline.validate import STATE_FILE, ValidationJob
 
     marker = _done_marker(work, "validate")
     fingerprint = _fingerprint([work.products, work.nutrients, work.read_issues], repr(protocol))
@@ -253,7 +286,11 @@ def run_validate(
         work.gx_protocol_result,
         work.gx_data_quality_result,
     ]
-    if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):
+    if (
+        not full
+        and data_docs_dir is None
+        and _up_to_date(marker, fingerprint, [*outputs, work.root / STATE_FILE])
+    ):
         log.info("validate: inputs unchanged, outputs reused")
         if process is not None:
             process.stop()
@@ -282,7 +319,7 @@ def run_validate(
         counts["products_reused"],
     )
     _record_validation(work, counts)
-    _mark_done(marker, fingerprint)
+    _mark_done(marker, fingerprint, [*outputs, work.root / STATE_FILE])
     return _read(work.outcomes), _read(work.data_quality)
 
 
@@ -692,8 +729,10 @@ def run_audit(
     progress: bool | None = None,
     lock_wait_s: float = 0.0,
     data_docs: bool = False,
+    limits: config.FileLimits = config.FILE_LIMITS,
 ) -> dict[str, Any]:
-    """All stages under one lock on the work folder; returns the audit document."""
+    """All stages under one lock on the work folder (and one on the reports folder);
+    returns the audit document. Each label file is read within `limits`."""
     started = time.monotonic()
     work = config.WorkPaths(work_dir)
     _check_folder(reports_dir, "the reports folder (--out)")
@@ -712,8 +751,18 @@ def run_audit(
         from pipeline.runs import RunLock
 
         stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
+        # The reports folder too: two work folders sharing one --out take turns.
+        reports_lock = config.ReportPaths(reports_dir).lock
+        if reports_lock.resolve() != work.lock.resolve():
+            stack.enter_context(RunLock(reports_lock, wait_seconds=lock_wait_s))
         run_extract(
-            labels_dir, work, jobs=jobs, full=full, progress=progress, reports_dir=reports_dir
+            labels_dir,
+            work,
+            jobs=jobs,
+            full=full,
+            progress=progress,
+            reports_dir=reports_dir,
+            limits=limits,
         )
         _release_memory()
         run_normalize(work, full=full)

@@ -139,6 +139,25 @@ def audit(
     ] = False,
     quiet: Quiet = False,
     debug: Debug = False,
+    # Per-file limits (pipeline.config.FileLimits): a file over one is rejected, naming it.
+    max_file_mb: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: file size (MB).")
+    ] = config.FILE_LIMITS.max_file_mb,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: pages (PDF) or frames (TIFF).")
+    ] = config.FILE_LIMITS.max_pages,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: pixels of an image or rendered page.")
+    ] = config.FILE_LIMITS.max_pixels,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: data rows of a CSV.")
+    ] = config.FILE_LIMITS.max_rows,
+    file_timeout: Annotated[
+        float, typer.Option(min=1, help="Per-file limit: seconds to read one file.")
+    ] = config.FILE_LIMITS.file_timeout,
+    max_memory_mb: Annotated[
+        int, typer.Option(min=64, help="Per-file limit: memory of its reader (MB).")
+    ] = config.FILE_LIMITS.max_memory_mb,
 ) -> None:
     """Run the whole audit: extract, normalize, validate, score and report.
 
@@ -162,6 +181,9 @@ def audit(
             full=full,
             lock_wait_s=wait,
             data_docs=data_docs,
+            limits=config.FileLimits(
+                max_file_mb, max_pages, max_pixels, max_rows, file_timeout, max_memory_mb
+            ),
         )
     from pipeline import runs
 

@@ -459,14 +459,27 @@ def chart_with_cache(
     key = digest.hexdigest()
     try:
         stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("key") == key and isinstance(stored.get("svg"), str):
-            return str(stored["svg"])
-    except (OSError, ValueError, AttributeError):
-        pass
+    except FileNotFoundError:
+        stored = None
+    except (OSError, ValueError) as exc:
+        log.warning("chart cache %s is damaged (%s): the chart is drawn again", cache, exc)
+        stored = None
+    if stored is not None and not isinstance(stored, dict):
+        log.warning("chart cache %s is damaged (not an object): the chart is drawn again", cache)
+    elif stored is not None and stored.get("key") == key:
+        svg = stored.get("svg")
+        if isinstance(svg, str) and stored.get("sha256") == _svg_checksum(key, svg):
+            return svg
+        log.warning("chart cache %s does not match its checksum: the chart is drawn again", cache)
     svg = ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    entry = {"key": key, "svg": svg, "sha256": _svg_checksum(key, svg)}
     with contextlib.suppress(OSError):  # a cache: the next run draws it again
-        atomic_write_text(cache, json.dumps({"key": key, "svg": svg}))
+        atomic_write_text(cache, json.dumps(entry))
     return svg
+
+
+def _svg_checksum(key: str, svg: str) -> str:
+    return hashlib.sha256(f"{key}\n{svg}".encode()).hexdigest()
 
 
 def prepare() -> None:
@@ -700,47 +713,125 @@ def _card_salt() -> str:
 
 class _PieceStore:
     """Report pieces (card bodies, audit.json lines) by key in an SQLite file, for one run
-    (see ProductPieces)."""
+    (see ProductPieces).
 
-    def __init__(self, db: sqlite3.Connection, salt: str) -> None:
-        self._db = db
+    Each piece is stored with the sha256 of its key and text, checked when it is read: a
+    piece that does not match is rendered again (with a warning). A file SQLite cannot
+    read (partly overwritten, "database disk image is malformed", "Could not decode to
+    UTF-8") is discarded and rebuilt, with a warning, whenever that shows: the pieces
+    already taken from it were checked one by one."""
+
+    #: Bump when the tables change: a file of another format is emptied.
+    FORMAT = "2"
+
+    def __init__(self, path: Path, db: sqlite3.Connection, salt: str) -> None:
+        self._path = path
+        self._db: sqlite3.Connection | None = db
+        self._salt = salt
         self._used: set[str] = set()
+        self._setup(db)
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        salt = f"{self.FORMAT} {self._salt}"
         db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
-        db.execute("CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
-        found = db.execute("SELECT value FROM salt").fetchone()
-        if found is None or found[0] != salt:
-            db.execute("DELETE FROM pieces")
+        found = db.execute("SELECT value FROM salt").fetchall()
+        if found != [(salt,)]:
+            db.execute("DROP TABLE IF EXISTS pieces")
             db.execute("DELETE FROM salt")
             db.execute("INSERT INTO salt VALUES (?)", (salt,))
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text BLOB, sha256 TEXT)"
+        )
 
     @classmethod
     def open(cls, path: Path, salt: str) -> _PieceStore | None:
         import sqlite3
 
         for attempt in range(2):
+            db = None
             try:
-                return cls(sqlite3.connect(path), salt)
+                db = sqlite3.connect(path)
+                return cls(path, db, salt)
             except sqlite3.Error as exc:
+                if db is not None:
+                    db.close()
                 if attempt == 0:
-                    log.warning("report cache %s is unusable (%s): rebuilt", path, exc)
+                    log.warning("report cache %s is damaged (%s): it is rebuilt", path, exc)
                     with contextlib.suppress(OSError):
                         path.unlink()
                 else:
                     log.warning("report cache %s cannot be created (%s): not used", path, exc)
         return None
 
+    def _rebuild(self, exc: Exception) -> None:
+        """The file failed under us: start a new one (or go on without)."""
+        import sqlite3
+
+        log.warning("report cache %s is damaged (%s): it is rebuilt", self._path, exc)
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
+        with contextlib.suppress(OSError):
+            self._path.unlink()
+        try:
+            db = sqlite3.connect(self._path)
+            self._setup(db)
+            self._db = db
+        except sqlite3.Error as again:
+            log.warning("report cache %s cannot be created (%s): not used", self._path, again)
+
+    @staticmethod
+    def _checksum(key: str, text: bytes) -> str:
+        return hashlib.sha256(key.encode("utf-8") + b"\n" + text).hexdigest()
+
     def get(self, key: str) -> str | None:
+        import sqlite3
+
         self._used.add(key)
-        found = self._db.execute("SELECT text FROM pieces WHERE key = ?", (key,)).fetchone()
-        return None if found is None else str(found[0])
+        if self._db is None:
+            return None
+        try:
+            found = self._db.execute(
+                "SELECT key, text, sha256 FROM pieces WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._rebuild(exc)
+            return None
+        if found is None:
+            return None
+        stored_key, text, sha = found
+        try:
+            if stored_key != key or self._checksum(key, bytes(text)) != sha:
+                raise ValueError("checksum")
+            return bytes(text).decode("utf-8")
+        except (ValueError, TypeError):
+            log.warning(
+                "report cache %s: a piece does not match its checksum: it is rendered again",
+                self._path,
+            )
+            return None
 
     def put(self, key: str, text: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO pieces VALUES (?, ?)", (key, text))
+        import sqlite3
+
+        if self._db is None:
+            return
+        data = text.encode("utf-8")
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO pieces VALUES (?, ?, ?)",
+                (key, data, self._checksum(key, data)),
+            )
+        except sqlite3.Error as exc:
+            self._rebuild(exc)
 
     def close(self, *, prune: bool) -> None:
         import sqlite3
 
+        if self._db is None:
+            return
         try:
             if prune:
                 self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
@@ -748,9 +839,12 @@ class _PieceStore:
                 self._db.execute("DELETE FROM pieces WHERE key NOT IN (SELECT key FROM used)")
             self._db.commit()
         except sqlite3.Error as exc:
-            log.warning("report cache not saved: %s", exc)
+            log.warning("report cache %s not saved (%s): it is rebuilt next time", self._path, exc)
+            with contextlib.suppress(OSError):
+                self._path.unlink()
         finally:
             self._db.close()
+            self._db = None
 
 
 #: What the chart, its "not plotted" list and the page's counts read of each product.

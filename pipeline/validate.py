@@ -41,6 +41,8 @@ from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.protocol import CHECKS, Protocol
 from pipeline.units import IU_TO_MCG
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     import great_expectations as gx
 
@@ -857,7 +859,9 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     findings = findings_frame([*read, *old_findings, *new_findings])
     atomic_write_parquet(work.outcomes, outcomes)
     atomic_write_parquet(work.data_quality, findings)
-    atomic_write_text(state_path, json.dumps({"salt": job.salt, "products": found.keys}) + "\n")
+    atomic_write_text(
+        state_path, state_text(job.salt, found.keys, [work.outcomes, work.data_quality])
+    )
     return {
         "products_validated": validated,
         "products_reused": kept,
@@ -885,16 +889,57 @@ def _read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.read_parquet(path, columns=columns)
 
 
+def _state_checksum(state: Mapping[str, Any]) -> str:
+    fields = {k: v for k, v in state.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def state_text(salt: str, keys: Mapping[str, str], outputs: Iterable[Path]) -> str:
+    """validation_state.json: the salt, each product's key, the sha256 of the outputs the
+    keys' results are in (outcomes.parquet, data_quality.parquet) and a checksum of all
+    that: a later run reuses results only from those very files."""
+    from pipeline.runs import file_digest
+
+    state: dict[str, Any] = {
+        "salt": salt,
+        "products": dict(keys),
+        "outputs": {path.name: file_digest(path) for path in outputs},
+    }
+    state["sha256"] = _state_checksum(state)
+    return json.dumps(state) + "\n"
+
+
 def _previous_state(state_path: Path, outputs: Iterable[Path]) -> dict[str, str]:
-    """The keys recorded by the last validation, if it and its outputs are all there."""
+    """The keys recorded by the last validation, if it and its outputs are all there, the
+    state matches its checksum and the outputs are the files it was written with (else
+    nothing is reused: a warning says why, when a file is there but wrong)."""
+    from pipeline.runs import file_digest
+
+    outputs = list(outputs)
     if not all(p.exists() for p in outputs):
         return {}
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
         products = state["products"]
-    except (OSError, ValueError, KeyError, TypeError):
+        written = state["outputs"]
+        sound = state["sha256"] == _state_checksum(state)
+    except FileNotFoundError:
         return {}
-    return products if isinstance(products, dict) else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        sound, products, written = False, None, {}
+    if not sound or not isinstance(products, dict) or not isinstance(written, dict):
+        log.warning("%s is damaged: every product is validated again", state_path.name)
+        return {}
+    for path in outputs:
+        if written.get(path.name) != file_digest(path):
+            log.warning(
+                "%s is not the file %s was written with (damaged or replaced): every "
+                "product is validated again",
+                path.name,
+                state_path.name,
+            )
+            return {}
+    return products
 
 
 def conversions_used() -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ when there is text but no "Supplement Facts" panel. Pages with no usable text la
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from pdfplumber.utils.text import WordExtractor
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
 from pipeline.records import FileExtraction, Word
-from pipeline.sources import ocr
+from pipeline.sources import check_pages, ocr, read_bytes
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
 ENCRYPTED = "cannot open PDF: it is encrypted (password-protected)"
@@ -114,6 +115,8 @@ def page_chars(page: Page) -> list[dict[str, Any]]:
     device = _CharDevice(page.pdf.rsrcmgr)
     try:
         PDFPageInterpreter(page.pdf.rsrcmgr, device).process_page(page.page_obj)
+    except MemoryError:
+        raise  # out of memory is the worker's limit, not a damaged file
     except Exception as exc:  # as pdfplumber's Page.layout does
         raise PdfminerException(exc) from exc
     height, doctop = page.height, page.initial_doctop
@@ -143,14 +146,17 @@ _WORDS = WordExtractor(
 )
 
 
-def pdf_pages_words(path: Path) -> list[list[Word]]:
-    """The positioned words of every page (pdfplumber's text layer), page by page.
+def pdf_pages_words(source: Path | bytes, source_file: str = "") -> list[list[Word]]:
+    """The positioned words of every page (pdfplumber's text layer), page by page, of the
+    PDF file `source` or the PDF bytes `source`.
 
     Each page is parsed once; the words are pdfplumber's `extract_words` with
-    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars`.
+    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars`. A PDF of more pages than the
+    `max_pages` limit raises LimitExceeded before any page is parsed.
     """
     pages: list[list[Word]] = []
-    with pdfplumber.open(path) as pdf:
+    with pdfplumber.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pdf:
+        check_pages(len(pdf.pages), source_file)
         for number, page in enumerate(pdf.pages, start=1):
             try:
                 words = _WORDS.extract_words(page_chars(page))
@@ -182,18 +188,25 @@ def fallback_name(path: Path) -> str:
     return " ".join(path.stem.replace("-", " ").replace("_", " ").split())
 
 
-def read_pdf(path: Path, source_file: str) -> FileExtraction:
-    """The labels, panel rows and read issues of one PDF (raises a LabelError)."""
+def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    """The labels, panel rows and read issues of one PDF (raises a LabelError): `data`,
+    the file's bytes as read by the extract stage (default: read from `path`)."""
+    if data is None:
+        data = read_bytes(path, source_file)
     try:
-        pages = pdf_pages_words(path)
+        pages = pdf_pages_words(data, source_file)
     except (PdfminerException, PSException, PDFSyntaxError) as exc:
+        if isinstance(exc.__cause__, MemoryError) or any(
+            isinstance(arg, MemoryError) for arg in exc.args
+        ):
+            raise MemoryError from exc  # the worker's memory limit, not a damaged file
         raise _unreadable(exc, source_file) from exc
-    todo = ocr.pages_to_ocr(path, pages)
+    todo = ocr.pages_to_ocr(path, pages, data)
     unread = len(todo) if ocr.tesseract_path() is None else 0
     if unread == len(pages) > 0:
         raise no_text_layer(pages, source_file)
     if todo and not unread:
-        return ocr.read_ocr_pdf(path, pages, todo, source_file)
+        return ocr.read_ocr_pdf(path, pages, todo, source_file, data)
     labels, rows, issues = words_to_labels(
         pages, source_file, fallback_name=fallback_name(path), source_format="pdf"
     )
