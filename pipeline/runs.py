@@ -1181,7 +1181,12 @@ class RunLock:
             raise RuntimeError("RunLock is not re-entrant")
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + max(0.0, self.wait_seconds)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only folder: say so before any work is done
+            raise AuditError(
+                f"cannot lock {self.lock_path.parent}: {self.lock_path.name}: {exc.strerror or exc}"
+            ) from None
         try:
             while True:
                 try:

@@ -98,7 +98,8 @@ def test_a_read_only_reports_folder_is_one_line_and_keeps_the_old_report(
     monkeypatch.setattr(runs.os, "open", read_only)
     code, lines = _audit(tmp_path, "--full")
     assert code == 1
-    assert lines == [f"labelaudit: error: {out / 'audit.html'}: Permission denied"]
+    # refused at the reports folder's lock, before any work is done
+    assert lines == [f"labelaudit: error: cannot lock {out}: .labelaudit.lock: Permission denied"]
     assert _reports(out) == before
 
 
@@ -127,7 +128,12 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_report(
         f"labelaudit: error: cannot write the report in {out}: No space left on device"
     ]
     assert _reports(out) == before
-    assert sorted(p.name for p in out.iterdir()) == [*sorted(REPORTS[:2]), "history", REPORTS[2]]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".labelaudit.lock",
+        *sorted(REPORTS[:2]),
+        "history",
+        REPORTS[2],
+    ]
 
 
 def test_an_unexpected_error_is_one_line_naming_its_type(
