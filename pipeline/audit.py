@@ -40,6 +40,14 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _read_compliance(work: config.WorkPaths) -> pd.DataFrame | None:
+    """compliance.parquet (pipeline.compliance), or None before any validation wrote it."""
+    import pandas as pd
+
+    path = work.compliance
+    return pd.read_parquet(path) if path.exists() else None
+
+
 def _row_count(path: Path) -> int:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
@@ -219,6 +227,7 @@ def run_validate(
         work.data_quality,
         work.gx_protocol_result,
         work.gx_data_quality_result,
+        work.compliance,
     ]
     if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):
         log.info("validate: inputs unchanged, outputs reused")
@@ -413,6 +422,7 @@ def run_report(
         findings=findings,
         rejections=_read(work.rejections),
         protocol=protocol,
+        compliance=_read_compliance(work),
     )
     del products, ranking, checks
     if data_docs and (reports.data_docs_dir / "index.html").exists():

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
+from pipeline.compliance import findings_frame as compliance_frame
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.protocol import CHECKS, Protocol
 from pipeline.units import IU_TO_MCG
@@ -638,6 +639,16 @@ def _kept_findings(path: Path, reused: set[str]) -> list[dict[str, Any]]:
     return _finding_records(before[before["product_id"].isin(reused) & (before["check"] != "read")])
 
 
+def _kept_compliance(path: Path, reused: set[str]) -> list[dict[str, Any]]:
+    """The compliance findings of the `reused` products from the last validation."""
+    if not reused or not path.exists():
+        return []
+    before = pd.read_parquet(path)
+    records = before[before["product_id"].isin(reused)].astype(object)
+    records = records.where(records.notna(), None)
+    return [{str(k): v for k, v in r.items()} for r in records.to_dict("records")]
+
+
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """The outcomes in `parts`, product by product in the order of `product_ids` (outcomes
     of other products are left out) and each product's in CHECKS order; `passed` is True,
@@ -762,6 +773,7 @@ def _quality_runs(
     validator: Validator | None,
     findings: list[dict[str, Any]],
     between_chunks: Callable[[], None],
+    compliance: list[dict[str, Any]] | None = None,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """The data-quality suites over each chunk (its products and their nutrient rows) in
     turn: adds the chunk's findings to `findings` and gives what each of its two runs was
@@ -777,6 +789,16 @@ def _quality_runs(
         findings.extend(found)
         yield {**about, "label_rows": len(rows)}, results.pop("rows")
         yield about, results.pop("products")
+        if compliance is not None:  # the compliance rule pack (pipeline.compliance)
+            from pipeline.compliance import compliance_findings
+
+            ruled, ruled_results = compliance_findings(
+                rows.reset_index(drop=True), products.reset_index(drop=True), validator
+            )
+            compliance.extend(ruled)
+            yield {**about, "suite": "compliance rows"}, ruled_results.pop("row")
+            yield {**about, "suite": "compliance products"}, ruled_results.pop("product")
+            del ruled, ruled_results
         del found, results, products, rows
 
 
@@ -806,11 +828,12 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
 
     previous: dict[str, str] = {}
     if not job.full and job.docs_dir is None:
-        previous = _previous_state(state_path, [work.outcomes, work.data_quality])
+        previous = _previous_state(state_path, [work.outcomes, work.data_quality, work.compliance])
     reused = {pid for pid, key in found.keys.items() if previous.get(pid) == key}
     del previous
     old_outcomes = _kept_outcomes(work.outcomes, reused)
     old_findings = _kept_findings(work.data_quality, reused)
+    old_compliance = _kept_compliance(work.compliance, reused)
     state_path.unlink(missing_ok=True)
 
     chunk_of, product_sizes = _chunk_plan(found.product_ids, reused, VALIDATE_CHUNK_PRODUCTS)
@@ -823,6 +846,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
 
     new_outcomes: list[pd.DataFrame] = []
     new_findings: list[dict[str, Any]] = []
+    new_compliance: list[dict[str, Any]] = []
     validated, kept = sum(product_sizes), len(reused)
     labelaudit = _labelaudit(validated, kept, len(product_sizes))
     with _between_chunks() as between_chunks:
@@ -842,6 +866,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             validator,
             new_findings,
             between_chunks,
+            new_compliance,
         )
         atomic_write_chunks(
             [
@@ -857,6 +882,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     findings = findings_frame([*read, *old_findings, *new_findings])
     atomic_write_parquet(work.outcomes, outcomes)
     atomic_write_parquet(work.data_quality, findings)
+    atomic_write_parquet(work.compliance, compliance_frame([*old_compliance, *new_compliance]))
     atomic_write_text(state_path, json.dumps({"salt": job.salt, "products": found.keys}) + "\n")
     return {
         "products_validated": validated,
