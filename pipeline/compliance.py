@@ -486,7 +486,7 @@ def _row_checks(
     amount = parse_amount(row.get("amount_raw"))
     given = amount is not None and not (unit is not None and unit.kind is UnitKind.NOT_PROVIDED)
     dv_raw = _text(row.get("dv_raw"))
-    declared = parse_dv(dv_raw) if dv_raw else None
+    declared = parse_dv(dv_raw.rstrip("*†‡ ")) if dv_raw else None  # "<1%*": a %DV
     if source not in PANEL_SOURCES and declared == 0:
         # DSLD (and CSVs made from it) write 0 where the label gives no %DV, and for "<1%"
         expected_pct = expected_dv(row, reg) if reg is not None else (None, None)
@@ -603,7 +603,11 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         reg = regulated(row["name_raw"])
         pid = row["product_id"]
         dv_raw = _text(row.get("dv_raw"))
-        if reg is not None and reg.key in CALORIE_FOOTNOTE_KEYS and parse_dv(dv_raw) is not None:
+        if (
+            reg is not None
+            and reg.key in CALORIE_FOOTNOTE_KEYS
+            and parse_dv(dv_raw.rstrip("*†‡ ")) is not None
+        ):
             needs_calorie.setdefault(pid, _line(row))
         if reg is None and not names_a_nutrient_form(row["name_raw"]):
             needs_not_established.setdefault(pid, _line(row))
