@@ -227,6 +227,7 @@ def run_validate(
         work.data_quality,
         work.gx_protocol_result,
         work.gx_data_quality_result,
+        work.gx_compliance_result,
         work.compliance,
     ]
     if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):

@@ -75,6 +75,10 @@ class WorkPaths:
         return self.root / "compliance.parquet"
 
     @property
+    def gx_compliance_result(self) -> Path:
+        return self.root / "gx_compliance_result.json"
+
+    @property
     def gx_protocol_result(self) -> Path:
         return self.root / "gx_protocol_result.json"
 

@@ -13,8 +13,9 @@ suites run over the other products (all of them on a first run, with `--full` or
 rows; the outcomes and findings are the same as from one run over them all. The memory
 stays about flat however many products there are: products.parquet and nutrients.parquet
 are read a batch at a time (`TableFile`: to hash the rows, then to gather each chunk's),
-every GX run is forgotten by GX once its result is read, and the two GX result files are
-written as each chunk finishes. They hold this run's results: a "labelaudit" block
+every GX run is forgotten by GX once its result is read, and the GX result files
+(protocol, data quality, and the compliance rule pack's: pipeline.compliance, whose findings
+go to compliance.parquet) are written as each chunk finishes. They hold this run's results: a "labelaudit" block
 (products validated and reused, chunks), every expectation result of every chunk
 ("results") and one summary per GX run ("runs"). `python -m pipeline.validate` runs the
 stage in a process of its own.
@@ -773,7 +774,6 @@ def _quality_runs(
     validator: Validator | None,
     findings: list[dict[str, Any]],
     between_chunks: Callable[[], None],
-    compliance: list[dict[str, Any]] | None = None,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """The data-quality suites over each chunk (its products and their nutrient rows) in
     turn: adds the chunk's findings to `findings` and gives what each of its two runs was
@@ -789,16 +789,30 @@ def _quality_runs(
         findings.extend(found)
         yield {**about, "label_rows": len(rows)}, results.pop("rows")
         yield about, results.pop("products")
-        if compliance is not None:  # the compliance rule pack (pipeline.compliance)
-            from pipeline.compliance import compliance_findings
+        del found, results, products, rows
 
-            ruled, ruled_results = compliance_findings(
-                rows.reset_index(drop=True), products.reset_index(drop=True), validator
-            )
-            compliance.extend(ruled)
-            yield {**about, "suite": "compliance rows"}, ruled_results.pop("row")
-            yield {**about, "suite": "compliance products"}, ruled_results.pop("product")
-            del ruled, ruled_results
+
+def _compliance_runs(
+    chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
+    validator: Validator | None,
+    findings: list[dict[str, Any]],
+    between_chunks: Callable[[], None],
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The compliance rule pack's suites (pipeline.compliance) over each chunk, as
+    `_quality_runs`: adds the chunk's findings to `findings`, gives each run's GX result."""
+    from pipeline.compliance import compliance_findings
+
+    for number, (products, rows) in enumerate(chunks, start=1):
+        if number > 1:
+            between_chunks()
+        validator = validator or Validator()
+        about = {"chunk": number, "products": len(products)}
+        found, results = compliance_findings(
+            rows.reset_index(drop=True), products.reset_index(drop=True), validator
+        )
+        findings.extend(found)
+        yield {**about, "label_rows": len(rows)}, results.pop("row")
+        yield about, results.pop("product")
         del found, results, products, rows
 
 
@@ -866,12 +880,22 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             validator,
             new_findings,
             between_chunks,
+        )
+        compliance_runs = _compliance_runs(
+            zip(
+                products.chunks(chunk_of, product_sizes),
+                nutrients.chunks(chunk_of, row_sizes),
+                strict=True,
+            ),
+            validator,
             new_compliance,
+            between_chunks,
         )
         atomic_write_chunks(
             [
                 (work.gx_protocol_result, result_file_text(labelaudit, protocol_runs)),
                 (work.gx_data_quality_result, result_file_text(labelaudit, quality_runs)),
+                (work.gx_compliance_result, result_file_text(labelaudit, compliance_runs)),
             ]
         )
         if len(product_sizes) > 1:  # the last chunk's garbage too (cheap once frozen)

@@ -6,6 +6,7 @@ compliance trips on them."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,10 @@ def test_incremental_runs_keep_the_findings_of_unchanged_products(
     validate_work(job(work), validator)
     first = pd.read_parquet(work.compliance)
     assert len(first) > 0
+    gx_file = json.loads(work.gx_compliance_result.read_text(encoding="utf-8"))
+    assert gx_file["labelaudit"]["validated_products"] == 20
+    assert [(run["chunk"], run["products"]) for run in gx_file["runs"]] == [(1, 20), (1, 20)]
+    assert len(gx_file["results"]) == len(compliance.RULES)  # one expectation per rule
     # One label gets vitamin D in IU, nothing else changes.
     changed = labels[0].source_file
     new_rows = [
