@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -314,6 +315,7 @@ def base_name(name_raw: str) -> str:
     return _SPACES.sub(" ", base).strip(" ,;:-")
 
 
+@lru_cache(maxsize=4096)  # labels repeat names; bounded, so memory stays flat
 def regulated(name_raw: str) -> Regulated | None:
     """The (b)(2)-dietary ingredient a printed name declares, or None (a (b)(3) ingredient)."""
     base = base_name(name_raw)
@@ -325,6 +327,7 @@ _VITAMIN_OR_MINERAL = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def names_a_nutrient_form(name_raw: str) -> bool:
     """Does an unrecognized name start with a vitamin or mineral ("Calcium Citrate", "Zinc
     Gluconate")? Such a line may declare the nutrient: the no-DV rules leave it alone."""
@@ -359,6 +362,32 @@ def daily_values(reg: Regulated) -> tuple[tuple[float, str] | None, tuple[float,
 
 
 # ---- the per-row and per-product columns --------------------------------------------------
+
+
+#: The columns the rules read: of the nutrient rows, and of the products.
+_ROW_INPUTS = (
+    "product_id",
+    "source_file",
+    "line_no",
+    "page",
+    "name_raw",
+    "parent",
+    "amount_raw",
+    "unit_raw",
+    "alt_amounts_raw",
+    "dv_raw",
+    "amount_mcg",
+    "nutrient",
+    "dv_expected_current_pct",
+    "dv_expected_older_pct",
+)
+_PRODUCT_INPUTS = (
+    "product_id",
+    "source_format",
+    "footnotes",
+    "serving_size",
+    "servings_per_container",
+)
 
 
 def _records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -444,7 +473,7 @@ def rows_table(nutrients: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
         zip(products["product_id"].tolist(), products["source_format"].tolist(), strict=True)
     )
     table = nutrients.sort_values(["product_id", "line_no"], kind="stable").reset_index(drop=True)
-    records = _records_of(table)
+    records = _records_of(table[[c for c in _ROW_INPUTS if c in table.columns]])
     parents: dict[str, set[str]] = {}
     for record in records:
         if isinstance(record.get("parent"), str):
@@ -597,7 +626,7 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     `rows`: `rows_table` of their nutrient rows (for the footnote rules)."""
     needs_calorie: dict[str, str] = {}
     needs_not_established: dict[str, str] = {}
-    for row in _records_of(rows):
+    for row in _records_of(rows[["product_id", "name_raw", "parent", "dv_raw", "line_no", "page"]]):
         if isinstance(row.get("parent"), str):
             continue
         reg = regulated(row["name_raw"])
@@ -618,7 +647,7 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         if rule.level == "product"
         for kind in ("ok", "why")
     }
-    for product in _records_of(table):
+    for product in _records_of(table[list(_PRODUCT_INPUTS)]):
         pid = product["product_id"]
         source = _text(product.get("source_format"))
         footnotes = _text(product.get("footnotes"))
@@ -723,21 +752,24 @@ def compliance_findings(
         ]
         checked = frame[columns]
         result = validator.run(compliance_suite(level), checked, [index])
-        by_index = frame.set_index(index, drop=False)
+        position = {key: n for n, key in enumerate(frame[index].tolist())}
+        files, pids = frame["source_file"].tolist(), frame["product_id"].tolist()
+        lines = frame["line_no"].tolist() if level == "row" else None
         for res in result.results:
             rule = RULES_BY_NAME[res.expectation_config.meta["rule"]]
+            why = frame[f"why_{rule.name}"].tolist()
             for item in res.result.get("unexpected_index_list") or []:
-                row = by_index.loc[item[index]]
-                detail = str(row[f"why_{rule.name}"])
+                at = position[item[index]]
+                detail = str(why[at])
                 findings.append(
                     {
-                        "source_file": row["source_file"],
-                        "product_id": row["product_id"],
+                        "source_file": files[at],
+                        "product_id": pids[at],
                         "rule": rule.name,
                         "citation": rule.citation,
                         "severity": _severity(rule, detail),
                         "detail": detail,
-                        "line_no": int(row["line_no"]) if level == "row" else None,
+                        "line_no": None if lines is None else int(lines[at]),
                     }
                 )
         results[level] = result.to_json_dict()

@@ -15,10 +15,10 @@ stays about flat however many products there are: products.parquet and nutrients
 are read a batch at a time (`TableFile`: to hash the rows, then to gather each chunk's),
 every GX run is forgotten by GX once its result is read, and the GX result files
 (protocol, data quality, and the compliance rule pack's: pipeline.compliance, whose findings
-go to compliance.parquet) are written as each chunk finishes. They hold this run's results: a "labelaudit" block
-(products validated and reused, chunks), every expectation result of every chunk
-("results") and one summary per GX run ("runs"). `python -m pipeline.validate` runs the
-stage in a process of its own.
+go to compliance.parquet) are written as each chunk finishes. They hold this run's results:
+a "labelaudit" block (products validated and reused, chunks), every expectation result of
+every chunk ("results") and one summary per GX run ("runs"). `python -m pipeline.validate`
+runs the stage in a process of its own.
 """
 
 from __future__ import annotations

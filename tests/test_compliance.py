@@ -307,3 +307,45 @@ def test_incremental_runs_keep_the_findings_of_unchanged_products(
     assert "line 1 'Vitamin D': 400 IU: expected Vitamin D in mcg" in " ".join(
         second.loc[second["source_file"] == changed, "detail"]
     )
+
+
+def _audit_folder(tmp: Path, labels: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    out, work = tmp / "out", tmp / "work"
+    args = ["audit", str(labels), "--out", str(out), "--work", str(work), "-j", "1", *extra]
+    result = CliRunner().invoke(app, args)
+    audit = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    return result.exit_code, audit, (out / "audit.html").read_text(encoding="utf-8")
+
+
+def test_an_audit_reports_compliance_apart_and_fails_on_it_when_asked(tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    render_case(CLEAN, labels / "clean.pdf")
+    render_case(CASES["zero"], labels / "zero.pdf")
+    code, audit, html = _audit_folder(tmp_path, labels)
+    assert code == 0
+    assert audit["compliance"] == [
+        {
+            "source_file": "zero.pdf",
+            "product_id": next(
+                p["product_id"] for p in audit["products"] if p["source_file"] == "zero.pdf"
+            ),
+            "rule": "zero",
+            "citation": "21 CFR 101.36(b)(2)(i)",
+            "severity": "error",
+            "detail": "line 6, page 1 'Zinc' is declared at zero (0 mg): expected it left off "
+            "the panel",
+        }
+    ]
+    assert audit["summary"]["compliance_findings"] == 1
+    rules = [r["rule"] for r in audit["methodology"]["compliance_rules"]]
+    assert rules == [r.name for r in compliance.RULES]
+    assert '<section id="compliance"' in html
+    assert "is declared at zero (0 mg)" in html
+    # The same work folder again, now failing on compliance: nothing is validated again.
+    code, again, _ = _audit_folder(tmp_path, labels, "--fail-on", "compliance")
+    assert code == runs.EXIT_FINDINGS
+    assert again["compliance"] == audit["compliance"]
