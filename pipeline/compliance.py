@@ -43,9 +43,13 @@ COMPLIANCE_COLUMNS = ["source_file", "product_id", "rule", "citation", "severity
 #: Source formats whose reader keeps the panel as printed: its heading (a panel is only read
 #: under a "Supplement Facts" heading), its %DV symbols and its footnotes.
 PANEL_SOURCES = frozenset({"pdf", "pdf-ocr", "image-ocr"})
-#: Source formats whose %DV column may be absent from the file (an optional CSV column): a
-#: blank %DV there may be the file's, not the label's.
-OPTIONAL_DV_SOURCES = frozenset({"csv-simple", "csv-dsld"})
+#: Of those, the ones whose text is exact: OCR often drops or misreads the small %DV symbols
+#: and footnotes, so a missing symbol or footnote is only a finding in a PDF's text layer
+#: (a symbol or footnote that was read counts from OCR too).
+EXACT_SOURCES = frozenset({"pdf"})
+#: Source formats whose blank %DV is the label's: a PDF's text layer and DSLD's label JSON
+#: (the CSV %DV columns are optional; OCR misreads small "<1%*" cells, as read issues).
+DV_COLUMN_SOURCES = frozenset({"pdf", "dsld-json"})
 #: DSLD writes a %DV of 0 for an ingredient that has none ("*" on the label).
 DSLD_SOURCES = frozenset({"csv-dsld", "dsld-json"})
 
@@ -118,7 +122,7 @@ RULES: tuple[Rule, ...] = (
         "row",
         "error",
         "FDA Dietary Supplement Labeling Guide; " + _NOT_FOUND,
-        "CSV files (the %DV column is optional); blend members",
+        "CSV files (the %DV column is optional), OCR (misread %DV cells); blend members",
     ),
     Rule(
         "dv_2016",
@@ -137,8 +141,8 @@ RULES: tuple[Rule, ...] = (
         "row",
         "error",
         "FDA Dietary Supplement Labeling Guide (cites these paragraphs); " + _NOT_FOUND,
-        "CSV and DSLD JSON for a missing symbol (they do not keep symbols); DSLD's 0% is "
-        "its way of writing none",
+        "CSV, DSLD JSON and OCR for a missing symbol (CSV and DSLD do not keep symbols, OCR "
+        "misreads them); DSLD's 0% is its way of writing none",
     ),
     Rule(
         "dv_not_established_footnote",
@@ -147,7 +151,7 @@ RULES: tuple[Rule, ...] = (
         "product",
         "error",
         "FDA Dietary Supplement Labeling Guide (cites these paragraphs); " + _NOT_FOUND,
-        "CSV and DSLD JSON (no footnotes in the data)",
+        "CSV and DSLD JSON (no footnotes in the data); OCR for a missing footnote",
     ),
     Rule(
         "order",
@@ -183,7 +187,7 @@ RULES: tuple[Rule, ...] = (
         "product",
         "error",
         _NOT_FOUND,
-        "CSV and DSLD JSON (no footnotes in the data)",
+        "CSV and DSLD JSON (no footnotes in the data); OCR for a missing footnote",
     ),
 )
 
@@ -302,7 +306,7 @@ _AS = re.compile(r"\b(as|from)\b.*$")
 _SPACES = re.compile(r"\s+")
 _MARKER = re.compile(r"^[*†‡§¶]+$")
 _BLEND_WORD = re.compile(r"\b(proprietary|blend)\b", re.IGNORECASE)
-_CALORIE_NOTE = re.compile(r"2,?000\s*calorie", re.IGNORECASE)
+_CALORIE_NOTE = re.compile(r"2[,.]?[0o]{3}\s*calorie|calorie\s+diet", re.IGNORECASE)
 _NOT_ESTABLISHED = re.compile(r"not\s+established", re.IGNORECASE)
 
 
@@ -546,7 +550,7 @@ def _row_checks(
         and given
         and not member
         and reg.key != "protein"
-        and source not in OPTIONAL_DV_SOURCES
+        and source in DV_COLUMN_SOURCES
         and amount is not None
         and amount.value > 0
     ):
@@ -577,7 +581,7 @@ def _row_checks(
             )
         elif marker:
             ok = True
-        elif source in PANEL_SOURCES:
+        elif source in EXACT_SOURCES:
             ok = False
             why = (
                 f"{line} has no Daily Value and no symbol in the %DV column: expected a "
@@ -652,6 +656,7 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         source = _text(product.get("source_format"))
         footnotes = _text(product.get("footnotes"))
         panel = source in PANEL_SOURCES
+        exact = source in EXACT_SOURCES
         checks: dict[str, tuple[bool | None, str | None]] = {
             "heading": (True if panel else None, None),
             "serving_size": (
@@ -676,6 +681,8 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
             checks["calorie_footnote"] = (None, None)
         elif _CALORIE_NOTE.search(footnotes):
             checks["calorie_footnote"] = (True, None)
+        elif not exact:
+            checks["calorie_footnote"] = (None, None)
         else:
             checks["calorie_footnote"] = (
                 False,
@@ -687,6 +694,8 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
             checks["dv_not_established_footnote"] = (None, None)
         elif _NOT_ESTABLISHED.search(footnotes):
             checks["dv_not_established_footnote"] = (True, None)
+        elif not exact:
+            checks["dv_not_established_footnote"] = (None, None)
         else:
             checks["dv_not_established_footnote"] = (
                 False,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,24 @@ def test_an_audit_reports_compliance_apart_and_fails_on_it_when_asked(tmp_path: 
     code, again, _ = _audit_folder(tmp_path, labels, "--fail-on", "compliance")
     assert code == runs.EXIT_FINDINGS
     assert again["compliance"] == audit["compliance"]
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract-ocr")
+def test_scans_of_the_clean_and_the_iu_label_give_only_the_unit_finding(
+    validator: Validator, tmp_path: Path
+) -> None:
+    from labelgen.raster import Scan, write_image
+    from pipeline.sources.ocr import read_image
+
+    found = {}
+    for name, label in (("clean", CLEAN), ("units", CASES["units"])):
+        image = write_image(
+            render_case(label, tmp_path / f"{name}.pdf"),
+            tmp_path / f"{name}.png",
+            Scan(dpi=200, angle=1.5, noise=8, seed=1),
+        )
+        extraction = read_image(image, image.name)
+        nutrients, products = _tables(list(extraction.labels), list(extraction.rows))
+        ruled = compliance.tables_to_compliance(nutrients, products, validator)
+        found[name] = ruled[["rule", "detail"]].values.tolist()
+    assert found == {"clean": [], "units": [["units", EXPECTED["units"][0][3]]]}
