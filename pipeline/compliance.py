@@ -338,6 +338,20 @@ def names_a_nutrient_form(name_raw: str) -> bool:
     return bool(_VITAMIN_OR_MINERAL.match(base_name(name_raw)))
 
 
+_PCT = re.compile(r"\s*(<?\s*[\d.,]+)\s*%\s*")
+
+
+def declared_pct(dv_raw: str) -> float | None:
+    """A printed %DV as a number: "38%" -> 38, "<1%*" -> 1, "4,167%" -> 4167 (a thousands
+    comma, as pipeline.units reads amounts); None for a symbol or nothing."""
+    text = (dv_raw or "").rstrip("*†‡ ")
+    match = _PCT.fullmatch(text)
+    if match:
+        amount = parse_amount(match.group(1).replace(" ", ""))
+        return amount.value if amount else None
+    return parse_dv(text) if text else None
+
+
 def _mcg(amount: tuple[float, str] | None) -> float | None:
     if amount is None:
         return None
@@ -519,7 +533,7 @@ def _row_checks(
     amount = parse_amount(row.get("amount_raw"))
     given = amount is not None and not (unit is not None and unit.kind is UnitKind.NOT_PROVIDED)
     dv_raw = _text(row.get("dv_raw"))
-    declared = parse_dv(dv_raw.rstrip("*†‡ ")) if dv_raw else None  # "<1%*": a %DV
+    declared = declared_pct(dv_raw)
     if source not in PANEL_SOURCES and declared == 0:
         # DSLD (and CSVs made from it) write 0 where the label gives no %DV, and for "<1%"
         expected_pct = expected_dv(row, reg) if reg is not None else (None, None)
@@ -639,7 +653,7 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         if (
             reg is not None
             and reg.key in CALORIE_FOOTNOTE_KEYS
-            and parse_dv(dv_raw.rstrip("*†‡ ")) is not None
+            and declared_pct(dv_raw) is not None
         ):
             needs_calorie.setdefault(pid, _line(row))
         if reg is None and not names_a_nutrient_form(row["name_raw"]):

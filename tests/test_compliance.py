@@ -371,3 +371,8 @@ def test_scans_of_the_clean_and_the_iu_label_give_only_the_unit_finding(
         ruled = compliance.tables_to_compliance(nutrients, products, validator)
         found[name] = ruled[["rule", "detail"]].values.tolist()
     assert found == {"clean": [], "units": [["units", EXPECTED["units"][0][3]]]}
+
+
+def test_printed_percent_daily_values_read_as_numbers() -> None:
+    read = {dv: compliance.declared_pct(dv) for dv in ("38%", "<1%*", "4,167%", "0.5%", "**", "")}
+    assert read == {"38%": 38.0, "<1%*": 1.0, "4,167%": 4167.0, "0.5%": 0.5, "**": None, "": None}
