@@ -2,7 +2,7 @@
 
 Each label is read as the DSLD label JSON the readers take (labelgen.dsld_formats), then
 normalized and checked by the compliance rule pack. Prints a Markdown table (rule,
-citation, findings, labels with one) for the README: `make compliance-counts` or
+citation, findings, of them warnings, labels with one) for the README:
 `.venv/bin/python scripts/compliance_counts.py`.
 """
 

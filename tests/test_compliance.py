@@ -376,3 +376,19 @@ def test_scans_of_the_clean_and_the_iu_label_give_only_the_unit_finding(
 def test_printed_percent_daily_values_read_as_numbers() -> None:
     read = {dv: compliance.declared_pct(dv) for dv in ("38%", "<1%*", "4,167%", "0.5%", "**", "")}
     assert read == {"38%": 38.0, "<1%*": 1.0, "4,167%": 4167.0, "0.5%": 0.5, "**": None, "": None}
+
+
+def test_the_report_lists_compliance_findings_in_their_own_section() -> None:
+    from pipeline.report import render_html
+
+    example = Path(__file__).parent / "data" / "audit_example.json"
+    audit = json.loads(example.read_text(encoding="utf-8"))
+    html = render_html(audit)
+    start = html.index('<section id="compliance"')
+    part = html[start : html.index("</section>", start)]
+    assert "1 compliance finding<" in part
+    assert "<code>units</code>" in part and "21 CFR 101.9(c)(8)(iv); 101.36(b)(2)(ii)(B)" in part
+    assert "900 IU: expected Vitamin D in mcg" in part
+    assert '<section id="data-quality"' not in part
+    audit["compliance"] = []
+    assert "No compliance findings." in render_html(audit)
