@@ -42,6 +42,14 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _read_compliance(work: config.WorkPaths) -> pd.DataFrame | None:
+    """compliance.parquet (pipeline.compliance), or None before any validation wrote it."""
+    import pandas as pd
+
+    path = work.compliance
+    return pd.read_parquet(path) if path.exists() else None
+
+
 def _row_count(path: Path) -> int:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
@@ -285,6 +293,8 @@ def run_validate(
         work.data_quality,
         work.gx_protocol_result,
         work.gx_data_quality_result,
+        work.gx_compliance_result,
+        work.compliance,
     ]
     if (
         not full
@@ -484,6 +494,7 @@ def run_report(
         findings=findings,
         rejections=_all_rejections(work, unscored),
         protocol=protocol,
+        compliance=_read_compliance(work),
     )
     del products, ranking, checks
     if data_docs and (reports.data_docs_dir / "index.html").exists():

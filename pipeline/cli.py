@@ -33,6 +33,7 @@ log = logging.getLogger("labelaudit")
 class FailOn(StrEnum):
     fails = "fails"
     data_quality = "data-quality"
+    compliance = "compliance"
 
 
 LabelsDir = Annotated[

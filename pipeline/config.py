@@ -102,6 +102,15 @@ class WorkPaths:
         return self.root / "data_quality.parquet"
 
     @property
+    def compliance(self) -> Path:
+        """Findings of the compliance rule pack (pipeline.compliance)."""
+        return self.root / "compliance.parquet"
+
+    @property
+    def gx_compliance_result(self) -> Path:
+        return self.root / "gx_compliance_result.json"
+
+    @property
     def gx_protocol_result(self) -> Path:
         return self.root / "gx_protocol_result.json"
 

@@ -74,14 +74,15 @@ R = TypeVar("R")
 # (pipeline.errors), so that the CLI can name them without importing this module.
 
 #: Values accepted by `--fail-on`.
-FAIL_ON_CHOICES = frozenset({"fails", "data-quality"})
+FAIL_ON_CHOICES = frozenset({"fails", "data-quality", "compliance"})
 
 
 def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
     """The exit code of a completed run: `EXIT_FINDINGS` if a `fail_on` condition trips.
 
     `"fails"` trips when any product in `audit["products"]` has verdict `"fails"`;
-    `"data-quality"` trips when `audit["data_quality"]` is non-empty. Otherwise
+    `"data-quality"` trips when `audit["data_quality"]` is non-empty, `"compliance"` when
+    `audit["compliance"]` is (pipeline.compliance). Otherwise
     `EXIT_OK`. An unknown condition raises ValueError (the CLI validates it first).
     """
     unknown = set(fail_on) - FAIL_ON_CHOICES
@@ -95,6 +96,8 @@ def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
     ):
         return EXIT_FINDINGS
     if "data-quality" in fail_on and audit.get("data_quality"):
+        return EXIT_FINDINGS
+    if "compliance" in fail_on and audit.get("compliance"):
         return EXIT_FINDINGS
     return EXIT_OK
 
