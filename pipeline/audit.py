@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa  # type: ignore[import-untyped]
 
+    from pipeline.records import Rejection
+
 log = logging.getLogger(__name__)
 
 
@@ -40,12 +42,26 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _read_compliance(work: config.WorkPaths) -> pd.DataFrame | None:
+    """compliance.parquet (pipeline.compliance), or None before any validation wrote it."""
+    import pandas as pd
+
+    path = work.compliance
+    return pd.read_parquet(path) if path.exists() else None
+
+
 def _row_count(path: Path) -> int:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     if not path.exists():
         raise AuditError(f"{path} does not exist: run the earlier stage first")
     return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _check_folder(path: Path, what: str) -> None:
+    """An AuditError if `path` (a folder the run writes into) is there but is not a folder."""
+    if path.exists() and not path.is_dir():
+        raise AuditError(f"{what} {path} is a file, not a folder")
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
@@ -106,20 +122,46 @@ def _done_marker(work: config.WorkPaths, stage: str) -> Path:
 
 
 def _up_to_date(marker: Path, fingerprint: str | None, outputs: Sequence[Path]) -> bool:
+    """Whether the stage's done `marker` records `fingerprint` (its inputs are unchanged)
+    and each of `outputs` is the very file the stage wrote (its sha256 as recorded). An
+    output that is there but does not match (damaged, or replaced by another run's) is
+    logged: the stage is run again, never counted as reused."""
+    from pipeline.runs import file_digest
+
     if fingerprint is None:
         return False
     try:
-        recorded = marker.read_text(encoding="utf-8").strip()
-    except OSError:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
-    return recorded == fingerprint and all(p.exists() for p in outputs)
+    if not isinstance(recorded, dict) or recorded.get("fingerprint") != fingerprint:
+        return False
+    digests = recorded.get("outputs")
+    if not isinstance(digests, dict):
+        return False
+    for path in outputs:
+        if not path.exists():
+            return False
+        if digests.get(path.name) != file_digest(path):
+            log.warning(
+                "%s: %s is not the file the stage wrote (damaged or replaced): "
+                "the stage is run again",
+                marker.name.strip(".").removesuffix(".done"),
+                path.name,
+            )
+            return False
+    return True
 
 
-def _mark_done(marker: Path, fingerprint: str | None) -> None:
-    from pipeline.runs import atomic_write_text
+def _mark_done(marker: Path, fingerprint: str | None, outputs: Sequence[Path] = ()) -> None:
+    """Record that the stage ran on inputs of `fingerprint` and wrote `outputs` (with
+    their sha256, so that `_up_to_date` knows them again)."""
+    from pipeline.runs import atomic_write_text, file_digest
 
     if fingerprint is not None:
-        atomic_write_text(marker, fingerprint + "\n")
+        written = {path.name: file_digest(path) for path in outputs}
+        content = {"fingerprint": fingerprint, "outputs": written}
+        atomic_write_text(marker, json.dumps(content, sort_keys=True) + "\n")
 
 
 # ---- stages ------------------------------------------------------------------------------------
@@ -132,17 +174,35 @@ def run_extract(
     jobs: int = 1,
     full: bool = False,
     progress: bool | None = None,
+    reports_dir: Path | None = None,
+    limits: config.FileLimits = config.FILE_LIMITS,
 ) -> dict[str, Any]:
     """Extract; the four tables are written batch by batch (pipeline.extract
-    .write_label_tables), so memory does not grow with the number of files."""
-    from pipeline.extract import write_label_tables
+    .write_label_tables), so memory does not grow with the number of files. Each file is
+    read within `limits`. The work folder and `reports_dir` are never read as labels, even
+    inside the labels folder: they are listed under "not_labels" with what they are."""
+    from pipeline.extract import display_name, write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
-    stats = write_label_tables(labels_dir, work, jobs=jobs, use_cache=not full, progress=progress)
+    skip = {work.root: "the work folder"}
+    if reports_dir is not None:
+        skip[reports_dir] = "the reports folder"
+    stats = write_label_tables(
+        labels_dir,
+        work,
+        jobs=jobs,
+        use_cache=not full,
+        progress=progress,
+        skip=skip,
+        limits=limits,
+    )
     meta = {
-        "labels_dir": str(labels_dir),
+        "labels_dir": display_name(str(labels_dir)),
         "files": list(stats.source_files),
         "companion_files": list(stats.companions),
+        "not_labels": [
+            {"source_file": n.source_file, "reason": n.reason} for n in stats.not_labels
+        ],
         "parsed": stats.parsed,
         "cached": stats.cached,
     }
@@ -161,13 +221,16 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
         NUTRIENTS_SCHEMA,
         PRODUCTS_SCHEMA,
         label_batches,
-        normalize_batch,
+        normalize_files,
     )
-    from pipeline.runs import ParquetTables
+    from pipeline.records import Rejection, records_to_table
+    from pipeline.runs import ParquetTables, atomic_write_table
 
     marker = _done_marker(work, "normalize")
     fingerprint = _fingerprint([work.labels, work.label_rows])
-    if not full and _up_to_date(marker, fingerprint, [work.nutrients, work.products]):
+    errors_path = _normalize_rejections(work)
+    outputs = [work.nutrients, work.products, errors_path]
+    if not full and _up_to_date(marker, fingerprint, outputs):
         log.info("normalize: inputs unchanged, outputs reused")
         return _row_count(work.nutrients), _row_count(work.products)
     marker.unlink(missing_ok=True)
@@ -178,14 +241,25 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
         "nutrients": (work.nutrients, NUTRIENTS_SCHEMA),
         "products": (work.products, PRODUCTS_SCHEMA),
     }
+    rejected: list[Rejection] = []
     with ParquetTables(targets) as out:
         for labels, rows in label_batches(work.labels, work.label_rows):
-            nutrients, products = normalize_batch(labels, rows)
+            tables, failed = normalize_files(labels, rows)
             del labels, rows
-            out.write("nutrients", nutrients)
-            out.write("products", products)
-    _mark_done(marker, fingerprint)
+            rejected += failed
+            for nutrients, products in tables:
+                out.write("nutrients", nutrients)
+                out.write("products", products)
+            del tables
+    atomic_write_table(errors_path, records_to_table(rejected, Rejection))
+    _mark_done(marker, fingerprint, outputs)
     return out.rows["nutrients"], out.rows["products"]
+
+
+def _normalize_rejections(work: config.WorkPaths) -> Path:
+    """The files the normalize stage could not normalize (an internal error), as
+    rejections.parquet lists the files extraction could not read."""
+    return work.root / "normalize_rejections.parquet"
 
 
 #: From this many products on, Great Expectations runs in a separate process (a fresh
@@ -210,7 +284,7 @@ def run_validate(
     From VALIDATE_IN_CHILD_MIN_PRODUCTS products on, the work is done in a
     ValidationProcess (`process`, if one was started early); `process` is ended either way.
     """
-    from pipeline.validate import ValidationJob
+    from pipeline.validate import STATE_FILE, ValidationJob
 
     marker = _done_marker(work, "validate")
     fingerprint = _fingerprint([work.products, work.nutrients, work.read_issues], repr(protocol))
@@ -219,8 +293,14 @@ def run_validate(
         work.data_quality,
         work.gx_protocol_result,
         work.gx_data_quality_result,
+        work.gx_compliance_result,
+        work.compliance,
     ]
-    if not full and data_docs_dir is None and _up_to_date(marker, fingerprint, outputs):
+    if (
+        not full
+        and data_docs_dir is None
+        and _up_to_date(marker, fingerprint, [*outputs, work.root / STATE_FILE])
+    ):
         log.info("validate: inputs unchanged, outputs reused")
         if process is not None:
             process.stop()
@@ -249,7 +329,7 @@ def run_validate(
         counts["products_reused"],
     )
     _record_validation(work, counts)
-    _mark_done(marker, fingerprint)
+    _mark_done(marker, fingerprint, [*outputs, work.root / STATE_FILE])
     return _read(work.outcomes), _read(work.data_quality)
 
 
@@ -398,8 +478,9 @@ def run_report(
     from pipeline.document import build_audit
     from pipeline.report import write_reports
 
+    _check_folder(reports.root, "the reports folder (--out)")
     findings = _read(work.data_quality)
-    products, ranking, checks = _score(work, protocol, findings)
+    products, ranking, checks, unscored = _score(work, protocol, findings)
     _write(work.root / "ranking.parquet", ranking)
     runs.atomic_write_table(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
@@ -411,8 +492,9 @@ def run_report(
         checks=checks,
         rows=_label_rows_table(work.nutrients),
         findings=findings,
-        rejections=_read(work.rejections),
+        rejections=_all_rejections(work, unscored),
         protocol=protocol,
+        compliance=_read_compliance(work),
     )
     del products, ranking, checks
     if data_docs and (reports.data_docs_dir / "index.html").exists():
@@ -455,38 +537,137 @@ SCORE_GROUP_PRODUCTS = 1000
 
 def _score(
     work: config.WorkPaths, protocol: Protocol, findings: pd.DataFrame
-) -> tuple[pa.Table, pd.DataFrame, pa.Table]:
+) -> tuple[pa.Table, pd.DataFrame, pa.Table, list[Rejection]]:
     """Score the products a group at a time (pipeline.score.score_products), then rank them
     all: the products and the checks stay in Arrow tables. Returns the products, the
-    ranking and the checks."""
+    ranking, the checks and the products that could not be scored (`_scored`)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
     import pyarrow.parquet as pq
 
-    from pipeline.score import SCORE_INPUT_COLUMNS, rank_products, score_products
+    from pipeline.score import SCORE_INPUT_COLUMNS, rank_products
 
     for path in (work.products, work.outcomes):
         if not path.exists():
             raise AuditError(f"{path} does not exist: run the earlier stage first")
-    products, outcomes = pq.read_table(work.products), pq.read_table(work.outcomes)
+    products, outcomes = (
+        pq.read_table(work.products),
+        _cast_nulls(pq.read_table(work.outcomes), OUTCOMES_TYPES),
+    )
     scored: list[pd.DataFrame] = []
     checks: list[pa.Table] = []
+    failed: list[Rejection] = []
     for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
         group = products.slice(start, SCORE_GROUP_PRODUCTS)
         ids = group.column("product_id")
         mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
         their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
-        group_scored, group_checks = score_products(
-            group.select(SCORE_INPUT_COLUMNS).to_pylist(),
-            mine.to_pandas(),
-            their_findings,
-            protocol,
-        )
-        scored.append(group_scored)
-        checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
+        inputs = group.select([*SCORE_INPUT_COLUMNS, "source_file"]).to_pylist()
+        for group_scored, group_checks in _scored(
+            inputs, mine.to_pandas(), their_findings, protocol, failed
+        ):
+            scored.append(group_scored)
+            checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
     ranking = rank_products(pd.concat(scored, ignore_index=True))
-    return products, ranking, pa.concat_tables(checks, promote_options="default")
+    if ranking.empty:  # no product: typed columns all the same
+        ranking = ranking.astype(EMPTY_RANKING_DTYPES)
+    all_checks = pa.concat_tables(checks, promote_options="default")
+    return products, ranking, _cast_nulls(all_checks, CHECKS_TYPES), failed
+
+
+def _scored(
+    products: list[dict[str, Any]],
+    outcomes: pd.DataFrame,
+    findings: pd.DataFrame,
+    protocol: Protocol,
+    failed: list[Rejection],
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """`score_products` of a group, so that an internal error in one product loses only
+    that product: if the group fails, each product is scored on its own, and one that still
+    fails is added to `failed` (a rejection of its file, naming the product and the error)."""
+    from pipeline.normalize import internal_error_reason
+    from pipeline.records import Rejection
+    from pipeline.score import score_products
+
+    try:
+        return [score_products(products, outcomes, findings, protocol)]
+    except Exception:
+        log.warning(
+            "report: scoring a group failed; scoring its products one by one", exc_info=True
+        )
+    results = []
+    for product in products:
+        pid = product["product_id"]
+        try:
+            results.append(
+                score_products(
+                    [product],
+                    outcomes[outcomes["product_id"] == pid],
+                    findings[findings["product_id"] == pid],
+                    protocol,
+                )
+            )
+        except Exception as exc:
+            log.error("report: product %s: %s", pid, exc, exc_info=True)
+            reason = internal_error_reason("scoring", exc)
+            name = product.get("product_name")
+            source_file = str(product.get("source_file"))
+            failed.append(Rejection(source_file, f"product {name!r}: {reason}"))
+    return results
+
+
+#: The column types of the report stage's tables where an empty one cannot show them.
+EMPTY_RANKING_DTYPES = {
+    "product_id": "str",
+    "score": "float64",
+    "verdict": "str",
+    "verdict_reason": "str",
+    "rank": "int64",
+}
+CHECKS_TYPES = {
+    "product_id": "large_string",
+    "check": "large_string",
+    "label": "large_string",
+    "passed": "bool",
+    "credit": "float64",
+    "weight": "float64",
+    "points": "float64",
+    "detail": "large_string",
+}
+OUTCOMES_TYPES = {"product_id": "string", "check": "string", "passed": "bool"}
+
+
+def _cast_nulls(table: pa.Table, types: Mapping[str, str]) -> pa.Table:
+    """`table` with each column of `types` that has no type (an empty table written from
+    pandas objects, or a column all None) cast to its type."""
+    import pyarrow as pa
+
+    for name, kind in types.items():
+        index = table.schema.get_field_index(name)
+        if index >= 0 and pa.types.is_null(table.schema.field(index).type):
+            table = table.set_column(index, name, table.column(name).cast(kind))
+    return table
+
+
+def _all_rejections(work: config.WorkPaths, unscored: Sequence[Rejection]) -> pd.DataFrame:
+    """The files rejected by extraction, those the normalize stage could not normalize (an
+    internal error) and the products the report could not score, by file."""
+    import pandas as pd
+
+    from pipeline.records import Rejection, records_to_frame
+
+    rejections = _read(work.rejections)
+    more = [records_to_frame(unscored, Rejection)] if unscored else []
+    normalized = _normalize_rejections(work)
+    if normalized.exists():
+        more.append(pd.read_parquet(normalized))
+    more = [frame for frame in more if len(frame)]
+    if not more:
+        return rejections
+    frames = [rejections, *more] if len(rejections) else more
+    merged = pd.concat(frames, ignore_index=True)
+    return merged.sort_values("source_file", kind="mergesort").reset_index(drop=True)
 
 
 def _label_rows_table(nutrients: Path) -> pa.Table:
@@ -559,10 +740,14 @@ def run_audit(
     progress: bool | None = None,
     lock_wait_s: float = 0.0,
     data_docs: bool = False,
+    limits: config.FileLimits = config.FILE_LIMITS,
 ) -> dict[str, Any]:
-    """All stages under one lock on the work folder; returns the audit document."""
+    """All stages under one lock on the work folder (and one on the reports folder);
+    returns the audit document. Each label file is read within `limits`."""
     started = time.monotonic()
     work = config.WorkPaths(work_dir)
+    _check_folder(reports_dir, "the reports folder (--out)")
+    _check_folder(work_dir, "the work folder (--work)")
     work.root.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         # Large inputs validate in a ValidationProcess. When the last run here validated
@@ -577,7 +762,19 @@ def run_audit(
         from pipeline.runs import RunLock
 
         stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
-        run_extract(labels_dir, work, jobs=jobs, full=full, progress=progress)
+        # The reports folder too: two work folders sharing one --out take turns.
+        reports_lock = config.ReportPaths(reports_dir).lock
+        if reports_lock.resolve() != work.lock.resolve():
+            stack.enter_context(RunLock(reports_lock, wait_seconds=lock_wait_s))
+        run_extract(
+            labels_dir,
+            work,
+            jobs=jobs,
+            full=full,
+            progress=progress,
+            reports_dir=reports_dir,
+            limits=limits,
+        )
         _release_memory()
         run_normalize(work, full=full)
         _release_memory()

@@ -5,9 +5,13 @@ Thin on purpose: options in, stage functions (pipeline.audit) called, one line o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import sys
+import traceback
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +33,7 @@ log = logging.getLogger("labelaudit")
 class FailOn(StrEnum):
     fails = "fails"
     data_quality = "data-quality"
+    compliance = "compliance"
 
 
 LabelsDir = Annotated[
@@ -51,11 +56,14 @@ Jobs = Annotated[
 ]
 Full = Annotated[bool, typer.Option("--full", help="Ignore the cache: read every file again.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
+Debug = Annotated[
+    bool, typer.Option("--debug", help="Debug log, and the traceback of an error as well.")
+]
 
 
-def _setup_logging(quiet: bool) -> None:
+def _setup_logging(quiet: bool, debug: bool = False) -> None:
     logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
+        level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
         stream=sys.stderr,
@@ -65,9 +73,48 @@ def _setup_logging(quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def _fail(exc: Exception, code: int) -> typer.Exit:
-    typer.echo(f"labelaudit: error: {exc}", err=True)
-    return typer.Exit(code)
+#: A temp file of pipeline.runs' atomic writes (`.name.<random>.tmp`): named by its target.
+_TEMP_NAME = re.compile(r"(^|/)\.([^/]+)\.[0-9a-f]{12}\.tmp$")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an error that stopped the run: an AuditError as it says; a system error
+    with the file it is about ("/srv/report/audit.html: No space left on device"); any other
+    with its type (the traceback is in the debug log)."""
+    if isinstance(exc, AuditError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        if exc.filename is None:
+            return str(exc.strerror)
+        name = _TEMP_NAME.sub(r"\1\2", os.fsdecode(exc.filename))
+        return f"{name.encode('utf-8', 'backslashreplace').decode('utf-8')}: {exc.strerror}"
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"unexpected {type(exc).__name__}: {text} (--debug shows the traceback)"
+
+
+@contextlib.contextmanager
+def _one_line_errors(debug: bool) -> Iterator[None]:
+    """Every failure of the command: one line on stderr and its exit code (RunLocked 3,
+    anything else 1), never a traceback unless `debug`."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        code = EXIT_LOCKED if isinstance(exc, RunLocked) else EXIT_ERROR
+        typer.echo(f"labelaudit: error: {describe_error(exc)}", err=True)
+        raise typer.Exit(code) from None
+
+
+def _jobs(jobs: int | None) -> int:
+    """--jobs, capped at the cores this process may use (default: all of them)."""
+    cores = config.default_jobs()
+    if jobs is not None and jobs > cores:
+        log.info("--jobs %d capped at the %d cores this run may use", jobs, cores)
+        return cores
+    return jobs or cores
 
 
 @app.command()
@@ -92,6 +139,26 @@ def audit(
         bool, typer.Option("--data-docs", help="Also render GX Data Docs into OUT/data-docs/.")
     ] = False,
     quiet: Quiet = False,
+    debug: Debug = False,
+    # Per-file limits (pipeline.config.FileLimits): a file over one is rejected, naming it.
+    max_file_mb: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: file size (MB).")
+    ] = config.FILE_LIMITS.max_file_mb,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: pages (PDF) or frames (TIFF).")
+    ] = config.FILE_LIMITS.max_pages,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: pixels of an image or rendered page.")
+    ] = config.FILE_LIMITS.max_pixels,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="Per-file limit: data rows of a CSV.")
+    ] = config.FILE_LIMITS.max_rows,
+    file_timeout: Annotated[
+        float, typer.Option(min=1, help="Per-file limit: seconds to read one file.")
+    ] = config.FILE_LIMITS.file_timeout,
+    max_memory_mb: Annotated[
+        int, typer.Option(min=64, help="Per-file limit: memory of its reader (MB).")
+    ] = config.FILE_LIMITS.max_memory_mb,
 ) -> None:
     """Run the whole audit: extract, normalize, validate, score and report.
 
@@ -103,30 +170,32 @@ def audit(
     from pipeline.audit import run_audit
     from pipeline.protocol import load_protocol
 
-    _setup_logging(quiet)
-    try:
+    _setup_logging(quiet, debug)
+    with _one_line_errors(debug):
         settings = load_protocol(protocol)
         document = run_audit(
             labels_dir,
             out,
             work,
             settings,
-            jobs=jobs or config.default_jobs(),
+            jobs=_jobs(jobs),
             full=full,
             lock_wait_s=wait,
             data_docs=data_docs,
+            limits=config.FileLimits(
+                max_file_mb, max_pages, max_pixels, max_rows, file_timeout, max_memory_mb
+            ),
         )
-    except RunLocked as exc:
-        raise _fail(exc, EXIT_LOCKED) from None
-    except AuditError as exc:
-        raise _fail(exc, EXIT_ERROR) from None
     from pipeline import runs
 
     summary = document["summary"]
     verdicts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items())
+    not_labels = summary.get("not_label_files", 0)
     typer.echo(
         f"audited {summary['files']} files: {summary['products']} products ({verdicts}), "
-        f"{summary['rejected_files']} rejected, {summary['data_quality_findings']} data-quality "
+        f"{summary['rejected_files']} rejected, "
+        + (f"{not_labels} not labels, " if not_labels else "")
+        + f"{summary['data_quality_findings']} data-quality "
         f"findings -> {config.ReportPaths(out).html}"
     )
     code = runs.exit_code_for(document, {f.value for f in fail_on or []})
@@ -141,48 +210,46 @@ def extract(
     jobs: Jobs = None,
     full: Full = False,
     quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Read every label file into label tables (work folder, Parquet)."""
     from pipeline.audit import run_extract
 
-    _setup_logging(quiet)
-    try:
-        meta = run_extract(
-            labels_dir, config.WorkPaths(work), jobs=jobs or config.default_jobs(), full=full
-        )
-    except AuditError as exc:
-        raise _fail(exc, EXIT_ERROR) from None
+    _setup_logging(quiet, debug)
+    with _one_line_errors(debug):
+        meta = run_extract(labels_dir, config.WorkPaths(work), jobs=_jobs(jobs), full=full)
     typer.echo(
         f"extracted {len(meta['files'])} files ({meta['parsed']} read, {meta['cached']} cached)"
     )
 
 
 @app.command()
-def normalize(work: WorkDir = config.DEFAULT_WORK_DIR, quiet: Quiet = False) -> None:
+def normalize(
+    work: WorkDir = config.DEFAULT_WORK_DIR, quiet: Quiet = False, debug: Debug = False
+) -> None:
     """Canonical nutrients and units, then one row per product with the protocol metrics."""
     from pipeline.audit import run_normalize
 
-    _setup_logging(quiet)
-    try:
+    _setup_logging(quiet, debug)
+    with _one_line_errors(debug):
         rows, products = run_normalize(config.WorkPaths(work))
-    except AuditError as exc:
-        raise _fail(exc, EXIT_ERROR) from None
     typer.echo(f"normalized {rows} label rows into {products} products")
 
 
 @app.command()
 def validate(
-    work: WorkDir = config.DEFAULT_WORK_DIR, protocol: ProtocolFile = None, quiet: Quiet = False
+    work: WorkDir = config.DEFAULT_WORK_DIR,
+    protocol: ProtocolFile = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Run the Great Expectations protocol and data-quality suites over the products."""
     from pipeline.audit import run_validate
     from pipeline.protocol import load_protocol
 
-    _setup_logging(quiet)
-    try:
+    _setup_logging(quiet, debug)
+    with _one_line_errors(debug):
         outcomes, findings = run_validate(config.WorkPaths(work), load_protocol(protocol))
-    except AuditError as exc:
-        raise _fail(exc, EXIT_ERROR) from None
     failed = int((outcomes["passed"] == False).sum())  # noqa: E712
     typer.echo(f"validated: {failed} failed checks, {len(findings)} data-quality findings")
 
@@ -193,16 +260,15 @@ def report(
     out: OutDir = config.DEFAULT_REPORTS_DIR,
     protocol: ProtocolFile = None,
     quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Score and rank the products, then write audit.html, audit.json and ranking.csv."""
     from pipeline.audit import run_report
     from pipeline.protocol import load_protocol
 
-    _setup_logging(quiet)
-    try:
+    _setup_logging(quiet, debug)
+    with _one_line_errors(debug):
         run_report(config.WorkPaths(work), config.ReportPaths(out), load_protocol(protocol))
-    except AuditError as exc:
-        raise _fail(exc, EXIT_ERROR) from None
     typer.echo(f"wrote {config.ReportPaths(out).html}")
 
 

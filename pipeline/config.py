@@ -28,7 +28,39 @@ LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
 
 #: Bump when a change to extraction changes what is read from a file: the cache
 #: of extracted files (pipeline.runs) is keyed by it, so every file is read again.
-EXTRACTOR_VERSION = "4"  # 4: panel regions, column groups, the per-serving column
+EXTRACTOR_VERSION = "5"  # 5: panel regions, column groups, the per-serving column
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What one label file may take while it is read (each file is read in a worker process
+    of its own, see pipeline.runs.map_isolated). A file over a limit is rejected with a
+    reason naming it, and the run goes on. Each setting is the `--<name>` option of
+    `labelaudit audit` (underscores as dashes)."""
+
+    #: The largest file read (MB); a label PDF is rarely over 20 MB.
+    max_file_mb: int = 256
+    #: The most pages (PDF) or frames (TIFF) one file may have.
+    max_pages: int = 200
+    #: The most pixels one image, or one PDF page rendered for OCR at 300 dpi, may have
+    #: (120 M: a 36 x 36 inch page; a US letter page is 8.4 M). Checked before rendering.
+    max_pixels: int = 120_000_000
+    #: The most data rows one CSV file may have (a DSLD export of 20,000 labels has ~200,000).
+    max_rows: int = 500_000
+    #: Seconds one file may take to read (OCR: about 2 s a page).
+    file_timeout: float = 120.0
+    #: Memory (MB) the worker reading one file may take on top of what it starts with
+    #: (its address space, RLIMIT_AS).
+    max_memory_mb: int = 2048
+
+
+#: The limits a run uses unless told otherwise.
+FILE_LIMITS = FileLimits()
+
+
+def limit_option(name: str) -> str:
+    """The command-line option of the FileLimits setting `name`: "--max-pages"."""
+    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -68,6 +100,15 @@ class WorkPaths:
     @property
     def data_quality(self) -> Path:
         return self.root / "data_quality.parquet"
+
+    @property
+    def compliance(self) -> Path:
+        """Findings of the compliance rule pack (pipeline.compliance)."""
+        return self.root / "compliance.parquet"
+
+    @property
+    def gx_compliance_result(self) -> Path:
+        return self.root / "gx_compliance_result.json"
 
     @property
     def gx_protocol_result(self) -> Path:
@@ -115,6 +156,11 @@ class ReportPaths:
     @property
     def data_docs_dir(self) -> Path:
         return self.root / "data-docs"
+
+    @property
+    def lock(self) -> Path:
+        """The reports folder's lock (two work folders sharing one --out take turns)."""
+        return self.root / ".labelaudit.lock"
 
 
 def default_jobs() -> int:

@@ -299,6 +299,7 @@ def build_audit(
     findings: pd.DataFrame,
     rejections: pd.DataFrame,
     protocol: Protocol,
+    compliance: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The audit document: audit.json as written, and what the HTML report renders.
 
@@ -311,24 +312,35 @@ def build_audit(
     verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
     rejected = _records(rejections, ["source_file", "reason"])
     quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])
+    from pipeline.compliance import COMPLIANCE_COLUMNS, rule_table
+
+    ruled = [] if compliance is None else _records(compliance, COMPLIANCE_COLUMNS)
     with_products = set(docs.column("source_file"))
+    not_labels = [
+        {"source_file": str(n["source_file"]), "reason": str(n["reason"])}
+        for n in meta.get("not_labels", [])
+    ]
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "labels_dir": meta["labels_dir"],
         "tool_version": __version__,
         "protocol_file": protocol.source,
         "summary": {
-            "files": len(with_products) + len(rejected),
+            "files": len(with_products | {r["source_file"] for r in rejected}) + len(not_labels),
             "products": len(docs),
             "rejected_files": len(rejected),
+            "not_label_files": len(not_labels),
             "verdicts": verdicts,
             "data_quality_findings": len(quality),
+            "compliance_findings": len(ruled),
             "companion_files": list(meta.get("companion_files", [])),
         },
         "changes": {"added": [], "removed": [], "verdict_changed": []},
         "products": docs,
         "rejected": rejected,
+        "not_labels": not_labels,
         "data_quality": quality,
+        "compliance": ruled,
         "methodology": {
             "protocol": protocol.to_dict(),
             "daily_values": list(daily_values()),
@@ -336,6 +348,7 @@ def build_audit(
             "upper_limits": [
                 {"nutrient": NUTRIENTS[u.nutrient].display, "limit": u.text} for u in UPPER_LIMITS
             ],
+            "compliance_rules": rule_table(),
         },
         "data_docs": None,
     }

@@ -13,7 +13,7 @@ EXIT_OK = 0
 #: the run could not complete (an `AuditError`: missing folder, bad protocol file, ...);
 EXIT_ERROR = 1
 # (2 is left to typer/click: a usage error, an unknown option or a bad value;)
-#: another labelaudit run holds the lock on the work folder: nothing was done, and a
+#: another labelaudit run holds the lock on the work or reports folder: nothing was done, and a
 #: scheduler may simply try again later (`RunLocked`);
 EXIT_LOCKED = 3
 #: the run completed and a `--fail-on` condition tripped.
@@ -71,12 +71,33 @@ class NeedsOcr(LabelError):
     """The file has no text layer and OCR is not available."""
 
 
+class LimitExceeded(LabelError):
+    """The file is over one of the per-file limits (pipeline.config.FileLimits), or its
+    reader was stopped (out of time or memory, or its worker died). The reason names the
+    limit. Such a reading is not cached: the next run tries the file again."""
+
+
+class CannotWrite(AuditError, OSError):
+    """An artifact or report could not be written (disk full, read-only folder): the run
+    stops with one line, and the previous files are left as they were. It is an OSError
+    too, so that code which treats a failed write as a miss (a cache) still does."""
+
+    def __init__(self, path: object, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(error.errno, reason)
+        self.path = path
+        self.message = f"cannot write {path}: {reason}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class ProtocolError(AuditError):
     """The protocol settings file is missing a value or holds an invalid one."""
 
 
 class RunLocked(AuditError):
-    """Another labelaudit run holds the lock on the work folder (exit with EXIT_LOCKED)."""
+    """Another labelaudit run holds the work or reports folder (exit with EXIT_LOCKED)."""
 
     def __init__(
         self, message: str, *, pid: int | None, host: str | None, started_at: str | None

@@ -15,6 +15,7 @@ pandas infer; written one after the other, they are the whole table's normalizat
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from pipeline import nutrients as nt
-from pipeline.records import Label, LabelRow, frame_schema, frame_to_table, record_dtypes
+from pipeline.records import (
+    Label,
+    LabelRow,
+    Rejection,
+    frame_schema,
+    frame_to_table,
+    record_dtypes,
+)
 from pipeline.units import IU_TO_MCG, UnitKind, lookup_unit, parse_amount
 
 # ---- one line ---------------------------------------------------------------------------
@@ -593,6 +601,41 @@ def normalize_batch(labels: pd.DataFrame, rows: pd.DataFrame) -> tuple[pa.Table,
     nutrients = rows_to_nutrients(rows, labels, ids)
     products = nutrients_to_products(nutrients, labels, ids)
     return frame_to_table(nutrients, NUTRIENTS_SCHEMA), frame_to_table(products, PRODUCTS_SCHEMA)
+
+
+log = logging.getLogger(__name__)
+
+
+def internal_error_reason(stage: str, exc: BaseException) -> str:
+    """The rejection reason of a file (or product) that an internal error stopped."""
+    text = " ".join(str(exc).split())
+    return f"internal error while {stage}: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def normalize_files(
+    labels: pd.DataFrame, rows: pd.DataFrame
+) -> tuple[list[tuple[pa.Table, pa.Table]], list[Rejection]]:
+    """`normalize_batch` of a group of whole label files, so that an internal error in one
+    file loses only that file: if the group fails, each file is normalized on its own, and
+    a file that still fails is a rejection naming the error. Returns the (nutrients,
+    products) tables and the rejections."""
+    try:
+        return [normalize_batch(labels, rows)], []
+    except Exception:
+        log.warning("normalize: a batch failed; normalizing its files one by one", exc_info=True)
+    tables: list[tuple[pa.Table, pa.Table]] = []
+    rejections: list[Rejection] = []
+    for source_file in pd.unique(labels["source_file"]):
+        mine = labels[labels["source_file"] == source_file].reset_index(drop=True)
+        their_rows = rows[rows["source_file"] == source_file].reset_index(drop=True)
+        try:
+            tables.append(normalize_batch(mine, their_rows))
+        except Exception as exc:
+            log.error("normalize: %s: %s", source_file, exc, exc_info=True)
+            rejections.append(
+                Rejection(str(source_file), internal_error_reason("normalizing", exc))
+            )
+    return tables, rejections
 
 
 def _batches_aligned(labels_file: pq.ParquetFile, rows_file: pq.ParquetFile) -> bool:

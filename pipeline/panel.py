@@ -1705,11 +1705,24 @@ class _Reader:
                     "other_ingredients": " ".join(statements["other"]),
                     "directions": " ".join(statements["directions"]),
                     "warnings": " ".join(statements["warnings"]),
+                    "footnotes": _footnotes(tail),
                 }
             )
 
     def _issue(self, label_index: int, page: int | None, line_no: int | None, detail: str) -> None:
         self.issues.append(ReadIssue(self.source_file, label_index, page, line_no, detail))
+
+
+def _footnotes(tail: list[_Line]) -> str:
+    """The panel's footnotes: the lines after it, from its first footnote line up to the
+    first statement ("Other ingredients: ...")."""
+    kept: list[str] = []
+    for line in tail:
+        if _STATEMENT_RE.match(line.text):
+            break
+        if kept or _is_footnote(line):
+            kept.append(line.text)
+    return re.sub(r"\s+", " ", " ".join(kept)).strip()
 
 
 def words_to_labels(

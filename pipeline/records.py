@@ -59,6 +59,7 @@ class Label:
     pages: str | None = None  # "1" or "1-2" for PDFs
     amount_columns: str | None = None  # headings of the amount columns when there are two
     ocr_confidence: float | None = None  # mean word confidence over the panel (OCR only)
+    footnotes: str = ""  # the panel's footnotes as read ("* Daily Value not established"): PDF, OCR
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,14 @@ class ReadIssue:
 @dataclass(frozen=True)
 class Rejection:
     """A file that gave no product, and why."""
+
+    source_file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotLabel:
+    """A file (or folder) under the labels folder that is not read as a label, and why."""
 
     source_file: str
     reason: str

@@ -40,6 +40,7 @@ from markupsafe import Markup
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
 from pipeline.document import ProductDocs
+from pipeline.errors import AuditError
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.runs import atomic_write_chunks, atomic_write_text
 
@@ -173,13 +174,19 @@ def write_reports(
         html = html_chunks(
             audit, flagged_lines=flagged_lines, chart_cache=chart_cache, pieces=pieces
         )
-        result = atomic_write_chunks(
-            [
-                (paths.html, html),
-                (paths.json, audit_json_chunks(audit, pieces=pieces)),
-                (paths.ranking_csv, [ranking_csv(audit)]),
-            ]
-        )
+        try:
+            result = atomic_write_chunks(
+                [
+                    (paths.html, html),
+                    (paths.json, audit_json_chunks(audit, pieces=pieces)),
+                    (paths.ranking_csv, [ranking_csv(audit)]),
+                ]
+            )
+        except OSError as exc:
+            if exc.filename is not None or not exc.strerror:
+                raise
+            # a write (disk full, quota) names no file: the folder is named instead
+            raise AuditError(f"cannot write the report in {paths.root}: {exc.strerror}") from exc
         written = True
     finally:
         pieces.close(prune=written)
@@ -254,13 +261,35 @@ def ranking_frame(audit: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(text: str) -> str:
+    """A text cell that a spreadsheet shows as text: one starting like a formula gets a
+    leading "'" (OWASP's advice; the spreadsheet hides it)."""
+    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+
+
+def csv_cell_text(cell: str) -> str:
+    """The text a `csv_safe_cell` cell was made from."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(CSV_FORMULA_STARTS) else cell
+
+
 def ranking_csv(audit: Mapping[str, Any]) -> str:
-    """ranking.csv's text: the ranking frame with checks written true / false / empty."""
+    """ranking.csv's text: the ranking frame with checks written true / false / empty, and
+    every text cell made safe to open in a spreadsheet (`csv_safe_cell`; numbers are
+    numbers, written as such)."""
     frame = ranking_frame(audit).copy()
     for column in frame.columns:
         if str(column).startswith(CHECK_COLUMN_PREFIX):
             frame[column] = pd.array(
                 ["" if pd.isna(v) else ("true" if v else "false") for v in frame[column]],
+                dtype="string",
+            )
+        elif isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = pd.array(
+                [None if pd.isna(v) else csv_safe_cell(str(v)) for v in frame[column]],
                 dtype="string",
             )
     buffer = io.StringIO()
@@ -430,14 +459,27 @@ def chart_with_cache(
     key = digest.hexdigest()
     try:
         stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("key") == key and isinstance(stored.get("svg"), str):
-            return str(stored["svg"])
-    except (OSError, ValueError, AttributeError):
-        pass
+    except FileNotFoundError:
+        stored = None
+    except (OSError, ValueError) as exc:
+        log.warning("chart cache %s is damaged (%s): the chart is drawn again", cache, exc)
+        stored = None
+    if stored is not None and not isinstance(stored, dict):
+        log.warning("chart cache %s is damaged (not an object): the chart is drawn again", cache)
+    elif stored is not None and stored.get("key") == key:
+        svg = stored.get("svg")
+        if isinstance(svg, str) and stored.get("sha256") == _svg_checksum(key, svg):
+            return svg
+        log.warning("chart cache %s does not match its checksum: the chart is drawn again", cache)
     svg = ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    entry = {"key": key, "svg": svg, "sha256": _svg_checksum(key, svg)}
     with contextlib.suppress(OSError):  # a cache: the next run draws it again
-        atomic_write_text(cache, json.dumps({"key": key, "svg": svg}))
+        atomic_write_text(cache, json.dumps(entry))
     return svg
+
+
+def _svg_checksum(key: str, svg: str) -> str:
+    return hashlib.sha256(f"{key}\n{svg}".encode()).hexdigest()
 
 
 def prepare() -> None:
@@ -589,7 +631,13 @@ class ProductPieces:
             key = hashlib.sha256(text.encode("utf-8")).hexdigest()
         html = self._store.get(key) if self._store is not None and key is not None else None
         if html is None:
-            html = self._render(self._document(product, index))
+            try:
+                html = self._render(self._document(product, index))
+            except Exception as exc:  # one product's card must not lose the report
+                log.error(
+                    "report: the card of %s: %s", product.get("product_id"), exc, exc_info=True
+                )
+                return _broken_card(product, exc)
             if self._store is not None and key is not None:
                 self._store.put(key, html)
         else:
@@ -605,7 +653,14 @@ class ProductPieces:
             if tail is not None:
                 self.lines_reused += 1
                 return f'{{"rank": {rank}, {tail}'
-        line = _dumps(self._document(product, index), None)
+        try:
+            line = _dumps(self._document(product, index), None)
+        except Exception as exc:  # one product's line must not lose the report
+            log.error("audit.json: product %s: %s", product.get("product_id"), exc, exc_info=True)
+            try:
+                return _dumps(_json_safe(self._document(product, index)), None)
+            except Exception:
+                return _dumps(_json_safe(product), None)
         prefix = f'{{"rank": {rank}, '
         if key is not None and self._store is not None and line.startswith(prefix):
             self._store.put(key, line[len(prefix) :])
@@ -616,6 +671,31 @@ class ProductPieces:
         if self._store is not None:
             self._store.close(prune=prune)
             self._store = None
+
+
+def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:
+    """A card's body when it could not be rendered: says so, and where the data is."""
+    from markupsafe import escape
+
+    reason = escape(f"{type(exc).__name__}: {exc}")
+    return Markup(
+        f'<p class="empty">This card could not be built (internal error: {reason}); '
+        "the product's data is in audit.json.</p>\n"
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with what JSON cannot hold made plain: NaN and infinities None, unknown
+    objects as text, mappings and sequences walked."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, Sequence | set | frozenset) and not isinstance(value, bytes):
+        return [_json_safe(v) for v in value]
+    return str(value)
 
 
 @functools.cache
@@ -633,47 +713,125 @@ def _card_salt() -> str:
 
 class _PieceStore:
     """Report pieces (card bodies, audit.json lines) by key in an SQLite file, for one run
-    (see ProductPieces)."""
+    (see ProductPieces).
 
-    def __init__(self, db: sqlite3.Connection, salt: str) -> None:
-        self._db = db
+    Each piece is stored with the sha256 of its key and text, checked when it is read: a
+    piece that does not match is rendered again (with a warning). A file SQLite cannot
+    read (partly overwritten, "database disk image is malformed", "Could not decode to
+    UTF-8") is discarded and rebuilt, with a warning, whenever that shows: the pieces
+    already taken from it were checked one by one."""
+
+    #: Bump when the tables change: a file of another format is emptied.
+    FORMAT = "2"
+
+    def __init__(self, path: Path, db: sqlite3.Connection, salt: str) -> None:
+        self._path = path
+        self._db: sqlite3.Connection | None = db
+        self._salt = salt
         self._used: set[str] = set()
+        self._setup(db)
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        salt = f"{self.FORMAT} {self._salt}"
         db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
-        db.execute("CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
-        found = db.execute("SELECT value FROM salt").fetchone()
-        if found is None or found[0] != salt:
-            db.execute("DELETE FROM pieces")
+        found = db.execute("SELECT value FROM salt").fetchall()
+        if found != [(salt,)]:
+            db.execute("DROP TABLE IF EXISTS pieces")
             db.execute("DELETE FROM salt")
             db.execute("INSERT INTO salt VALUES (?)", (salt,))
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text BLOB, sha256 TEXT)"
+        )
 
     @classmethod
     def open(cls, path: Path, salt: str) -> _PieceStore | None:
         import sqlite3
 
         for attempt in range(2):
+            db = None
             try:
-                return cls(sqlite3.connect(path), salt)
+                db = sqlite3.connect(path)
+                return cls(path, db, salt)
             except sqlite3.Error as exc:
+                if db is not None:
+                    db.close()
                 if attempt == 0:
-                    log.warning("report cache %s is unusable (%s): rebuilt", path, exc)
+                    log.warning("report cache %s is damaged (%s): it is rebuilt", path, exc)
                     with contextlib.suppress(OSError):
                         path.unlink()
                 else:
                     log.warning("report cache %s cannot be created (%s): not used", path, exc)
         return None
 
+    def _rebuild(self, exc: Exception) -> None:
+        """The file failed under us: start a new one (or go on without)."""
+        import sqlite3
+
+        log.warning("report cache %s is damaged (%s): it is rebuilt", self._path, exc)
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
+        with contextlib.suppress(OSError):
+            self._path.unlink()
+        try:
+            db = sqlite3.connect(self._path)
+            self._setup(db)
+            self._db = db
+        except sqlite3.Error as again:
+            log.warning("report cache %s cannot be created (%s): not used", self._path, again)
+
+    @staticmethod
+    def _checksum(key: str, text: bytes) -> str:
+        return hashlib.sha256(key.encode("utf-8") + b"\n" + text).hexdigest()
+
     def get(self, key: str) -> str | None:
+        import sqlite3
+
         self._used.add(key)
-        found = self._db.execute("SELECT text FROM pieces WHERE key = ?", (key,)).fetchone()
-        return None if found is None else str(found[0])
+        if self._db is None:
+            return None
+        try:
+            found = self._db.execute(
+                "SELECT key, text, sha256 FROM pieces WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._rebuild(exc)
+            return None
+        if found is None:
+            return None
+        stored_key, text, sha = found
+        try:
+            if stored_key != key or self._checksum(key, bytes(text)) != sha:
+                raise ValueError("checksum")
+            return bytes(text).decode("utf-8")
+        except (ValueError, TypeError):
+            log.warning(
+                "report cache %s: a piece does not match its checksum: it is rendered again",
+                self._path,
+            )
+            return None
 
     def put(self, key: str, text: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO pieces VALUES (?, ?)", (key, text))
+        import sqlite3
+
+        if self._db is None:
+            return
+        data = text.encode("utf-8")
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO pieces VALUES (?, ?, ?)",
+                (key, data, self._checksum(key, data)),
+            )
+        except sqlite3.Error as exc:
+            self._rebuild(exc)
 
     def close(self, *, prune: bool) -> None:
         import sqlite3
 
+        if self._db is None:
+            return
         try:
             if prune:
                 self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
@@ -681,9 +839,12 @@ class _PieceStore:
                 self._db.execute("DELETE FROM pieces WHERE key NOT IN (SELECT key FROM used)")
             self._db.commit()
         except sqlite3.Error as exc:
-            log.warning("report cache not saved: %s", exc)
+            log.warning("report cache %s not saved (%s): it is rebuilt next time", self._path, exc)
+            with contextlib.suppress(OSError):
+                self._path.unlink()
         finally:
             self._db.close()
+            self._db = None
 
 
 #: What the chart, its "not plotted" list and the page's counts read of each product.

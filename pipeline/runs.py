@@ -9,8 +9,13 @@
   content (and companion files), relative path, extractor version and record schema are
   unchanged is not read again.
 * `map_in_processes`: an ordered parallel map over worker processes with a progress bar on
-  a terminal, or log lines otherwise.
-* `RunLock`: one run at a time per work folder; a lock left by a dead run is taken over.
+  a terminal, or log lines otherwise. `map_isolated`: the same with each item in a box
+  (`WorkerBox`: time and memory limits; a worker that dies loses only its item; workers die
+  with their parent): the extract stage reads every file this way.
+* `RunLock`: one run at a time per folder (an flock: the kernel frees a dead run's lock);
+  taking it removes the temp files a killed run left (`remove_temp_files`).
+* Checksums: a cache entry carries the sha256 of its content, checked on use; a failed write
+  is one `CannotWrite` line.
 * Run history and changes since the previous run (`write_history_record`,
   `previous_products`, `changes_between`).
 * Exit codes for schedulers (`exit_code_for`; the `EXIT_*` codes are in pipeline.errors).
@@ -48,6 +53,7 @@ from pipeline.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
     AuditError,
+    CannotWrite,
     RunLocked,
 )
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
@@ -68,14 +74,15 @@ R = TypeVar("R")
 # (pipeline.errors), so that the CLI can name them without importing this module.
 
 #: Values accepted by `--fail-on`.
-FAIL_ON_CHOICES = frozenset({"fails", "data-quality"})
+FAIL_ON_CHOICES = frozenset({"fails", "data-quality", "compliance"})
 
 
 def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
     """The exit code of a completed run: `EXIT_FINDINGS` if a `fail_on` condition trips.
 
     `"fails"` trips when any product in `audit["products"]` has verdict `"fails"`;
-    `"data-quality"` trips when `audit["data_quality"]` is non-empty. Otherwise
+    `"data-quality"` trips when `audit["data_quality"]` is non-empty, `"compliance"` when
+    `audit["compliance"]` is (pipeline.compliance). Otherwise
     `EXIT_OK`. An unknown condition raises ValueError (the CLI validates it first).
     """
     unknown = set(fail_on) - FAIL_ON_CHOICES
@@ -90,12 +97,26 @@ def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
         return EXIT_FINDINGS
     if "data-quality" in fail_on and audit.get("data_quality"):
         return EXIT_FINDINGS
+    if "compliance" in fail_on and audit.get("compliance"):
+        return EXIT_FINDINGS
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------------------
 # Atomic writes
 # --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An OSError while writing `path` (disk full, read-only folder) becomes CannotWrite:
+    one line naming the file, and the run stops with the previous files intact."""
+    try:
+        yield
+    except CannotWrite:
+        raise
+    except OSError as exc:
+        raise CannotWrite(path, exc) from exc
 
 
 def _temp_path_for(path: Path) -> Path:
@@ -120,21 +141,23 @@ def _fsync_dir(folder: Path) -> None:
 def _write_temp(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a new temp sibling of `path` with `write`, flushed and fsynced.
 
-    The temp file is removed if anything fails (also on KeyboardInterrupt).
+    The temp file is removed if anything fails (also on KeyboardInterrupt); an OSError
+    is raised as CannotWrite.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path_for(path)
-    # 0o666 minus the umask: the same permissions a plain open() would give.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_path_for(path)
+        # 0o666 minus the umask: the same permissions a plain open() would give.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
     return tmp
 
 
@@ -142,7 +165,8 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
     tmp = _write_temp(path, write)
     try:
-        os.replace(tmp, path)
+        with _writing(path):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -176,7 +200,8 @@ def atomic_write_chunks(paths_and_chunks: Sequence[tuple[Path, Iterable[str]]]) 
             target = Path(path)
             temps.append((target, _write_temp(target, writer(chunks))))
         for target, tmp in temps:
-            os.replace(tmp, target)
+            with _writing(target):
+                os.replace(tmp, target)
     except BaseException:
         for _, tmp in temps:
             with contextlib.suppress(OSError):
@@ -265,14 +290,16 @@ class ParquetTables:
 
     def write(self, name: str, table: pa.Table) -> None:
         """Append `table` (with the target's schema) to `name` as one row group."""
-        self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
+        with _writing(self._targets[name][0]):
+            self._writer(name).write_table(table, row_group_size=max(1, table.num_rows))
         self.rows[name] += table.num_rows
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is None:
             try:
                 for name in self._targets:
-                    self._writer(name)
+                    with _writing(self._targets[name][0]):
+                        self._writer(name)
             except BaseException:
                 self._close(commit=False)
                 raise
@@ -281,24 +308,29 @@ class ParquetTables:
     def _close(self, *, commit: bool) -> None:
         opened, self._open = self._open, {}
         try:
-            for _, fh, writer in opened.values():
+            for name, (_, fh, writer) in opened.items():
                 if commit:
-                    if writer is not None:
-                        writer.close()
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    with _writing(self._targets[name][0]):
+                        if writer is not None:
+                            writer.close()
+                        fh.flush()
+                        os.fsync(fh.fileno())
                 elif writer is not None:
                     with contextlib.suppress(Exception):  # the error that got us here counts
                         writer.close()
                 fh.close()
             if commit:
                 for name, (tmp, _, _) in opened.items():
-                    os.replace(tmp, self._targets[name][0])
+                    with _writing(self._targets[name][0]):
+                        os.replace(tmp, self._targets[name][0])
         except BaseException:
             commit = False
             raise
         finally:
-            for tmp, fh, _ in opened.values():
+            for tmp, fh, writer in opened.values():
+                if not commit and writer is not None:
+                    with contextlib.suppress(Exception):  # a no-op once closed
+                        writer.close()
                 fh.close()
                 if not commit:
                     with contextlib.suppress(OSError):
@@ -444,50 +476,97 @@ class ExtractionCache:
             raise ValueError(f"not a cache key: {key!r}")
         return self.entries_dir / f"{key}.json"
 
-    def get(self, key: str) -> FileExtraction | None:
-        """The cached extraction for `key`, or None (a miss) if absent or unreadable."""
-        path = self._entry_path(key)
+    def _sound_body(self, key: str, path: Path, raw: bytes) -> bytes | None:
+        """The entry's extraction JSON if its header matches `key` and its checksum the
+        body; else None, with a warning naming what is wrong."""
+        header_text, newline, body = raw.partition(b"\n")
         try:
-            raw = path.read_bytes()
+            header = json.loads(header_text.decode("utf-8")) if newline else None
+        except (ValueError, UnicodeDecodeError):
+            header = None
+        if (
+            not isinstance(header, dict)
+            or header.get("key") != key
+            or header.get("extractor_version") != self.extractor_version
+            or not isinstance(header.get("sha256"), str)
+        ):
+            logger.warning("cache entry %s is damaged: the file is read again", path)
+            return None
+        if hashlib.sha256(body).hexdigest() != header["sha256"]:
+            logger.warning(
+                "cache entry %s does not match its checksum (damaged or edited): "
+                "the file is read again",
+                path,
+            )
+            return None
+        return body
+
+    def _raw(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
         except FileNotFoundError:
-            self.misses += 1
             return None
         except OSError as exc:
-            logger.warning("cache entry %s is unreadable (%s): reading the file again", path, exc)
-            self.misses += 1
-            self.corrupt += 1
+            logger.warning("cache entry %s is unreadable (%s): the file is read again", path, exc)
             return None
+
+    def verify(self, key: str) -> bool:
+        """Whether a sound entry for `key` is in the cache (present, its header matching
+        and its checksum right), without parsing it. A broken entry is a miss (with a
+        warning), and is counted in `corrupt`."""
+        path = self._entry_path(key)
+        raw = self._raw(path)
+        if raw is None:
+            return False
+        if self._sound_body(key, path, raw) is None:
+            self.corrupt += 1
+            return False
+        return True
+
+    def get(self, key: str) -> FileExtraction | None:
+        """The cached extraction for `key`, or None (a miss) if absent, unreadable, not of
+        this key or not matching its checksum (a warning says which: the file is read
+        again)."""
+        path = self._entry_path(key)
+        raw = self._raw(path)
+        if raw is None:
+            self.misses += 1
+            return None
+        body = self._sound_body(key, path, raw)
         try:
-            entry = json.loads(raw.decode("utf-8"))
-            if (
-                not isinstance(entry, dict)
-                or entry.get("key") != key
-                or entry.get("extractor_version") != self.extractor_version
-            ):
-                raise ValueError("entry does not match its key")
-            extraction = extraction_from_json(entry["extraction"])
+            if body is None:
+                raise ValueError("checked")
+            extraction = extraction_from_json(json.loads(body.decode("utf-8")))
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            logger.warning("cache entry %s is corrupt (%s): reading the file again", path, exc)
+            if body is not None:
+                logger.warning("cache entry %s is damaged (%s): the file is read again", path, exc)
             self.misses += 1
             self.corrupt += 1
             return None
         self.hits += 1
         return extraction
 
-    def put(self, key: str, extraction: FileExtraction) -> None:
-        """Store `extraction` under `key` (atomically; an OSError is logged, not raised)."""
+    def put(self, key: str, extraction: FileExtraction, *, warn: bool = True) -> str | None:
+        """Store `extraction` under `key` (atomically). An OSError is not raised: it is
+        logged (with `warn`) and returned, as one line; None when stored.
+
+        An entry is a header line (JSON: key, extractor version, the sha256 of the rest)
+        and the extraction's JSON: a reader checks the one against the other."""
         path = self._entry_path(key)
-        entry = {
+        body = json.dumps(extraction_to_json(extraction), ensure_ascii=False).encode("utf-8")
+        header = {
             "key": key,
             "extractor_version": self.extractor_version,
-            "extraction": extraction_to_json(extraction),
+            "sha256": hashlib.sha256(body).hexdigest(),
         }
         try:
-            atomic_write_text(path, json.dumps(entry, ensure_ascii=False))
+            atomic_write_bytes(path, json.dumps(header).encode("utf-8") + b"\n" + body)
         except OSError as exc:
-            logger.warning("could not write cache entry %s: %s", path, exc)
-            return
+            if warn:
+                logger.warning("could not write cache entry %s: %s", path, exc)
+            return exc.strerror or str(exc)
         self.writes += 1
+        return None
 
     def prune(self, keep: set[str]) -> int:
         """Delete every entry whose key is not in `keep`, other versions' folders and
@@ -744,80 +823,346 @@ def _map_pool(
 
 
 # --------------------------------------------------------------------------------------
+# Each item in a box: worker processes with limits, a dead worker loses only its item
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerBox:
+    """What a worker of `map_isolated` may take for one item.
+
+    `timeout_s`: wall time per item (an alarm in the worker; the parent kills a worker
+    that does not answer `KILL_GRACE_SECONDS` later); `memory_mb`: address space the
+    worker may take on top of what it starts with (RLIMIT_AS); `setup`: called in each
+    worker once it starts (a top-level function and its argument: picklable).
+    """
+
+    timeout_s: float | None = None
+    memory_mb: int | None = None
+    setup: Callable[[Any], None] | None = None
+    setup_arg: Any = None
+
+
+#: A worker whose item's alarm did not stop it this long after its timeout is killed.
+KILL_GRACE_SECONDS = 10.0
+
+#: Fds a forked worker must not keep open (the run locks: a worker holding a copy would
+#: keep a lock after its run was killed).
+_CLOSE_IN_WORKERS: set[int] = set()
+
+
+class ItemTimeout(BaseException):
+    """Raised in a worker when its item's time is up (a BaseException: a reader's
+    `except Exception` does not swallow it)."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise ItemTimeout
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux prctl
+    PR_SET_PDEATHSIG), and exit now if the parent is already gone. No-op elsewhere."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
+
+
+def _address_space_bytes() -> int | None:
+    """This process's current address space (VmSize), in bytes (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def limit_memory(extra_mb: int) -> None:
+    """Cap this process's address space at what it uses now plus `extra_mb` (RLIMIT_AS):
+    an allocation beyond raises MemoryError instead of growing without bound."""
+    import resource
+
+    current = _address_space_bytes()
+    if current is None:  # pragma: no cover - not Linux
+        return
+    limit = current + extra_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _worker_main(
+    conn: Any, fn: Callable[[Any], Any], box: WorkerBox, parent_pid: int, close: list[int]
+) -> None:
+    """A worker of `map_isolated`: (index, item) in, (index, kind, value) out, until None.
+
+    kind "ok": fn's result; "timeout" / "memory": the item was stopped; "error": fn
+    raised (value: (description, traceback)). After a MemoryError the worker exits (its
+    heap may be in pieces); the parent starts another."""
+    import faulthandler
+    import signal
+
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    faulthandler.disable()  # a crash is the item's rejection, not a dump on stderr
+    for fd in close:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if box.memory_mb:
+        limit_memory(box.memory_mb)
+    if box.setup is not None:
+        box.setup(box.setup_arg)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, item = message
+        retire = False
+        try:
+            try:
+                if box.timeout_s:
+                    signal.setitimer(signal.ITIMER_REAL, box.timeout_s)
+                answer: tuple[Any, ...] = (index, "ok", fn(item))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except ItemTimeout:
+            answer = (index, "timeout", None)
+        except MemoryError:
+            answer, retire = (index, "memory", None), True
+        except Exception as exc:
+            answer = (index, "error", (_describe_exception(exc), traceback.format_exc()))
+        try:
+            conn.send(answer)
+        except MemoryError:
+            conn.send((index, "memory", None))
+            retire = True
+        if retire:
+            return
+
+
+@dataclasses.dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    index: int | None = None  # the item it is working on
+    deadline: float | None = None
+
+
+def map_isolated(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    jobs: int,
+    describe: Callable[[T], str],
+    lost: Callable[[T, str], R],
+    box: WorkerBox | None = None,
+    reasons: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+    label: str = "extract",
+    unit: str = "files",
+) -> list[R]:
+    """`[fn(item) for item in items]`, each item in a worker process (never in this one),
+    `jobs` workers at a time; results in input order.
+
+    Each worker takes one item at a time, within the limits of `box`. An item that runs out
+    of time or memory, or whose worker dies (killed, out of memory, a crash in C code),
+    gives `lost(item, reason)` and only that item is lost: another worker takes the next
+    items. `reasons` words them: keys "timeout", "memory" and "died" (the last with
+    "{how}", e.g. "signal 9"). An exception from `fn` stops the map: `TaskFailed` naming
+    the item, as `map_in_processes`. Workers are SIGKILLed when this process dies, and
+    killed when the map ends early (an error, Ctrl-C).
+    """
+    box = box or WorkerBox()
+    words = {
+        "timeout": "took more than {timeout} s",
+        "memory": "ran out of memory (limit {memory} MB)",
+        "died": "its worker process died ({how})",
+        **(reasons or {}),
+    }
+    total = len(items)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if total == 0:
+        return []
+    results: list[Any] = [None] * total
+    todo = list(range(total - 1, -1, -1))  # popped from the end: input order
+    ctx = _fork_context()
+    workers: list[_Worker] = []
+    parent = os.getpid()
+    from multiprocessing.connection import wait as wait_any
+
+    def reason(kind: str, how: str = "") -> str:
+        return words[kind].format(timeout=f"{box.timeout_s or 0:g}", memory=box.memory_mb, how=how)
+
+    def spawn() -> None:
+        mine, theirs = ctx.Pipe(duplex=True)
+        close = sorted(_CLOSE_IN_WORKERS | {w.conn.fileno() for w in workers} | {mine.fileno()})
+        process = ctx.Process(
+            target=_worker_main, args=(theirs, fn, box, parent, close), daemon=True
+        )
+        process.start()
+        theirs.close()
+        workers.append(_Worker(process, mine))
+
+    def give(worker: _Worker) -> None:
+        index = todo.pop()
+        worker.index = index
+        worker.deadline = (
+            time.monotonic() + box.timeout_s + KILL_GRACE_SECONDS if box.timeout_s else None
+        )
+        worker.conn.send((index, items[index]))
+
+    def retire(worker: _Worker) -> None:
+        workers.remove(worker)
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+
+    def lose(worker: _Worker, why: str) -> None:
+        assert worker.index is not None
+        index, worker.index = worker.index, None
+        log_reason = f"{label}: {describe(items[index])}: {why}"
+        logger.warning("%s", log_reason)
+        results[index] = lost(items[index], why)
+        bar.advance(1)
+
+    done = 0
+    with _Progress(label, unit, total, use_bar=progress) as bar:
+        try:
+            for _ in range(min(max(1, jobs), total)):
+                spawn()
+            bar.start()
+            while done < total:
+                for worker in list(workers):
+                    if worker.index is None and todo:
+                        give(worker)
+                    elif worker.index is None:
+                        worker.conn.send(None)
+                        retire(worker)
+                deadlines = [w.deadline for w in workers if w.deadline is not None]
+                timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                by_handle: dict[Any, _Worker] = {}
+                for worker in workers:
+                    by_handle[worker.conn] = worker
+                    by_handle[worker.process.sentinel] = worker
+                ready = wait_any(list(by_handle), timeout=timeout)
+                handled: set[int] = set()
+                for handle in ready:
+                    worker = by_handle[handle]
+                    if id(worker) in handled:
+                        continue
+                    handled.add(id(worker))
+                    answer = None
+                    try:
+                        if worker.conn.poll():
+                            answer = worker.conn.recv()
+                    except (EOFError, OSError):
+                        answer = None
+                    if answer is not None:
+                        index, kind, value = answer
+                        worker.index = worker.deadline = None
+                        if kind == "ok":
+                            results[index] = value
+                            bar.advance(1)
+                        elif kind == "error":
+                            error, tb = value
+                            raise TaskFailed(
+                                f"{label}: {describe(items[index])}: {error}", tb
+                            ) from WorkerTraceback(tb)
+                        else:
+                            worker.index = index
+                            lose(worker, reason(kind))
+                        done += 1
+                        if kind != "memory":
+                            continue
+                    # The worker ended (or its pipe broke): its item, if any, is lost.
+                    worker.process.join(timeout=5)
+                    code = worker.process.exitcode
+                    if worker.index is not None:
+                        how = (
+                            f"signal {-code}"
+                            if code is not None and code < 0
+                            else (f"exit code {code}")
+                        )
+                        lose(worker, reason("died", how))
+                        done += 1
+                    retire(worker)
+                    if todo:
+                        spawn()
+                now = time.monotonic()
+                for worker in list(workers):
+                    if worker.deadline is not None and now >= worker.deadline:
+                        lose(worker, reason("timeout"))
+                        done += 1
+                        retire(worker)
+                        if todo:
+                            spawn()
+        finally:
+            for worker in list(workers):
+                retire(worker)
+    return results
+
+
+# --------------------------------------------------------------------------------------
 # Run lock
 # --------------------------------------------------------------------------------------
 
 
-#: An unreadable or empty lock file older than this is taken over (its writer died
-#: between creating and writing it); a younger one may still be being written.
-UNREADABLE_LOCK_GRACE_SECONDS = 60.0
-
-
-def _boot_id() -> str | None:
-    """This boot's id (Linux): a lock from before a reboot is stale whatever its pid."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _takeover_guard(folder: Path) -> Iterator[None]:
-    """Serialise stale-lock takeovers between processes (flock on the folder)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not Unix
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
 class RunLock:
-    """One labelaudit run at a time per work folder::
+    """One labelaudit run at a time per folder (the work folder, the reports folder)::
 
         with RunLock(work.lock):
             ...  # the run
 
-    Entering creates `lock_path` with O_CREAT|O_EXCL holding JSON
-    `{pid, host, started_at, boot_id, token}`. If the file exists and its pid is alive on
-    this host (or the lock is from another host, which cannot be checked), `RunLocked`
-    is raised with a one-line message, after polling every `poll_seconds` for up to
-    `wait_seconds`. A lock whose pid is dead, which dates from before the last reboot,
-    or which is unreadable/empty and older than a minute is stale: it is taken over
-    with a warning. Leaving (also on an exception) removes the lock if it is still ours.
+    Entering takes an exclusive `flock` on `lock_path` (created if needed) and writes
+    JSON `{pid, host, started_at}` into it, for the message another run gives. The kernel
+    releases the lock when its holder ends, however it ends (killed, crashed, rebooted),
+    so a lock is never stale and there is nothing to take over: a lock file naming a pid
+    that is dead, or reused by another program, is simply free. If another run holds it,
+    `RunLocked` is raised with a one-line message, after polling every `poll_seconds` for
+    up to `wait_seconds`. Leaving (also on an exception) empties the file and releases it
+    (the file stays: removing it would race with a run opening it). Taking the lock also
+    removes the temporary files (`.*.tmp`) a killed run left in the folder and its
+    subfolders one level down (`clean_temps`): only the holder writes there.
+    Worker processes forked meanwhile (map_isolated) close their copy of the lock.
     """
 
     def __init__(
-        self, lock_path: Path, *, wait_seconds: float = 0.0, poll_seconds: float = 1.0
+        self,
+        lock_path: Path,
+        *,
+        wait_seconds: float = 0.0,
+        poll_seconds: float = 1.0,
+        clean_temps: bool = True,
     ) -> None:
         self.lock_path = Path(lock_path)
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
-        self._token: str | None = None
+        self.clean_temps = clean_temps
+        self._fd: int | None = None
 
     @property
     def held(self) -> bool:
-        return self._token is not None
+        return self._fd is not None
 
     def __enter__(self) -> RunLock:
         self.acquire()
@@ -833,123 +1178,69 @@ class RunLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise `RunLocked` (after waiting up to `wait_seconds`)."""
-        if self._token is not None:
+        import fcntl
+
+        if self._fd is not None:
             raise RuntimeError("RunLock is not re-entrant")
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + max(0.0, self.wait_seconds)
-        while True:
-            if self._try_create():
-                return
-            holder = self._read_holder()
-            stale = self._stale_reason(holder)
-            if stale is not None:
-                if self._take_over(holder, stale):
-                    return
-                continue
-            if time.monotonic() >= deadline:
-                raise self._locked_error(holder)
-            time.sleep(max(0.0, min(self.poll_seconds, deadline - time.monotonic())))
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only folder: say so before any work is done
+            raise AuditError(
+                f"cannot lock {self.lock_path.parent}: {self.lock_path.name}: {exc.strerror or exc}"
+            ) from None
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise self._locked_error(self._read_holder()) from None
+                time.sleep(max(0.0, min(self.poll_seconds, deadline - time.monotonic())))
+            content = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            with contextlib.suppress(OSError):  # only for the message (a full disk)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (json.dumps(content) + "\n").encode("utf-8"), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        _CLOSE_IN_WORKERS.add(fd)
+        if self.clean_temps:
+            remove_temp_files(self.lock_path.parent)
 
     def release(self) -> None:
-        """Remove the lock file if it is still ours (no-op when not held)."""
-        token, self._token = self._token, None
-        if token is None:
+        """Empty the lock file and release the lock (no-op when not held)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
-        holder = self._read_holder()
-        if holder is not None and holder.get("token") == token:
-            with contextlib.suppress(FileNotFoundError):
-                self.lock_path.unlink()
-        else:
-            logger.warning(
-                "lock %s was removed or taken over by another run meanwhile", self.lock_path
-            )
-
-    # -- internals ---------------------------------------------------------------------
-
-    def _try_create(self) -> bool:
+        _CLOSE_IN_WORKERS.discard(fd)
         try:
-            fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        token = secrets.token_hex(16)
-        content = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "boot_id": _boot_id(),
-            "token": token,
-        }
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(content) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
             with contextlib.suppress(OSError):
-                self.lock_path.unlink()
-            raise
-        self._token = token
-        return True
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing releases the flock
 
-    def _read_holder(self) -> dict[str, Any] | None:
-        """The lock file's JSON; None if it is empty/unreadable, {} if it is gone."""
+    def _read_holder(self) -> dict[str, Any]:
+        """The holder's JSON; {} if it is not readable (yet)."""
         for attempt in range(3):
             try:
-                text = self.lock_path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                return {}
-            except (OSError, UnicodeDecodeError):
-                return None
-            try:
-                data = json.loads(text)
-            except ValueError:
+                data = json.loads(self.lock_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 data = None
             if isinstance(data, dict):
                 return data
             if attempt < 2:
                 time.sleep(0.05)  # possibly being written right now
-        return None
+        return {}
 
-    def _stale_reason(self, holder: dict[str, Any] | None) -> str | None:
-        if holder == {}:
-            return None  # gone meanwhile: just try to create it again
-        if holder is None or not isinstance(holder.get("pid"), int):
-            try:
-                age = time.time() - self.lock_path.stat().st_mtime
-            except FileNotFoundError:
-                return None
-            if age > UNREADABLE_LOCK_GRACE_SECONDS:
-                return f"unreadable lock file, {int(age)} s old"
-            return None
-        if holder.get("host") != socket.gethostname():
-            return None
-        boot = _boot_id()
-        if boot is not None and holder.get("boot_id") not in (None, boot):
-            return "left before the last reboot"
-        if not pid_alive(holder["pid"]):
-            return f"pid {holder['pid']} is not running"
-        return None
-
-    def _take_over(self, holder: dict[str, Any] | None, reason: str) -> bool:
-        with _takeover_guard(self.lock_path.parent):
-            # Another process may have taken over first: check again under the guard.
-            current = self._read_holder()
-            if current != holder or self._stale_reason(current) is None:
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                self.lock_path.unlink()
-            if not self._try_create():
-                return False
-        logger.warning(
-            "took over a stale lock %s (%s; started %s)",
-            self.lock_path,
-            reason,
-            (holder or {}).get("started_at", "unknown"),
-        )
-        return True
-
-    def _locked_error(self, holder: dict[str, Any] | None) -> RunLocked:
-        holder = holder or {}
+    def _locked_error(self, holder: dict[str, Any]) -> RunLocked:
         pid = holder.get("pid") if isinstance(holder.get("pid"), int) else None
         host = holder.get("host") if isinstance(holder.get("host"), str) else None
         started = holder.get("started_at") if isinstance(holder.get("started_at"), str) else None
@@ -961,6 +1252,33 @@ class RunLock:
             f"{self.lock_path.parent}; try again when it ends"
         )
         return RunLocked(message, pid=pid, host=host, started_at=started)
+
+
+def remove_temp_files(folder: Path) -> int:
+    """Remove the temporary files of atomic writes (`.name.<random>.tmp`) that a killed run
+    left in `folder` and its subfolders one level down. Call it holding the folder's
+    lock. Returns how many were removed (each is logged)."""
+    removed = 0
+    folder = Path(folder)
+    try:
+        places = [folder, *(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())]
+    except OSError:
+        return 0
+    for place in places:
+        try:
+            names = [
+                p for p in place.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
+            ]
+        except OSError:
+            continue
+        for path in names:
+            if not path.is_file() or path.is_symlink():
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+                logger.info("removed %s, left by a run that was stopped", path)
+    return removed
 
 
 # --------------------------------------------------------------------------------------
@@ -1090,9 +1408,12 @@ def read_previous_ranking(ranking_csv: Path) -> list[dict[str, Any]] | None:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         logger.warning("previous ranking %s is unreadable (%s): no changes are reported", path, exc)
         return None
+    from pipeline.report import csv_cell_text  # its cells were made spreadsheet-safe
+
     frame = frame.astype(object).where(frame != "", None)
     return [
-        {str(k): v for k, v in r.items()} for r in frame[list(PREVIOUS_KEYS)].to_dict("records")
+        {str(k): v if v is None else csv_cell_text(v) for k, v in r.items()}
+        for r in frame[list(PREVIOUS_KEYS)].to_dict("records")
     ]
 
 

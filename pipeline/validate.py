@@ -13,11 +13,12 @@ suites run over the other products (all of them on a first run, with `--full` or
 rows; the outcomes and findings are the same as from one run over them all. The memory
 stays about flat however many products there are: products.parquet and nutrients.parquet
 are read a batch at a time (`TableFile`: to hash the rows, then to gather each chunk's),
-every GX run is forgotten by GX once its result is read, and the two GX result files are
-written as each chunk finishes. They hold this run's results: a "labelaudit" block
-(products validated and reused, chunks), every expectation result of every chunk
-("results") and one summary per GX run ("runs"). `python -m pipeline.validate` runs the
-stage in a process of its own.
+every GX run is forgotten by GX once its result is read, and the GX result files
+(protocol, data quality, and the compliance rule pack's: pipeline.compliance, whose findings
+go to compliance.parquet) are written as each chunk finishes. They hold this run's results:
+a "labelaudit" block (products validated and reused, chunks), every expectation result of
+every chunk ("results") and one summary per GX run ("runs"). `python -m pipeline.validate`
+runs the stage in a process of its own.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
+from pipeline.compliance import findings_frame as compliance_frame
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.protocol import CHECKS, Protocol
 from pipeline.units import IU_TO_MCG
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -638,6 +642,16 @@ def _kept_findings(path: Path, reused: set[str]) -> list[dict[str, Any]]:
     return _finding_records(before[before["product_id"].isin(reused) & (before["check"] != "read")])
 
 
+def _kept_compliance(path: Path, reused: set[str]) -> list[dict[str, Any]]:
+    """The compliance findings of the `reused` products from the last validation."""
+    if not reused or not path.exists():
+        return []
+    before = pd.read_parquet(path)
+    records = before[before["product_id"].isin(reused)].astype(object)
+    records = records.where(records.notna(), None)
+    return [{str(k): v for k, v in r.items()} for r in records.to_dict("records")]
+
+
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """The outcomes in `parts`, product by product in the order of `product_ids` (outcomes
     of other products are left out) and each product's in CHECKS order; `passed` is True,
@@ -780,6 +794,30 @@ def _quality_runs(
         del found, results, products, rows
 
 
+def _compliance_runs(
+    chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
+    validator: Validator | None,
+    findings: list[dict[str, Any]],
+    between_chunks: Callable[[], None],
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The compliance rule pack's suites (pipeline.compliance) over each chunk, as
+    `_quality_runs`: adds the chunk's findings to `findings`, gives each run's GX result."""
+    from pipeline.compliance import compliance_findings
+
+    for number, (products, rows) in enumerate(chunks, start=1):
+        if number > 1:
+            between_chunks()
+        validator = validator or Validator()
+        about = {"chunk": number, "products": len(products)}
+        found, results = compliance_findings(
+            rows.reset_index(drop=True), products.reset_index(drop=True), validator
+        )
+        findings.extend(found)
+        yield {**about, "label_rows": len(rows)}, results.pop("row")
+        yield about, results.pop("product")
+        del found, results, products, rows
+
+
 def validate_work(job: ValidationJob, validator: Validator | None = None) -> dict[str, int]:
     """The validate stage over a work folder, incrementally, a chunk of products at a time.
 
@@ -806,11 +844,12 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
 
     previous: dict[str, str] = {}
     if not job.full and job.docs_dir is None:
-        previous = _previous_state(state_path, [work.outcomes, work.data_quality])
+        previous = _previous_state(state_path, [work.outcomes, work.data_quality, work.compliance])
     reused = {pid for pid, key in found.keys.items() if previous.get(pid) == key}
     del previous
     old_outcomes = _kept_outcomes(work.outcomes, reused)
     old_findings = _kept_findings(work.data_quality, reused)
+    old_compliance = _kept_compliance(work.compliance, reused)
     state_path.unlink(missing_ok=True)
 
     chunk_of, product_sizes = _chunk_plan(found.product_ids, reused, VALIDATE_CHUNK_PRODUCTS)
@@ -823,6 +862,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
 
     new_outcomes: list[pd.DataFrame] = []
     new_findings: list[dict[str, Any]] = []
+    new_compliance: list[dict[str, Any]] = []
     validated, kept = sum(product_sizes), len(reused)
     labelaudit = _labelaudit(validated, kept, len(product_sizes))
     with _between_chunks() as between_chunks:
@@ -843,10 +883,21 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             new_findings,
             between_chunks,
         )
+        compliance_runs = _compliance_runs(
+            zip(
+                products.chunks(chunk_of, product_sizes),
+                nutrients.chunks(chunk_of, row_sizes),
+                strict=True,
+            ),
+            validator,
+            new_compliance,
+            between_chunks,
+        )
         atomic_write_chunks(
             [
                 (work.gx_protocol_result, result_file_text(labelaudit, protocol_runs)),
                 (work.gx_data_quality_result, result_file_text(labelaudit, quality_runs)),
+                (work.gx_compliance_result, result_file_text(labelaudit, compliance_runs)),
             ]
         )
         if len(product_sizes) > 1:  # the last chunk's garbage too (cheap once frozen)
@@ -857,7 +908,11 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     findings = findings_frame([*read, *old_findings, *new_findings])
     atomic_write_parquet(work.outcomes, outcomes)
     atomic_write_parquet(work.data_quality, findings)
-    atomic_write_text(state_path, json.dumps({"salt": job.salt, "products": found.keys}) + "\n")
+    atomic_write_parquet(work.compliance, compliance_frame([*old_compliance, *new_compliance]))
+    atomic_write_text(
+        state_path,
+        state_text(job.salt, found.keys, [work.outcomes, work.data_quality, work.compliance]),
+    )
     return {
         "products_validated": validated,
         "products_reused": kept,
@@ -885,16 +940,57 @@ def _read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.read_parquet(path, columns=columns)
 
 
+def _state_checksum(state: Mapping[str, Any]) -> str:
+    fields = {k: v for k, v in state.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def state_text(salt: str, keys: Mapping[str, str], outputs: Iterable[Path]) -> str:
+    """validation_state.json: the salt, each product's key, the sha256 of the outputs the
+    keys' results are in (outcomes.parquet, data_quality.parquet) and a checksum of all
+    that: a later run reuses results only from those very files."""
+    from pipeline.runs import file_digest
+
+    state: dict[str, Any] = {
+        "salt": salt,
+        "products": dict(keys),
+        "outputs": {path.name: file_digest(path) for path in outputs},
+    }
+    state["sha256"] = _state_checksum(state)
+    return json.dumps(state) + "\n"
+
+
 def _previous_state(state_path: Path, outputs: Iterable[Path]) -> dict[str, str]:
-    """The keys recorded by the last validation, if it and its outputs are all there."""
+    """The keys recorded by the last validation, if it and its outputs are all there, the
+    state matches its checksum and the outputs are the files it was written with (else
+    nothing is reused: a warning says why, when a file is there but wrong)."""
+    from pipeline.runs import file_digest
+
+    outputs = list(outputs)
     if not all(p.exists() for p in outputs):
         return {}
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
         products = state["products"]
-    except (OSError, ValueError, KeyError, TypeError):
+        written = state["outputs"]
+        sound = state["sha256"] == _state_checksum(state)
+    except FileNotFoundError:
         return {}
-    return products if isinstance(products, dict) else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        sound, products, written = False, None, {}
+    if not sound or not isinstance(products, dict) or not isinstance(written, dict):
+        log.warning("%s is damaged: every product is validated again", state_path.name)
+        return {}
+    for path in outputs:
+        if written.get(path.name) != file_digest(path):
+            log.warning(
+                "%s is not the file %s was written with (damaged or replaced): every "
+                "product is validated again",
+                path.name,
+                state_path.name,
+            )
+            return {}
+    return products
 
 
 def conversions_used() -> list[dict[str, str]]:

@@ -75,7 +75,7 @@ def test_measure_reports_the_largest_child_from_a_fresh_wrapper() -> None:
     step = bench.measure("probe", [sys.executable, "-c", child], files=4)
     assert step.returncode == 0
     assert 200 <= step.max_rss_mb < 260
-    assert step.files == 4 and step.files_per_s == pytest.approx(4 / step.wall_s, rel=0.01)
+    assert step.files == 4 and step.files_per_s == pytest.approx(4 / step.wall_s, abs=0.05)
 
 
 def test_failed_step_raises_with_its_output() -> None:

@@ -429,11 +429,30 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
     assert target.stat().st_mode & 0o777 == 0o644
 
 
-def test_audit_json_rejects_nan(audit: dict[str, Any], tmp_path: Path) -> None:
+def test_audit_json_never_holds_nan_and_the_product_is_kept(
+    audit: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a NaN is not JSON: that product's line is written with null there (and the error
+    # logged), the other products as they are
     audit["products"][0]["score"] = float("nan")
-    with pytest.raises(ValueError, match="Out of range float values"):
-        write_reports(audit, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    pid = audit["products"][0]["product_id"]
+    write_reports(audit, tmp_path)
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"audit.json holds {name}")
+
+    written = json.loads(
+        (tmp_path / "audit.json").read_text(encoding="utf-8"), parse_constant=no_constants
+    )
+    scores = {p["product_id"]: p["score"] for p in written["products"]}
+    assert scores[pid] is None
+    assert {k: v for k, v in scores.items() if k != pid} == {
+        p["product_id"]: p["score"] for p in audit["products"] if p["product_id"] != pid
+    }
+    assert [p["product_id"] for p in written["products"]] == [
+        p["product_id"] for p in audit["products"]
+    ]
+    assert f"audit.json: product {pid}: Out of range float values" in caplog.text
 
 
 @pytest.mark.parametrize(

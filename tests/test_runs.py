@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -354,16 +356,58 @@ def test_corrupt_cache_entry_is_a_miss(tmp_path: Path, content: bytes) -> None:
     assert cache.get("abc1") == FileExtraction(source_file="a")
 
 
+def _entry(key: str, version: str, body: bytes, sha: str | None = None) -> bytes:
+    """A cache entry written by hand: its header line, then the extraction's JSON."""
+    sha = sha or hashlib.sha256(body).hexdigest()
+    header = {"key": key, "extractor_version": version, "sha256": sha}
+    return json.dumps(header).encode() + b"\n" + body
+
+
+EMPTY_BODY = b'{"source_file": "a", "labels": [], "rows": [], "issues": [], "rejection": null}'
+
+
 def test_valid_entry_of_the_corrupt_test_shape_is_a_hit(tmp_path: Path) -> None:
     """The control for the test above: the same hand-written shape, correct, is a hit."""
     cache = ExtractionCache(tmp_path, "1")
     cache.entries_dir.mkdir(parents=True)
-    (cache.entries_dir / "abc1.json").write_bytes(
-        b'{"key": "abc1", "extractor_version": "1", "extraction": {"source_file": "a",'
-        b' "labels": [], "rows": [], "issues": [], "rejection": null}}'
-    )
+    (cache.entries_dir / "abc1.json").write_bytes(_entry("abc1", "1", EMPTY_BODY))
+    assert cache.verify("abc1") is True
     assert cache.get("abc1") == FileExtraction(source_file="a")
     assert (cache.hits, cache.misses) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _entry(
+            "abc1", "1", EMPTY_BODY.replace(b'"a"', b'"b"'), hashlib.sha256(EMPTY_BODY).hexdigest()
+        ),
+        _entry("abc1", "1", EMPTY_BODY)[:-1],
+        _entry("other", "1", EMPTY_BODY),
+        _entry("abc1", "0", EMPTY_BODY),
+        EMPTY_BODY,
+    ],
+    ids=["edited-still-parses", "truncated", "other-key", "other-version", "no-header"],
+)
+def test_entry_failing_its_checks_is_a_miss_with_a_warning(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = ExtractionCache(tmp_path, "1")
+    cache.entries_dir.mkdir(parents=True)
+    (cache.entries_dir / "abc1.json").write_bytes(content)
+    path = cache.entries_dir / "abc1.json"
+    with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
+        assert cache.verify("abc1") is False
+        assert cache.get("abc1") is None
+    edited = content.startswith(b'{"key": "abc1", "extractor_version": "1"')
+    said = (
+        f"cache entry {path} does not match its checksum (damaged or edited): "
+        "the file is read again"
+        if edited
+        else f"cache entry {path} is damaged: the file is read again"
+    )
+    assert [r.getMessage() for r in caplog.records] == [said, said]
+    assert (cache.hits, cache.misses, cache.corrupt) == (0, 1, 2)
 
 
 def test_missing_entry_is_a_plain_miss(tmp_path: Path) -> None:
@@ -378,10 +422,10 @@ def test_missing_entry_is_a_plain_miss(tmp_path: Path) -> None:
 def test_failed_cache_write_is_logged_not_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def full_disk(path: Path, text: str) -> None:
+    def full_disk(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs, "atomic_write_text", full_disk)
+    monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
     cache = ExtractionCache(tmp_path, "1")
     with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
         cache.put("ab", FileExtraction(source_file="a"))
@@ -533,15 +577,29 @@ def test_lock_written_and_released(tmp_path: Path) -> None:
         assert data["pid"] == os.getpid()
         assert data["host"] == socket.gethostname()
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", data["started_at"])
-    assert not lock_path.exists()
+    assert not lock.held
+    assert lock_path.read_text() == ""  # emptied, and free
     with pytest.raises(RuntimeError, match="boom"), RunLock(lock_path):
-        assert lock_path.exists()
+        assert _lock_json(lock_path)["pid"] == os.getpid()
         raise RuntimeError("boom")
-    assert not lock_path.exists()
+    assert lock_path.read_text() == ""
+    with RunLock(lock_path) as again:
+        assert again.held
 
 
-def test_lock_held_by_another_process_refuses(tmp_path: Path) -> None:
+def test_a_second_lock_in_the_same_process_refuses(tmp_path: Path) -> None:
     lock_path = tmp_path / ".labelaudit.lock"
+    with RunLock(lock_path):
+        started = _lock_json(lock_path)["started_at"]
+        with pytest.raises(RunLocked) as info, RunLock(lock_path):
+            pass
+    assert str(info.value) == (
+        f"another labelaudit run (pid {os.getpid()}, started {started}) is using "
+        f"{tmp_path}; try again when it ends"
+    )
+
+
+def _holder(lock_path: Path) -> subprocess.Popen[str]:
     child = _child(
         f"""
         import sys
@@ -552,9 +610,16 @@ def test_lock_held_by_another_process_refuses(tmp_path: Path) -> None:
             sys.stdin.read()
         """
     )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "locked\n"
+    return child
+
+
+def test_lock_held_by_another_process_refuses(tmp_path: Path) -> None:
+    lock_path = tmp_path / ".labelaudit.lock"
+    child = _holder(lock_path)
     try:
-        assert child.stdout is not None and child.stdin is not None
-        assert child.stdout.readline() == "locked\n"
+        assert child.stdin is not None
         started = _lock_json(lock_path)["started_at"]
         with pytest.raises(RunLocked) as info, RunLock(lock_path):
             pass
@@ -571,125 +636,77 @@ def test_lock_held_by_another_process_refuses(tmp_path: Path) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert not lock_path.exists()
     with RunLock(lock_path):
         assert _lock_json(lock_path)["pid"] == os.getpid()
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def test_stale_lock_with_dead_pid_is_taken_over(
+def test_lock_of_a_killed_holder_is_free_at_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The kernel releases a dead holder's flock: no stale lock, nothing to take over."""
     lock_path = tmp_path / ".labelaudit.lock"
-    pid = _dead_pid()
-    lock_path.write_text(
-        json.dumps(
-            {"pid": pid, "host": socket.gethostname(), "started_at": "2026-11-25T09:30:00+00:00"}
-        )
-    )
+    child = _holder(lock_path)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert _lock_json(lock_path)["pid"] == child.pid  # the dead run's file, as it left it
     with caplog.at_level(logging.WARNING, logger="pipeline.runs"), RunLock(lock_path):
         assert _lock_json(lock_path)["pid"] == os.getpid()
-    assert [r.getMessage() for r in caplog.records] == [
-        f"took over a stale lock {lock_path} (pid {pid} is not running; "
-        "started 2026-11-25T09:30:00+00:00)"
-    ]
-    assert not lock_path.exists()
+    assert caplog.records == []
 
 
-@pytest.mark.skipif(runs._boot_id() is None, reason="no /proc boot id on this system")
-def test_lock_from_before_a_reboot_is_stale(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content", ["", "{half", '{"pid": 1, "host": "HOST"}'])
+def test_lock_file_naming_a_live_pid_of_another_program_is_free(
+    tmp_path: Path, content: str
+) -> None:
+    """A pid reused by another program (pid 1 is alive: init), or a file left half
+    written, holds nothing: only a live flock does."""
     lock_path = tmp_path / ".labelaudit.lock"
-    lock_path.write_text(
-        json.dumps(
-            {
-                "pid": os.getpid(),  # alive (a reused pid), but from another boot
-                "host": socket.gethostname(),
-                "started_at": "2026-11-25T09:30:00+00:00",
-                "boot_id": "00000000-0000-0000-0000-000000000000",
-            }
-        )
-    )
+    lock_path.write_text(content.replace("HOST", socket.gethostname()))
     with RunLock(lock_path) as lock:
         assert lock.held
-
-
-def test_unreadable_lock_is_stale_only_after_a_minute(tmp_path: Path) -> None:
-    lock_path = tmp_path / ".labelaudit.lock"
-    lock_path.write_bytes(b"")
-    with pytest.raises(RunLocked) as info, RunLock(lock_path):
-        pass
-    assert str(info.value) == (
-        f"another labelaudit run (pid unknown, started unknown) is using {tmp_path}; "
-        "try again when it ends"
-    )
-    old = lock_path.stat().st_mtime - 120
-    os.utime(lock_path, (old, old))
-    with RunLock(lock_path):
         assert _lock_json(lock_path)["pid"] == os.getpid()
 
 
-def test_lock_from_another_host_is_never_taken_over(tmp_path: Path) -> None:
+def test_wait_polls_until_the_lock_is_free(tmp_path: Path) -> None:
     lock_path = tmp_path / ".labelaudit.lock"
-    lock_path.write_text(
-        json.dumps({"pid": 1234, "host": "other-host", "started_at": "2026-11-25T09:30:00+00:00"})
-    )
-    with pytest.raises(RunLocked) as info, RunLock(lock_path):
-        pass
-    assert str(info.value) == (
-        "another labelaudit run (pid 1234 on other-host, started 2026-11-25T09:30:00+00:00) "
-        f"is using {tmp_path}; try again when it ends"
-    )
-
-
-def _live_foreign_lock(lock_path: Path) -> None:
-    """A lock held by a live pid (ours) with a token that is not any RunLock's."""
-    lock_path.write_text(
-        json.dumps(
-            {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "started_at": "2026-11-25T09:30:00+00:00",
-                "boot_id": runs._boot_id(),
-                "token": "someone-else",
-            }
-        )
-    )
-
-
-def test_wait_polls_until_the_lock_is_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lock_path = tmp_path / ".labelaudit.lock"
-    _live_foreign_lock(lock_path)
-    sleeps: list[float] = []
-
-    def fake_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        if len(sleeps) == 2:
-            lock_path.unlink()  # the other run ends during our second wait
-
-    monkeypatch.setattr(runs.time, "sleep", fake_sleep)
-    with RunLock(lock_path, wait_seconds=3600, poll_seconds=5):
-        assert _lock_json(lock_path)["pid"] == os.getpid()
-    assert sleeps == [5, 5]
+    child = _holder(lock_path)
+    assert child.stdin is not None
+    threading.Timer(0.5, child.stdin.close).start()  # the other run ends in 0.5 s
+    try:
+        started = time.monotonic()
+        with RunLock(lock_path, wait_seconds=60, poll_seconds=0.05):
+            assert _lock_json(lock_path)["pid"] == os.getpid()
+        assert 0.4 < time.monotonic() - started < 30
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_wait_gives_up_after_wait_seconds(tmp_path: Path) -> None:
     lock_path = tmp_path / ".labelaudit.lock"
-    _live_foreign_lock(lock_path)
-    with pytest.raises(RunLocked, match=r"started 2026-11-25T09:30:00\+00:00"):
-        RunLock(lock_path, wait_seconds=0.1, poll_seconds=0.02).acquire()
-    assert _lock_json(lock_path)["token"] == "someone-else"
+    child = _holder(lock_path)
+    try:
+        with pytest.raises(RunLocked, match=rf"\(pid {child.pid}, started "):
+            RunLock(lock_path, wait_seconds=0.1, poll_seconds=0.02).acquire()
+        assert _lock_json(lock_path)["pid"] == child.pid
+    finally:
+        child.kill()
+        child.wait()
 
 
-def test_release_leaves_a_lock_taken_over_by_another_run(tmp_path: Path) -> None:
-    lock_path = tmp_path / ".labelaudit.lock"
-    with RunLock(lock_path):
-        _live_foreign_lock(lock_path)
-    assert _lock_json(lock_path)["token"] == "someone-else"
+def test_taking_the_lock_removes_temp_files_a_killed_run_left(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / "history").mkdir(parents=True)
+    left = [
+        reports / ".audit.html.0123456789ab.tmp",
+        reports / "history" / ".20261125T093000000000Z.json.0123456789ab.tmp",
+    ]
+    kept = [reports / "audit.html", reports / ".hidden", reports / "notes.tmp"]
+    for path in left + kept:
+        path.write_text("x")
+    with RunLock(reports / ".labelaudit.lock"):
+        assert [p.exists() for p in left] == [False, False]
+        assert [p.exists() for p in kept] == [True, True, True]
 
 
 # --------------------------------------------------------------------------------------

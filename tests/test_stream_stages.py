@@ -291,6 +291,7 @@ def test_run_extract_records_the_run_and_rewrites_identical_tables(tmp_path: Pat
         "labels_dir": str(labels),
         "files": ["m.json", "simple-layout.csv", "t.pdf"],
         "companion_files": [],
+        "not_labels": [],
         "parsed": 3,
         "cached": 0,
     }
@@ -320,10 +321,10 @@ def test_readings_that_cannot_be_cached_still_reach_the_tables(
 ) -> None:
     labels, work = _sample_folder(tmp_path), config.WorkPaths(tmp_path / "work")
 
-    def no_space(path: Path, text: str, encoding: str = "utf-8") -> None:
+    def no_space(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs, "atomic_write_text", no_space)
+    monkeypatch.setattr(runs, "atomic_write_bytes", no_space)
     stats = write_label_tables(labels, work, progress=False)
     assert (stats.parsed, stats.cached) == (3, 0)
     assert len(list(work.cache_dir.rglob("*.json"))) == 0

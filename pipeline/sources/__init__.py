@@ -1,17 +1,92 @@
-"""Readers: one module per kind of label file, each turning a file into a FileExtraction."""
+"""Readers: one module per kind of label file, each turning a file into a FileExtraction.
+
+Each reader is handed the bytes the extract stage read (and hashed) once, so that what is
+read is what the cache is keyed by; the per-file limits the readers check (pages, pixels,
+rows) are `LIMITS`, which the extract stage's workers set to the run's.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.errors import UnreadableFile
+from pipeline import config
+from pipeline.errors import LimitExceeded, UnreadableFile
+
+#: The per-file limits of this run (a worker process of the extract stage sets them).
+LIMITS: config.FileLimits = config.FILE_LIMITS
+
+
+def set_limits(limits: config.FileLimits) -> None:
+    global LIMITS
+    LIMITS = limits
 
 
 def read_bytes(path: Path, source_file: str) -> bytes:
-    """The file's bytes; a file that cannot be opened is rejected with the OS's reason."""
+    """The file's bytes; a file that cannot be opened is rejected with the OS's reason,
+    a file over the size limit without reading it."""
     try:
+        size = path.stat().st_size
+        check_size(size, source_file)
         return path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(
             f"the file could not be opened: {exc.strerror or exc}", source_file=source_file
         ) from exc
+
+
+def check_size(size: int, source_file: str) -> None:
+    """LimitExceeded if a file of `size` bytes is over `max_file_mb`."""
+    limit = LIMITS.max_file_mb
+    if size > limit * 1024 * 1024:
+        raise LimitExceeded(
+            f"the file is {size / 1024 / 1024:.1f} MB: more than {limit} MB "
+            f"(limit {config.limit_option('max_file_mb')})",
+            source_file=source_file,
+        )
+
+
+def check_pages(pages: int, source_file: str) -> None:
+    """LimitExceeded if a file of `pages` pages (or frames) is over `max_pages`."""
+    limit = LIMITS.max_pages
+    if pages > limit:
+        raise LimitExceeded(
+            f"{pages} pages: more than {limit} pages (limit {config.limit_option('max_pages')})",
+            source_file=source_file,
+        )
+
+
+def check_image_pixels(width: int, height: int, source_file: str) -> None:
+    """LimitExceeded if an image of `width` x `height` pixels is over `max_pixels`."""
+    limit = LIMITS.max_pixels
+    if width * height > limit:
+        raise LimitExceeded(
+            f"the image is {width} x {height} pixels: more than {limit:,} pixels "
+            f"(limit {config.limit_option('max_pixels')})",
+            source_file=source_file,
+        )
+
+
+def check_render_pixels(
+    page: int, width_pt: float, height_pt: float, dpi: float, source_file: str
+) -> None:
+    """LimitExceeded if rendering a `width_pt` x `height_pt` page at `dpi` would take more
+    than `max_pixels` (checked before rendering: the bitmap is never made)."""
+    limit = LIMITS.max_pixels
+    pixels = round(width_pt * dpi / 72.0) * round(height_pt * dpi / 72.0)
+    if pixels > limit:
+        raise LimitExceeded(
+            f"page {page} is {width_pt:.0f} x {height_pt:.0f} pt: rendering it at {dpi:.0f} dpi "
+            f"would take {pixels:,} pixels, more than {limit:,} "
+            f"(limit {config.limit_option('max_pixels')})",
+            source_file=source_file,
+        )
+
+
+def check_rows(rows: int, source_file: str) -> None:
+    """LimitExceeded once a CSV has more than `max_rows` data rows."""
+    limit = LIMITS.max_rows
+    if rows > limit:
+        raise LimitExceeded(
+            f"more than {limit:,} rows (limit {config.limit_option('max_rows')})",
+            source_file=source_file,
+        )

@@ -86,7 +86,7 @@ from pathlib import Path
 
 from pipeline.errors import BadTable, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
-from pipeline.sources import read_bytes
+from pipeline.sources import check_rows, read_bytes
 
 FORMAT_DSLD = "csv-dsld"
 FORMAT_SIMPLE = "csv-simple"
@@ -172,8 +172,9 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _read_text(path: Path, source_file: str) -> str:
-    data = read_bytes(path, source_file)
+def _read_text(path: Path, source_file: str, data: bytes | None = None) -> str:
+    if data is None:
+        data = read_bytes(path, source_file)
     text = _decode(data)
     if "\x00" in text:
         raise UnreadableFile("not a text CSV file: it holds binary data", source_file=source_file)
@@ -213,12 +214,15 @@ def _parse(text: str, source_file: str) -> _Table:
             record_no += 1
             if any(c.strip() for c in cells):
                 rows.append((record_no, cells))
+                if len(rows) % 1024 == 0:  # stop early: never hold a huge table
+                    check_rows(len(rows), source_file)
     except csv.Error as exc:
         raise UnreadableFile(
             f"not a readable CSV: {exc}", source_file=source_file, row=record_no + 1
         ) from exc
     if header is None:
         raise BadTable("the CSV has no header row (only blank cells)", source_file=source_file)
+    check_rows(len(rows), source_file)
     return _Table(header, rows)
 
 
@@ -376,9 +380,10 @@ def _amount(
     return amount, unit_raw
 
 
-def read_csv(path: Path, source_file: str) -> FileExtraction:
-    """Read one CSV label table (DSLD export or simple layout) into labels and rows."""
-    table = _parse(_read_text(path, source_file), source_file)
+def read_csv(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    """Read one CSV label table (DSLD export or simple layout) into labels and rows; `data`:
+    the file's bytes as read by the extract stage (default: read from `path`)."""
+    table = _parse(_read_text(path, source_file, data), source_file)
     layout = _layout(table.header, source_file)
     if not table.rows:
         raise BadTable("the CSV has a header but no data rows", source_file=source_file)

@@ -69,9 +69,11 @@ def _type_name(value: Any) -> str:
     return "a number"
 
 
-def read_dsld_json(path: Path, source_file: str) -> FileExtraction:
-    """Read one DSLD label JSON file (a label object or an array of them)."""
-    data = read_bytes(path, source_file)
+def read_dsld_json(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    """Read one DSLD label JSON file (a label object or an array of them); `data`: the
+    file's bytes as read by the extract stage (default: read from `path`)."""
+    if data is None:
+        data = read_bytes(path, source_file)
     if not data.strip():
         raise UnreadableFile("the JSON file is empty", source_file=source_file)
     try:

@@ -55,6 +55,7 @@ from PIL import Image, ImageFilter, ImageOps, ImageSequence, UnidentifiedImageEr
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
 from pipeline.records import FileExtraction, Word
+from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 
 NEEDS_TESSERACT_IMAGE = "needs OCR: install tesseract-ocr"
 NEEDS_TESSERACT_PDF = "needs OCR: install tesseract-ocr (the file has no text layer)"
@@ -649,13 +650,17 @@ def _image_dpi(image: Image.Image) -> float:
     return value if 100.0 <= value <= 1200.0 else RENDER_DPI
 
 
-def image_frames(path: Path, source_file: str) -> Iterator[tuple[Image.Image, float]]:
-    """Each frame of an image file (grayscale) and its dpi; raises UnreadableFile."""
+def image_frames(
+    path: Path, source_file: str, data: bytes | None = None
+) -> Iterator[tuple[Image.Image, float]]:
+    """Each frame of an image file (grayscale) and its dpi, from `data` (the file's bytes)
+    if given; raises UnreadableFile, or LimitExceeded for an image over the pixel limit."""
+    Image.MAX_IMAGE_PIXELS = None  # the pixel limit is checked here, frame by frame
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
+        with Image.open(path if data is None else io.BytesIO(data)) as image:
+            check_pages(getattr(image, "n_frames", 1), source_file)
             for frame in ImageSequence.Iterator(image):
+                check_image_pixels(frame.width, frame.height, source_file)
                 frame.load()
                 gray = to_gray(frame)
                 try:
@@ -705,14 +710,17 @@ def _extraction(
     )
 
 
-def read_image(path: Path, source_file: str) -> FileExtraction:
-    """The labels of a scanned or photographed label image (raises a LabelError)."""
-    if path.stat().st_size == 0:
+def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    """The labels of a scanned or photographed label image (raises a LabelError); `data`:
+    the file's bytes as read by the extract stage (default: read from `path`)."""
+    if data is None:
+        data = read_bytes(path, source_file)
+    if not data:
         raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
     exe = tesseract_path()
     pages: list[list[Word]] = []
     repairs: dict[Word, str] = {}
-    for number, (gray, dpi) in enumerate(image_frames(path, source_file), start=1):
+    for number, (gray, dpi) in enumerate(image_frames(path, source_file, data), start=1):
         if exe is None:
             raise NeedsOcr(NEEDS_TESSERACT_IMAGE, source_file=source_file)
         try:
@@ -731,7 +739,9 @@ def read_image(path: Path, source_file: str) -> FileExtraction:
 # --- PDFs ---------------------------------------------------------------------------
 
 
-def pages_to_ocr(path: Path, pages: Sequence[Sequence[Word]]) -> list[int]:
+def pages_to_ocr(
+    path: Path, pages: Sequence[Sequence[Word]], data: bytes | None = None
+) -> list[int]:
     """0-based pages of a PDF to OCR: all of them when no page has a usable text layer
     (fewer than MIN_TEXT_CHARS characters in all), else the pages with almost no text
     that carry an image (a scanned page in a text PDF)."""
@@ -743,12 +753,16 @@ def pages_to_ocr(path: Path, pages: Sequence[Sequence[Word]]) -> list[int]:
         return []
     import pdfplumber
 
-    with pdfplumber.open(path) as pdf:
+    with pdfplumber.open(path if data is None else io.BytesIO(data)) as pdf:
         return [i for i in low if pdf.pages[i].images]
 
 
 def ocr_pdf_pages(
-    path: Path, pages: list[list[Word]], todo: Sequence[int], source_file: str
+    path: Path,
+    pages: list[list[Word]],
+    todo: Sequence[int],
+    source_file: str,
+    data: bytes | None = None,
 ) -> tuple[list[list[Word]], dict[Word, str]]:
     """`pages` with the pages in `todo` (0-based) replaced by their OCR'd words.
 
@@ -762,7 +776,7 @@ def ocr_pdf_pages(
     out = [list(p) for p in pages]
     repairs: dict[Word, str] = {}
     try:
-        pdf = pdfium.PdfDocument(str(path))
+        pdf = pdfium.PdfDocument(str(path) if data is None else data)
     except pdfium.PdfiumError as exc:
         raise UnreadableFile(CANNOT_RENDER, source_file=source_file) from exc
     try:
@@ -772,6 +786,8 @@ def ocr_pdf_pages(
             except pdfium.PdfiumError as exc:
                 raise UnreadableFile(CANNOT_RENDER, source_file=source_file) from exc
             try:
+                width, height = page.get_size()
+                check_render_pixels(index + 1, width, height, RENDER_DPI, source_file)
                 bitmap = page.render(scale=RENDER_DPI / 72.0, grayscale=True)
                 gray = bitmap.to_pil().convert("L")
                 bitmap.close()
@@ -793,11 +809,15 @@ def ocr_pdf_pages(
 
 
 def read_ocr_pdf(
-    path: Path, pages: list[list[Word]], todo: Sequence[int], source_file: str
+    path: Path,
+    pages: list[list[Word]],
+    todo: Sequence[int],
+    source_file: str,
+    data: bytes | None = None,
 ) -> FileExtraction:
     """A PDF whose pages in `todo` have no usable text layer: OCR them, then read the
     whole document (text-layer pages as they are)."""
-    ocr_pages, repairs = ocr_pdf_pages(path, pages, todo, source_file)
+    ocr_pages, repairs = ocr_pdf_pages(path, pages, todo, source_file, data)
     extraction = _extraction(ocr_pages, repairs, source_file, path, "pdf-ocr")
     if extraction is None:
         ocr_only = [ocr_pages[i] for i in todo]

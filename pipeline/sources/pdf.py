@@ -9,6 +9,7 @@ when there is text but no "Supplement Facts" panel. Pages with no usable text la
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from pdfplumber.utils.text import WordExtractor
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, words_to_labels
 from pipeline.records import FileExtraction, Label, ReadIssue, Word
-from pipeline.sources import ocr
+from pipeline.sources import check_pages, ocr, read_bytes
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
 ENCRYPTED = "cannot open PDF: it is encrypted (password-protected)"
@@ -149,6 +150,8 @@ def page_chars_and_graphics(page: Page) -> tuple[list[dict[str, Any]], list[Box]
     device = _CharDevice(page.pdf.rsrcmgr)
     try:
         PDFPageInterpreter(page.pdf.rsrcmgr, device).process_page(page.page_obj)
+    except MemoryError:
+        raise  # out of memory is the worker's limit, not a damaged file
     except Exception as exc:  # as pdfplumber's Page.layout does
         raise PdfminerException(exc) from exc
     height, doctop = page.height, page.initial_doctop
@@ -188,20 +191,25 @@ _WORDS = WordExtractor(
 )
 
 
-def pdf_pages_words(path: Path) -> list[list[Word]]:
+def pdf_pages_words(source: Path | bytes, source_file: str = "") -> list[list[Word]]:
     """The positioned words of every page (pdfplumber's text layer), page by page."""
-    return pdf_pages(path)[0]
+    return pdf_pages(source, source_file)[0]
 
 
-def pdf_pages(path: Path) -> tuple[list[list[Word]], list[list[Box]]]:
-    """The positioned words and the graphics (boxes, bars, rules) of every page.
+def pdf_pages(
+    source: Path | bytes, source_file: str = ""
+) -> tuple[list[list[Word]], list[list[Box]]]:
+    """The positioned words and the graphics (boxes, bars, rules) of every page, of the
+    PDF file `source` or the PDF bytes `source`.
 
     Each page is parsed once; the words are pdfplumber's `extract_words` with
-    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars_and_graphics`.
+    X_TOLERANCE/Y_TOLERANCE, computed from `page_chars_and_graphics`. A PDF of more
+    pages than the `max_pages` limit raises LimitExceeded before any page is parsed.
     """
     pages: list[list[Word]] = []
     graphics: list[list[Box]] = []
-    with pdfplumber.open(path) as pdf:
+    with pdfplumber.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pdf:
+        check_pages(len(pdf.pages), source_file)
         for number, page in enumerate(pdf.pages, start=1):
             try:
                 chars, boxes = page_chars_and_graphics(page)
@@ -244,18 +252,25 @@ def fallback_name(path: Path) -> str:
     return " ".join(path.stem.replace("-", " ").replace("_", " ").split())
 
 
-def read_pdf(path: Path, source_file: str) -> FileExtraction:
-    """The labels, panel rows and read issues of one PDF (raises a LabelError)."""
+def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    """The labels, panel rows and read issues of one PDF (raises a LabelError): `data`,
+    the file's bytes as read by the extract stage (default: read from `path`)."""
+    if data is None:
+        data = read_bytes(path, source_file)
     try:
-        pages, graphics = pdf_pages(path)
+        pages, graphics = pdf_pages(data, source_file)
     except (PdfminerException, PSException, PDFSyntaxError) as exc:
+        if isinstance(exc.__cause__, MemoryError) or any(
+            isinstance(arg, MemoryError) for arg in exc.args
+        ):
+            raise MemoryError from exc  # the worker's memory limit, not a damaged file
         raise _unreadable(exc, source_file) from exc
-    todo = ocr.pages_to_ocr(path, pages)
+    todo = ocr.pages_to_ocr(path, pages, data)
     unread = len(todo) if ocr.tesseract_path() is None else 0
     if unread == len(pages) > 0:
         raise no_text_layer(pages, source_file)
     if todo and not unread:
-        return ocr.read_ocr_pdf(path, pages, todo, source_file)
+        return ocr.read_ocr_pdf(path, pages, todo, source_file, data)
     labels, rows, issues = words_to_labels(
         pages,
         source_file,
