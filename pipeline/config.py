@@ -28,7 +28,7 @@ LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
 
 #: Bump when a change to extraction changes what is read from a file: the cache
 #: of extracted files (pipeline.runs) is keyed by it, so every file is read again.
-EXTRACTOR_VERSION = "5"  # 5: panel regions, column groups, the per-serving column
+EXTRACTOR_VERSION = "6"  # 6: a read issue says whether it blocks the verdict
 
 
 @dataclass(frozen=True)

@@ -1377,6 +1377,7 @@ class _Reader:
                 f"page {panel.pages[0] if panel.pages else '?'}: two amount columns "
                 f"({' | '.join(heads)}) and the headings do not say which is per serving "
                 f"(serving size {serving_size or 'not printed'}): their amounts were not taken",
+                blocks_verdict=True,
             )
         comma_panel = any(
             shows_decimal_comma(i.amount) for e in entries for i in e.items if i.amount
@@ -1709,8 +1710,18 @@ class _Reader:
                 }
             )
 
-    def _issue(self, label_index: int, page: int | None, line_no: int | None, detail: str) -> None:
-        self.issues.append(ReadIssue(self.source_file, label_index, page, line_no, detail))
+    def _issue(
+        self,
+        label_index: int,
+        page: int | None,
+        line_no: int | None,
+        detail: str,
+        *,
+        blocks_verdict: bool = False,
+    ) -> None:
+        self.issues.append(
+            ReadIssue(self.source_file, label_index, page, line_no, detail, blocks_verdict)
+        )
 
 
 def _footnotes(tail: list[_Line]) -> str:

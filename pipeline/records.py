@@ -93,6 +93,9 @@ class ReadIssue:
     page: int | None
     line_no: int | None
     detail: str
+    # True when what was not read decides the protocol verdict (e.g. two amount columns
+    # whose headings do not say which is per serving): the product is not_assessable.
+    blocks_verdict: bool = False
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ def read_findings(products: pd.DataFrame, read_issues: pd.DataFrame) -> list[dic
             "check": "read",
             "severity": "error",
             "detail": issue["detail"],
-            "blocking": False,
+            "blocking": bool(issue.get("blocks_verdict", False)),
             "line_no": None,
         }
         for issue in read_issues.to_dict("records")

@@ -330,9 +330,11 @@ def test_unreadable_cases_end_not_assessable_or_rejected(audited: dict[str, Any]
     }
     reasons = {p["source_file"]: p["verdict_reason"] for p in audited["products"]}
     assert "'Calcium' has no readable amount" in reasons["artwork-unreadable-silent-dual.pdf"]
+    # the verdict's reason names the columns that were not taken, and why
+    assert SILENT in reasons["artwork-unreadable-silent-dual.pdf"]
     assert "'Calcium' has no readable amount" in reasons["artwork-unreadable-eu-grouped.pdf"]
-    details = {f["detail"] for f in audited["data_quality"] if f["check"] == "read"}
-    assert {SILENT, AMBIGUOUS_COMMA} <= details
+    read = {f["detail"]: f["severity"] for f in audited["data_quality"] if f["check"] == "read"}
+    assert {SILENT, AMBIGUOUS_COMMA} <= set(read)
     assert audited["rejected"] == [
         {"source_file": "artwork-unreadable-garbled-amounts.pdf", "reason": GARBLED}
     ]
