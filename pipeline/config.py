@@ -23,7 +23,9 @@ DEFAULT_WORK_DIR = Path("data/processed")
 PDF_SUFFIXES = frozenset({"pdf"})
 CSV_SUFFIXES = frozenset({"csv"})
 JSON_SUFFIXES = frozenset({"json"})
-IMAGE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "tif", "tiff"})
+IMAGE_SUFFIXES = frozenset(
+    {"png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "gif", "heic", "heif"}
+)
 LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
 
 #: Bump when a change to extraction changes what is read from a file: the cache

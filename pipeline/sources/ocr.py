@@ -110,6 +110,10 @@ UNIT_REPAIRS: dict[str, str] = {
 }
 #: Letters read for digits inside a token that is otherwise a number next to a unit.
 CONFUSABLE_DIGITS: dict[str, str] = {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1"}
+#: A lone letter read for the digit 0 glued to a mass unit ("Og", "Omg": a nutrition
+#: row's zero, the commonest amount of "Total Fat" and its kind): repaired to "0".
+ZERO_MISREADS: frozenset[str] = frozenset({"O", "o"})
+ZERO_UNITS: frozenset[str] = frozenset({"g", "mg", "mcg"})
 #: Misreads of "%" after a %DV number.
 PERCENT_REPAIRS: tuple[str, ...] = ("°/o", "º/o", "o/o", "0/0", "%o", "°%", "Yo")
 #: Misreads of a footnote mark ("*") printed after an amount ("25 mcg*" or in the %DV
@@ -127,6 +131,9 @@ MARK_REPAIRS: dict[str, str] = {
     "“": "*",
     "x": "*",
 }
+#: Misreads of a dagger ("†": Daily Value not established) or of the arrow some panels
+#: print in its place, as a lone token right after "number unit": repaired to "†".
+DAGGER_REPAIRS: frozenset[str] = frozenset({"t", "T", "Tt", "tT", "TT", "+", "¢", "f", "ft"})
 #: Panel words whose misreads (same length, one letter off; two for long words) are
 #: repaired: the words the panel reader keys on, and the protocol nutrients.
 KEYWORDS: tuple[str, ...] = (
@@ -210,6 +217,8 @@ def _fix_glued(core: str) -> str | None:
             continue
         fixed_unit = _fix_unit(unit)
         fixed_num = num if _NUMBER_RE.match(num) else _fix_number(num)
+        if num in ZERO_MISREADS and fixed_unit is not None and fixed_unit[0] in ZERO_UNITS:
+            fixed_num = "0"  # "Og", "Omg": a nutrition row's zero
         if fixed_unit is not None and fixed_num is not None:
             fixed = fixed_num + fixed_unit[0] + fixed_unit[1]
             return fixed if fixed != core else None
@@ -272,7 +281,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
         elif unit_at(i + 1) and _fix_number(core) is not None:
             core = _fix_number(core) or core
         elif (
-            core in MARK_REPAIRS
+            (core in MARK_REPAIRS or core in DAGGER_REPAIRS)
             and not pre
             and not post
             and i >= 1
@@ -281,7 +290,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
                 or _is_glued(texts[i - 1])
             )
         ):
-            core = MARK_REPAIRS[core]
+            core = MARK_REPAIRS.get(core, "†")
         else:
             core = _fix_keyword(core) or core
         out[i] = pre + core + post
@@ -557,36 +566,21 @@ def _bbox(ink: np.ndarray, margin: int) -> tuple[int, int, int, int]:
 
 
 def preprocess(gray: Image.Image, dpi: float) -> Prepared:
-    """Flatten lighting, crop, rescale, deskew, denoise, binarize and remove rules."""
-    gray = flatten_lighting(gray)
-    factor = max(1, max(gray.size) // 1200)
-    small = gray.reduce(factor) if factor > 1 else gray
-    small_ink = _ink(small.filter(ImageFilter.MedianFilter(3)))
-    skew, small_height = estimate_skew(small_ink)
-    # crop to the ink, with room for turning it back
-    bx0, by0, bx1, by1 = _bbox(small_ink, round(0.05 * max(small_ink.shape)) + 4)
-    crop0 = (bx0 * factor, by0 * factor)
-    gray = gray.crop((bx0 * factor, by0 * factor, bx1 * factor, by1 * factor))
-    height = small_height * factor if small_height is not None else None
-    scale = 1.0
-    if height is not None and height < MIN_LINE_PX:
-        scale = min(MAX_UPSCALE, MIN_LINE_PX / height)
-    elif height is not None and height > MAX_LINE_PX:
-        scale = MAX_LINE_PX / height
-    if abs(scale - 1.0) > 0.05:
-        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-        gray = gray.resize(size, Image.Resampling.LANCZOS)
+    """Measure the text (pipeline.sources.ocr_prep.analyse), scale it to the size OCR
+    reads best, normalize polarity and lighting, deskew, remove rules, boxes, pictures
+    and specks, binarize and crop to the ink."""
+    from pipeline.sources import ocr_prep
+
+    measured = ocr_prep.analyse(gray)
+    scale = ocr_prep.scale_for(measured.text_px)
+    ink, skew = ocr_prep.clean_page(gray, scale, measured.text_px)
+    if ink.dtype == np.uint8:
+        x0, y0, x1, y1 = _bbox(ink < 128, 24)
+        binary = Image.fromarray(ink[y0:y1, x0:x1])
     else:
-        scale = 1.0
-    if abs(skew) >= 0.1:
-        gray = gray.rotate(-skew, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
-    gray = gray.filter(ImageFilter.MedianFilter(3 if scale < 1.7 else 5))
-    ink = _ink(gray)
-    ink = remove_rules(ink, height * scale if height is not None else MIN_LINE_PX)
-    x0, y0, x1, y1 = _bbox(ink, 24)
-    binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
-    offset = (crop0[0] * scale + x0, crop0[1] * scale + y0)
-    return Prepared(binary, dpi * scale, offset, skew)
+        x0, y0, x1, y1 = _bbox(ink, 24)
+        binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
+    return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew)
 
 
 def ocr_words_to_words(
