@@ -574,12 +574,8 @@ def preprocess(gray: Image.Image, dpi: float) -> Prepared:
     measured = ocr_prep.analyse(gray)
     scale = ocr_prep.scale_for(measured.text_px)
     ink, skew = ocr_prep.clean_page(gray, scale, measured.text_px)
-    if ink.dtype == np.uint8:
-        x0, y0, x1, y1 = _bbox(ink < 128, 24)
-        binary = Image.fromarray(ink[y0:y1, x0:x1])
-    else:
-        x0, y0, x1, y1 = _bbox(ink, 24)
-        binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
+    x0, y0, x1, y1 = _bbox(ink, 24)
+    binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
     return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew)
 
 

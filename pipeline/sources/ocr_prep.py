@@ -156,7 +156,9 @@ def otsu(arr: np.ndarray) -> int:
 
 def binarize(flat: np.ndarray) -> np.ndarray:
     """Ink of a flattened image: Otsu, but never above 200 (a page with little ink)
-    nor below 90."""
+    nor below 90. (Measured against a per-block threshold halfway to each block's
+    darkest ink: that kept faint grey text but broke up white-on-dark letters; 19 rows
+    against 32 on the real-label dev set.)"""
     t = min(200, max(90, otsu(flat)))
     return flat < t
 
@@ -287,11 +289,4 @@ def clean_page(
     if comps.drop.any():
         drop_ids = np.concatenate(([False], comps.drop))
         ink = ink & ~drop_ids[comps.labels]
-    if GRAY_OUT:
-        # the gray levels of the kept ink (and its anti-aliased edge), white elsewhere
-        near = ndimage.binary_dilation(ink, iterations=2)
-        return np.where(near, flat_arr, 255).astype(np.uint8), skew
     return ink, skew
-
-
-GRAY_OUT = __import__("os").environ.get("H14_GRAY") == "1"
