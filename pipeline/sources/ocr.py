@@ -157,6 +157,9 @@ KEYWORDS: tuple[str, ...] = (
     "Warnings",
 )
 
+#: A lower-case word ending in "!": Tesseract's misread of a final "l" (a panel prints
+#: no exclamation marks).
+_BANG_L_RE = re.compile(r"^[a-z]{3,}!$")
 _WRAP_RE = re.compile(r"^(?P<pre>[(\[{]*)(?P<core>.*?)(?P<post>[)\]},;:]*)$")
 _NUMBER_RE = re.compile(r"^[<>]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)$")
 _UNIT_RE = re.compile(r"^(?:mcg|µg|μg|ug|mg|g|IU|kcal|mL|mEq|CFU)$", re.IGNORECASE)
@@ -173,6 +176,8 @@ _MARK_TAIL = "".join(k for k in MARK_REPAIRS if len(k) == 1 and not k.isalnum() 
 _RULE_GLYPHS_RE = re.compile(r"^[|¦_]+$")
 _PUNCT_ONLY_RE = re.compile(r"^[^\w%*†‡<>]+$")
 NOISE_CONFIDENCE = 50.0
+#: A line less tall than this share of the page's median line is specks, not text.
+MIN_LINE_SHARE = 0.45
 
 
 def _split_wrap(text: str) -> tuple[str, str, str]:
@@ -291,6 +296,8 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
             )
         ):
             core = MARK_REPAIRS.get(core, "†")
+        elif _BANG_L_RE.match(core):
+            core = core[:-1] + "l"  # "cholecalcifero!": a final "l" read as "!"
         else:
             core = _fix_keyword(core) or core
         out[i] = pre + core + post
@@ -482,18 +489,19 @@ def line_height(rows: np.ndarray) -> float | None:
 
 
 def _runs(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """The pixels of `mask` (2-D bool) in horizontal runs at least `min_len` long."""
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    diff = np.diff(padded.ravel(), prepend=0, append=0)
-    starts = np.nonzero(diff == 1)[0]
-    ends = np.nonzero(diff == -1)[0]
-    keep = (ends - starts) >= min_len
-    marks = np.zeros(padded.size + 1, dtype=np.int32)
-    np.add.at(marks, starts[keep], 1)
-    np.add.at(marks, ends[keep], -1)
-    return np.cumsum(marks[:-1]).reshape(h, w + 2)[:, 1:-1] > 0
+    """The pixels of `mask` (2-D bool) in horizontal runs at least `min_len` long: a
+    morphological opening with a 1 x min_len line (running min then max filters)."""
+    if min_len <= 1:
+        return mask.astype(bool)
+    from scipy import ndimage
+
+    m = mask.astype(np.uint8)
+    eroded = ndimage.minimum_filter1d(m, min_len, axis=1, mode="constant", cval=0)
+    origin = 0 if min_len % 2 else -1  # the erosion's window, mirrored
+    opened = ndimage.maximum_filter1d(
+        eroded, min_len, axis=1, mode="constant", cval=0, origin=origin
+    )
+    return opened.astype(bool)
 
 
 def _close_gaps(mask: np.ndarray, gap: int) -> np.ndarray:
@@ -573,10 +581,49 @@ def preprocess(gray: Image.Image, dpi: float) -> Prepared:
 
     measured = ocr_prep.analyse(gray)
     scale = ocr_prep.scale_for(measured.text_px)
-    ink, skew = ocr_prep.clean_page(gray, scale, measured.text_px)
+    ink, skew = ocr_prep.clean_page(gray, scale, measured)
     x0, y0, x1, y1 = _bbox(ink, 24)
     binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
     return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew)
+
+
+#: Words OCR glues together when the space between them is narrow (a tight heading):
+#: split apart again, each part with its share of the box.
+_GLUED_HEADING_RE = re.compile(r"^(supplement)(facts\W*)$", re.IGNORECASE)
+#: A quote mark glued to the first word of a line is the remains of a box edge.
+_EDGE_QUOTES = "'‘’\"“”`"
+
+
+def split_word(w: OcrWord, parts: Sequence[str]) -> list[OcrWord]:
+    """`w` split into `parts` (which join to its text), each with a share of its width
+    proportional to its characters: positioned words from a glued token (or from a
+    line of text an engine gives as one box)."""
+    total = max(1, sum(len(p) for p in parts))
+    out: list[OcrWord] = []
+    start = 0
+    for part in parts:
+        left = w.left + round(w.width * start / total)
+        right = w.left + round(w.width * (start + len(part)) / total)
+        out.append(
+            OcrWord(part, left, w.top, max(1, right - left), w.height, w.confidence, w.line_key)
+        )
+        start += len(part)
+    return out
+
+
+def unglue_line(line: Sequence[OcrWord]) -> list[OcrWord]:
+    """A line's words with a box-edge quote dropped from its first word and a glued
+    "SupplementFacts" heading split in two."""
+    out: list[OcrWord] = []
+    for i, w in enumerate(line):
+        text = w.text
+        if i == 0 and len(text) > 2 and text[0] in _EDGE_QUOTES and text[1].isalpha():
+            cut = len(text) - len(text.lstrip(_EDGE_QUOTES))
+            w = split_word(w, [text[:cut], text[cut:]])[1]
+            text = w.text
+        m = _GLUED_HEADING_RE.match(text)
+        out.extend(split_word(w, [m.group(1), m.group(2)]) if m else [w])
+    return out
 
 
 def ocr_words_to_words(
@@ -591,14 +638,18 @@ def ocr_words_to_words(
     words: list[Word] = []
     repairs: dict[Word, str] = {}
     lines: dict[tuple[int, int, int], list[OcrWord]] = {}
+    body = statistics.median([w.height for w in found]) if found else 0.0
     for w in found:
         if _RULE_GLYPHS_RE.match(w.text) or (
             _PUNCT_ONLY_RE.match(w.text) and w.confidence < NOISE_CONFIDENCE
         ):
             continue
+        if w.height < MIN_LINE_SHARE * body:  # a line of specks (a box corner), not text
+            continue
         lines.setdefault(w.line_key, []).append(w)
     for line in lines.values():
         line.sort(key=lambda w: w.left)
+        line = unglue_line(line)
         for w, (text, note) in zip(line, repair_line([w.text for w in line]), strict=True):
             word = Word(
                 text=text,

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 from scipy import ndimage
 
 #: The median height (pixels) of a letter of the panel's text that OCR reads best: about
@@ -45,7 +45,7 @@ MIN_SCALE = 0.35
 #: Body text smaller than this (pixels, median letter height) cannot be read.
 MIN_READABLE_PX = 6.0
 #: Analysis is done on a copy at most this many pixels on its long side.
-ANALYSIS_SIDE = 1600
+ANALYSIS_SIDE = 1200
 #: A block is "dark ground" when its median is below this share of the brightest blocks.
 DARK_GROUND = 0.5
 
@@ -57,6 +57,8 @@ class Analysis:
     text_px: float | None  # median letter height of the text, None when no text found
     inverted_share: float  # share of the image that was light on dark
     letters: int  # letter-like components counted
+    dark: np.ndarray  # the dark-ground mask, at the analysis copy's size
+    noisy: bool = False  # many specks (a scan's noise): worth a median filter
 
 
 def _block_grid(arr: np.ndarray, blocks: int, q: float) -> np.ndarray:
@@ -123,11 +125,15 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     return ground
 
 
-def normalize_polarity(gray: np.ndarray) -> tuple[np.ndarray, float]:
+def normalize_polarity(
+    gray: np.ndarray, dark: np.ndarray | None = None
+) -> tuple[np.ndarray, float, np.ndarray]:
     """`gray` (uint8) as dark text on a white ground everywhere: dark-ground parts
-    inverted, then lighting flattened. Returns the image and the inverted share."""
+    inverted (`dark`, measured by `dark_ground_mask` when not given), then lighting
+    flattened. Returns the image, the inverted share and the dark-ground mask."""
     arr = gray.astype(np.float32)
-    dark = dark_ground_mask(arr)
+    if dark is None:
+        dark = dark_ground_mask(arr)
     share = float(dark.mean())
     if share > 0:
         arr = np.where(dark, 255.0 - arr, arr)
@@ -137,7 +143,7 @@ def normalize_polarity(gray: np.ndarray) -> tuple[np.ndarray, float]:
     bg = ndimage.uniform_filter(bg, size=3, mode="nearest")
     ground = np.maximum(_upsample(bg, arr.shape), 1.0)
     flat = np.clip(arr / ground * 255.0, 0, 255)
-    return flat.astype(np.uint8), share
+    return flat.astype(np.uint8), share, dark
 
 
 def otsu(arr: np.ndarray) -> int:
@@ -172,6 +178,7 @@ class Components:
     widths: np.ndarray
     letter: np.ndarray  # bool per component: letter-like
     drop: np.ndarray  # bool per component: a rule, box edge, picture or speck
+    fill: np.ndarray  # share of its box the component's ink covers
 
 
 def ink_components(ink: np.ndarray) -> Components:
@@ -179,7 +186,7 @@ def ink_components(ink: np.ndarray) -> Components:
     labels, n = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
         empty = np.zeros(0)
-        return Components(labels, empty, empty, empty.astype(bool), empty.astype(bool))
+        return Components(labels, empty, empty, empty.astype(bool), empty.astype(bool), empty)
     slices = ndimage.find_objects(labels)
     heights = np.array([s[0].stop - s[0].start for s in slices], dtype=np.float64)
     widths = np.array([s[1].stop - s[1].start for s in slices], dtype=np.float64)
@@ -197,9 +204,9 @@ def ink_components(ink: np.ndarray) -> Components:
     guess = float(np.median(heights[plausible])) if plausible.any() else 10.0
     # rules: far longer than a letter and thin (an "l" or a dash is not)
     thin_h = (
-        (widths >= 6 * np.maximum(heights, 1))
+        (widths >= 8 * np.maximum(heights, 1))
         & (widths >= 3 * guess)
-        & (heights <= max(3.0, 0.35 * guess))
+        & (heights <= max(3.0, 0.8 * guess))
     )
     thin_v = (
         (heights >= 6 * np.maximum(widths, 1))
@@ -210,7 +217,7 @@ def ink_components(ink: np.ndarray) -> Components:
     hollow = big & (fill < 0.2)  # a box, a frame
     blob = big & (fill >= 0.2)  # a picture, a logo, a filled bar
     speck = (heights < max(2.0, 0.15 * guess)) & (widths < max(2.0, 0.15 * guess))
-    drop = thin_h | thin_v | hollow | blob | speck
+    drop = thin_h | thin_v | hollow | blob | speck | _dashes(slices, heights, widths, guess)
     letter = (
         ~drop
         & (heights >= max(3.0, 0.4 * guess))
@@ -218,7 +225,30 @@ def ink_components(ink: np.ndarray) -> Components:
         & (widths <= 2.5 * heights)
         & (fill >= 0.12)
     )
-    return Components(labels, heights, widths, letter, drop)
+    return Components(labels, heights, widths, letter, drop, fill)
+
+
+def _dashes(
+    slices: list[tuple[slice, slice]], heights: np.ndarray, widths: np.ndarray, guess: float
+) -> np.ndarray:
+    """Flat pieces (a dash's shape) of which at least DASH_RUN sit on one row: what is
+    left of a dashed or broken rule. A hyphen in text has no such row of twins."""
+    flat = (heights <= max(3.0, 0.35 * guess)) & (widths >= np.maximum(3.0, 2.5 * heights))
+    out = np.zeros(heights.shape, dtype=bool)
+    if flat.sum() < DASH_RUN:
+        return out
+    idx = np.nonzero(flat)[0]
+    centre = np.array([(slices[i][0].start + slices[i][0].stop) / 2 for i in idx])
+    band = np.round(centre / max(2.0, 0.3 * guess)).astype(np.int64)
+    for b in np.unique(band):
+        members = idx[(band >= b - 1) & (band <= b + 1)]
+        if members.size >= DASH_RUN:
+            out[members] = True
+    return out
+
+
+#: Flat pieces on one row that make a broken rule.
+DASH_RUN = 6
 
 
 def text_height(comps: Components) -> float | None:
@@ -241,13 +271,15 @@ def _to_analysis(gray: Image.Image) -> tuple[np.ndarray, float]:
 def analyse(gray: Image.Image) -> Analysis:
     """Measure a page image: text height (in the image's own pixels) and inversion."""
     arr, factor = _to_analysis(gray)
-    flat, share = normalize_polarity(arr)
+    flat, share, dark = normalize_polarity(arr)
     comps = ink_components(binarize(flat))
     height = text_height(comps)
     return Analysis(
         text_px=None if height is None else height / factor,
         inverted_share=share,
         letters=int(comps.letter.sum()),
+        dark=dark,
+        noisy=bool(((comps.heights <= 2) & (comps.widths <= 2)).sum() > 0.3 * comps.letter.sum()),
     )
 
 
@@ -260,19 +292,28 @@ def scale_for(text_px: float | None) -> float:
     return 1.0 if abs(scale - 1.0) < 0.08 else scale
 
 
-def clean_page(
-    gray: Image.Image, scale: float, text_px: float | None
-) -> tuple[np.ndarray, float]:
+def clean_page(gray: Image.Image, scale: float, measured: Analysis) -> tuple[np.ndarray, float]:
     """The page at `scale` as ink (bool): polarity normalized, lighting flattened,
     deskewed (`estimate_skew`), table rules removed (`remove_rules`), then box edges,
     pictures and specks dropped by shape. Returns the ink and the skew undone."""
     from pipeline.sources.ocr import estimate_skew, remove_rules
 
+    # a scan's specks, enlarged with the image, would break letters apart: a median
+    # filter where the analysis found many (it also thins a small clean image's
+    # strokes, so only there), before enlarging where the text is large (cheaper)
+    early = measured.noisy and measured.text_px is not None and measured.text_px >= 14
+    if early:
+        gray = gray.filter(ImageFilter.MedianFilter(3))
     if scale != 1.0:
         size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
         resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC
         gray = gray.resize(size, resample)
-    flat_arr, _ = normalize_polarity(np.asarray(gray, dtype=np.uint8))
+    if measured.noisy and not early:
+        gray = gray.filter(ImageFilter.MedianFilter(3))
+    # the dark ground is measured again at this scale where there is one (its edges
+    # must fall between letters, pixel for pixel); a page with none skips that
+    dark = None if measured.dark.any() else np.zeros((gray.height, gray.width), dtype=bool)
+    flat_arr, _, _ = normalize_polarity(np.asarray(gray, dtype=np.uint8), dark)
     ink = binarize(flat_arr)
     factor = max(1, max(ink.shape) // 1200)
     small = ink[::factor, ::factor]
@@ -283,6 +324,13 @@ def clean_page(
         )
         flat_arr = np.asarray(flat, dtype=np.uint8)
         ink = binarize(flat_arr)
+    # rules that touch letters are one component with them: cut them out by their runs
+    # first, then drop what is left of boxes, bars, pictures and specks by shape
+    # solid bars and frames alone first (cutting a thick bar by its runs leaves dashes)
+    comps = ink_components(ink)
+    solid = np.concatenate(([False], comps.drop & (comps.fill >= 0.6)))
+    ink = ink & ~solid[comps.labels]
+    text_px = measured.text_px
     line_px = 1.4 * (text_px * scale if text_px else TARGET_TEXT_PX)
     ink = remove_rules(ink, line_px)
     comps = ink_components(ink)
