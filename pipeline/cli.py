@@ -53,6 +53,27 @@ Full = Annotated[bool, typer.Option("--full", help="Ignore the cache: read every
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
 
 
+class OcrEngine(StrEnum):
+    tesseract = "tesseract"
+    rapidocr = "rapidocr"
+
+
+OcrEngineOpt = Annotated[
+    OcrEngine | None,
+    typer.Option(
+        "--ocr-engine",
+        help="OCR engine for images and scanned PDF pages (default: tesseract; rapidocr "
+        "needs the rapidocr extra).",
+    ),
+]
+
+
+def _use_ocr_engine(engine: OcrEngine | None) -> None:
+    """Put the engine where the extract stage's worker processes read it."""
+    if engine is not None:
+        os.environ[config.OCR_ENGINE_ENV] = engine.value
+
+
 def _setup_logging(quiet: bool) -> None:
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
@@ -92,6 +113,7 @@ def audit(
         bool, typer.Option("--data-docs", help="Also render GX Data Docs into OUT/data-docs/.")
     ] = False,
     quiet: Quiet = False,
+    ocr_engine: OcrEngineOpt = None,
 ) -> None:
     """Run the whole audit: extract, normalize, validate, score and report.
 
@@ -103,6 +125,7 @@ def audit(
     from pipeline.audit import run_audit
     from pipeline.protocol import load_protocol
 
+    _use_ocr_engine(ocr_engine)
     _setup_logging(quiet)
     try:
         settings = load_protocol(protocol)

@@ -226,7 +226,7 @@ def extract_in_batches(
     if not files:
         raise AuditError(f"no label files (*.pdf, *.csv, *.json, images) under {labels_dir}")
     main, companions = _companions(files)
-    cache = runs.ExtractionCache(work.cache_dir, config.EXTRACTOR_VERSION)
+    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
     planned = _plan(
         main, companions, labels_dir, cache.cache_key, cache.entries_dir if use_cache else None
     )

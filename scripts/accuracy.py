@@ -33,7 +33,9 @@ def default_dev_set() -> Path:
     return REPO_DIR.parent / DEV_SET
 
 
-def audit_command(labels: Path, out: Path, work: Path, engine: str | None, jobs: int | None) -> list[str]:
+def audit_command(
+    labels: Path, out: Path, work: Path, engine: str | None, jobs: int | None
+) -> list[str]:
     cmd = [sys.executable, "-m", "pipeline", "audit", str(labels), "--out", str(out)]
     cmd += ["--work", str(work), "--full", "--quiet"]
     if engine:
@@ -46,7 +48,9 @@ def audit_command(labels: Path, out: Path, work: Path, engine: str | None, jobs:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev-set", type=Path, default=None)
-    parser.add_argument("--ocr-engine", default=None, help="tesseract or rapidocr (default: the CLI's)")
+    parser.add_argument(
+        "--ocr-engine", default=None, help="tesseract or rapidocr (default: the CLI's)"
+    )
     parser.add_argument("--work", type=Path, default=None, help="keep the audit's output here")
     parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args(argv)
@@ -54,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     labels, truth, scorer = dev / "labels", dev / "truth.json", dev / "score.py"
     missing = [p for p in (labels, truth, scorer) if not p.exists()]
     if missing:
-        print(f"make accuracy: the dev set is absent: {', '.join(str(p) for p in missing)} not found")
-        print("(it is ../shared/realworld-dev beside the repository: labels/, truth.json, score.py)")
+        print(
+            f"make accuracy: the dev set is absent: {', '.join(str(p) for p in missing)} not found"
+        )
+        print(
+            "(it is ../shared/realworld-dev beside the repository: labels/, truth.json, score.py)"
+        )
         return 1
     with tempfile.TemporaryDirectory(prefix="labelaudit-accuracy-") as tmp:
         root = args.work.resolve() if args.work else Path(tmp)
@@ -80,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dev set: {dev}")
         print(scored.stdout, end="")
         n_files = sum(1 for p in labels.rglob("*") if p.is_file())
-        print(f"audit: {seconds:.1f} s for {n_files} files ({seconds / max(n_files, 1):.2f} s a file)")
+        print(
+            f"audit: {seconds:.1f} s for {n_files} files ({seconds / max(n_files, 1):.2f} s a file)"
+        )
     return 0
 
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
@@ -551,6 +551,7 @@ class Prepared:
     dpi: float  # pixels per inch of `image`
     offset: tuple[float, float]  # where `image` starts in the page, in `dpi` pixels
     skew: float
+    text_px: float | None = None  # median letter height measured in the page as given
 
 
 def _ink(gray: Image.Image) -> np.ndarray:
@@ -584,7 +585,7 @@ def preprocess(gray: Image.Image, dpi: float) -> Prepared:
     ink, skew = ocr_prep.clean_page(gray, scale, measured)
     x0, y0, x1, y1 = _bbox(ink, 24)
     binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
-    return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew)
+    return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew, measured.text_px)
 
 
 #: Words OCR glues together when the space between them is narrow (a tight heading):
@@ -666,16 +667,58 @@ def ocr_words_to_words(
     return words, repairs
 
 
-def page_words(
-    gray: Image.Image, dpi: float, page: int, *, exe: str
-) -> tuple[list[Word], dict[Word, str]]:
-    """OCR one page image at `dpi`: its words in points (repaired) and the repairs."""
+@dataclass(frozen=True)
+class PageRead:
+    """One OCR'd page: its words in points (repaired), the repairs, and what the
+    measuring pass found (for a rejection a person can act on)."""
+
+    words: list[Word]
+    repairs: dict[Word, str]
+    text_px: float | None  # median letter height in the page image's own pixels
+    width: int  # the page image's width in pixels
+
+
+def read_page(
+    gray: Image.Image, dpi: float, page: int, *, exe: str | None, engine: str
+) -> PageRead:
+    """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here, then
+    the tesseract command `exe`; "rapidocr": the image as it is, see ocr_rapid)."""
+    from pipeline.sources import ocr_prep
+
+    if engine == "rapidocr":
+        from pipeline.sources.ocr_rapid import run_rapidocr
+
+        measured = ocr_prep.analyse(gray)
+        words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
+        return PageRead(words, repairs, measured.text_px, gray.width)
+    if exe is None:
+        raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
     prepared = preprocess(gray, dpi)
     try:
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe)
     finally:
         prepared.image.close()
-    return ocr_words_to_words(found, prepared.dpi, prepared.offset, page)
+    words, repairs = ocr_words_to_words(found, prepared.dpi, prepared.offset, page)
+    return PageRead(words, repairs, prepared.text_px, gray.width)
+
+
+def page_words(
+    gray: Image.Image, dpi: float, page: int, *, exe: str
+) -> tuple[list[Word], dict[Word, str]]:
+    """OCR one page image at `dpi` with Tesseract: its words in points (repaired) and
+    the repairs."""
+    done = read_page(gray, dpi, page, exe=exe, engine="tesseract")
+    return done.words, done.repairs
+
+
+def engine_ready(engine: str) -> tuple[str | None, str | None]:
+    """(tesseract path or None, the rejection reason when `engine` cannot run here)."""
+    if engine == "rapidocr":
+        from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available
+
+        return None, None if available() else NEEDS_RAPIDOCR
+    exe = tesseract_path()
+    return exe, None if exe is not None else NEEDS_TESSERACT_IMAGE
 
 
 # --- sources ------------------------------------------------------------------------
@@ -690,10 +733,26 @@ def _image_dpi(image: Image.Image) -> float:
     return value if 100.0 <= value <= 1200.0 else RENDER_DPI
 
 
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF phone photos (pillow-heif), once per process."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - a dependency; without it HEIC is "damaged"
+        return
+    pillow_heif.register_heif_opener()
+
+
+def open_image(path: Path) -> Image.Image:
+    """The image file opened by Pillow (any format it or pillow-heif reads)."""
+    if path.suffix.lower() in (".heic", ".heif"):
+        _register_heif()
+    return Image.open(path)
+
+
 def image_frames(path: Path, source_file: str) -> Iterator[tuple[Image.Image, float]]:
     """Each frame of an image file (grayscale) and its dpi; raises UnreadableFile."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             if image.width * image.height > MAX_PIXELS:
                 raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
             for frame in ImageSequence.Iterator(image):
@@ -714,10 +773,24 @@ def _mean_confidence(pages: Sequence[Sequence[Word]]) -> float | None:
     return statistics.mean(values) if values else None
 
 
+def _has_heading(pages: Sequence[Sequence[Word]]) -> bool:
+    """Whether any page holds the word "Supplement" or "Facts" (a heading, maybe
+    misread in part)."""
+    return any(
+        _split_wrap(w.text)[1].lower() in ("supplement", "facts") for page in pages for w in page
+    )
+
+
 def _no_panel_detail(pages: Sequence[Sequence[Word]], where: str) -> str:
     mean = _mean_confidence(pages)
     if mean is None:
         return f"{NO_TEXT}{where}"
+    if not _has_heading(pages):
+        n = sum(len(page) for page in pages)
+        return (
+            f"text found but no Supplement Facts heading{where} "
+            f"({n} words, mean confidence {mean:.0f}%)"
+        )
     return f"no Supplement Facts panel found by OCR{where} (mean confidence {mean:.0f}%)"
 
 
@@ -746,26 +819,40 @@ def _extraction(
     )
 
 
+def too_small(width: int, text_px: float | None) -> str | None:
+    """The rejection of an image whose text is too small to read, or None."""
+    from pipeline.sources.ocr_prep import MIN_READABLE_PX
+
+    if text_px is None or text_px >= MIN_READABLE_PX:
+        return None
+    return f"image {width} px wide: panel text {text_px:.0f} px high, too small to read"
+
+
 def read_image(path: Path, source_file: str) -> FileExtraction:
     """The labels of a scanned or photographed label image (raises a LabelError)."""
+    from pipeline import config
+
     if path.stat().st_size == 0:
         raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
-    exe = tesseract_path()
+    engine = config.ocr_engine()
+    exe, missing = engine_ready(engine)
     pages: list[list[Word]] = []
     repairs: dict[Word, str] = {}
+    small: str | None = None
     for number, (gray, dpi) in enumerate(image_frames(path, source_file), start=1):
-        if exe is None:
-            raise NeedsOcr(NEEDS_TESSERACT_IMAGE, source_file=source_file)
+        if missing is not None:
+            raise NeedsOcr(missing, source_file=source_file)
         try:
-            words, fixed = page_words(gray, dpi, number, exe=exe)
+            done = read_page(gray, dpi, number, exe=exe, engine=engine)
         except LabelError as exc:
             exc.source_file = source_file
             raise
-        pages.append(words)
-        repairs.update(fixed)
+        pages.append(done.words)
+        repairs.update(done.repairs)
+        small = small or too_small(done.width, done.text_px)
     extraction = _extraction(pages, repairs, source_file, path, "image-ocr")
     if extraction is None:
-        raise NoPanel(_no_panel_detail(pages, ""), source_file=source_file)
+        raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
     return extraction
 
 
@@ -797,9 +884,13 @@ def ocr_pdf_pages(
     """
     import pypdfium2 as pdfium
 
-    exe = tesseract_path()
-    if exe is None:
-        raise NeedsOcr(NEEDS_TESSERACT_PDF, source_file=source_file)
+    from pipeline import config
+
+    engine = config.ocr_engine()
+    exe, missing = engine_ready(engine)
+    if missing is not None:
+        reason = NEEDS_TESSERACT_PDF if engine == "tesseract" else missing
+        raise NeedsOcr(reason, source_file=source_file)
     out = [list(p) for p in pages]
     repairs: dict[Word, str] = {}
     try:
@@ -819,7 +910,8 @@ def ocr_pdf_pages(
             finally:
                 page.close()
             try:
-                words, fixed = page_words(gray, RENDER_DPI, index + 1, exe=exe)
+                done = read_page(gray, RENDER_DPI, index + 1, exe=exe, engine=engine)
+                words, fixed = done.words, done.repairs
             except LabelError as exc:
                 exc.source_file = source_file
                 exc.page = index + 1

@@ -192,7 +192,7 @@ def ink_components(ink: np.ndarray) -> Components:
     widths = np.array([s[1].stop - s[1].start for s in slices], dtype=np.float64)
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
     fill = areas / np.maximum(heights * widths, 1.0)
-    h, w = ink.shape
+    h = ink.shape[0]
     # first guess of the text size: the median of mid-sized, reasonably filled blobs
     plausible = (
         (heights >= 4)
