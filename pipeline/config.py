@@ -40,6 +40,12 @@ DEFAULT_OCR_ENGINE = "tesseract"
 OCR_ENGINE_ENV = "LABELAUDIT_OCR_ENGINE"
 
 
+#: A protocol amount (calcium, magnesium, vitamin D, vitamin K) that OCR read with a
+#: lower confidence than this (0-100: the lowest word confidence on its line) does not
+#: decide the verdict: the product is not assessable ("amount read with low confidence").
+MIN_AMOUNT_CONFIDENCE = 50.0
+
+
 def ocr_engine() -> str:
     """The OCR engine in force (OCR_ENGINE_ENV, else DEFAULT_OCR_ENGINE)."""
     value = os.environ.get(OCR_ENGINE_ENV, "").strip().lower()
