@@ -94,13 +94,18 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     big = np.zeros(n + 1, dtype=bool)
     for i, sl in enumerate(slices, start=1):
         bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        big[i] = areas[i] >= 0.004 * h * w and bh >= min_side and bw >= 2 * min_side
+        # a ground: a large dark area, long one way (a heading bar is wide, not tall)
+        big[i] = (
+            areas[i] >= 0.004 * h * w
+            and max(bh, bw) >= 2 * min_side
+            and min(bh, bw) >= 0.25 * min_side
+        )
     ground = big[labels]
     if not ground.any():
         return ground
     # light strokes narrower than `size` inside the dark ground (letters, and the thin
     # light rules between rows that letters touch) go with it: a closing
-    size = max(5, round(0.03 * min(h, w))) | 1
+    size = max(5, round(0.012 * min(h, w))) | 1
     closed = ndimage.minimum_filter(
         ndimage.maximum_filter(ground.astype(np.uint8), size=size, mode="nearest"),
         size=size,
