@@ -208,7 +208,7 @@ def write_style_image(label: Label, style: str, out: Path, seed: int = 0) -> Pat
             return write_image_pdf(
                 pdf, out, Scan(dpi=200, angle=float(rng.uniform(-2, 2)), noise=8.0, seed=seed)
             )
-        dpi = {"small-web": 90.0, "whole-wrap": 150.0, "bottle-photo": 200.0}.get(style, 170.0)
+        dpi = {"small-web": 110.0, "whole-wrap": 150.0, "bottle-photo": 200.0}.get(style, 170.0)
         panel = _panel(pdf, dpi)
     if style == "white-on-dark":
         image = white_on_dark(panel, rng)

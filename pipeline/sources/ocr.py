@@ -48,6 +48,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -107,6 +108,10 @@ UNIT_REPAIRS: dict[str, str] = {
     "1U": "IU",
     "!U": "IU",
     "IlU": "IU",
+    "iV": "IU",
+    "IV": "IU",
+    "lV": "IU",
+    "iU": "IU",
 }
 #: Letters read for digits inside a token that is otherwise a number next to a unit.
 CONFUSABLE_DIGITS: dict[str, str] = {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1"}
@@ -334,6 +339,7 @@ class OcrWord:
     height: int
     confidence: float
     line_key: tuple[int, int, int]  # (block, paragraph, line)
+    ink: tuple[int, int] | None = None  # the word's own (top, bottom), when known
 
 
 def run_tesseract(image: Image.Image, dpi: float, *, exe: str) -> list[OcrWord]:
@@ -378,6 +384,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
         text = (row.get("text") or "").strip()
         if not text:
             continue
+        own = (top, top + height)
         top, height = lines.get(key, (top, height))
         words.append(
             OcrWord(
@@ -388,6 +395,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
                 height=height,
                 confidence=max(0.0, float(row["conf"])),
                 line_key=key,
+                ink=own,
             )
         )
     return words
@@ -606,10 +614,17 @@ def split_word(w: OcrWord, parts: Sequence[str]) -> list[OcrWord]:
         left = w.left + round(w.width * start / total)
         right = w.left + round(w.width * (start + len(part)) / total)
         out.append(
-            OcrWord(part, left, w.top, max(1, right - left), w.height, w.confidence, w.line_key)
+            OcrWord(
+                part, left, w.top, max(1, right - left), w.height, w.confidence, w.line_key, w.ink
+            )
         )
         start += len(part)
     return out
+
+
+def astuple_rest(w: OcrWord) -> tuple[Any, ...]:
+    """An OcrWord's fields after its text (to rebuild it with another text)."""
+    return (w.left, w.top, w.width, w.height, w.confidence, w.line_key, w.ink)
 
 
 def unglue_line(line: Sequence[OcrWord]) -> list[OcrWord]:
@@ -617,6 +632,9 @@ def unglue_line(line: Sequence[OcrWord]) -> list[OcrWord]:
     "SupplementFacts" heading split in two."""
     out: list[OcrWord] = []
     for i, w in enumerate(line):
+        if w.text.strip("_") != w.text and w.text.strip("_"):
+            # a rule's remains touching the word ("mg_"): a panel prints no underscore
+            w = OcrWord(w.text.strip("_"), *astuple_rest(w))
         text = w.text
         if i == 0 and len(text) > 2 and text[0] in _EDGE_QUOTES and text[1].isalpha():
             cut = len(text) - len(text.lstrip(_EDGE_QUOTES))
@@ -624,6 +642,31 @@ def unglue_line(line: Sequence[OcrWord]) -> list[OcrWord]:
             text = w.text
         m = _GLUED_HEADING_RE.match(text)
         out.extend(split_word(w, [m.group(1), m.group(2)]) if m else [w])
+    return _join_split_keywords(out)
+
+
+def _join_split_keywords(line: list[OcrWord]) -> list[OcrWord]:
+    """Two neighbouring words that together spell a panel keyword ("Su" "pplement"),
+    joined into one (the box spanning both; the lower confidence)."""
+    keys = {k.lower() for k in KEYWORDS}
+    out: list[OcrWord] = []
+    for w in line:
+        prev = out[-1] if out else None
+        if prev is not None and (prev.text + w.text).lower() in keys:
+            out[-1] = OcrWord(
+                prev.text + w.text,
+                prev.left,
+                min(prev.top, w.top),
+                w.left + w.width - prev.left,
+                max(prev.height, w.height),
+                min(prev.confidence, w.confidence),
+                prev.line_key,
+                None
+                if prev.ink is None or w.ink is None
+                else (min(prev.ink[0], w.ink[0]), max(prev.ink[1], w.ink[1])),
+            )
+        else:
+            out.append(w)
     return out
 
 
@@ -651,13 +694,14 @@ def ocr_words_to_words(
     for line in lines.values():
         line.sort(key=lambda w: w.left)
         line = unglue_line(line)
+        top, bottom = line[0].top, line[0].top + line[0].height
         for w, (text, note) in zip(line, repair_line([w.text for w in line]), strict=True):
             word = Word(
                 text=text,
                 x0=round((w.left + ox) * to_pt, 2),
                 x1=round((w.left + w.width + ox) * to_pt, 2),
-                top=round((w.top + oy) * to_pt, 2),
-                bottom=round((w.top + w.height + oy) * to_pt, 2),
+                top=round((top + oy) * to_pt, 2),
+                bottom=round((bottom + oy) * to_pt, 2),
                 page=page,
                 confidence=w.confidence,
             )
@@ -665,6 +709,42 @@ def ocr_words_to_words(
             if note is not None:
                 repairs[word] = note
     return words, repairs
+
+
+def _headings(words: Sequence[Word]) -> list[Word]:
+    """The "Supplement" words followed by "Facts" on the same line (OCR'd headings)."""
+    out = []
+    for w in words:
+        if _split_wrap(w.text)[1].lower() != "supplement":
+            continue
+        h = w.bottom - w.top
+        if any(
+            _split_wrap(v.text)[1].lower().startswith("facts")
+            and abs(v.top - w.top) < 0.5 * h
+            and 0 <= v.x0 - w.x1 < 2 * h
+            for v in words
+        ):
+            out.append(w)
+    return out
+
+
+def panel_words(words: Sequence[Word]) -> list[Word]:
+    """The words of a page with the text beside a panel left out: when a page holds
+    one "Supplement Facts" heading and text left of it (a wrap's marketing block, its
+    directions column), the words that end left of the heading's left edge, from the
+    heading's line down, are dropped; the panel reader then sees the panel alone.
+    Words above the heading (the product's name) and pages with no heading or several
+    (several panels) are kept whole."""
+    heads = _headings(words)
+    if len(heads) != 1:
+        return list(words)
+    head = heads[0]
+    h = head.bottom - head.top
+    edge = head.x0 - 0.5 * h
+    beside = [w for w in words if w.x1 < edge and w.bottom > head.top]
+    if len(beside) < 3:
+        return list(words)
+    return [w for w in words if not (w.x1 < edge and w.bottom > head.top)]
 
 
 @dataclass(frozen=True)
@@ -690,7 +770,7 @@ def read_page(
 
         measured = ocr_prep.analyse(gray)
         words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
-        return PageRead(words, repairs, measured.text_px, gray.width)
+        return PageRead(panel_words(words), repairs, measured.text_px, gray.width)
     if exe is None:
         raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
     prepared = preprocess(gray, dpi)
@@ -699,7 +779,7 @@ def read_page(
     finally:
         prepared.image.close()
     words, repairs = ocr_words_to_words(found, prepared.dpi, prepared.offset, page)
-    return PageRead(words, repairs, prepared.text_px, gray.width)
+    return PageRead(panel_words(words), repairs, prepared.text_px, gray.width)
 
 
 def page_words(
@@ -774,11 +854,8 @@ def _mean_confidence(pages: Sequence[Sequence[Word]]) -> float | None:
 
 
 def _has_heading(pages: Sequence[Sequence[Word]]) -> bool:
-    """Whether any page holds the word "Supplement" or "Facts" (a heading, maybe
-    misread in part)."""
-    return any(
-        _split_wrap(w.text)[1].lower() in ("supplement", "facts") for page in pages for w in page
-    )
+    """Whether any page holds "Supplement" followed by "Facts" (a heading)."""
+    return any(_headings(page) for page in pages)
 
 
 def _no_panel_detail(pages: Sequence[Sequence[Word]], where: str) -> str:
