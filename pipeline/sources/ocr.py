@@ -181,6 +181,8 @@ _MARK_TAIL = "".join(k for k in MARK_REPAIRS if len(k) == 1 and not k.isalnum() 
 _RULE_GLYPHS_RE = re.compile(r"^[|¦_]+$")
 _PUNCT_ONLY_RE = re.compile(r"^[^\w%*†‡<>]+$")
 NOISE_CONFIDENCE = 50.0
+#: A line box taller than this many times its words' ink is clipped to the ink.
+LINE_CLIP = 1.15
 #: A line less tall than this share of the page's median line is specks, not text.
 MIN_LINE_SHARE = 0.45
 
@@ -694,7 +696,14 @@ def ocr_words_to_words(
     for line in lines.values():
         line.sort(key=lambda w: w.left)
         line = unglue_line(line)
+        # the line's extent: Tesseract's line box, clipped to its words' own ink where
+        # the box is much taller (a speck or a rule's remains counted in the line)
         top, bottom = line[0].top, line[0].top + line[0].height
+        inks = [w.ink for w in line if w.ink is not None]
+        if inks and len(inks) == len(line):
+            ink_top, ink_bottom = min(i[0] for i in inks), max(i[1] for i in inks)
+            if ink_bottom > ink_top and bottom - top > LINE_CLIP * (ink_bottom - ink_top):
+                top, bottom = max(top, ink_top), min(bottom, ink_bottom)
         for w, (text, note) in zip(line, repair_line([w.text for w in line]), strict=True):
             word = Word(
                 text=text,
