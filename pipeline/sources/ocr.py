@@ -741,7 +741,8 @@ def panel_words(words: Sequence[Word]) -> list[Word]:
     """The words of a page with the text beside a panel left out: when a page holds
     one "Supplement Facts" heading and text left of it (a wrap's marketing block, its
     directions column), the words that end left of the heading's left edge, from the
-    heading's line down, are dropped; the panel reader then sees the panel alone.
+    heading's line down, are dropped when a gutter parts them from the panel; the panel
+    reader then sees the panel alone.
     Words above the heading (the product's name) and pages with no heading or several
     (several panels) are kept whole."""
     heads = _headings(words)
@@ -750,8 +751,14 @@ def panel_words(words: Sequence[Word]) -> list[Word]:
     head = heads[0]
     h = head.bottom - head.top
     edge = head.x0 - 0.5 * h
-    beside = [w for w in words if w.x1 < edge and w.bottom > head.top]
-    if len(beside) < 3:
+    below = [w for w in words if w.bottom > head.top]
+    beside = [w for w in below if w.x1 < edge]
+    panel = [w for w in below if w.x1 >= edge]
+    if len(beside) < 3 or not panel:
+        return list(words)
+    # only across a gutter: a centred heading has its panel's rows start left of it
+    gutter = min(w.x0 for w in panel) - max(w.x1 for w in beside)
+    if gutter < 1.5 * h:
         return list(words)
     return [w for w in words if not (w.x1 < edge and w.bottom > head.top)]
 
