@@ -65,6 +65,14 @@ samples: $(BIN)/.installed-dev ## Regenerate the sample labels in data/raw (need
 bench: $(BIN)/.installed-dev ## Benchmark on N generated labels: make bench N=2000
 	$(BIN)/python -m bench.run --n $(N)
 
+.PHONY: bench-ocr
+bench-ocr: $(BIN)/.installed-dev ## OCR seconds per label image (median, p90) on the generated image styles, beside the plain tesseract command
+	$(BIN)/python -m bench.ocr $(if $(OCR_ENGINE),--engine $(OCR_ENGINE))
+
+.PHONY: accuracy
+accuracy: $(BIN)/.installed ## Rows and protocol fields right on real label images with truth (default ../shared/realworld-dev): make accuracy [DEV_SET=dir] [OCR_ENGINE=name]
+	$(BIN)/python -m scripts.accuracy $(if $(DEV_SET),--dev-set $(DEV_SET)) $(if $(OCR_ENGINE),--ocr-engine $(OCR_ENGINE))
+
 .PHONY: clean
 clean: ## Remove generated artifacts (keeps the virtual environment)
 	rm -rf $(PROCESSED)/* $(REPORTS)/*

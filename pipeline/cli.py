@@ -61,6 +61,27 @@ Debug = Annotated[
 ]
 
 
+class OcrEngine(StrEnum):
+    tesseract = "tesseract"
+    rapidocr = "rapidocr"
+
+
+OcrEngineOpt = Annotated[
+    OcrEngine | None,
+    typer.Option(
+        "--ocr-engine",
+        help="OCR engine for images and scanned PDF pages (default: tesseract; rapidocr "
+        "needs the rapidocr extra).",
+    ),
+]
+
+
+def _use_ocr_engine(engine: OcrEngine | None) -> None:
+    """Put the engine where the extract stage's worker processes read it."""
+    if engine is not None:
+        os.environ[config.OCR_ENGINE_ENV] = engine.value
+
+
 def _setup_logging(quiet: bool, debug: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
@@ -159,6 +180,7 @@ def audit(
     max_memory_mb: Annotated[
         int, typer.Option(min=64, help="Per-file limit: memory of its reader (MB).")
     ] = config.FILE_LIMITS.max_memory_mb,
+    ocr_engine: OcrEngineOpt = None,
 ) -> None:
     """Run the whole audit: extract, normalize, validate, score and report.
 
@@ -170,6 +192,7 @@ def audit(
     from pipeline.audit import run_audit
     from pipeline.protocol import load_protocol
 
+    _use_ocr_engine(ocr_engine)
     _setup_logging(quiet, debug)
     with _one_line_errors(debug):
         settings = load_protocol(protocol)

@@ -23,12 +23,40 @@ DEFAULT_WORK_DIR = Path("data/processed")
 PDF_SUFFIXES = frozenset({"pdf"})
 CSV_SUFFIXES = frozenset({"csv"})
 JSON_SUFFIXES = frozenset({"json"})
-IMAGE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "tif", "tiff"})
+IMAGE_SUFFIXES = frozenset(
+    {"png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "gif", "heic", "heif"}
+)
 LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
 
 #: Bump when a change to extraction changes what is read from a file: the cache
 #: of extracted files (pipeline.runs) is keyed by it, so every file is read again.
-EXTRACTOR_VERSION = "6"  # 6: a read issue says whether it blocks the verdict
+EXTRACTOR_VERSION = "7"  # 7: OCR preprocessing for real labels (ocr_prep), read issues that block
+
+#: OCR engines for images and scanned PDF pages (`--ocr-engine`). Tesseract is the
+#: default: measured against RapidOCR in the README ("Scanned and photographed labels").
+OCR_ENGINES = ("tesseract", "rapidocr")
+DEFAULT_OCR_ENGINE = "tesseract"
+#: The engine in force; `labelaudit audit --ocr-engine` sets it for its worker processes.
+OCR_ENGINE_ENV = "LABELAUDIT_OCR_ENGINE"
+
+
+#: A protocol amount (calcium, magnesium, vitamin D, vitamin K) that OCR read with a
+#: lower confidence than this (0-100: the lowest word confidence on its line) does not
+#: decide the verdict: the product is not assessable ("amount read with low confidence").
+MIN_AMOUNT_CONFIDENCE = 50.0
+
+
+def ocr_engine() -> str:
+    """The OCR engine in force (OCR_ENGINE_ENV, else DEFAULT_OCR_ENGINE)."""
+    value = os.environ.get(OCR_ENGINE_ENV, "").strip().lower()
+    return value if value in OCR_ENGINES else DEFAULT_OCR_ENGINE
+
+
+def extractor_version() -> str:
+    """EXTRACTOR_VERSION with the OCR engine when it is not the default: the cache
+    never serves one engine's reading to a run with the other."""
+    engine = ocr_engine()
+    return EXTRACTOR_VERSION if engine == DEFAULT_OCR_ENGINE else f"{EXTRACTOR_VERSION}+{engine}"
 
 
 @dataclass(frozen=True)

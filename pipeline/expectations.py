@@ -18,6 +18,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
+from pipeline.config import MIN_AMOUNT_CONFIDENCE
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
 
@@ -126,6 +127,19 @@ def rows_quality_suite() -> gx.ExpectationSuite:
             value_set=READABLE_STATUSES,
             row_condition=Column("has_unit") == True,  # noqa: E712
             meta=_meta("unit_known", "Each unit must be known and valid for its nutrient."),
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="protocol_amount_confidence",
+            min_value=MIN_AMOUNT_CONFIDENCE,
+            meta=_meta(
+                "amount_confidence",
+                "A protocol amount read by OCR with low confidence does not decide the verdict.",
+            ),
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="protocol_amount_repaired",
+            value_set=[False],
+            meta=_meta("amount_repaired", "A protocol amount OCR read only after a repair."),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="dv_consistent",

@@ -460,7 +460,7 @@ def extract_in_batches(
             f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
         )
     main, companions = _companions(files)
-    cache = runs.ExtractionCache(work.cache_dir, config.EXTRACTOR_VERSION)
+    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
     planned = _plan(main, companions, labels_dir, cache, use_cache)
 
     def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:

@@ -237,6 +237,15 @@ def _row_detail(check: str, row: Mapping[str, Any]) -> str:
         return f"{where}: '{name}' has a negative amount ({printed})"
     if check == "unit_known":
         return f"{where}: '{name}' {printed}: {row['unit_note']}"
+    if check in ("amount_confidence", "amount_repaired"):
+        conf = f"{row['confidence']:.0f}%"
+        fixed = f" after a repair ({row['repairs']})" if pd.notna(row["repairs"]) else ""
+        if check == "amount_confidence":
+            return (
+                f"{where}: '{name}' {printed}: amount read with low confidence ({conf}{fixed}): "
+                "check the label"
+            )
+        return f"{where}: '{name}' {printed}: amount read by OCR{fixed}, confidence {conf}"
     display = nt.NUTRIENTS[row["nutrient"]].display if row["nutrient"] in nt.NUTRIENTS else name
     info = nt.NUTRIENTS.get(row["nutrient"])
     unit = info.unit if info else ""
@@ -278,6 +287,16 @@ def quality_rows_table(nutrients: pd.DataFrame) -> pd.DataFrame:
         table["unit_raw"].astype(str).str.strip() != ""
     )
     table["dv_consistent"] = table["dv_consistent"].astype(object)
+    # OCR'd protocol amounts: their confidence, and whether a repair was needed
+    ocr_amount = table["nutrient"].isin(list(nt.PROTOCOL_NUTRIENTS)) & table["amount"].notna()
+    if "confidence" in table:
+        ocr_amount &= table["confidence"].notna()
+        table["protocol_amount_confidence"] = table["confidence"].where(ocr_amount)
+    else:
+        ocr_amount &= False
+        table["protocol_amount_confidence"] = float("nan")
+    repaired = table["repairs"].notna() if "repairs" in table else False
+    table["protocol_amount_repaired"] = (ocr_amount & repaired).where(ocr_amount).astype(object)
     return table
 
 
@@ -285,9 +304,12 @@ def _blocking(check: str, nutrient: Any) -> bool:
     """A finding that makes the protocol verdict unreliable (the product is not assessable)."""
     if check == "vitamin_k_form":
         return True
-    return check in {"amount_present", "amount_non_negative", "unit_known"} and (
-        nutrient in nt.PROTOCOL_NUTRIENTS
-    )
+    return check in {
+        "amount_present",
+        "amount_non_negative",
+        "unit_known",
+        "amount_confidence",
+    } and (nutrient in nt.PROTOCOL_NUTRIENTS)
 
 
 def read_findings(products: pd.DataFrame, read_issues: pd.DataFrame) -> list[dict[str, Any]]:

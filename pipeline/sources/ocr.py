@@ -48,9 +48,10 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
@@ -82,8 +83,6 @@ PSM = 4
 OCR_TIMEOUT = 180.0
 #: A PDF page with fewer text-layer characters than this has no usable text layer.
 MIN_TEXT_CHARS = 20
-#: The largest image (pixels) opened; Pillow refuses larger ones as decompression bombs.
-MAX_PIXELS = 120_000_000
 
 # --- repairs (data) -----------------------------------------------------------------
 
@@ -108,9 +107,17 @@ UNIT_REPAIRS: dict[str, str] = {
     "1U": "IU",
     "!U": "IU",
     "IlU": "IU",
+    "iV": "IU",
+    "IV": "IU",
+    "lV": "IU",
+    "iU": "IU",
 }
 #: Letters read for digits inside a token that is otherwise a number next to a unit.
 CONFUSABLE_DIGITS: dict[str, str] = {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1"}
+#: A lone letter read for the digit 0 glued to a mass unit ("Og", "Omg": a nutrition
+#: row's zero, the commonest amount of "Total Fat" and its kind): repaired to "0".
+ZERO_MISREADS: frozenset[str] = frozenset({"O", "o"})
+ZERO_UNITS: frozenset[str] = frozenset({"g", "mg", "mcg"})
 #: Misreads of "%" after a %DV number.
 PERCENT_REPAIRS: tuple[str, ...] = ("°/o", "º/o", "o/o", "0/0", "%o", "°%", "Yo")
 #: Misreads of a footnote mark ("*") printed after an amount ("25 mcg*" or in the %DV
@@ -128,6 +135,9 @@ MARK_REPAIRS: dict[str, str] = {
     "“": "*",
     "x": "*",
 }
+#: Misreads of a dagger ("†": Daily Value not established) or of the arrow some panels
+#: print in its place, as a lone token right after "number unit": repaired to "†".
+DAGGER_REPAIRS: frozenset[str] = frozenset({"t", "T", "Tt", "tT", "TT", "+", "¢", "f", "ft"})
 #: Panel words whose misreads (same length, one letter off; two for long words) are
 #: repaired: the words the panel reader keys on, and the protocol nutrients.
 KEYWORDS: tuple[str, ...] = (
@@ -151,6 +161,9 @@ KEYWORDS: tuple[str, ...] = (
     "Warnings",
 )
 
+#: A lower-case word ending in "!": Tesseract's misread of a final "l" (a panel prints
+#: no exclamation marks).
+_BANG_L_RE = re.compile(r"^[a-z]{3,}!$")
 _WRAP_RE = re.compile(r"^(?P<pre>[(\[{]*)(?P<core>.*?)(?P<post>[)\]},;:]*)$")
 _NUMBER_RE = re.compile(r"^[<>]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)$")
 _UNIT_RE = re.compile(r"^(?:mcg|µg|μg|ug|mg|g|IU|kcal|mL|mEq|CFU)$", re.IGNORECASE)
@@ -167,6 +180,10 @@ _MARK_TAIL = "".join(k for k in MARK_REPAIRS if len(k) == 1 and not k.isalnum() 
 _RULE_GLYPHS_RE = re.compile(r"^[|¦_]+$")
 _PUNCT_ONLY_RE = re.compile(r"^[^\w%*†‡<>]+$")
 NOISE_CONFIDENCE = 50.0
+#: A line box taller than this many times its words' ink is clipped to the ink.
+LINE_CLIP = 1.15
+#: A line less tall than this share of the page's median line is specks, not text.
+MIN_LINE_SHARE = 0.45
 
 
 def _split_wrap(text: str) -> tuple[str, str, str]:
@@ -211,6 +228,8 @@ def _fix_glued(core: str) -> str | None:
             continue
         fixed_unit = _fix_unit(unit)
         fixed_num = num if _NUMBER_RE.match(num) else _fix_number(num)
+        if num in ZERO_MISREADS and fixed_unit is not None and fixed_unit[0] in ZERO_UNITS:
+            fixed_num = "0"  # "Og", "Omg": a nutrition row's zero
         if fixed_unit is not None and fixed_num is not None:
             fixed = fixed_num + fixed_unit[0] + fixed_unit[1]
             return fixed if fixed != core else None
@@ -273,7 +292,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
         elif unit_at(i + 1) and _fix_number(core) is not None:
             core = _fix_number(core) or core
         elif (
-            core in MARK_REPAIRS
+            (core in MARK_REPAIRS or core in DAGGER_REPAIRS)
             and not pre
             and not post
             and i >= 1
@@ -282,7 +301,9 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
                 or _is_glued(texts[i - 1])
             )
         ):
-            core = MARK_REPAIRS[core]
+            core = MARK_REPAIRS.get(core, "†")
+        elif _BANG_L_RE.match(core):
+            core = core[:-1] + "l"  # "cholecalcifero!": a final "l" read as "!"
         else:
             core = _fix_keyword(core) or core
         out[i] = pre + core + post
@@ -319,6 +340,7 @@ class OcrWord:
     height: int
     confidence: float
     line_key: tuple[int, int, int]  # (block, paragraph, line)
+    ink: tuple[int, int] | None = None  # the word's own (top, bottom), when known
 
 
 def run_tesseract(image: Image.Image, dpi: float, *, exe: str) -> list[OcrWord]:
@@ -363,6 +385,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
         text = (row.get("text") or "").strip()
         if not text:
             continue
+        own = (top, top + height)
         top, height = lines.get(key, (top, height))
         words.append(
             OcrWord(
@@ -373,6 +396,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
                 height=height,
                 confidence=max(0.0, float(row["conf"])),
                 line_key=key,
+                ink=own,
             )
         )
     return words
@@ -474,18 +498,19 @@ def line_height(rows: np.ndarray) -> float | None:
 
 
 def _runs(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """The pixels of `mask` (2-D bool) in horizontal runs at least `min_len` long."""
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    diff = np.diff(padded.ravel(), prepend=0, append=0)
-    starts = np.nonzero(diff == 1)[0]
-    ends = np.nonzero(diff == -1)[0]
-    keep = (ends - starts) >= min_len
-    marks = np.zeros(padded.size + 1, dtype=np.int32)
-    np.add.at(marks, starts[keep], 1)
-    np.add.at(marks, ends[keep], -1)
-    return np.cumsum(marks[:-1]).reshape(h, w + 2)[:, 1:-1] > 0
+    """The pixels of `mask` (2-D bool) in horizontal runs at least `min_len` long: a
+    morphological opening with a 1 x min_len line (running min then max filters)."""
+    if min_len <= 1:
+        return mask.astype(bool)
+    from scipy import ndimage
+
+    m = mask.astype(np.uint8)
+    eroded = ndimage.minimum_filter1d(m, min_len, axis=1, mode="constant", cval=0)
+    origin = 0 if min_len % 2 else -1  # the erosion's window, mirrored
+    opened = ndimage.maximum_filter1d(
+        eroded, min_len, axis=1, mode="constant", cval=0, origin=origin
+    )
+    return opened.astype(bool)
 
 
 def _close_gaps(mask: np.ndarray, gap: int) -> np.ndarray:
@@ -535,6 +560,7 @@ class Prepared:
     dpi: float  # pixels per inch of `image`
     offset: tuple[float, float]  # where `image` starts in the page, in `dpi` pixels
     skew: float
+    text_px: float | None = None  # median letter height measured in the page as given
 
 
 def _ink(gray: Image.Image) -> np.ndarray:
@@ -558,36 +584,91 @@ def _bbox(ink: np.ndarray, margin: int) -> tuple[int, int, int, int]:
 
 
 def preprocess(gray: Image.Image, dpi: float) -> Prepared:
-    """Flatten lighting, crop, rescale, deskew, denoise, binarize and remove rules."""
-    gray = flatten_lighting(gray)
-    factor = max(1, max(gray.size) // 1200)
-    small = gray.reduce(factor) if factor > 1 else gray
-    small_ink = _ink(small.filter(ImageFilter.MedianFilter(3)))
-    skew, small_height = estimate_skew(small_ink)
-    # crop to the ink, with room for turning it back
-    bx0, by0, bx1, by1 = _bbox(small_ink, round(0.05 * max(small_ink.shape)) + 4)
-    crop0 = (bx0 * factor, by0 * factor)
-    gray = gray.crop((bx0 * factor, by0 * factor, bx1 * factor, by1 * factor))
-    height = small_height * factor if small_height is not None else None
-    scale = 1.0
-    if height is not None and height < MIN_LINE_PX:
-        scale = min(MAX_UPSCALE, MIN_LINE_PX / height)
-    elif height is not None and height > MAX_LINE_PX:
-        scale = MAX_LINE_PX / height
-    if abs(scale - 1.0) > 0.05:
-        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-        gray = gray.resize(size, Image.Resampling.LANCZOS)
-    else:
-        scale = 1.0
-    if abs(skew) >= 0.1:
-        gray = gray.rotate(-skew, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
-    gray = gray.filter(ImageFilter.MedianFilter(3 if scale < 1.7 else 5))
-    ink = _ink(gray)
-    ink = remove_rules(ink, height * scale if height is not None else MIN_LINE_PX)
+    """Measure the text (pipeline.sources.ocr_prep.analyse), scale it to the size OCR
+    reads best, normalize polarity and lighting, deskew, remove rules, boxes, pictures
+    and specks, binarize and crop to the ink."""
+    from pipeline.sources import ocr_prep
+
+    measured = ocr_prep.analyse(gray)
+    scale = ocr_prep.scale_for(measured.text_px)
+    ink, skew = ocr_prep.clean_page(gray, scale, measured)
     x0, y0, x1, y1 = _bbox(ink, 24)
     binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
-    offset = (crop0[0] * scale + x0, crop0[1] * scale + y0)
-    return Prepared(binary, dpi * scale, offset, skew)
+    return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew, measured.text_px)
+
+
+#: Words OCR glues together when the space between them is narrow (a tight heading):
+#: split apart again, each part with its share of the box.
+_GLUED_HEADING_RE = re.compile(r"^(supplement)(facts\W*)$", re.IGNORECASE)
+#: A quote mark glued to the first word of a line is the remains of a box edge.
+_EDGE_QUOTES = "'‘’\"“”`"
+
+
+def split_word(w: OcrWord, parts: Sequence[str]) -> list[OcrWord]:
+    """`w` split into `parts` (which join to its text), each with a share of its width
+    proportional to its characters: positioned words from a glued token (or from a
+    line of text an engine gives as one box)."""
+    total = max(1, sum(len(p) for p in parts))
+    out: list[OcrWord] = []
+    start = 0
+    for part in parts:
+        left = w.left + round(w.width * start / total)
+        right = w.left + round(w.width * (start + len(part)) / total)
+        out.append(
+            OcrWord(
+                part, left, w.top, max(1, right - left), w.height, w.confidence, w.line_key, w.ink
+            )
+        )
+        start += len(part)
+    return out
+
+
+def astuple_rest(w: OcrWord) -> tuple[Any, ...]:
+    """An OcrWord's fields after its text (to rebuild it with another text)."""
+    return (w.left, w.top, w.width, w.height, w.confidence, w.line_key, w.ink)
+
+
+def unglue_line(line: Sequence[OcrWord]) -> list[OcrWord]:
+    """A line's words with a box-edge quote dropped from its first word and a glued
+    "SupplementFacts" heading split in two."""
+    out: list[OcrWord] = []
+    for i, w in enumerate(line):
+        if w.text.strip("_") != w.text and w.text.strip("_"):
+            # a rule's remains touching the word ("mg_"): a panel prints no underscore
+            w = OcrWord(w.text.strip("_"), *astuple_rest(w))
+        text = w.text
+        if i == 0 and len(text) > 2 and text[0] in _EDGE_QUOTES and text[1].isalpha():
+            cut = len(text) - len(text.lstrip(_EDGE_QUOTES))
+            w = split_word(w, [text[:cut], text[cut:]])[1]
+            text = w.text
+        m = _GLUED_HEADING_RE.match(text)
+        out.extend(split_word(w, [m.group(1), m.group(2)]) if m else [w])
+    return _join_split_keywords(out)
+
+
+def _join_split_keywords(line: list[OcrWord]) -> list[OcrWord]:
+    """Two neighbouring words that together spell a panel keyword ("Su" "pplement"),
+    joined into one (the box spanning both; the lower confidence)."""
+    keys = {k.lower() for k in KEYWORDS}
+    out: list[OcrWord] = []
+    for w in line:
+        prev = out[-1] if out else None
+        if prev is not None and (prev.text + w.text).lower() in keys:
+            out[-1] = OcrWord(
+                prev.text + w.text,
+                prev.left,
+                min(prev.top, w.top),
+                w.left + w.width - prev.left,
+                max(prev.height, w.height),
+                min(prev.confidence, w.confidence),
+                prev.line_key,
+                None
+                if prev.ink is None or w.ink is None
+                else (min(prev.ink[0], w.ink[0]), max(prev.ink[1], w.ink[1])),
+            )
+        else:
+            out.append(w)
+    return out
 
 
 def ocr_words_to_words(
@@ -602,21 +683,33 @@ def ocr_words_to_words(
     words: list[Word] = []
     repairs: dict[Word, str] = {}
     lines: dict[tuple[int, int, int], list[OcrWord]] = {}
+    body = statistics.median([w.height for w in found]) if found else 0.0
     for w in found:
         if _RULE_GLYPHS_RE.match(w.text) or (
             _PUNCT_ONLY_RE.match(w.text) and w.confidence < NOISE_CONFIDENCE
         ):
             continue
+        if w.height < MIN_LINE_SHARE * body:  # a line of specks (a box corner), not text
+            continue
         lines.setdefault(w.line_key, []).append(w)
     for line in lines.values():
         line.sort(key=lambda w: w.left)
+        line = unglue_line(line)
+        # the line's extent: Tesseract's line box, clipped to its words' own ink where
+        # the box is much taller (a speck or a rule's remains counted in the line)
+        top, bottom = line[0].top, line[0].top + line[0].height
+        inks = [w.ink for w in line if w.ink is not None]
+        if inks and len(inks) == len(line):
+            ink_top, ink_bottom = min(i[0] for i in inks), max(i[1] for i in inks)
+            if ink_bottom > ink_top and bottom - top > LINE_CLIP * (ink_bottom - ink_top):
+                top, bottom = max(top, ink_top), min(bottom, ink_bottom)
         for w, (text, note) in zip(line, repair_line([w.text for w in line]), strict=True):
             word = Word(
                 text=text,
                 x0=round((w.left + ox) * to_pt, 2),
                 x1=round((w.left + w.width + ox) * to_pt, 2),
-                top=round((w.top + oy) * to_pt, 2),
-                bottom=round((w.top + w.height + oy) * to_pt, 2),
+                top=round((top + oy) * to_pt, 2),
+                bottom=round((bottom + oy) * to_pt, 2),
                 page=page,
                 confidence=w.confidence,
             )
@@ -626,16 +719,101 @@ def ocr_words_to_words(
     return words, repairs
 
 
-def page_words(
-    gray: Image.Image, dpi: float, page: int, *, exe: str
-) -> tuple[list[Word], dict[Word, str]]:
-    """OCR one page image at `dpi`: its words in points (repaired) and the repairs."""
+def _headings(words: Sequence[Word]) -> list[Word]:
+    """The "Supplement" words followed by "Facts" on the same line (OCR'd headings)."""
+    out = []
+    for w in words:
+        if _split_wrap(w.text)[1].lower() != "supplement":
+            continue
+        h = w.bottom - w.top
+        if any(
+            _split_wrap(v.text)[1].lower().startswith("facts")
+            and abs(v.top - w.top) < 0.5 * h
+            and 0 <= v.x0 - w.x1 < 2 * h
+            for v in words
+        ):
+            out.append(w)
+    return out
+
+
+def panel_words(words: Sequence[Word]) -> list[Word]:
+    """The words of a page with the text beside a panel left out: when a page holds
+    one "Supplement Facts" heading and text left of it (a wrap's marketing block, its
+    directions column), the words that end left of the heading's left edge, from the
+    heading's line down, are dropped when a gutter parts them from the panel; the panel
+    reader then sees the panel alone.
+    Words above the heading (the product's name) and pages with no heading or several
+    (several panels) are kept whole."""
+    heads = _headings(words)
+    if len(heads) != 1:
+        return list(words)
+    head = heads[0]
+    h = head.bottom - head.top
+    edge = head.x0 - 0.5 * h
+    below = [w for w in words if w.bottom > head.top]
+    beside = [w for w in below if w.x1 < edge]
+    panel = [w for w in below if w.x1 >= edge]
+    if len(beside) < 3 or not panel:
+        return list(words)
+    # only across a gutter: a centred heading has its panel's rows start left of it
+    gutter = min(w.x0 for w in panel) - max(w.x1 for w in beside)
+    if gutter < 1.5 * h:
+        return list(words)
+    return [w for w in words if not (w.x1 < edge and w.bottom > head.top)]
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """One OCR'd page: its words in points (repaired), the repairs, and what the
+    measuring pass found (for a rejection a person can act on)."""
+
+    words: list[Word]
+    repairs: dict[Word, str]
+    text_px: float | None  # median letter height in the page image's own pixels
+    width: int  # the page image's width in pixels
+
+
+def read_page(
+    gray: Image.Image, dpi: float, page: int, *, exe: str | None, engine: str
+) -> PageRead:
+    """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here, then
+    the tesseract command `exe`; "rapidocr": the image as it is, see ocr_rapid)."""
+    from pipeline.sources import ocr_prep
+
+    if engine == "rapidocr":
+        from pipeline.sources.ocr_rapid import run_rapidocr
+
+        measured = ocr_prep.analyse(gray)
+        words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
+        return PageRead(panel_words(words), repairs, measured.text_px, gray.width)
+    if exe is None:
+        raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
     prepared = preprocess(gray, dpi)
     try:
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe)
     finally:
         prepared.image.close()
-    return ocr_words_to_words(found, prepared.dpi, prepared.offset, page)
+    words, repairs = ocr_words_to_words(found, prepared.dpi, prepared.offset, page)
+    return PageRead(panel_words(words), repairs, prepared.text_px, gray.width)
+
+
+def page_words(
+    gray: Image.Image, dpi: float, page: int, *, exe: str
+) -> tuple[list[Word], dict[Word, str]]:
+    """OCR one page image at `dpi` with Tesseract: its words in points (repaired) and
+    the repairs."""
+    done = read_page(gray, dpi, page, exe=exe, engine="tesseract")
+    return done.words, done.repairs
+
+
+def engine_ready(engine: str) -> tuple[str | None, str | None]:
+    """(tesseract path or None, the rejection reason when `engine` cannot run here)."""
+    if engine == "rapidocr":
+        from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available
+
+        return None, None if available() else NEEDS_RAPIDOCR
+    exe = tesseract_path()
+    return exe, None if exe is not None else NEEDS_TESSERACT_IMAGE
 
 
 # --- sources ------------------------------------------------------------------------
@@ -650,6 +828,23 @@ def _image_dpi(image: Image.Image) -> float:
     return value if 100.0 <= value <= 1200.0 else RENDER_DPI
 
 
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF phone photos (pillow-heif), once per process."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - a dependency; without it HEIC is "damaged"
+        return
+    pillow_heif.register_heif_opener()
+
+
+def open_image(path: Path, data: bytes | None = None) -> Image.Image:
+    """The image file opened by Pillow (any format it or pillow-heif reads), from `data`
+    (the file's bytes) if given."""
+    if path.suffix.lower() in (".heic", ".heif"):
+        _register_heif()
+    return Image.open(path if data is None else io.BytesIO(data))
+
+
 def image_frames(
     path: Path, source_file: str, data: bytes | None = None
 ) -> Iterator[tuple[Image.Image, float]]:
@@ -657,7 +852,7 @@ def image_frames(
     if given; raises UnreadableFile, or LimitExceeded for an image over the pixel limit."""
     Image.MAX_IMAGE_PIXELS = None  # the pixel limit is checked here, frame by frame
     try:
-        with Image.open(path if data is None else io.BytesIO(data)) as image:
+        with open_image(path, data) as image:
             check_pages(getattr(image, "n_frames", 1), source_file)
             for frame in ImageSequence.Iterator(image):
                 check_image_pixels(frame.width, frame.height, source_file)
@@ -678,10 +873,21 @@ def _mean_confidence(pages: Sequence[Sequence[Word]]) -> float | None:
     return statistics.mean(values) if values else None
 
 
+def _has_heading(pages: Sequence[Sequence[Word]]) -> bool:
+    """Whether any page holds "Supplement" followed by "Facts" (a heading)."""
+    return any(_headings(page) for page in pages)
+
+
 def _no_panel_detail(pages: Sequence[Sequence[Word]], where: str) -> str:
     mean = _mean_confidence(pages)
     if mean is None:
         return f"{NO_TEXT}{where}"
+    if not _has_heading(pages):
+        n = sum(len(page) for page in pages)
+        return (
+            f"text found but no Supplement Facts heading{where} "
+            f"({n} words, mean confidence {mean:.0f}%)"
+        )
     return f"no Supplement Facts panel found by OCR{where} (mean confidence {mean:.0f}%)"
 
 
@@ -710,29 +916,43 @@ def _extraction(
     )
 
 
+def too_small(width: int, text_px: float | None) -> str | None:
+    """The rejection of an image whose text is too small to read, or None."""
+    from pipeline.sources.ocr_prep import MIN_READABLE_PX
+
+    if text_px is None or text_px >= MIN_READABLE_PX:
+        return None
+    return f"image {width} px wide: panel text {text_px:.0f} px high, too small to read"
+
+
 def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
     """The labels of a scanned or photographed label image (raises a LabelError); `data`:
     the file's bytes as read by the extract stage (default: read from `path`)."""
+    from pipeline import config
+
     if data is None:
         data = read_bytes(path, source_file)
     if not data:
         raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
-    exe = tesseract_path()
+    engine = config.ocr_engine()
+    exe, missing = engine_ready(engine)
     pages: list[list[Word]] = []
     repairs: dict[Word, str] = {}
+    small: str | None = None
     for number, (gray, dpi) in enumerate(image_frames(path, source_file, data), start=1):
-        if exe is None:
-            raise NeedsOcr(NEEDS_TESSERACT_IMAGE, source_file=source_file)
+        if missing is not None:
+            raise NeedsOcr(missing, source_file=source_file)
         try:
-            words, fixed = page_words(gray, dpi, number, exe=exe)
+            done = read_page(gray, dpi, number, exe=exe, engine=engine)
         except LabelError as exc:
             exc.source_file = source_file
             raise
-        pages.append(words)
-        repairs.update(fixed)
+        pages.append(done.words)
+        repairs.update(done.repairs)
+        small = small or too_small(done.width, done.text_px)
     extraction = _extraction(pages, repairs, source_file, path, "image-ocr")
     if extraction is None:
-        raise NoPanel(_no_panel_detail(pages, ""), source_file=source_file)
+        raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
     return extraction
 
 
@@ -770,9 +990,13 @@ def ocr_pdf_pages(
     """
     import pypdfium2 as pdfium
 
-    exe = tesseract_path()
-    if exe is None:
-        raise NeedsOcr(NEEDS_TESSERACT_PDF, source_file=source_file)
+    from pipeline import config
+
+    engine = config.ocr_engine()
+    exe, missing = engine_ready(engine)
+    if missing is not None:
+        reason = NEEDS_TESSERACT_PDF if engine == "tesseract" else missing
+        raise NeedsOcr(reason, source_file=source_file)
     out = [list(p) for p in pages]
     repairs: dict[Word, str] = {}
     try:
@@ -794,7 +1018,8 @@ def ocr_pdf_pages(
             finally:
                 page.close()
             try:
-                words, fixed = page_words(gray, RENDER_DPI, index + 1, exe=exe)
+                done = read_page(gray, RENDER_DPI, index + 1, exe=exe, engine=engine)
+                words, fixed = done.words, done.repairs
             except LabelError as exc:
                 exc.source_file = source_file
                 exc.page = index + 1
