@@ -85,7 +85,8 @@ RULES: tuple[Rule, ...] = (
         "error",
         _GPO_2008,
         "CSV and DSLD JSON (no heading in the data); PDF and OCR panels are only found under "
-        "this heading, others are rejected files",
+        "this heading, others are rejected files (a 'Nutrition Facts' heading is named in the "
+        "rejection)",
     ),
     Rule(
         "serving_size",

@@ -174,8 +174,12 @@ def test_a_label_breaking_one_rule_gives_exactly_its_finding(
 
 def test_a_panel_not_headed_supplement_facts_is_a_rejected_file(tmp_path: Path) -> None:
     path = render_case(CASES["heading"], tmp_path / "heading.pdf")
-    with pytest.raises(NoPanel, match="no Supplement Facts panel found in 1 page"):
+    with pytest.raises(NoPanel) as err:
         read_pdf(path, path.name)
+    assert err.value.reason == (
+        "no Supplement Facts panel found in 1 page(s): page 1 has a panel headed 'Nutrition "
+        "Facts' (a dietary supplement's panel is headed 'Supplement Facts', 21 CFR 101.36(e))"
+    )
 
 
 def test_the_footnotes_are_kept_from_the_panel(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ when there is text but no "Supplement Facts" panel. Pages with no usable text la
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,20 @@ def no_text_layer(pages: list[list[Word]], source_file: str) -> NeedsOcr:
     return NeedsOcr(ocr.NEEDS_TESSERACT_PDF, source_file=source_file)
 
 
+def no_panel_reason(pages: Sequence[Sequence[Word]]) -> str:
+    """The rejection of a PDF with no Supplement Facts panel; names a panel headed
+    "Nutrition Facts" (a food's panel) where a page has one."""
+    reason = f"no Supplement Facts panel found in {len(pages)} page(s)"
+    for number, words in enumerate(pages, start=1):
+        texts = [w.text.strip(":").lower() for w in words]
+        if any(a == "nutrition" and b == "facts" for a, b in itertools.pairwise(texts)):
+            return (
+                f"{reason}: page {number} has a panel headed 'Nutrition Facts' (a dietary "
+                "supplement's panel is headed 'Supplement Facts', 21 CFR 101.36(e))"
+            )
+    return reason
+
+
 def no_readable_row(labels: Sequence[Label], issues: Sequence[ReadIssue]) -> str:
     """The rejection of a file whose Supplement Facts panels give no readable row."""
     pages = ", ".join(lb.pages or "?" for lb in labels)
@@ -281,9 +296,7 @@ def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExt
     if not labels and unread:  # the panel may be on a scanned page
         raise NeedsOcr(ocr.needs_tesseract_pages(unread), source_file=source_file)
     if not labels:
-        raise NoPanel(
-            f"no Supplement Facts panel found in {len(pages)} page(s)", source_file=source_file
-        )
+        raise NoPanel(no_panel_reason(pages), source_file=source_file)
     if not any(r.amount_raw is not None or r.unit_raw is not None for r in rows) and not any(
         lb.amount_columns for lb in labels
     ):  # (amounts under headings that do not say which is per serving: not assessable)
