@@ -52,10 +52,8 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from labelgen.pdf_unseen import (
-    FIELDS,
     StyleScore,
-    protocol_values,
-    same,
+    score_styles,
     unseen_labels,
 )
 
@@ -717,52 +715,7 @@ def score_artwork(
 ) -> dict[str, StyleScore]:
     """Render every label in every style (a PDF, and the same label as DSLD JSON for the
     truth), read both back and score the protocol fields of each PDF."""
-    from labelgen.dsld_formats import write_dsld_json
-    from pipeline.errors import LabelError
-    from pipeline.records import FileExtraction
-    from pipeline.sources.dsld_json import read_dsld_json
-    from pipeline.sources.pdf import read_pdf
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    truths: list[FileExtraction] = []
-    reads: list[FileExtraction] = []
-    rejected: dict[str, str] = {}
-    cases: list[tuple[str, str]] = []
-    for style in styles:
-        for label in labels:
-            variant = artwork_label(label, style)
-            safe = "".join(c if c.isalnum() else "-" for c in str(label["dsld_id"]))
-            stem = f"{style}_{safe}"
-            truths.append(read_dsld_json(write_dsld_json(variant, out_dir / f"{stem}.json"), stem))
-            pdf = render_artwork_pdf(variant, out_dir / f"{stem}.pdf", style)
-            try:
-                reads.append(read_pdf(pdf, stem))
-            except LabelError as exc:
-                rejected[stem] = exc.reason
-            cases.append((style, stem))
-    truth = protocol_values(truths)
-    got = protocol_values(reads) if reads else {}
-    scores = {style: StyleScore() for style in styles}
-    for style, stem in cases:
-        score = scores[style]
-        score.products += 1
-        expected = truth[stem][0]
-        products = got.get(stem, [])
-        values = products[0] if products else dict.fromkeys(FIELDS)
-        why = f" (rejected: {rejected[stem]})" if stem in rejected else ""
-        if stem not in rejected and len(products) != 1:
-            why = f" ({len(products)} panels read)"
-        for name in FIELDS:
-            if expected[name] is None and values[name] is None:
-                continue
-            score.fields += 1
-            if not why and same(expected[name], values[name]):
-                score.matched += 1
-            else:
-                score.mismatches.append(
-                    f"{stem}: {name} read {values[name]!r}, printed {expected[name]!r}{why}"
-                )
-    return scores
+    return score_styles(labels, out_dir, styles, artwork_label, render_artwork_pdf)
 
 
 def render_serving_forms(label: Label, path: Path) -> Path:

@@ -952,10 +952,16 @@ class StyleScore:
 
 
 def score_styles(
-    labels: list[Label], out_dir: Path, styles: tuple[str, ...] = STYLES
+    labels: list[Label],
+    out_dir: Path,
+    styles: tuple[str, ...] = STYLES,
+    variant_of: Callable[[Label, str], Label] | None = None,
+    render: Callable[[Label, Path, str], Path] | None = None,
 ) -> dict[str, StyleScore]:
     """Render every label in every style into `out_dir` (a PDF and, for the truth, the
-    same label as DSLD JSON), read both back, and score the PDF's protocol fields."""
+    same label as DSLD JSON), read both back, and score the PDF's protocol fields.
+    `variant_of` and `render` make a style's label and its PDF (default: this module's
+    `unseen_label` and `render_unseen_pdf`; labelgen.artwork passes its own)."""
     from labelgen.dsld_formats import write_dsld_json
     from pipeline.errors import LabelError
     from pipeline.records import FileExtraction
@@ -969,12 +975,12 @@ def score_styles(
     cases: list[tuple[str, str]] = []  # (style, stem)
     for style in styles:
         for label in labels:
-            variant = unseen_label(label, style)
+            variant = (variant_of or unseen_label)(label, style)
             safe = "".join(c if c.isalnum() else "-" for c in str(label["dsld_id"]))
             stem = f"{style}_{safe}"
             json_path = write_dsld_json(variant, out_dir / f"{stem}.json")
             truths.append(read_dsld_json(json_path, stem))
-            pdf_path = render_unseen_pdf(variant, out_dir / f"{stem}.pdf", style)
+            pdf_path = (render or render_unseen_pdf)(variant, out_dir / f"{stem}.pdf", style)
             try:
                 reads.append(read_pdf(pdf_path, stem))
             except LabelError as exc:
