@@ -339,17 +339,10 @@ def names_a_nutrient_form(name_raw: str) -> bool:
     return bool(_VITAMIN_OR_MINERAL.match(base_name(name_raw)))
 
 
-_PCT = re.compile(r"\s*(<?\s*[\d.,]+)\s*%\s*")
-
-
 def declared_pct(dv_raw: str) -> float | None:
     """A printed %DV as a number: "38%" -> 38, "<1%*" -> 1, "4,167%" -> 4167 (a thousands
     comma, as pipeline.units reads amounts); None for a symbol or nothing."""
     text = (dv_raw or "").rstrip("*†‡ ")
-    match = _PCT.fullmatch(text)
-    if match:
-        amount = parse_amount(match.group(1).replace(" ", ""))
-        return amount.value if amount else None
     return parse_dv(text) if text else None
 
 

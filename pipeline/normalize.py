@@ -133,7 +133,7 @@ def _expected_dv(nutrient: str | None, amount: float | None, which: str) -> floa
     return amount / dv * 100.0
 
 
-_DV = re.compile(r"^\s*<?\s*(\d+(?:[.,]\d+)?)\s*%?\s*$")
+_DV = re.compile(r"^\s*<?\s*(\d+(?:[.,]\d+)*)\s*%?\s*$")
 
 
 def parse_dv(dv_raw: object) -> float | None:
@@ -144,7 +144,10 @@ def parse_dv(dv_raw: object) -> float | None:
 @lru_cache(maxsize=4096)  # labels print few distinct %DVs; bounded, so memory stays flat
 def _parse_dv_text(dv_raw: str) -> float | None:
     match = _DV.match(dv_raw.replace("%", " % "))
-    return float(match.group(1).replace(",", ".")) if match else None
+    if not match:
+        return None
+    number = parse_amount(match.group(1))  # the one number grammar: "4,167" is 4167, "2,5" 2.5
+    return number.value if number else None
 
 
 def dv_consistent(

@@ -469,6 +469,8 @@ def test_fat_guidance(directions: str, other: str, found: str | None) -> None:
         (" 100 % ", 100.0),
         ("2.2%", 2.2),
         ("2,5%", 2.5),
+        ("4,167%", 4167.0),
+        ("1,250%", 1250.0),
         ("<1%", 1.0),
         ("*", None),
         ("**", None),
