@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
+from pipeline.compliance import compliance_findings
 from pipeline.compliance import findings_frame as compliance_frame
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.protocol import CHECKS, Protocol
@@ -793,50 +794,37 @@ def _protocol_runs(
         del found, result, products
 
 
-def _quality_runs(
+#: What a suite pair is run with: a chunk's nutrient rows and products and the validator ->
+#: its findings and the GX results of its row and product suites.
+FindingsOf = Callable[
+    [pd.DataFrame, pd.DataFrame, Validator], tuple[list[dict[str, Any]], dict[str, Any]]
+]
+
+
+def _suite_runs(
+    find: FindingsOf,
+    result_keys: tuple[str, str],
     chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
     validator: Validator | None,
     findings: list[dict[str, Any]],
     between_chunks: Callable[[], None],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """The data-quality suites over each chunk (its products and their nutrient rows) in
-    turn: adds the chunk's findings to `findings` and gives what each of its two runs was
-    about and its GX result."""
+    """A row suite and a product suite (`find`: the data-quality suites, or the compliance
+    rule pack's) over each chunk (its products and their nutrient rows) in turn: adds the
+    chunk's findings to `findings` and gives what each of its two runs was about and its GX
+    result (`result_keys`: the row suite's and the product suite's key in `find`'s results)."""
+    rows_key, products_key = result_keys
     for number, (products, rows) in enumerate(chunks, start=1):
         if number > 1:
             between_chunks()
         validator = validator or Validator()
         about = {"chunk": number, "products": len(products)}
-        found, results = gx_findings(
+        found, results = find(
             rows.reset_index(drop=True), products.reset_index(drop=True), validator
         )
         findings.extend(found)
-        yield {**about, "label_rows": len(rows)}, results.pop("rows")
-        yield about, results.pop("products")
-        del found, results, products, rows
-
-
-def _compliance_runs(
-    chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
-    validator: Validator | None,
-    findings: list[dict[str, Any]],
-    between_chunks: Callable[[], None],
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """The compliance rule pack's suites (pipeline.compliance) over each chunk, as
-    `_quality_runs`: adds the chunk's findings to `findings`, gives each run's GX result."""
-    from pipeline.compliance import compliance_findings
-
-    for number, (products, rows) in enumerate(chunks, start=1):
-        if number > 1:
-            between_chunks()
-        validator = validator or Validator()
-        about = {"chunk": number, "products": len(products)}
-        found, results = compliance_findings(
-            rows.reset_index(drop=True), products.reset_index(drop=True), validator
-        )
-        findings.extend(found)
-        yield {**about, "label_rows": len(rows)}, results.pop("row")
-        yield about, results.pop("product")
+        yield {**about, "label_rows": len(rows)}, results.pop(rows_key)
+        yield about, results.pop(products_key)
         del found, results, products, rows
 
 
@@ -895,7 +883,9 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             new_outcomes,
             between_chunks,
         )
-        quality_runs = _quality_runs(
+        quality_runs = _suite_runs(
+            gx_findings,
+            ("rows", "products"),
             zip(
                 products.chunks(chunk_of, product_sizes),
                 nutrients.chunks(chunk_of, row_sizes),
@@ -905,7 +895,9 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             new_findings,
             between_chunks,
         )
-        compliance_runs = _compliance_runs(
+        compliance_runs = _suite_runs(
+            compliance_findings,
+            ("row", "product"),
             zip(
                 products.chunks(chunk_of, product_sizes),
                 nutrients.chunks(chunk_of, row_sizes),
