@@ -104,13 +104,15 @@ _GLUED_LEADER_RE = re.compile(rf"{_LEADER}{{3,}}(?=[^.·…_])|(?<=[^.·…_]){_
 # --- line vocabulary --------------------------------------------------------------
 
 _STATEMENT_RE = re.compile(
-    r"^(?:other\s+ingredients?|ingredients\s*:|suggested\s+use|suggested\s+usage|"
+    r"^(?:other\s+ingredients?|ingredients\s*(?:\([^)]*\)\s*)?:|suggested\s+use|suggested\s+usage|"
     r"directions|recommended\s+use|recommended\s+dose|dosage\s*:|warnings?\b|caution\b|"
     r"keep\s+out\s+of\s+(?:the\s+)?reach|contains\s*:|store\b|storage\b|"
     r"these\s+statements|manufactured\s+(?:by|for)|distributed\s+by)",
     re.IGNORECASE,
 )
-_OTHER_RE = re.compile(r"^(?:other\s+ingredients?|ingredients)\s*[:.]?\s*", re.IGNORECASE)
+_OTHER_RE = re.compile(
+    r"^(?:other\s+ingredients?|ingredients)\s*(?:\([^)]*\)\s*)?[:.]?\s*", re.IGNORECASE
+)
 _DIRECTIONS_RE = re.compile(
     r"^(?:suggested\s+use|suggested\s+usage|directions(?:\s+for\s+use)?|recommended\s+use|"
     r"recommended\s+dose|dosage)\s*[:.]?\s*",
@@ -661,6 +663,18 @@ class _Column:
         return (self.x0 + self.x1) / 2
 
 
+def _is_dv_word(text: str) -> bool:
+    low = text.lower()
+    return "%" in low or "daily" in low or re.sub(r"[^a-z]", "", low) in ("dv", "nrv")
+
+
+def _starts_dv(text: str) -> bool:
+    """A word that starts a % Daily Value heading ("%", "%DV", "DV", "NRV"): a new
+    column even when it stands close to the amount heading ("mg/serving DV (%)")."""
+    low = text.lower()
+    return low.startswith("%") or re.sub(r"[^a-z]", "", low) in ("dv", "nrv")
+
+
 def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
     """Column headings (x ranges) from the header lines of a panel."""
     groups: list[list[Word]] = []
@@ -668,7 +682,7 @@ def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
         line_groups: list[list[Word]] = []
         for word in line.words:
             if line_groups and word.x0 - line_groups[-1][-1].x1 < 1.0 * _height(word):
-                if word.text.startswith("%") and not any("%" in w.text for w in line_groups[-1]):
+                if _starts_dv(word.text) and not any(_is_dv_word(w.text) for w in line_groups[-1]):
                     line_groups.append([word])
                 else:
                     line_groups[-1].append(word)
@@ -690,6 +704,16 @@ def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
         kind = "dv" if ("%" in low or "dailyvalue" in low or low == "dv") else "amount"
         columns.append(_Column(kind, min(w.x0 for w in g), max(w.x1 for w in g), text))
     return sorted(columns, key=lambda c: c.x0)
+
+
+def _under_dv(item: _Item, columns: Sequence[_Column]) -> bool:
+    """The item's cell stands under a %DV column heading (its centre within the heading's
+    width) and is nearer that heading's centre than any other's."""
+    nearest = min(columns, key=lambda c: abs(c.centre - item.x), default=None)
+    if nearest is None or nearest.kind != "dv":
+        return False
+    slack = 0.1 * (nearest.x1 - nearest.x0)
+    return nearest.x0 - slack <= item.x <= nearest.x1 + slack
 
 
 @dataclass
@@ -1168,6 +1192,13 @@ class _Reader:
             value_left = next(
                 (c.x0 for c in columns if c.x0 > left + _S.wrapped_header_indent * h), None
             )
+        if value_left is not None:
+            # the names' own heading ("Main Ingredients") is no value column
+            columns = [
+                c
+                for c in columns
+                if c.x1 >= value_left or _HEADER_KEY_RE.search(c.text) or c.unit is not None
+            ]
         return _Layout(columns, value_left)
 
     def _read_line(self, line: _Line, layout: _Layout, name_left: float) -> _LineRead:
@@ -1190,6 +1221,15 @@ class _Reader:
                 and value_words[0].x0 - name_words[-1].x1 < _CELL_GAP * h
             ):
                 value_words.insert(0, name_words.pop())
+        alone = (
+            _parse_cell(" ".join(w.text for w in name_words), name_words[0].x0)
+            if name_words
+            else None
+        )
+        if alone and any(i.kind == "amount" and i.unit for i in alone):
+            # a line that is only an amount ("9240mg †" under a blend's name), left of
+            # the value column: values, not a name
+            name_words, value_words = [], name_words + value_words
         items: list[_Item] = []
         bad: str | None = None
         for cell in _cells(value_words):
@@ -1241,6 +1281,12 @@ class _Reader:
                 target = prev if not prev.has_amount else None
                 if target is not None:
                     target.reads.append(read)
+                    if (
+                        read.has_amount
+                        and target.reads[0].indent <= tol
+                        and _BLEND_RE.search(target.name_text)
+                    ):
+                        flat_list = True  # a blend total: its members follow unindented
                     continue
             if prev is not None:
                 last = prev.reads[-1]
@@ -1429,6 +1475,12 @@ class _Reader:
                     )
                 continue
             dvs = [i for i in entry.items if i.kind == "dv"]
+            under_dv = [i for i in amounts if i.unit is None and _under_dv(i, e_layout.columns)]
+            if under_dv:
+                # a bare number under the % Daily Value heading is a %DV, not an amount
+                amounts = [i for i in amounts if i not in under_dv]
+                dvs = [*dvs, *(_Item("dv", i.x, dv=f"{i.amount}%") for i in under_dv)]
+                dvs.sort(key=lambda i: i.x)
             first, second = self._place_amounts(amounts, amount_cols)
             dv = self._place_dv(dvs, dv_cols, amount_cols, per_serving or 0)
             if per_serving == 1:
