@@ -167,6 +167,7 @@ class ReaderSettings:
     wrapped_header_indent: float = 2.0  # a wrapped heading line starts this far right
     wrapped_header_gap: float = 0.8  # most vertical gap to the heading line it continues
     taller_line: float = 1.3  # a line this much taller than the rows ends an unboxed panel
+    stray_confidence: float = 50.0  # a lone short word below this (OCR %) is a rule or speck
     panel_edge: float = 2.0  # a line this far outside the panel's x range ends it
     value_left_slack: float = 0.3  # a value word may start this far left of its column
     statement_gap: float = 1.2  # most vertical gap between lines of one statement
@@ -1019,6 +1020,19 @@ def _is_heading(line: _Line) -> tuple[bool, bool]:
     return False, False
 
 
+def _is_stray_mark(line: _Line) -> bool:
+    """One short word without digits, read with low confidence: not text of the panel."""
+    if len(line.words) != 1:
+        return False
+    w = line.words[0]
+    return (
+        len(w.text) <= 3
+        and not _HAS_DIGIT.search(w.text)
+        and w.confidence is not None
+        and w.confidence < _S.stray_confidence
+    )
+
+
 def _is_header_line(line: _Line) -> bool:
     return bool(_HEADER_KEY_RE.search(line.text)) and not _SERVING_SIZE_RE.match(line.text)
 
@@ -1106,6 +1120,15 @@ class _Reader:
                 break
             text = line.text
             nxt = self.lines[pos + 1] if pos + 1 < n else None
+            if (
+                in_pre
+                and nxt is not None
+                and nxt.region == region
+                and _is_header_line(nxt)
+                and _is_stray_mark(line)
+            ):
+                pos += 1  # a rule or a speck read as a short word above the column headings
+                continue
             if in_pre and _is_header_line(line):
                 panel.headers.append(line)
             elif (
