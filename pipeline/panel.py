@@ -1021,15 +1021,13 @@ def _is_heading(line: _Line) -> tuple[bool, bool]:
 
 
 def _is_stray_mark(line: _Line) -> bool:
-    """One short word without digits, read with low confidence: not text of the panel."""
-    if len(line.words) != 1:
-        return False
-    w = line.words[0]
-    return (
+    """Short words without digits, read with low confidence: not text of the panel."""
+    return len(line.words) <= 2 and all(
         len(w.text) <= 3
         and not _HAS_DIGIT.search(w.text)
         and w.confidence is not None
         and w.confidence < _S.stray_confidence
+        for w in line.words
     )
 
 

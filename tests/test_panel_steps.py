@@ -254,11 +254,11 @@ def test_blend_amount_alone_on_the_line_under_its_name() -> None:
 
 
 def test_a_speck_read_as_a_word_above_the_column_headings_is_skipped() -> None:
-    """OCR reads a rule under the serving lines as "ee" (low confidence): the column
+    """OCR reads a rule under the serving lines as "ee  TT" (low confidence): the column
     headings after it still head the panel; a text layer's short word is kept as text."""
     words = line(100, (50, "Supplement Facts"), h=14)
     words += line(118, (50, "Serving Size 2 Gummies"))
-    speck = [dataclasses.replace(w, confidence=30.0) for w in line(128, (50, "ee"))]
+    speck = [dataclasses.replace(w, confidence=30.0) for w in line(128, (50, "ee"), (170, "TT"))]
     words += speck
     words += line(138, (150, "Amount Per Serving"), (240, "%DV"), h=7)
     words += line(150, (50, "Zinc"), (200, "5mg"), (240, "45%"))
@@ -267,6 +267,6 @@ def test_a_speck_read_as_a_word_above_the_column_headings_is_skipped() -> None:
     assert [(r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw) for r in rows] == [
         ("Zinc", "5", "mg", "45%")
     ]
-    kept = [w for w in words if w not in speck] + line(128, (50, "ee"))
+    kept = [w for w in words if w not in speck] + line(128, (50, "ee"), (170, "TT"))
     _, rows, _ = read(kept)
-    assert [r.name_raw for r in rows][:1] == ["ee"]
+    assert [r.name_raw for r in rows][:1] == ["ee TT"]
