@@ -104,13 +104,15 @@ _GLUED_LEADER_RE = re.compile(rf"{_LEADER}{{3,}}(?=[^.·…_])|(?<=[^.·…_]){_
 # --- line vocabulary --------------------------------------------------------------
 
 _STATEMENT_RE = re.compile(
-    r"^(?:other\s+ingredients?|ingredients\s*:|suggested\s+use|suggested\s+usage|"
+    r"^(?:other\s+ingredients?|ingredients\s*(?:\([^)]*\)\s*)?:|suggested\s+use|suggested\s+usage|"
     r"directions|recommended\s+use|recommended\s+dose|dosage\s*:|warnings?\b|caution\b|"
     r"keep\s+out\s+of\s+(?:the\s+)?reach|contains\s*:|store\b|storage\b|"
     r"these\s+statements|manufactured\s+(?:by|for)|distributed\s+by)",
     re.IGNORECASE,
 )
-_OTHER_RE = re.compile(r"^(?:other\s+ingredients?|ingredients)\s*[:.]?\s*", re.IGNORECASE)
+_OTHER_RE = re.compile(
+    r"^(?:other\s+ingredients?|ingredients)\s*(?:\([^)]*\)\s*)?[:.]?\s*", re.IGNORECASE
+)
 _DIRECTIONS_RE = re.compile(
     r"^(?:suggested\s+use|suggested\s+usage|directions(?:\s+for\s+use)?|recommended\s+use|"
     r"recommended\s+dose|dosage)\s*[:.]?\s*",
@@ -165,6 +167,7 @@ class ReaderSettings:
     wrapped_header_indent: float = 2.0  # a wrapped heading line starts this far right
     wrapped_header_gap: float = 0.8  # most vertical gap to the heading line it continues
     taller_line: float = 1.3  # a line this much taller than the rows ends an unboxed panel
+    stray_confidence: float = 50.0  # a lone short word below this (OCR %) is a rule or speck
     panel_edge: float = 2.0  # a line this far outside the panel's x range ends it
     value_left_slack: float = 0.3  # a value word may start this far left of its column
     statement_gap: float = 1.2  # most vertical gap between lines of one statement
@@ -661,6 +664,18 @@ class _Column:
         return (self.x0 + self.x1) / 2
 
 
+def _is_dv_word(text: str) -> bool:
+    low = text.lower()
+    return "%" in low or "daily" in low or re.sub(r"[^a-z]", "", low) in ("dv", "nrv")
+
+
+def _starts_dv(text: str) -> bool:
+    """A word that starts a % Daily Value heading ("%", "%DV", "DV", "NRV"): a new
+    column even when it stands close to the amount heading ("mg/serving DV (%)")."""
+    low = text.lower()
+    return low.startswith("%") or re.sub(r"[^a-z]", "", low) in ("dv", "nrv")
+
+
 def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
     """Column headings (x ranges) from the header lines of a panel."""
     groups: list[list[Word]] = []
@@ -668,7 +683,7 @@ def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
         line_groups: list[list[Word]] = []
         for word in line.words:
             if line_groups and word.x0 - line_groups[-1][-1].x1 < 1.0 * _height(word):
-                if word.text.startswith("%") and not any("%" in w.text for w in line_groups[-1]):
+                if _starts_dv(word.text) and not any(_is_dv_word(w.text) for w in line_groups[-1]):
                     line_groups.append([word])
                 else:
                     line_groups[-1].append(word)
@@ -690,6 +705,16 @@ def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
         kind = "dv" if ("%" in low or "dailyvalue" in low or low == "dv") else "amount"
         columns.append(_Column(kind, min(w.x0 for w in g), max(w.x1 for w in g), text))
     return sorted(columns, key=lambda c: c.x0)
+
+
+def _under_dv(item: _Item, columns: Sequence[_Column]) -> bool:
+    """The item's cell stands under a %DV column heading (its centre within the heading's
+    width) and is nearer that heading's centre than any other's."""
+    nearest = min(columns, key=lambda c: abs(c.centre - item.x), default=None)
+    if nearest is None or nearest.kind != "dv":
+        return False
+    slack = 0.1 * (nearest.x1 - nearest.x0)
+    return nearest.x0 - slack <= item.x <= nearest.x1 + slack
 
 
 @dataclass
@@ -995,6 +1020,17 @@ def _is_heading(line: _Line) -> tuple[bool, bool]:
     return False, False
 
 
+def _is_stray_mark(line: _Line) -> bool:
+    """Short words without digits, read with low confidence: not text of the panel."""
+    return len(line.words) <= 2 and all(
+        len(w.text) <= 3
+        and not _HAS_DIGIT.search(w.text)
+        and w.confidence is not None
+        and w.confidence < _S.stray_confidence
+        for w in line.words
+    )
+
+
 def _is_header_line(line: _Line) -> bool:
     return bool(_HEADER_KEY_RE.search(line.text)) and not _SERVING_SIZE_RE.match(line.text)
 
@@ -1082,6 +1118,15 @@ class _Reader:
                 break
             text = line.text
             nxt = self.lines[pos + 1] if pos + 1 < n else None
+            if (
+                in_pre
+                and nxt is not None
+                and nxt.region == region
+                and _is_header_line(nxt)
+                and _is_stray_mark(line)
+            ):
+                pos += 1  # a rule or a speck read as a short word above the column headings
+                continue
             if in_pre and _is_header_line(line):
                 panel.headers.append(line)
             elif (
@@ -1168,6 +1213,13 @@ class _Reader:
             value_left = next(
                 (c.x0 for c in columns if c.x0 > left + _S.wrapped_header_indent * h), None
             )
+        if value_left is not None:
+            # the names' own heading ("Main Ingredients") is no value column
+            columns = [
+                c
+                for c in columns
+                if c.x1 >= value_left or _HEADER_KEY_RE.search(c.text) or c.unit is not None
+            ]
         return _Layout(columns, value_left)
 
     def _read_line(self, line: _Line, layout: _Layout, name_left: float) -> _LineRead:
@@ -1190,6 +1242,15 @@ class _Reader:
                 and value_words[0].x0 - name_words[-1].x1 < _CELL_GAP * h
             ):
                 value_words.insert(0, name_words.pop())
+        alone = (
+            _parse_cell(" ".join(w.text for w in name_words), name_words[0].x0)
+            if name_words
+            else None
+        )
+        if alone and any(i.kind == "amount" and i.unit for i in alone):
+            # a line that is only an amount ("9240mg †" under a blend's name), left of
+            # the value column: values, not a name
+            name_words, value_words = [], name_words + value_words
         items: list[_Item] = []
         bad: str | None = None
         for cell in _cells(value_words):
@@ -1241,6 +1302,12 @@ class _Reader:
                 target = prev if not prev.has_amount else None
                 if target is not None:
                     target.reads.append(read)
+                    if (
+                        read.has_amount
+                        and target.reads[0].indent <= tol
+                        and _BLEND_RE.search(target.name_text)
+                    ):
+                        flat_list = True  # a blend total: its members follow unindented
                     continue
             if prev is not None:
                 last = prev.reads[-1]
@@ -1429,6 +1496,12 @@ class _Reader:
                     )
                 continue
             dvs = [i for i in entry.items if i.kind == "dv"]
+            under_dv = [i for i in amounts if i.unit is None and _under_dv(i, e_layout.columns)]
+            if under_dv:
+                # a bare number under the % Daily Value heading is a %DV, not an amount
+                amounts = [i for i in amounts if i not in under_dv]
+                dvs = [*dvs, *(_Item("dv", i.x, dv=f"{i.amount}%") for i in under_dv)]
+                dvs.sort(key=lambda i: i.x)
             first, second = self._place_amounts(amounts, amount_cols)
             dv = self._place_dv(dvs, dv_cols, amount_cols, per_serving or 0)
             if per_serving == 1:

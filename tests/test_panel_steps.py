@@ -206,3 +206,67 @@ def test_tolerances_are_relative_to_the_text_size() -> None:
         (r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw) for r in big[1]
     ]
     assert (small[0][0].serving_size, big[0][0].serving_size) == ("1 Capsule", "1 Capsule")
+
+
+def test_ruled_table_with_unit_heading_beside_a_dv_heading() -> None:
+    """ "Main Ingredients | mg/serving | DV (%)": the two value headings stand close but are
+    two columns; the names' heading is no value column; a bare number under "DV" is a %DV,
+    never an amount; "Ingredients (in descending order):" ends the panel."""
+    words = line(100, (50, "Supplement Facts"), h=14)
+    words += line(118, (50, "Serving Size 6 sprays"))
+    words += line(130, (50, "Main Ingredients"), (215, "mg/serving"), (256, "DV (%)"), h=7)
+    words += line(144, (50, "Calcium"), (230, "500"), (262, "38"))
+    words += line(156, (50, "Magnesium"), (230, "250"))
+    words += line(168, (50, "Vitamin D3"), (222, "10001U"), (262, "167"))
+    words += line(182, (50, "Ingredients (in descending order): Water, lecithin."))
+    labels, rows, issues = read(words)
+    assert [(r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw) for r in rows] == [
+        ("Calcium", "500", "mg", "38%"),
+        ("Magnesium", "250", "mg", None),
+        ("Vitamin D3", None, None, "167%"),
+    ]
+    assert [i.detail for i in issues] == [
+        "page 1, line 3: amount '10001U' of 'Vitamin D3' could not be read"
+    ]
+    assert labels[0].other_ingredients == "Water, lecithin."
+
+
+def test_blend_amount_alone_on_the_line_under_its_name() -> None:
+    """A blend's name on one line, its amount alone on the next, left of the value column
+    ("9240mg †"), then its members as a comma paragraph without amounts."""
+    words = line(100, (50, "Supplement Facts"), h=14)
+    words += line(118, (50, "Serving Size 1 scoop"))
+    words += line(130, (150, "Amount Per Serving"), (240, "%DV"), h=7)
+    words += line(144, (50, "Zinc"), (200, "5mg"), (240, "45%"))
+    words += line(156, (50, "Strength Matrix"))
+    words += line(168, (170, "9240mg"), (245, "†"))
+    words += line(180, (50, "Beta-Alanine, Creatine Monohydrate,"))
+    words += line(192, (50, "Betaine Anhydrous"))
+    _, rows, issues = read(words)
+    assert issues == []
+    assert [(r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw, r.parent) for r in rows] == [
+        ("Zinc", "5", "mg", "45%", None),
+        ("Strength Matrix", "9240", "mg", "†", None),
+        ("Beta-Alanine", None, None, None, "Strength Matrix"),
+        ("Creatine Monohydrate", None, None, None, "Strength Matrix"),
+        ("Betaine Anhydrous", None, None, None, "Strength Matrix"),
+    ]
+
+
+def test_a_speck_read_as_a_word_above_the_column_headings_is_skipped() -> None:
+    """OCR reads a rule under the serving lines as "ee  TT" (low confidence): the column
+    headings after it still head the panel; a text layer's short word is kept as text."""
+    words = line(100, (50, "Supplement Facts"), h=14)
+    words += line(118, (50, "Serving Size 2 Gummies"))
+    speck = [dataclasses.replace(w, confidence=30.0) for w in line(128, (50, "ee"), (170, "TT"))]
+    words += speck
+    words += line(138, (150, "Amount Per Serving"), (240, "%DV"), h=7)
+    words += line(150, (50, "Zinc"), (200, "5mg"), (240, "45%"))
+    _, rows, issues = read(words)
+    assert issues == []
+    assert [(r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw) for r in rows] == [
+        ("Zinc", "5", "mg", "45%")
+    ]
+    kept = [w for w in words if w not in speck] + line(128, (50, "ee"), (170, "TT"))
+    _, rows, _ = read(kept)
+    assert [r.name_raw for r in rows][:1] == ["ee TT"]
