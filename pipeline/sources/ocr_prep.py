@@ -35,6 +35,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+from pipeline.sources.ocr import estimate_skew, otsu_threshold, remove_rules
+
 #: The median height (pixels) of a letter of the panel's text that OCR reads best: about
 #: a 10 pt cap height at 300 dpi. Images are scaled so their body text reaches it.
 TARGET_TEXT_PX = 26.0
@@ -83,7 +85,7 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     a dark area encloses (a white panel inside a black frame) are light ground; so are
     a thin frame or rule (large, but enclosing no letters), which only turn white."""
     h, w = arr.shape
-    level = otsu(arr.astype(np.uint8))
+    level = otsu_threshold(arr.astype(np.uint8))
     dark = arr < level
     labels, n = ndimage.label(dark, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
@@ -151,26 +153,12 @@ def normalize_polarity(
     return flat.astype(np.uint8), share, dark
 
 
-def otsu(arr: np.ndarray) -> int:
-    hist = np.bincount(arr.ravel(), minlength=256).astype(np.float64)
-    total = hist.sum()
-    if total == 0:
-        return 128
-    levels = np.arange(256, dtype=np.float64)
-    w0 = np.cumsum(hist)
-    m0 = np.cumsum(hist * levels)
-    w1 = total - w0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (m0[-1] * w0 / total - m0) ** 2 / (w0 * w1)
-    return int(np.argmax(np.nan_to_num(between, nan=0.0, posinf=0.0)))
-
-
 def binarize(flat: np.ndarray) -> np.ndarray:
     """Ink of a flattened image: Otsu, but never above 200 (a page with little ink)
     nor below 90. (Measured against a per-block threshold halfway to each block's
     darkest ink: that kept faint grey text but broke up white-on-dark letters; 19 rows
     against 32 on the real-label dev set.)"""
-    t = min(200, max(90, otsu(flat)))
+    t = min(200, max(90, otsu_threshold(flat)))
     return flat < t
 
 
@@ -301,7 +289,6 @@ def clean_page(gray: Image.Image, scale: float, measured: Analysis) -> tuple[np.
     """The page at `scale` as ink (bool): polarity normalized, lighting flattened,
     deskewed (`estimate_skew`), table rules removed (`remove_rules`), then box edges,
     pictures and specks dropped by shape. Returns the ink and the skew undone."""
-    from pipeline.sources.ocr import estimate_skew, remove_rules
 
     # a scan's specks, enlarged with the image, would break letters apart: a median
     # filter where the analysis found many (it also thins a small clean image's
