@@ -74,7 +74,7 @@ def _audit_read(path: Path) -> float:
 
 def run(per_style: int, engine: str | None) -> dict[str, Any]:
     from labelgen.image_styles import STYLES, SUFFIX, write_style_image
-    from labelgen.products import dsld_label, sample_product
+    from labelgen.products import product_label
 
     if engine:
         os.environ["LABELAUDIT_OCR_ENGINE"] = engine
@@ -87,7 +87,7 @@ def run(per_style: int, engine: str | None) -> dict[str, Any]:
             read: list[float] = []
             for n in range(per_style):
                 lid = LABEL_IDS[n % len(LABEL_IDS)]
-                label = sample_product(lid) if lid.startswith("sample-") else dsld_label(lid)
+                label = product_label(lid)
                 path = write_style_image(label, style, Path(tmp) / f"{style}-{n}{SUFFIX[style]}", n)
                 plain.append(_plain_tesseract(path))
                 read.append(_audit_read(path))

@@ -383,3 +383,15 @@ def to_records(label: Label) -> tuple[Any, list[Any]]:
         for n, r in enumerate(expected_rows(label), start=1)
     ]
     return record, rows
+
+
+def records_of(labels: list[Label]) -> tuple[list[Any], list[Any]]:
+    """Many labels as the readers give them: their `Label`s, and all their `LabelRow`s in
+    label order."""
+    records: list[Any] = []
+    rows: list[Any] = []
+    for label in labels:
+        record, label_rows = to_records(label)
+        records.append(record)
+        rows.extend(label_rows)
+    return records, rows

@@ -180,3 +180,8 @@ def sample_product(dsld_id: str) -> Label:
         if label["dsld_id"] == dsld_id:
             return copy.deepcopy(label)
     raise KeyError(dsld_id)
+
+
+def product_label(label_id: str) -> Label:
+    """A sample product ("sample-..." ids) or a real DSLD label, by its id."""
+    return sample_product(label_id) if label_id.startswith("sample-") else dsld_label(label_id)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from labelgen.dsld_formats import to_records
+from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from pipeline.compliance import RULES, tables_to_compliance
 from pipeline.normalize import nutrients_to_products, rows_to_nutrients
@@ -24,11 +24,7 @@ from pipeline.records import Label, LabelRow, records_to_frame
 
 def dsld_findings() -> pd.DataFrame:
     """The compliance findings of every committed real DSLD label."""
-    labels, rows = [], []
-    for raw in dsld_labels():
-        label, label_rows = to_records(raw)
-        labels.append(label)
-        rows.extend(label_rows)
+    labels, rows = records_of(dsld_labels())
     label_frame = records_to_frame(labels, Label)
     nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
     return tables_to_compliance(nutrients, nutrients_to_products(nutrients, label_frame))

@@ -18,7 +18,7 @@ from reportlab.pdfgen import canvas
 
 from labelgen.dsld_formats import write_dsld_csv, write_dsld_json, write_simple_csv
 from labelgen.pdf_layouts import render_pdf
-from labelgen.products import REPO_DIR, dsld_label, sample_product
+from labelgen.products import REPO_DIR, dsld_label, product_label, sample_product
 
 DEFAULT_OUT = REPO_DIR / "data" / "raw"
 
@@ -42,7 +42,7 @@ PDF_SAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 def _label(label_id: str) -> dict[str, object]:
-    return sample_product(label_id) if label_id.startswith("sample-") else dsld_label(label_id)
+    return product_label(label_id)
 
 
 def write_no_panel_pdf(path: Path) -> None:

@@ -21,9 +21,9 @@ from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline import extract
 from pipeline.cli import app
+from tests.builders import REPO
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parent.parent
 DAMAGED_PDF = "cannot open PDF: the file is damaged or is not a PDF"
 
 

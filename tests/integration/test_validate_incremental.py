@@ -48,11 +48,6 @@ def corpus() -> tuple[list[Label], list[LabelRow]]:
     return labels, rows
 
 
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    return Validator()
-
-
 def _job(work: config.WorkPaths, *, full: bool = False, salt: str = "salt-1") -> ValidationJob:
     return ValidationJob(work_root=str(work.root), protocol=PROTOCOL, salt=salt, full=full)
 

@@ -7,52 +7,22 @@ The truth of a generated image is what the text PDF it was rendered from reads a
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
 from PIL import Image
 
 from labelgen.image_styles import STYLES, SUFFIX, render_text_pdf, write_style_image
 from labelgen.pdf_layouts import render_pdf
-from labelgen.products import dsld_label, sample_product
+from labelgen.products import product_label, sample_product
 from labelgen.raster import Scan, degrade, rasterize
 from pipeline import config
 from pipeline.errors import NoPanel
-from pipeline.normalize import nutrients_to_products, rows_to_nutrients
-from pipeline.records import FileExtraction, Label, LabelRow, records_to_frame
 from pipeline.sources import ocr
 from pipeline.sources.ocr_rapid import line_words
 from pipeline.sources.pdf import read_pdf
-
-ocr_needed = pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="tesseract-ocr is not installed"
-)
-
-PROTOCOL_FIELDS = (
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
-    "k2_form",
-)
-
-
-def _products(ex: FileExtraction) -> pd.DataFrame:
-    labels = records_to_frame(ex.labels, Label)
-    rows = records_to_frame(ex.rows, LabelRow)
-    return nutrients_to_products(rows_to_nutrients(rows, labels), labels)
-
-
-def _same(a: object, b: object) -> bool:
-    if a is None or (isinstance(a, float) and pd.isna(a)):
-        return b is None or (isinstance(b, float) and pd.isna(b))
-    return bool(a == b)
-
+from tests.builders import PROTOCOL_FIELDS, products_of, same_value
 
 # --- formats -------------------------------------------------------------------------
 
@@ -87,7 +57,6 @@ def _save(image: Image.Image, path: Path) -> None:
         image.save(path)
 
 
-@ocr_needed
 @pytest.mark.ocr
 @pytest.mark.parametrize("suffix", [".webp", ".bmp", ".gif", ".heic", ".heif", ".tiff"])
 def test_each_image_format_reads_the_panel(
@@ -108,7 +77,6 @@ def test_each_image_format_reads_the_panel(
 # --- rejections ----------------------------------------------------------------------
 
 
-@ocr_needed
 @pytest.mark.ocr
 def test_tiny_text_is_rejected_as_too_small(tmp_path: Path, bone_page: Image.Image) -> None:
     tiny = bone_page.resize((bone_page.width // 6, bone_page.height // 6), Image.Resampling.BOX)
@@ -167,10 +135,6 @@ STYLE_LABELS = ("sample-bone-matrix", "277758")
 MIN_STYLE_ACCURACY = 0.95
 
 
-def _label(label_id: str) -> dict[str, Any]:
-    return sample_product(label_id) if label_id.startswith("sample-") else dsld_label(label_id)
-
-
 @pytest.fixture(scope="module")
 def style_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, int, list[str]]]:
     out = tmp_path_factory.mktemp("styles")
@@ -180,9 +144,9 @@ def style_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[in
         wrong: list[str] = []
         seconds = 0.0
         for n, label_id in enumerate(STYLE_LABELS):
-            label = _label(label_id)
+            label = product_label(label_id)
             pdf = render_text_pdf(label, style, out / f"{style}-{n}-text.pdf")
-            truth = _products(read_pdf(pdf, pdf.name))
+            truth = products_of(read_pdf(pdf, pdf.name))
             image = write_style_image(label, style, out / f"{style}-{n}{SUFFIX[style]}", seed=n)
             start = time.perf_counter()
             try:
@@ -191,7 +155,7 @@ def style_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[in
                     if image.suffix == ".pdf"
                     else ocr.read_image(image, image.name)
                 )
-                got = _products(ex)
+                got = products_of(ex)
             except NoPanel as exc:
                 got = None
                 wrong.append(f"{label_id}: rejected: {exc.reason}")
@@ -201,7 +165,7 @@ def style_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[in
                 if (
                     got is not None
                     and len(got) >= 1
-                    and _same(truth[field].iloc[0], got[field].iloc[0])
+                    and same_value(truth[field].iloc[0], got[field].iloc[0])
                 ):
                     right += 1
                 elif got is not None:
@@ -217,7 +181,6 @@ def style_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[in
 KNOWN_SHORT: dict[str, float] = {"whole-wrap": 0.8, "small-web": 0.4, "bottle-photo": 0.9}
 
 
-@ocr_needed
 @pytest.mark.ocr
 @pytest.mark.parametrize("style", STYLES)
 def test_protocol_fields_on_each_image_style(

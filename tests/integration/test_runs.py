@@ -42,8 +42,8 @@ from pipeline.runs import (
     read_previous_ranking,
     write_history_record,
 )
+from tests.builders import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 AUDIT_EXAMPLE = REPO / "tests" / "data" / "audit_example.json"
 
 

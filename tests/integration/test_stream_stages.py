@@ -42,8 +42,7 @@ from pipeline.records import (
     record_schema,
     records_to_table,
 )
-
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "raw"
+from tests.builders import SAMPLES
 
 #: data/raw: 12 label files (ProductOverview.csv is a companion, read with its export).
 SAMPLE_FILES = 12

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile import REPO, good_folder
 from typer.testing import CliRunner
 
 from pipeline import config
 from pipeline.cli import app
+from tests.hostile import REPO, good_folder
 
 runner = CliRunner()
 

@@ -165,11 +165,6 @@ _define_cases()
 
 
 @pytest.fixture(scope="module")
-def validator() -> Validator:
-    return Validator()
-
-
-@pytest.fixture(scope="module")
 def tables(validator: Validator) -> dict[str, pd.DataFrame]:
     labels = [
         Label(SOURCE, i, name, **fields) for i, (name, (fields, _)) in enumerate(CASES.items())

@@ -10,8 +10,7 @@ import pytest
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.pdf import fallback_name, read_pdf
-
-PDFS = Path(__file__).parent / "pdfs"
+from tests.builders import PDFS
 
 
 def read(name: str) -> FileExtraction:

@@ -13,8 +13,9 @@ from labelgen.products import SAMPLE_PRODUCTS, dsld_label, dsld_labels, sample_p
 from pipeline.errors import BadTable, LabelError, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow
 from pipeline.sources.dsld_json import read_dsld_json
+from tests.builders import DATA
 
-DATA = Path(__file__).parent / "data" / "json"
+JSON_DATA = DATA / "json"
 ROW_FIELDS = ("name_raw", "amount_raw", "unit_raw", "dv_raw", "form_raw", "parent")
 
 
@@ -31,7 +32,7 @@ def row(extraction: FileExtraction, name: str, label_index: int = 0) -> LabelRow
 
 
 def test_hand_written_label_with_nested_rows() -> None:
-    ex = read_dsld_json(DATA / "nested_blend.json", "json/nested_blend.json")
+    ex = read_dsld_json(JSON_DATA / "nested_blend.json", "json/nested_blend.json")
     assert ex.labels == (
         Label(
             source_file="json/nested_blend.json",
@@ -206,7 +207,7 @@ def _write(tmp_path: Path, content: Any) -> Path:
 )
 def test_rejected_fixtures(fixture: str, error: type[LabelError], reason: str) -> None:
     with pytest.raises(error) as caught:
-        read_dsld_json(DATA / fixture, f"json/{fixture}")
+        read_dsld_json(JSON_DATA / fixture, f"json/{fixture}")
     assert type(caught.value) is error
     assert caught.value.reason == reason
     assert str(caught.value) == f"json/{fixture}: {reason}"

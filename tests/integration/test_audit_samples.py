@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from tests.builders import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data" / "raw"
 
 runner = CliRunner()

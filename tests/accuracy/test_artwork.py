@@ -31,8 +31,7 @@ from pipeline.panel import (
 )
 from pipeline.records import FileExtraction
 from pipeline.sources.pdf import pdf_pages, read_pdf
-
-PDFS = Path(__file__).parent / "pdfs"
+from tests.builders import PDFS
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,9 @@ from pipeline.report import (
     render_html,
     write_reports,
 )
+from tests.builders import AUDIT_EXAMPLE
 
-EXAMPLE = Path(__file__).parent / "data" / "audit_example.json"
+EXAMPLE = AUDIT_EXAMPLE
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 

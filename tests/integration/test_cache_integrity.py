@@ -14,12 +14,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hostile import good_folder, simple_csv
 
 from pipeline import config, runs
 from pipeline.audit import run_audit
 from pipeline.protocol import load_protocol
 from pipeline.sources import csv as csv_source
+from tests.hostile import good_folder, simple_csv
 
 PROTOCOL = load_protocol(None)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hostile import GOOD_PDF, flate_bomb, good_folder, raw_pdf, simple_csv
 from PIL import Image
 
 from pipeline import config, extract, runs
 from pipeline.audit import run_extract
 from pipeline.records import FileExtraction
+from tests.hostile import GOOD_PDF, flate_bomb, good_folder, raw_pdf, simple_csv
 
 GOOD = ["good.csv", "good.pdf", "m.json"]
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.builders import REPO
+
 SAMPLES = sorted(
     p
     for p in (REPO / "data" / "raw").rglob("*")

@@ -26,8 +26,7 @@ from labelgen.pdf_unseen import (
 from pipeline.panel import drop_leaders
 from pipeline.records import FileExtraction, Word
 from pipeline.sources.pdf import read_pdf
-
-PDFS = Path(__file__).parent / "pdfs"
+from tests.builders import PDFS
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline.cli import app
+from tests.builders import REPO
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _labels(folder: Path) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.report import write_reports
+from tests.builders import AUDIT_EXAMPLE
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-EXAMPLE = Path(__file__).parent / "data" / "audit_example.json"
+EXAMPLE = AUDIT_EXAMPLE
 SCREENSHOT = Path("/tmp/audit-screenshot.png")
 
 #: (name, verdict, score, k2 per 500 mg Ca, Ca:Mg) of the products added to the example.

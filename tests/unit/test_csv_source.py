@@ -18,8 +18,9 @@ from pipeline.sources.csv import (
     read_csv,
     split_as_form,
 )
+from tests.builders import DATA
 
-DATA = Path(__file__).parent / "data" / "csv"
+CSV_DATA = DATA / "csv"
 ROW_FIELDS = ("name_raw", "amount_raw", "unit_raw", "dv_raw", "form_raw", "parent")
 
 
@@ -297,7 +298,7 @@ def test_products_grouped_by_name_and_brand_in_order_of_first_appearance(tmp_pat
 
 
 def test_bad_rows_are_kept_and_reported() -> None:
-    ex = read_csv(DATA / "bad_rows.csv", "csv/bad_rows.csv")
+    ex = read_csv(CSV_DATA / "bad_rows.csv", "csv/bad_rows.csv")
     assert len(ex.labels) == 1
     assert rows_of(ex, 0) == [
         expect("Vitamin D3", "25", "mcg", "125%", "cholecalciferol", None),
@@ -337,7 +338,7 @@ def test_companion_detection(tmp_path: Path) -> None:
     assert is_companion_csv(overview) is True
     assert is_companion_csv(facts) is False
     assert is_companion_csv(simple) is False
-    assert is_companion_csv(DATA / "empty.csv") is False
+    assert is_companion_csv(CSV_DATA / "empty.csv") is False
     assert find_overview(facts) == overview
     assert companion_facts_file(overview) == facts
     assert companion_facts_file(simple) is None
@@ -386,7 +387,7 @@ def test_reading_the_companion_itself_names_the_missing_columns(tmp_path: Path) 
 )
 def test_rejections(fixture: str, error: type[LabelError], reason: str) -> None:
     with pytest.raises(error) as caught:
-        read_csv(DATA / fixture, f"csv/{fixture}")
+        read_csv(CSV_DATA / fixture, f"csv/{fixture}")
     assert type(caught.value) is error
     assert caught.value.reason == reason
     assert caught.value.source_file == f"csv/{fixture}"
@@ -426,7 +427,7 @@ def test_split_as_form(text: str, expected: tuple[str, str | None]) -> None:
 
 
 def test_row_wider_than_the_header_is_flagged() -> None:
-    ex = read_csv(DATA / "unquoted_thousands.csv", "csv/unquoted_thousands.csv")
+    ex = read_csv(CSV_DATA / "unquoted_thousands.csv", "csv/unquoted_thousands.csv")
     assert [(r.name_raw, r.amount_raw, r.unit_raw) for r in ex.rows] == [
         ("Calcium", "1", "000"),
         ("Vitamin D3", "25", "mcg"),

@@ -1,50 +1,32 @@
 """The compliance rule pack (21 CFR 101.36): each rule broken by a generated label gives
-exactly its finding, a clean label gives none, the suite is built from the rule table, the
-findings stay right for unchanged products across incremental runs, and --fail-on
-compliance trips on them."""
+exactly its finding, a clean label gives none, the suite is built from the rule table, and
+--fail-on compliance trips on them. (In runs: tests/integration/test_compliance_audit.py.)"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from labelgen.compliance_cases import CASES, CLEAN, render_case
-from labelgen.dsld_formats import to_records
-from labelgen.products import dsld_labels
-from pipeline import compliance, config, runs
+from pipeline import compliance, runs
 from pipeline.errors import NoPanel
-from pipeline.normalize import nutrients_to_products, rows_to_nutrients
-from pipeline.protocol import load_protocol
-from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.runs import atomic_write_parquet
+from pipeline.records import Label, LabelRow
 from pipeline.sources.pdf import read_pdf
-from pipeline.validate import ValidationJob, Validator, validate_work
+from pipeline.validate import Validator
+from tests.builders import AUDIT_EXAMPLE, REPO, label_tables
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(REPO / "scripts"))
 import compliance_counts
-
-
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    return Validator()
-
-
-def _tables(labels: list[Label], rows: list[LabelRow]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    return nutrients, nutrients_to_products(nutrients, label_frame)
 
 
 def _findings(path: Path, validator: Validator) -> list[tuple[str, str, str, str]]:
     extraction = read_pdf(path, path.name)
-    nutrients, products = _tables(list(extraction.labels), list(extraction.rows))
+    _, nutrients, products = label_tables(extraction.labels, extraction.rows)
     found = compliance.tables_to_compliance(nutrients, products, validator)
     return [(f.rule, f.citation, f.severity, f.detail) for f in found.itertuples()]
 
@@ -225,7 +207,7 @@ def test_dsld_zero_percent_on_a_tiny_amount_reads_as_less_than_one_percent(
         LabelRow("dsld/x.json", 0, 2, "Potassium", "4", "mg", "0%"),  # 0.09%: DSLD's "<1%"
         LabelRow("dsld/x.json", 0, 3, "Melatonin", "3", "mg", "0%"),  # no DV: DSLD's "*"
     ]
-    found = compliance.tables_to_compliance(*_tables([label], rows), validator)
+    found = compliance.tables_to_compliance(*label_tables([label], rows)[1:], validator)
     assert found[["rule", "detail"]].values.tolist() == [
         [
             "dv_declared",
@@ -261,122 +243,6 @@ def test_fail_on_compliance_trips_on_any_finding() -> None:
     assert runs.exit_code_for({"compliance": [finding]}, {"fails"}) == runs.EXIT_OK
 
 
-def _write_work(root: Path, labels: list[Label], rows: list[LabelRow]) -> config.WorkPaths:
-    work = config.WorkPaths(root)
-    nutrients, products = _tables(labels, rows)
-    atomic_write_parquet(work.nutrients, nutrients)
-    atomic_write_parquet(work.products, products)
-    atomic_write_parquet(work.read_issues, records_to_frame([], ReadIssue))
-    return work
-
-
-def test_incremental_runs_keep_the_findings_of_unchanged_products(
-    validator: Validator, tmp_path: Path
-) -> None:
-    labels: list[Label] = []
-    rows: list[LabelRow] = []
-    for raw in dsld_labels()[:20]:
-        label, label_rows = to_records(raw)
-        labels.append(label)
-        rows.extend(label_rows)
-    protocol = load_protocol()
-
-    def job(work: config.WorkPaths, full: bool = False) -> ValidationJob:
-        return ValidationJob(str(work.root), protocol, salt="s", full=full)
-
-    work = _write_work(tmp_path / "inc", labels, rows)
-    validate_work(job(work), validator)
-    first = pd.read_parquet(work.compliance)
-    assert len(first) > 0
-    gx_file = json.loads(work.gx_compliance_result.read_text(encoding="utf-8"))
-    assert gx_file["labelaudit"]["validated_products"] == 20
-    assert [(run["chunk"], run["products"]) for run in gx_file["runs"]] == [(1, 20), (1, 20)]
-    assert len(gx_file["results"]) == len(compliance.RULES)  # one expectation per rule
-    # One label gets vitamin D in IU, nothing else changes.
-    changed = labels[0].source_file
-    new_rows = [
-        dataclasses.replace(r, name_raw="Vitamin D", amount_raw="400", unit_raw="IU", dv_raw="")
-        if r.source_file == changed and r.line_no == 1
-        else r
-        for r in rows
-    ]
-    work = _write_work(tmp_path / "inc", labels, new_rows)
-    counts = validate_work(job(work), validator)
-    assert (counts["products_validated"], counts["products_reused"]) == (1, 19)
-    second = pd.read_parquet(work.compliance)
-    full = _write_work(tmp_path / "full", labels, new_rows)
-    validate_work(job(full, full=True), validator)
-    assert second.equals(pd.read_parquet(full.compliance))
-    unchanged = second[second["source_file"] != changed].reset_index(drop=True)
-    assert unchanged.equals(first[first["source_file"] != changed].reset_index(drop=True))
-    assert "line 1 'Vitamin D': 400 IU: expected Vitamin D in mcg" in " ".join(
-        second.loc[second["source_file"] == changed, "detail"]
-    )
-
-
-def _audit_folder(tmp: Path, labels: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    from typer.testing import CliRunner
-
-    from pipeline.cli import app
-
-    out, work = tmp / "out", tmp / "work"
-    args = ["audit", str(labels), "--out", str(out), "--work", str(work), "-j", "1", *extra]
-    result = CliRunner().invoke(app, args)
-    audit = json.loads((out / "audit.json").read_text(encoding="utf-8"))
-    return result.exit_code, audit, (out / "audit.html").read_text(encoding="utf-8")
-
-
-def test_an_audit_reports_compliance_apart_and_fails_on_it_when_asked(tmp_path: Path) -> None:
-    labels = tmp_path / "labels"
-    render_case(CLEAN, labels / "clean.pdf")
-    render_case(CASES["zero"], labels / "zero.pdf")
-    code, audit, html = _audit_folder(tmp_path, labels)
-    assert code == 0
-    assert audit["compliance"] == [
-        {
-            "source_file": "zero.pdf",
-            "product_id": next(
-                p["product_id"] for p in audit["products"] if p["source_file"] == "zero.pdf"
-            ),
-            "rule": "zero",
-            "citation": "21 CFR 101.36(b)(2)(i)",
-            "severity": "error",
-            "detail": "line 6, page 1 'Zinc' is declared at zero (0 mg): expected it left off "
-            "the panel",
-        }
-    ]
-    assert audit["summary"]["compliance_findings"] == 1
-    rules = [r["rule"] for r in audit["methodology"]["compliance_rules"]]
-    assert rules == [r.name for r in compliance.RULES]
-    assert '<section id="compliance"' in html
-    assert "is declared at zero (0 mg)" in html
-    # The same work folder again, now failing on compliance: nothing is validated again.
-    code, again, _ = _audit_folder(tmp_path, labels, "--fail-on", "compliance")
-    assert code == runs.EXIT_FINDINGS
-    assert again["compliance"] == audit["compliance"]
-
-
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract-ocr")
-def test_scans_of_the_clean_and_the_iu_label_give_only_the_unit_finding(
-    validator: Validator, tmp_path: Path
-) -> None:
-    from labelgen.raster import Scan, write_image
-    from pipeline.sources.ocr import read_image
-
-    found = {}
-    for name, label in (("clean", CLEAN), ("units", CASES["units"])):
-        image = write_image(
-            render_case(label, tmp_path / f"{name}.pdf"),
-            tmp_path / f"{name}.png",
-            Scan(dpi=200, angle=1.5, noise=8, seed=1),
-        )
-        extraction = read_image(image, image.name)
-        nutrients, products = _tables(list(extraction.labels), list(extraction.rows))
-        ruled = compliance.tables_to_compliance(nutrients, products, validator)
-        found[name] = ruled[["rule", "detail"]].values.tolist()
-    assert found == {"clean": [], "units": [["units", EXPECTED["units"][0][3]]]}
-
-
 def test_printed_percent_daily_values_read_as_numbers() -> None:
     read = {dv: compliance.declared_pct(dv) for dv in ("38%", "<1%*", "4,167%", "0.5%", "**", "")}
     assert read == {"38%": 38.0, "<1%*": 1.0, "4,167%": 4167.0, "0.5%": 0.5, "**": None, "": None}
@@ -385,7 +251,7 @@ def test_printed_percent_daily_values_read_as_numbers() -> None:
 def test_the_report_lists_compliance_findings_in_their_own_section() -> None:
     from pipeline.report import render_html
 
-    example = Path(__file__).parent / "data" / "audit_example.json"
+    example = AUDIT_EXAMPLE
     audit = json.loads(example.read_text(encoding="utf-8"))
     html = render_html(audit)
     start = html.index('<section id="compliance"')

@@ -13,8 +13,8 @@ import pdfplumber
 import pytest
 
 from pipeline.sources.pdf import X_TOLERANCE, Y_TOLERANCE, pdf_pages_words
+from tests.builders import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 PDFS = sorted(
     p
     for p in [*(REPO / "tests" / "pdfs").glob("*.pdf"), *(REPO / "data" / "raw").rglob("*.pdf")]

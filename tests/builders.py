@@ -1,0 +1,148 @@
+"""What the tests share: the paths of the committed fixtures, and builders of label rows,
+label tables, reader rejections and audit runs. Plain functions, so that module-level
+parametrize lists can use them too; the fixtures built on them are in conftest.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from PIL import Image
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfgen.canvas import Canvas
+from typer.testing import CliRunner, Result
+
+from labelgen.raster import Scan, write_image
+from pipeline import config
+from pipeline.cli import app
+from pipeline.errors import LabelError
+from pipeline.normalize import (
+    PROTOCOL_AMOUNT_COLUMNS,
+    PROTOCOL_METRIC_COLUMNS,
+    nutrients_to_products,
+    rows_to_nutrients,
+)
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, records_to_frame
+from pipeline.runs import atomic_write_parquet
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+#: Committed fixtures: regression PDFs, OCR images, reader fixtures and the example audit.
+PDFS = TESTS / "pdfs"
+OCR_FIXTURES = TESTS / "ocr"
+DATA = TESTS / "data"
+AUDIT_EXAMPLE = DATA / "audit_example.json"
+#: The sample labels of `make audit`.
+SAMPLES = REPO / "data" / "raw"
+
+#: The protocol fields of a product compared with the truth (amounts, then the K2 form).
+PROTOCOL_FIELDS: tuple[str, ...] = (*PROTOCOL_AMOUNT_COLUMNS, "k2_form")
+#: ... and the protocol metrics computed from them.
+PROTOCOL_COLUMNS: tuple[str, ...] = (*PROTOCOL_FIELDS, *PROTOCOL_METRIC_COLUMNS)
+
+#: The raw fields of a label row as a reader gives them.
+ROW_FIELDS = ("name_raw", "amount_raw", "unit_raw", "dv_raw", "form_raw", "parent")
+
+runner = CliRunner()
+
+
+# ---- label rows and label tables ----------------------------------------------------------
+
+
+def rows_of(extraction: FileExtraction, label_index: int = 0) -> list[dict[str, Any]]:
+    """The ROW_FIELDS of one label's rows, in reading order."""
+    return [
+        {field: getattr(r, field) for field in ROW_FIELDS}
+        for r in extraction.rows
+        if r.label_index == label_index
+    ]
+
+
+def row(extraction: FileExtraction, name: str, label_index: int = 0) -> LabelRow:
+    """The one row of a label printed with `name`."""
+    (found,) = [r for r in extraction.rows if r.label_index == label_index and r.name_raw == name]
+    return found
+
+
+def label_tables(
+    labels: Sequence[Label], rows: Sequence[LabelRow]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Labels and rows as the readers give them -> (labels, nutrients, products) frames."""
+    label_frame = records_to_frame(list(labels), Label)
+    nutrients = rows_to_nutrients(records_to_frame(list(rows), LabelRow), label_frame)
+    return label_frame, nutrients, nutrients_to_products(nutrients, label_frame)
+
+
+def write_work(
+    root: Path, labels: Sequence[Label], rows: Sequence[LabelRow], issues: Sequence[ReadIssue] = ()
+) -> config.WorkPaths:
+    """A work folder holding what normalize writes for these labels and rows (and issues)."""
+    work = config.WorkPaths(root)
+    _, nutrients, products = label_tables(labels, rows)
+    atomic_write_parquet(work.nutrients, nutrients)
+    atomic_write_parquet(work.products, products)
+    atomic_write_parquet(work.read_issues, records_to_frame(list(issues), ReadIssue))
+    return work
+
+
+def products_of(extraction: FileExtraction) -> pd.DataFrame:
+    """The normalized products of one file's reading."""
+    return label_tables(extraction.labels, extraction.rows)[2]
+
+
+def same_value(a: object, b: object) -> bool:
+    """Equal, with None and NaN (a missing value in a frame) equal to each other only."""
+    if a is None or (isinstance(a, float) and pd.isna(a)):
+        return b is None or (isinstance(b, float) and pd.isna(b))
+    return bool(a == b)
+
+
+# ---- scanned pages ---------------------------------------------------------------------
+
+
+def mixed_pdf(tmp_path: Path, bone_pdf: Path) -> Path:
+    """Page 1: text (no panel); page 2: the bone-matrix panel, scanned (an image)."""
+    scan = write_image(bone_pdf, tmp_path / "page.png", Scan(dpi=200.0, angle=-1.5, seed=4))
+    mixed = tmp_path / "mixed.pdf"
+    c = Canvas(str(mixed), pagesize=letter, invariant=1)
+    c.setFont("Helvetica", 11)
+    c.drawString(72, 700, "Northfield Labs product brochure: the label is scanned on page 2.")
+    c.showPage()
+    with Image.open(scan) as im:
+        w, h = im.size
+    c.drawImage(str(scan), 36, 792 - 36 - h * 72 / 200, width=w * 72 / 200, height=h * 72 / 200)
+    c.showPage()
+    c.save()
+    return mixed
+
+
+# ---- rejections -----------------------------------------------------------------------------
+
+
+def assert_rejected(read: Callable[[], object], error: type[LabelError], reason: str) -> None:
+    """`read()` raises exactly `error` (not a subclass) with exactly `reason`."""
+    with pytest.raises(error) as caught:
+        read()
+    assert type(caught.value) is error
+    assert caught.value.reason == reason
+
+
+# ---- audit runs through the CLI -------------------------------------------------------------
+
+
+def audit_cli(labels: Path, out: Path, work: Path, *extra: str) -> Result:
+    """`labelaudit audit LABELS --out OUT --work WORK -j 1 EXTRA...`, in process."""
+    return runner.invoke(
+        app, ["audit", str(labels), "--out", str(out), "--work", str(work), "-j", "1", *extra]
+    )
+
+
+def run_steps(steps: list[tuple[list[str], str]]) -> None:
+    """Run CLI commands in turn: each exits 0 and says what it is paired with."""
+    for args, said in steps:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert said in result.output
