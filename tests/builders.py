@@ -15,6 +15,8 @@ from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen.canvas import Canvas
 from typer.testing import CliRunner, Result
 
+from labelgen.dsld_formats import write_dsld_json, write_simple_csv
+from labelgen.products import dsld_label, sample_product
 from labelgen.raster import Scan, write_image
 from pipeline import config
 from pipeline.cli import app
@@ -25,8 +27,11 @@ from pipeline.normalize import (
     nutrients_to_products,
     rows_to_nutrients,
 )
+from pipeline.protocol import load_protocol
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, records_to_frame
 from pipeline.runs import atomic_write_parquet
+from pipeline.score import outcomes_to_ranking
+from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -88,6 +93,29 @@ def write_work(
     return work
 
 
+def score_records(
+    labels: Sequence[Label], rows: Sequence[LabelRow], validator: Validator
+) -> dict[str, Any]:
+    """Labels and rows normalized, validated and scored with the default protocol: the
+    products, outcomes, findings, ranking and checks frames, and "ids" (product name -> id)."""
+    _, nutrients, products = label_tables(labels, rows)
+    protocol = load_protocol()
+    outcomes, _ = products_to_outcomes(products, protocol, validator)
+    findings, _ = tables_to_findings(
+        nutrients, products, records_to_frame([], ReadIssue), validator
+    )
+    ranking, checks = outcomes_to_ranking(products, outcomes, findings, protocol)
+    ids = dict(zip(products["product_name"], products["product_id"], strict=True))
+    return {
+        "products": products,
+        "outcomes": outcomes,
+        "findings": findings,
+        "ranking": ranking,
+        "checks": checks,
+        "ids": ids,
+    }
+
+
 def products_of(extraction: FileExtraction) -> pd.DataFrame:
     """The normalized products of one file's reading."""
     return label_tables(extraction.labels, extraction.rows)[2]
@@ -122,15 +150,25 @@ def mixed_pdf(tmp_path: Path, bone_pdf: Path) -> Path:
 # ---- rejections -----------------------------------------------------------------------------
 
 
-def assert_rejected(read: Callable[[], object], error: type[LabelError], reason: str) -> None:
-    """`read()` raises exactly `error` (not a subclass) with exactly `reason`."""
+def assert_rejected(read: Callable[[], object], error: type[LabelError], reason: str) -> LabelError:
+    """`read()` raises exactly `error` (not a subclass) with exactly `reason`; the error."""
     with pytest.raises(error) as caught:
         read()
     assert type(caught.value) is error
     assert caught.value.reason == reason
+    return caught.value
 
 
 # ---- audit runs through the CLI -------------------------------------------------------------
+
+
+def two_product_folder(folder: Path) -> Path:
+    """A labels folder of two products: match.csv (the bone-matrix sample as a simple CSV)
+    and caldenex.json (DSLD label 11249, vitamin K1 only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_simple_csv([sample_product("sample-bone-matrix")], folder / "match.csv")
+    write_dsld_json(dsld_label("11249"), folder / "caldenex.json")
+    return folder
 
 
 def audit_cli(labels: Path, out: Path, work: Path, *extra: str) -> Result:

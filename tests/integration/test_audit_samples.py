@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from tests.builders import REPO
+from tests.builders import PROTOCOL_COLUMNS, REPO
 
 SAMPLES = REPO / "data" / "raw"
 
@@ -75,18 +75,7 @@ EXPECTED = {
         (None, None, None, None, 100.0, "MK-7", None, None, None, "not_assessable"),
 }  # fmt: skip
 
-FIELDS = (
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
-    "k2_form",
-    "k2_mcg_per_500mg_ca",
-    "ca_to_mg_ratio",
-    "score",
-    "verdict",
-)
+FIELDS = (*PROTOCOL_COLUMNS, "score", "verdict")
 
 
 def test_every_sample_product_is_read_normalized_and_scored_exactly(

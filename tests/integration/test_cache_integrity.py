@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,23 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
     labels = good_folder(root / "labels")
     _run(labels, root)
     return labels, _run(labels, root)
+
+
+def _rerun_after(
+    clean: tuple[Path, dict[str, Any]],
+    root: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Path], object],
+    level: int = logging.WARNING,
+) -> tuple[list[str], dict[str, Any]]:
+    """A run over the clean folder, `damage(work folder)`, and a run again: the warnings of
+    that run, and its report."""
+    labels, _ = clean
+    _run(labels, root)
+    damage(root / "work")
+    with caplog.at_level(level):
+        report = _run(labels, root)
+    return _warnings(caplog), report
 
 
 def _entries(work: Path) -> list[Path]:
@@ -192,58 +210,53 @@ def test_a_damaged_cache_entry_is_rebuilt_with_a_warning(
 def test_one_byte_changed_in_report_pieces_is_rendered_again(
     clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    labels, expected = clean
-    _run(labels, tmp_path)
+    def change_one_byte(work: Path) -> None:
+        raw = bytearray((work / "report_pieces.sqlite").read_bytes())
+        at = raw.find(b'"product_name": "Good Cal"')
+        assert at > 0
+        raw[at + len(b'"product_name": "')] = ord("F")  # "Food Cal": still valid JSON
+        (work / "report_pieces.sqlite").write_bytes(bytes(raw))
+
+    said, report = _rerun_after(clean, tmp_path, caplog, change_one_byte)
     store = tmp_path / "work" / "report_pieces.sqlite"
-    raw = bytearray(store.read_bytes())
-    at = raw.find(b'"product_name": "Good Cal"')
-    assert at > 0
-    raw[at + len(b'"product_name": "')] = ord("F")  # "Food Cal": still valid JSON
-    store.write_bytes(bytes(raw))
-    with caplog.at_level(logging.WARNING):
-        report = _run(labels, tmp_path)
-    assert _warnings(caplog) == [
+    assert said == [
         f"report cache {store}: a piece does not match its checksum: it is rendered again"
     ]
-    assert report == expected
+    assert report == clean[1]
 
 
 def test_a_report_cache_that_cannot_be_decoded_is_discarded(
     clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    labels, expected = clean
-    _run(labels, tmp_path)
+    def undecodable_salt(work: Path) -> None:
+        with sqlite3.connect(work / "report_pieces.sqlite") as db:
+            db.execute("UPDATE salt SET value = CAST(x'ff00fe' AS TEXT)")
+
+    said, report = _rerun_after(clean, tmp_path, caplog, undecodable_salt)
     store = tmp_path / "work" / "report_pieces.sqlite"
-    with sqlite3.connect(store) as db:
-        db.execute("UPDATE salt SET value = CAST(x'ff00fe' AS TEXT)")
-    with caplog.at_level(logging.WARNING):
-        report = _run(labels, tmp_path)
-    said = _warnings(caplog)
     assert len(said) == 1
     assert said[0].startswith(f"report cache {store} is damaged (Could not decode to UTF-8")
     assert said[0].endswith("): it is rebuilt")
-    assert report == expected
+    assert report == clean[1]
 
 
 def test_a_partly_overwritten_report_cache_is_discarded(
     clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    labels, expected = clean
-    _run(labels, tmp_path)
+    def overwrite(work: Path) -> None:
+        raw = bytearray((work / "report_pieces.sqlite").read_bytes())
+        raw[50 : len(raw) - 100] = b"\x5a" * (len(raw) - 150)
+        (work / "report_pieces.sqlite").write_bytes(bytes(raw))
+
+    said, report = _rerun_after(clean, tmp_path, caplog, overwrite)
     store = tmp_path / "work" / "report_pieces.sqlite"
-    raw = bytearray(store.read_bytes())
-    raw[50 : len(raw) - 100] = b"\x5a" * (len(raw) - 150)
-    store.write_bytes(bytes(raw))
-    with caplog.at_level(logging.WARNING):
-        report = _run(labels, tmp_path)
-    said = _warnings(caplog)
     assert len(said) == 1
     assert said[0].startswith(f"report cache {store} is damaged (")
     assert said[0].endswith("): it is rebuilt")
-    assert report == expected
+    assert report == clean[1]
     with caplog.at_level(logging.WARNING):
         caplog.clear()
-        assert _run(labels, tmp_path) == expected
+        assert _run(clean[0], tmp_path) == clean[1]
     assert _warnings(caplog) == []  # rebuilt, and sound again
 
 
@@ -253,19 +266,17 @@ def test_a_partly_overwritten_report_cache_is_discarded(
 def test_a_broken_stage_parquet_is_redone_never_reused(
     clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    labels, expected = clean
-    _run(labels, tmp_path)
-    nutrients = tmp_path / "work" / "nutrients.parquet"
-    raw = nutrients.read_bytes()
-    nutrients.write_bytes(raw[:100] + b"\0" * 64 + raw[164:])
-    with caplog.at_level(logging.INFO):
-        report = _run(labels, tmp_path)
-    assert _warnings(caplog) == [
+    def break_nutrients(work: Path) -> None:
+        raw = (work / "nutrients.parquet").read_bytes()
+        (work / "nutrients.parquet").write_bytes(raw[:100] + b"\0" * 64 + raw[164:])
+
+    said, report = _rerun_after(clean, tmp_path, caplog, break_nutrients, logging.INFO)
+    assert said == [
         "normalize: nutrients.parquet is not the file the stage wrote (damaged or replaced): "
         "the stage is run again"
     ]
     assert "normalize: inputs unchanged, outputs reused" not in caplog.messages
-    assert report == expected
+    assert report == clean[1]
 
 
 def test_a_stale_outcomes_parquet_is_redone(
@@ -298,36 +309,31 @@ def test_a_stale_outcomes_parquet_is_redone(
 def test_an_edited_validation_state_is_not_trusted(
     clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    labels, expected = clean
-    _run(labels, tmp_path)
-    state_path = tmp_path / "work" / "validation_state.json"
-    state = json.loads(state_path.read_text())
-    pid = sorted(state["products"])[0]
-    state["products"][pid] = "0" * 64
-    state_path.write_text(json.dumps(state))
-    with caplog.at_level(logging.WARNING):
-        report = _run(labels, tmp_path)
-    assert _warnings(caplog) == [
+    def edit_state(work: Path) -> None:
+        state = json.loads((work / "validation_state.json").read_text())
+        state["products"][sorted(state["products"])[0]] = "0" * 64
+        (work / "validation_state.json").write_text(json.dumps(state))
+
+    said, report = _rerun_after(clean, tmp_path, caplog, edit_state)
+    assert said == [
         "validate: validation_state.json is not the file the stage wrote (damaged or "
         "replaced): the stage is run again",
         "validation_state.json is damaged: every product is validated again",
     ]
-    assert report == expected
+    assert report == clean[1]
 
 
 def test_an_edited_chart_cache_is_drawn_again(
     clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    labels, expected = clean
-    _run(labels, tmp_path)
     chart = tmp_path / "work" / "chart.json"
-    stored = json.loads(chart.read_text())
-    stored["svg"] = stored["svg"].replace("<svg", "<svg data-x='1'", 1)
-    chart.write_text(json.dumps(stored))
-    with caplog.at_level(logging.WARNING):
-        report = _run(labels, tmp_path)
-    assert _warnings(caplog) == [
-        f"chart cache {chart} does not match its checksum: the chart is drawn again"
-    ]
-    assert report == expected
+
+    def edit_chart(work: Path) -> None:
+        stored = json.loads(chart.read_text())
+        stored["svg"] = stored["svg"].replace("<svg", "<svg data-x='1'", 1)
+        chart.write_text(json.dumps(stored))
+
+    said, report = _rerun_after(clean, tmp_path, caplog, edit_chart)
+    assert said == [f"chart cache {chart} does not match its checksum: the chart is drawn again"]
+    assert report == clean[1]
     assert "data-x" not in chart.read_text()

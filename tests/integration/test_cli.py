@@ -17,36 +17,21 @@ from typer.testing import CliRunner
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline.cli import app
-from tests.builders import REPO
+from tests.builders import REPO, audit_cli, run_steps, two_product_folder
 
 runner = CliRunner()
 
 
 def _labels(folder: Path) -> Path:
     """A small folder: a match (simple CSV), a K1 product (JSON), a bad JSON."""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_simple_csv([sample_product("sample-bone-matrix")], folder / "match.csv")
-    write_dsld_json(dsld_label("11249"), folder / "caldenex.json")
+    two_product_folder(folder)
     (folder / "broken.json").write_text('{"id": 1', encoding="utf-8")
     return folder
 
 
 def _audit(tmp: Path, *extra: str, labels: Path | None = None) -> tuple[int, str, dict[str, Any]]:
     labels = labels or tmp / "labels"
-    result = runner.invoke(
-        app,
-        [
-            "audit",
-            str(labels),
-            "--out",
-            str(tmp / "out"),
-            "--work",
-            str(tmp / "work"),
-            "-j",
-            "1",
-            *extra,
-        ],
-    )
+    result = audit_cli(labels, tmp / "out", tmp / "work", *extra)
     report = tmp / "out" / "audit.json"
     audit = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
     return result.exit_code, result.output, audit
@@ -186,10 +171,7 @@ def test_stages_run_one_by_one(tmp_path: Path) -> None:
         (["validate", "--work", work], "validated:"),
         (["report", "--work", work, "--out", out], "wrote"),
     ]
-    for args, said in steps:
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0, result.output
-        assert said in result.output
+    run_steps(steps)
     assert (tmp_path / "out" / "audit.html").exists()
 
 

@@ -20,17 +20,14 @@ from typer.testing import CliRunner
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline import extract
-from pipeline.cli import app
-from tests.builders import REPO
+from tests.builders import REPO, audit_cli, run_steps
 
 runner = CliRunner()
 DAMAGED_PDF = "cannot open PDF: the file is damaged or is not a PDF"
 
 
 def _audit(labels: Path, out: Path, work: Path, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    result = runner.invoke(
-        app, ["audit", str(labels), "--out", str(out), "--work", str(work), "-j", "1", *extra]
-    )
+    result = audit_cli(labels, out, work, *extra)
     report = out / "audit.json"
     audit = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
     return result.exit_code, result.output, audit
@@ -291,10 +288,7 @@ def test_each_stage_takes_an_empty_input_as_data(tmp_path: Path) -> None:
         (["validate", "--work", work], "validated: 0 failed checks, 0 data-quality findings"),
         (["report", "--work", work, "--out", out], "wrote"),
     ]
-    for args, said in steps:
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0, result.output
-        assert said in result.output
+    run_steps(steps)
     for name, column, kind in [
         ("labels", "product_name", "large_string"),
         ("products", "product_id", "large_string"),

@@ -11,19 +11,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from labelgen.dsld_formats import write_dsld_json, write_simple_csv
-from labelgen.products import dsld_label, sample_product
+from labelgen.dsld_formats import write_simple_csv
+from labelgen.products import sample_product
 from pipeline import normalize, report, score
-from pipeline.cli import app
+from tests.builders import audit_cli, two_product_folder
 
 runner = CliRunner()
 
 
 def _labels(tmp_path: Path) -> Path:
-    labels = tmp_path / "labels"
-    labels.mkdir()
-    write_simple_csv([sample_product("sample-bone-matrix")], labels / "match.csv")
-    write_dsld_json(dsld_label("11249"), labels / "caldenex.json")
+    labels = two_product_folder(tmp_path / "labels")
     odd = sample_product("sample-daily-calcium-k2")
     odd["product_name"] = "Odd One"
     write_simple_csv([odd], labels / "odd.csv")
@@ -31,19 +28,7 @@ def _labels(tmp_path: Path) -> Path:
 
 
 def _audit(tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
-    result = runner.invoke(
-        app,
-        [
-            "audit",
-            str(_labels(tmp_path)),
-            "--out",
-            str(tmp_path / "out"),
-            "--work",
-            str(tmp_path / "work"),
-            "-j",
-            "1",
-        ],
-    )
+    result = audit_cli(_labels(tmp_path), tmp_path / "out", tmp_path / "work")
     audit = json.loads((tmp_path / "out" / "audit.json").read_text(encoding="utf-8"))
     return result.exit_code, result.output, audit
 

@@ -13,39 +13,20 @@ from typing import IO, Any
 import pytest
 from typer.testing import CliRunner
 
-from labelgen.dsld_formats import write_dsld_json, write_simple_csv
-from labelgen.products import dsld_label, sample_product
 from pipeline import config, runs
 from pipeline.cli import app
+from tests.builders import audit_cli, two_product_folder
 
 runner = CliRunner()
 REPORTS = ("audit.html", "audit.json", "ranking.csv")
 
 
 def _labels(tmp_path: Path) -> Path:
-    labels = tmp_path / "labels"
-    labels.mkdir(exist_ok=True)
-    write_simple_csv([sample_product("sample-bone-matrix")], labels / "match.csv")
-    write_dsld_json(dsld_label("11249"), labels / "caldenex.json")
-    return labels
+    return two_product_folder(tmp_path / "labels")
 
 
 def _audit(tmp_path: Path, *extra: str, out: Path | None = None) -> tuple[int, list[str]]:
-    result = runner.invoke(
-        app,
-        [
-            "audit",
-            str(_labels(tmp_path)),
-            "--out",
-            str(out or tmp_path / "out"),
-            "--work",
-            str(tmp_path / "work"),
-            "-j",
-            "1",
-            "-q",
-            *extra,
-        ],
-    )
+    result = audit_cli(_labels(tmp_path), out or tmp_path / "out", tmp_path / "work", "-q", *extra)
     return result.exit_code, result.output.strip().splitlines()
 
 
@@ -153,19 +134,7 @@ def test_an_unexpected_error_is_one_line_naming_its_type(
 
 def test_jobs_are_capped_at_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "default_jobs", lambda: 2)
-    result = runner.invoke(
-        app,
-        [
-            "audit",
-            str(_labels(tmp_path)),
-            "--out",
-            str(tmp_path / "out"),
-            "--work",
-            str(tmp_path / "work"),
-            "--jobs",
-            "1000",
-        ],
-    )
+    result = audit_cli(_labels(tmp_path), tmp_path / "out", tmp_path / "work", "--jobs", "1000")
     assert result.exit_code == 0, result.output
     assert "INFO --jobs 1000 capped at the 2 cores this run may use" in result.output
     audit = json.loads((tmp_path / "out" / "audit.json").read_text(encoding="utf-8"))

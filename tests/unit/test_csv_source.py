@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from labelgen.dsld_formats import expected_rows, write_dsld_csv, write_simple_csv
 from labelgen.products import WARFARIN, dsld_label, dsld_labels, sample_product
 from pipeline.errors import BadTable, LabelError, UnreadableFile
-from pipeline.records import FileExtraction, LabelRow, ReadIssue
+from pipeline.records import ReadIssue
 from pipeline.sources.csv import (
     companion_facts_file,
     find_overview,
@@ -18,27 +17,14 @@ from pipeline.sources.csv import (
     read_csv,
     split_as_form,
 )
-from tests.builders import DATA
+from tests.builders import DATA, ROW_FIELDS, assert_rejected, row, rows_of
 
 CSV_DATA = DATA / "csv"
-ROW_FIELDS = ("name_raw", "amount_raw", "unit_raw", "dv_raw", "form_raw", "parent")
-
-
-def rows_of(extraction: FileExtraction, label_index: int) -> list[dict[str, Any]]:
-    return [
-        {f: getattr(r, f) for f in ROW_FIELDS}
-        for r in extraction.rows
-        if r.label_index == label_index
-    ]
 
 
 def expect(*values: str | None) -> dict[str, str | None]:
     """A row's expected values in ROW_FIELDS order."""
     return dict(zip(ROW_FIELDS, values, strict=True))
-
-
-def row(extraction: FileExtraction, label_index: int, name: str) -> LabelRow:
-    return next(r for r in extraction.rows if r.label_index == label_index and r.name_raw == name)
 
 
 # --------------------------------------------------------------------------- DSLD export
@@ -60,7 +46,7 @@ def test_dsld_export_with_overview_reads_every_product(tmp_path: Path) -> None:
     assert mega.directions == "Recommended Use:\nTake four [4] tablets per day."
     assert mega.servings_per_container is None  # not in the export
     assert mega.warnings == ""
-    calcium = row(ex, 0, "Calcium")
+    calcium = row(ex, "Calcium")
     assert (calcium.amount_raw, calcium.unit_raw, calcium.dv_raw, calcium.form_raw) == (
         "800",
         "mg",
@@ -74,14 +60,14 @@ def test_dsld_export_with_overview_reads_every_product(tmp_path: Path) -> None:
         "Calcium (as calcium ascorbate, calcium carbonate) | Calcium | 800 | mg | 80 | "
         "Adults and children 4 or more years of age"
     )
-    vitamin_k = row(ex, 0, "Vitamin K")
+    vitamin_k = row(ex, "Vitamin K")
     assert (vitamin_k.amount_raw, vitamin_k.unit_raw, vitamin_k.form_raw, vitamin_k.dv_raw) == (
         "80",
         "mcg",
         "MenaQ7",
         "100%",
     )
-    k2 = row(ex, 1, "Vitamin K2")
+    k2 = row(ex, "Vitamin K2", 1)
     assert (k2.amount_raw, k2.unit_raw, k2.form_raw, k2.dv_raw) == (
         "120",
         "mcg",
@@ -153,7 +139,7 @@ def test_dsld_export_groups_interleaved_rows_by_id(tmp_path: Path) -> None:
         expect("Herbal Blend", None, "NP", None, None, None),
         expect("Boron extract", "1,000", "mcg", "*", "boron citrate", None),
     ]
-    assert row(ex, 1, "Vitamin K2").form_raw == "menaquinone-7 (MK-7)"
+    assert row(ex, "Vitamin K2", 1).form_raw == "menaquinone-7 (MK-7)"
 
 
 # --------------------------------------------------------------------------- simple layout
@@ -186,18 +172,18 @@ def test_simple_layout_round_trip_with_blends_and_product_text(tmp_path: Path) -
         expect("Calcium", "500", "mg", "38%", "calcium citrate", None),
         expect("Magnesium", "250", "mg", "60%", "magnesium glycinate", None),
     ]
-    velvet = row(ex, 1, "Velvet Bean")
+    velvet = row(ex, "Velvet Bean", 1)
     assert (velvet.amount_raw, velvet.unit_raw, velvet.parent, velvet.form_raw) == (
         None,
         "NP",
         "Proprietary Blend",
         "Mucuna pruriens seed extract",
     )
-    assert row(ex, 1, "Isomalt").parent == "Total Carbohydrates"
+    assert row(ex, "Isomalt", 1).parent == "Total Carbohydrates"
     for index, label in enumerate(labels):
         assert rows_of(ex, index) == expected_rows(label, parents="all")
-    assert row(ex, 2, "Calcium").amount_raw == "800"
-    assert row(ex, 2, "Vitamin K").form_raw == "MenaQ7"
+    assert row(ex, "Calcium", 2).amount_raw == "800"
+    assert row(ex, "Vitamin K", 2).form_raw == "MenaQ7"
     assert ex.issues == ()
 
 
@@ -247,7 +233,7 @@ def test_semicolon_delimiter(tmp_path: Path) -> None:
     ex = read_csv(path, "semi.csv")
     assert [lb.product_name for lb in ex.labels] == ["Daily Calcium with K2", "K2 MK-7 100"]
     assert ex.labels[0].other_ingredients == "Microcrystalline Cellulose, Croscarmellose Sodium"
-    calcium = row(ex, 0, "Calcium")
+    calcium = row(ex, "Calcium")
     assert (calcium.amount_raw, calcium.unit_raw, calcium.form_raw) == (
         "1000",
         "mg",
@@ -386,12 +372,9 @@ def test_reading_the_companion_itself_names_the_missing_columns(tmp_path: Path) 
     ],
 )
 def test_rejections(fixture: str, error: type[LabelError], reason: str) -> None:
-    with pytest.raises(error) as caught:
-        read_csv(CSV_DATA / fixture, f"csv/{fixture}")
-    assert type(caught.value) is error
-    assert caught.value.reason == reason
-    assert caught.value.source_file == f"csv/{fixture}"
-    assert str(caught.value) == f"csv/{fixture}: {reason}"
+    caught = assert_rejected(lambda: read_csv(CSV_DATA / fixture, f"csv/{fixture}"), error, reason)
+    assert caught.source_file == f"csv/{fixture}"
+    assert str(caught) == f"csv/{fixture}: {reason}"
 
 
 def test_binary_file_is_unreadable(tmp_path: Path) -> None:

@@ -12,13 +12,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from labelgen.dsld_formats import to_records as dsld_records
+from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from pipeline.normalize import nutrients_to_products, rows_to_nutrients
-from pipeline.protocol import load_protocol
 from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.score import outcomes_to_ranking
-from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
+from pipeline.validate import Validator, tables_to_findings
+from tests.builders import label_tables, score_records
 
 SOURCE = "dq/labels.csv"
 WARFARIN = "Caution: consult your physician before use if you take warfarin."
@@ -390,15 +389,7 @@ def test_findings_are_ordered_by_product_then_severity(tables: dict[str, pd.Data
 
 
 def test_real_dsld_labels_findings(validator: Validator) -> None:
-    labels: list[Label] = []
-    rows: list[LabelRow] = []
-    for raw in dsld_labels():
-        label, label_rows = dsld_records(raw)
-        labels.append(label)
-        rows.extend(label_rows)
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
+    _, nutrients, products = label_tables(*records_of(dsld_labels()))
     findings, _ = tables_to_findings(
         nutrients, products, records_to_frame([], ReadIssue), validator
     )
@@ -443,17 +434,7 @@ def scored(validator: Validator) -> dict[str, Any]:
         LabelRow("score.csv", 1, 1, "Calcium", "500", "mg"),
         LabelRow("score.csv", 1, 2, "Vitamin K2", "100", "mkg", form_raw="MK-7"),
     ]
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
-    protocol = load_protocol()
-    outcomes, _ = products_to_outcomes(products, protocol, validator)
-    findings, _ = tables_to_findings(
-        nutrients, products, records_to_frame([], ReadIssue), validator
-    )
-    ranking, checks = outcomes_to_ranking(products, outcomes, findings, protocol)
-    ids = dict(zip(products["product_name"], products["product_id"], strict=True))
-    return {"ranking": ranking, "checks": checks, "ids": ids, "outcomes": outcomes}
+    return score_records(labels, rows, validator)
 
 
 def test_protocol_outcomes_of_the_sample(scored: dict[str, Any]) -> None:

@@ -11,24 +11,11 @@ import pytest
 from labelgen.dsld_formats import expected_rows, to_dsld_api_json, write_dsld_json
 from labelgen.products import SAMPLE_PRODUCTS, dsld_label, dsld_labels, sample_product
 from pipeline.errors import BadTable, LabelError, NoPanel, UnreadableFile
-from pipeline.records import FileExtraction, Label, LabelRow
+from pipeline.records import Label
 from pipeline.sources.dsld_json import read_dsld_json
-from tests.builders import DATA
+from tests.builders import DATA, assert_rejected, row, rows_of
 
 JSON_DATA = DATA / "json"
-ROW_FIELDS = ("name_raw", "amount_raw", "unit_raw", "dv_raw", "form_raw", "parent")
-
-
-def rows_of(extraction: FileExtraction, label_index: int = 0) -> list[dict[str, Any]]:
-    return [
-        {f: getattr(r, f) for f in ROW_FIELDS}
-        for r in extraction.rows
-        if r.label_index == label_index
-    ]
-
-
-def row(extraction: FileExtraction, name: str, label_index: int = 0) -> LabelRow:
-    return next(r for r in extraction.rows if r.label_index == label_index and r.name_raw == name)
 
 
 def test_hand_written_label_with_nested_rows() -> None:
@@ -206,11 +193,10 @@ def _write(tmp_path: Path, content: Any) -> Path:
     ],
 )
 def test_rejected_fixtures(fixture: str, error: type[LabelError], reason: str) -> None:
-    with pytest.raises(error) as caught:
-        read_dsld_json(JSON_DATA / fixture, f"json/{fixture}")
-    assert type(caught.value) is error
-    assert caught.value.reason == reason
-    assert str(caught.value) == f"json/{fixture}: {reason}"
+    caught = assert_rejected(
+        lambda: read_dsld_json(JSON_DATA / fixture, f"json/{fixture}"), error, reason
+    )
+    assert str(caught) == f"json/{fixture}: {reason}"
 
 
 @pytest.mark.parametrize(
@@ -248,7 +234,4 @@ def test_rejected_fixtures(fixture: str, error: type[LabelError], reason: str) -
     ],
 )
 def test_rejections(tmp_path: Path, content: Any, error: type[LabelError], reason: str) -> None:
-    with pytest.raises(error) as caught:
-        read_dsld_json(_write(tmp_path, content), "label.json")
-    assert type(caught.value) is error
-    assert caught.value.reason == reason
+    assert_rejected(lambda: read_dsld_json(_write(tmp_path, content), "label.json"), error, reason)

@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from labelgen.dsld_formats import serving_size_text, statements_text
-from labelgen.dsld_formats import to_records as dsld_records
+from labelgen.dsld_formats import records_of, serving_size_text, statements_text
 from labelgen.products import dsld_label, dsld_labels
 from pipeline.normalize import (
     anticoagulant_caution,
@@ -25,6 +24,7 @@ from pipeline.normalize import (
 )
 from pipeline.records import Label, LabelRow, records_to_frame
 from pipeline.units import lookup_unit
+from tests.builders import PROTOCOL_COLUMNS, label_tables
 
 ASSUMED = "assumed 1 serving per day (the directions give no daily dose)"
 LABEL_MAX = "the label's maximum daily servings"
@@ -44,15 +44,7 @@ def none(value: Any) -> Any:
 @cache
 def dsld_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """labels, nutrients and products of all 163 real labels (computed once)."""
-    labels: list[Label] = []
-    rows: list[LabelRow] = []
-    for raw in dsld_labels():
-        label, label_rows = dsld_records(raw)
-        labels.append(label)
-        rows.extend(label_rows)
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    return label_frame, nutrients, nutrients_to_products(nutrients, label_frame)
+    return label_tables(*records_of(dsld_labels()))
 
 
 #: Every unit in tests/data/dsld/labels.json: canonical spelling, kind, micrograms per 1.
@@ -159,18 +151,7 @@ def dsld_product(dsld_id: str) -> dict[str, Any]:
     return dict(row.iloc[0])
 
 
-PRODUCT_FIELDS = [
-    "calcium_mg",
-    "magnesium_mg",
-    "vitamin_d_mcg",
-    "vitamin_k1_mcg",
-    "vitamin_k2_mcg",
-    "k2_form",
-    "k2_mcg_per_500mg_ca",
-    "ca_to_mg_ratio",
-    "has_anticoagulant_caution",
-    "has_fat_guidance",
-]
+PRODUCT_FIELDS = [*PROTOCOL_COLUMNS, "has_anticoagulant_caution", "has_fat_guidance"]
 
 
 def fields(product: dict[str, Any]) -> list[Any]:

@@ -10,15 +10,11 @@ import pytest
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.pdf import fallback_name, read_pdf
-from tests.builders import PDFS
+from tests.builders import PDFS, row
 
 
 def read(name: str) -> FileExtraction:
     return read_pdf(PDFS / f"{name}.pdf", f"{name}.pdf")
-
-
-def row(ex: FileExtraction, name: str, label_index: int = 0) -> LabelRow:
-    return next(r for r in ex.rows if r.name_raw == name and r.label_index == label_index)
 
 
 def values(r: LabelRow) -> tuple[str | None, ...]:

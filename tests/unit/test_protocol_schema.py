@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from labelgen.dsld_formats import write_simple_csv
 from labelgen.products import sample_product
-from pipeline.cli import app
 from pipeline.config import DEFAULT_PROTOCOL_FILE
 from pipeline.errors import ProtocolError
 from pipeline.protocol import load_protocol, protocol_from_mapping
+from tests.builders import audit_cli
 
 DEFAULT = tomllib.loads(DEFAULT_PROTOCOL_FILE.read_text(encoding="utf-8"))
 
@@ -136,21 +136,7 @@ def _run(tmp_path: Path, protocol: Path) -> tuple[int, str]:
     labels = tmp_path / "labels"
     labels.mkdir(exist_ok=True)
     write_simple_csv([sample_product("sample-bone-matrix")], labels / "match.csv")
-    result = runner.invoke(
-        app,
-        [
-            "audit",
-            str(labels),
-            "--out",
-            str(tmp_path / "out"),
-            "--work",
-            str(tmp_path / "w"),
-            "-j",
-            "1",
-            "--protocol",
-            str(protocol),
-        ],
-    )
+    result = audit_cli(labels, tmp_path / "out", tmp_path / "w", "--protocol", str(protocol))
     return result.exit_code, result.output
 
 
