@@ -53,9 +53,12 @@ from reportlab.pdfgen.canvas import Canvas
 
 from labelgen.pdf_unseen import (
     StyleScore,
+    label_statements,
+    panel_ingredients,
     score_styles,
     unseen_labels,
 )
+from labelgen.pdf_unseen import regression_product as unseen_regression_product
 
 STYLES: tuple[str, ...] = (
     "wrap-left",
@@ -233,25 +236,12 @@ def _columns(label: Label, style: str, look: Look) -> list[tuple[str, float]]:
 def printed_rows(label: Label, style: str, look: Look) -> list[Row]:
     """The rows `style` prints for `label` (a Not Present ingredient is left out unless it
     is a blend or a member; members of a blend print indented, or as running text)."""
-    ings = sorted(label["ingredients"], key=lambda i: i["order"])
-    names = {i["name"] for i in ings}
-    blends = {i["nested_in"] for i in ings if i.get("nested_in") in names}
     factors = [f for _, f in _columns(label, style, look)]
     no_dv = "**" if style in _EU else "†" if style == "fda-heavy-bars" else "*"
     rows: list[Row] = []
-    depth_of: dict[str, int] = {}
     running = style == "blend-running-text"
-    for ing in ings:
-        parent = ing.get("nested_in") if ing.get("nested_in") in names else None
-        depth = depth_of.get(str(parent), -1) + 1 if parent else 0
-        depth_of[ing["name"]] = depth
+    for ing, printed, depth, parent, np in panel_ingredients(label):
         unit = str(ing["unit"])
-        np = unit in _NP_UNITS
-        if np and parent is None and ing["name"] not in blends:
-            continue
-        forms = [f for f in ing.get("forms") or [] if f and f != "unspecified"]
-        name = " ".join(str(ing["name"]).split())
-        printed = f"{name} (as {', '.join(forms)})" if forms else name
         if running and parent is not None and np and rows:
             last = rows[-1]
             sep = ", " if last.members else ""
@@ -317,20 +307,6 @@ def artwork_label(label: Label, style: str) -> Label:
     if style == "blend-running-text":
         return with_running_blend(label)
     return copy.deepcopy(label)
-
-
-def _statements(label: Label) -> tuple[str, str, str]:
-    statements = label.get("statements") or []
-
-    def joined(prefix: str) -> str:
-        return " ".join(
-            " ".join(str(s["text"]).split())
-            for s in statements
-            if str(s["type"]).startswith(prefix)
-        )
-
-    other = ", ".join(str(x) for x in label.get("other_ingredients") or [])
-    return other, joined("Suggested/Recommended"), joined("Precautions")
 
 
 _CLAIMS = (
@@ -619,7 +595,7 @@ def _copy_column(
 def _statement_column(
     pen: _Pen, label: Label, look: Look, x: float, top: float, width: float
 ) -> float:
-    other, directions, warnings = _statements(label)
+    other, directions, warnings = label_statements(label)
     y = top
     size = look.copy_size * 0.9
     for head, text in (
@@ -801,13 +777,7 @@ EU_GROUPED_PRODUCT: Label = {
 
 
 def regression_product(dsld_id: str) -> Label:
-    from labelgen.pdf_unseen import EXTRA_PRODUCTS
-    from labelgen.products import SAMPLE_PRODUCTS, dsld_label
-
-    for known in (*EXTRA_PRODUCTS, *SAMPLE_PRODUCTS, EU_GROUPED_PRODUCT):
-        if known["dsld_id"] == dsld_id:
-            return copy.deepcopy(known)
-    return dsld_label(dsld_id)
+    return unseen_regression_product(dsld_id, (EU_GROUPED_PRODUCT,))
 
 
 def write_regression_pdfs(out_dir: Path) -> dict[str, Path]:

@@ -55,7 +55,7 @@ indented under their blend. Generated PDFs are deterministic (`invariant=1`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -223,25 +223,35 @@ def _dv(ing: dict[str, Any], o: Options, factor: float = 1.0) -> str:
     return f"{_number(round(float(dv) * factor), True)}%"
 
 
-def printed_rows(label: Label, style: str) -> list[Row]:
-    """The panel rows `style` prints for `label`."""
-    o = _OPTIONS[style]
+def panel_ingredients(
+    label: Label,
+) -> Iterator[tuple[dict[str, Any], str, int, str | None, bool]]:
+    """The ingredients a panel prints, in label order: (ingredient, its printed name with
+    its forms, its depth under blends, its blend, whether its amount is Not Present). A
+    Not Present ingredient is left out unless it is a blend or a member of one."""
     ings = sorted(label["ingredients"], key=lambda i: i["order"])
     names = {i["name"] for i in ings}
     blends = {i["nested_in"] for i in ings if i.get("nested_in") in names}
     depth_of: dict[str, int] = {}
-    rows: list[Row] = []
     for ing in ings:
         parent = ing.get("nested_in") if ing.get("nested_in") in names else None
         depth = depth_of.get(str(parent), -1) + 1 if parent else 0
         depth_of[ing["name"]] = depth
-        unit = str(ing["unit"])
-        np = unit in _NP_UNITS
+        np = str(ing["unit"]) in _NP_UNITS
         if np and parent is None and ing["name"] not in blends:
             continue
         forms = [f for f in ing.get("forms") or [] if f and f != "unspecified"]
         name = " ".join(str(ing["name"]).split())
         printed = f"{name} (as {', '.join(forms)})" if forms else name
+        yield ing, printed, depth, parent, np
+
+
+def printed_rows(label: Label, style: str) -> list[Row]:
+    """The panel rows `style` prints for `label`."""
+    o = _OPTIONS[style]
+    rows: list[Row] = []
+    for ing, printed, depth, _, np in panel_ingredients(label):
+        unit = str(ing["unit"])
         group = str(ing.get("ingredient_group") or "")
         q = float(ing["quantity"])
         amount = "" if np else _amount(q, unit, group, o)
@@ -273,7 +283,8 @@ def unseen_label(label: Label, style: str) -> Label:
     return out
 
 
-def _statements(label: Label) -> tuple[str, str, str]:
+def label_statements(label: Label) -> tuple[str, str, str]:
+    """The other ingredients, the directions and the warnings of a label, as printed."""
     statements = label.get("statements") or []
 
     def joined(prefix: str) -> str:
@@ -335,7 +346,7 @@ def _title(label: Label, font: str, size: float, brand_font: str) -> list[Flowab
 
 
 def _after(label: Label, font: str, size: float, *, with_other: bool) -> list[Flowable]:
-    other, directions, warnings = _statements(label)
+    other, directions, warnings = label_statements(label)
     out: list[Flowable] = [Spacer(1, 8)]
     if with_other and other:
         out.append(_p(f"Other Ingredients: {other}", font, size))
@@ -350,7 +361,7 @@ def _times_grid(label: Label) -> list[Flowable]:
     rows = printed_rows(label, "times-grid")
     size = 9.0
     serving, spc = _serving(label)
-    other, _, _ = _statements(label)
+    other, _, _ = label_statements(label)
     body = "Times-Roman"
     data: list[list[Any]] = [
         [_p("Supplement Facts", "Times-Bold", 18), "", ""],
@@ -441,7 +452,7 @@ def _courier_leaders(label: Label) -> list[Flowable]:
     out.append(Preformatted(str(label["product_name"]).strip()[:48], head))
     out.append(Spacer(1, 10))
     out.append(Preformatted("\n".join(lines), style))
-    other, directions, warnings = _statements(label)
+    other, directions, warnings = label_statements(label)
     out.append(Spacer(1, 8))
     for prefix, text in (
         ("Other ingredients: ", other),
@@ -1026,10 +1037,12 @@ REGRESSION_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _product(dsld_id: str) -> Label:
+def regression_product(dsld_id: str, extra: tuple[Label, ...] = ()) -> Label:
+    """A product of the regression cases by id: EXTRA_PRODUCTS, the samples, `extra`, else
+    a real DSLD label."""
     from labelgen.products import SAMPLE_PRODUCTS, dsld_label
 
-    for known in (*EXTRA_PRODUCTS, *SAMPLE_PRODUCTS):
+    for known in (*EXTRA_PRODUCTS, *SAMPLE_PRODUCTS, *extra):
         if known["dsld_id"] == dsld_id:
             return copy.deepcopy(known)
     return dsld_label(dsld_id)
@@ -1040,7 +1053,7 @@ def write_regression_pdfs(out_dir: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for case, (how, ids) in REGRESSION_CASES.items():
         path = out_dir / f"unseen-{case}.pdf"
-        labels = [_product(i) for i in ids]
+        labels = [regression_product(i) for i in ids]
         if how == "side-by-side":
             render_side_by_side([unseen_label(x, "sidebar-landscape") for x in labels], path)
         elif how == "two-columns":

@@ -72,6 +72,18 @@ def row(extraction: FileExtraction, name: str, label_index: int = 0) -> LabelRow
     return found
 
 
+def only_label(extraction: FileExtraction) -> Label:
+    """The one label of a reading with no read issues."""
+    assert extraction.issues == ()
+    (label,) = extraction.labels
+    return label
+
+
+def heading(label: Label) -> tuple[str | None, ...]:
+    """What a panel's heading gives: the product name, the brand, the serving size."""
+    return (label.product_name, label.brand, label.serving_size)
+
+
 def label_tables(
     labels: Sequence[Label], rows: Sequence[LabelRow]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -31,7 +31,7 @@ from pipeline.panel import (
 )
 from pipeline.records import FileExtraction
 from pipeline.sources.pdf import pdf_pages, read_pdf
-from tests.builders import PDFS
+from tests.builders import PDFS, only_label
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +156,7 @@ def test_wrap_statements_and_name_are_found_in_other_columns(
     case: str, name: str, brand: str, directions: str, other: str
 ) -> None:
     ex = read(case)
-    assert ex.issues == ()
-    (label,) = ex.labels
+    label = only_label(ex)
     assert (label.product_name, label.brand, label.directions, label.other_ingredients) == (
         name,
         brand,
@@ -229,8 +228,7 @@ def test_per_serving_column_first_per_tablet_second_kept_as_alt() -> None:
 
 def test_eu_panel_per_daily_dose_nrv_and_decimal_commas() -> None:
     ex = read("eu-nrv")
-    assert ex.issues == ()
-    (label,) = ex.labels
+    label = only_label(ex)
     assert label.amount_columns == "Per capsule | Per daily dose (2 capsules)"
     assert (label.serving_size, label.servings_per_container) == ("2 capsules", "60")
     assert rows(ex) == [

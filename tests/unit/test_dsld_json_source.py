@@ -13,7 +13,7 @@ from labelgen.products import SAMPLE_PRODUCTS, dsld_label, dsld_labels, sample_p
 from pipeline.errors import BadTable, LabelError, NoPanel, UnreadableFile
 from pipeline.records import Label
 from pipeline.sources.dsld_json import read_dsld_json
-from tests.builders import DATA, assert_rejected, row, rows_of
+from tests.builders import DATA, assert_rejected, heading, row, rows_of
 
 JSON_DATA = DATA / "json"
 
@@ -57,11 +57,7 @@ def test_round_trip_of_a_real_label(tmp_path: Path) -> None:
     path = write_dsld_json(dsld_label("11243"), tmp_path / "11243.json")
     ex = read_dsld_json(path, "11243.json")
     (label,) = ex.labels
-    assert (label.product_name, label.brand, label.serving_size) == (
-        "Mega Daily 4 for Men",
-        "Nikken Kenzen",
-        "4 Tablet(s)",
-    )
+    assert heading(label) == ("Mega Daily 4 for Men", "Nikken Kenzen", "4 Tablet(s)")
     assert (label.servings_per_container, label.max_daily_servings) == ("30", 1.0)
     assert label.directions == "Recommended Use:\nTake four [4] tablets per day."
     assert label.warnings == (

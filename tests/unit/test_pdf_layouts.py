@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.pdf import fallback_name, read_pdf
-from tests.builders import PDFS, row
+from tests.builders import PDFS, heading, only_label, row
 
 
 def read(name: str) -> FileExtraction:
@@ -23,13 +23,8 @@ def values(r: LabelRow) -> tuple[str | None, ...]:
 
 def test_ruled_sample() -> None:
     ex = read("ruled-sample-bone-matrix")
-    assert ex.issues == ()
-    (label,) = ex.labels
-    assert (label.product_name, label.brand, label.serving_size) == (
-        "Bone Matrix Calcium + K2",
-        "Northfield Labs",
-        "2 Capsules",
-    )
+    label = only_label(ex)
+    assert heading(label) == ("Bone Matrix Calcium + K2", "Northfield Labs", "2 Capsules")
     assert label.servings_per_container == "60"
     assert label.other_ingredients == "Hypromellose, Olive Oil, Rice Flour"
     assert label.directions == "Take 2 capsules daily with a meal that contains fat."
@@ -122,8 +117,7 @@ def test_no_dv_markers() -> None:
 
 def test_panel_on_page_two_after_a_cover_page() -> None:
     ex = read("embedded-panel-page-2")
-    assert ex.issues == ()
-    (label,) = ex.labels
+    label = only_label(ex)
     assert (label.product_name, label.brand, label.pages) == (
         "Bone Matrix Calcium + K2",
         "Northfield Labs",
