@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.sources.csv import SIMPLE_OPTIONAL, SIMPLE_REQUIRED
+
 Label = dict[str, Any]
 
 ADULTS = "Adults and children 4 or more years of age"
@@ -50,20 +52,12 @@ DSLD_OVERVIEW_COLUMNS = (
     "Market Status",
     "Suggested Use",
 )
+#: The simple CSV's columns, as its reader names them: the product's first, then the row's.
 SIMPLE_COLUMNS = (
-    "product_name",
-    "brand",
-    "serving_size",
-    "servings_per_container",
-    "ingredient",
-    "amount",
-    "unit",
-    "daily_value",
-    "form",
-    "blend",
-    "directions",
-    "warnings",
-    "other_ingredients",
+    *SIMPLE_REQUIRED[:1],
+    *SIMPLE_OPTIONAL[:3],
+    *SIMPLE_REQUIRED[1:],
+    *SIMPLE_OPTIONAL[3:],
 )
 
 

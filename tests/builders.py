@@ -84,6 +84,17 @@ def heading(label: Label) -> tuple[str | None, ...]:
     return (label.product_name, label.brand, label.serving_size)
 
 
+def two_column_rows(
+    extraction: FileExtraction,
+) -> list[tuple[str | None, ...]]:
+    """The rows of a panel with a second amount column: name, amount, unit, %DV, and the
+    second column's amount and unit."""
+    return [
+        (r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw, r.amount_alt_raw, r.unit_alt_raw)
+        for r in extraction.rows
+    ]
+
+
 def label_tables(
     labels: Sequence[Label], rows: Sequence[LabelRow]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -190,9 +201,17 @@ def audit_cli(labels: Path, out: Path, work: Path, *extra: str) -> Result:
     )
 
 
-def run_steps(steps: list[tuple[list[str], str]]) -> None:
-    """Run CLI commands in turn: each exits 0 and says what it is paired with."""
-    for args, said in steps:
+def run_stages(labels: Path, tmp: Path, said: tuple[str, str, str, str]) -> None:
+    """`extract`, `normalize`, `validate` and `report` run one by one (work folder tmp/work,
+    reports tmp/out): each exits 0 and says what `said` gives for it."""
+    work, out = str(tmp / "work"), str(tmp / "out")
+    commands = [
+        ["extract", str(labels), "--work", work, "-j", "1"],
+        ["normalize", "--work", work],
+        ["validate", "--work", work],
+        ["report", "--work", work, "--out", out],
+    ]
+    for args, says in zip(commands, said, strict=True):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
-        assert said in result.output
+        assert says in result.output

@@ -2,7 +2,7 @@
 marketing copy, two column groups in one box, two amount columns in both orders, the
 unit only in the heading, FDA bars without a box, blends as running text, EU panels.
 
-Truth: the same label written as DSLD JSON (as tests/test_unseen_layouts.py does).
+Truth: the same label written as DSLD JSON (as tests/accuracy/test_unseen_layouts.py does).
 Regression PDFs tests/pdfs/artwork-<case>.pdf (written by `python -m labelgen.artwork
 tests/pdfs regression`) pin each step with exact values, and the unreadable cases pin
 what a user sees: a read issue and a not_assessable product, or a rejection.

@@ -26,7 +26,7 @@ from labelgen.pdf_unseen import (
 from pipeline.panel import drop_leaders
 from pipeline.records import FileExtraction, Word
 from pipeline.sources.pdf import read_pdf
-from tests.builders import PDFS, heading, only_label
+from tests.builders import PDFS, heading, only_label, two_column_rows
 
 
 @pytest.fixture(scope="module")
@@ -163,11 +163,7 @@ def test_column_heading_wrapped_over_two_lines() -> None:
     ex = read("wrapped-column-heading")
     assert ex.issues == ()
     assert ex.labels[0].amount_columns == "Amount Per Serving | Amount Per Day"
-    got = [
-        (r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw, r.amount_alt_raw, r.unit_alt_raw)
-        for r in ex.rows
-    ]
-    assert got == [
+    assert two_column_rows(ex) == [
         ("Calories", "5", None, None, "10", None),
         ("Vitamin D3", "125", "mcg", "625%", "250", "mcg"),
         ("Vitamin K2", "180", "mcg", "150%", "360", "mcg"),

@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline.cli import app
-from tests.builders import REPO, audit_cli, run_steps, two_product_folder
+from tests.builders import REPO, audit_cli, run_stages, two_product_folder
 
 runner = CliRunner()
 
@@ -37,9 +39,14 @@ def _audit(tmp: Path, *extra: str, labels: Path | None = None) -> tuple[int, str
     return result.exit_code, result.output, audit
 
 
-def _hold_lock(work: Path, *, seconds: float) -> subprocess.Popen[str]:
-    """Another process that holds the work folder's lock for `seconds` (prints "held")."""
-    return subprocess.Popen(
+@contextmanager
+def _lock_held(tmp: Path, *, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """The labels folder, and another process holding the work folder's lock for `seconds`
+    (killed at the end)."""
+    _labels(tmp / "labels")
+    work = tmp / "work"
+    work.mkdir()
+    holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -53,6 +60,12 @@ def _hold_lock(work: Path, *, seconds: float) -> subprocess.Popen[str]:
         text=True,
         cwd=REPO,
     )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _meta(tmp: Path) -> dict[str, Any]:
@@ -161,17 +174,13 @@ def test_another_protocol_file_changes_the_verdicts(tmp_path: Path) -> None:
 
 def test_stages_run_one_by_one(tmp_path: Path) -> None:
     labels = _labels(tmp_path / "labels")
-    work, out = str(tmp_path / "work"), str(tmp_path / "out")
-    steps = [
-        (
-            ["extract", str(labels), "--work", work, "-j", "1"],
-            "extracted 3 files (3 read, 0 cached)",
-        ),
-        (["normalize", "--work", work], "normalized 11 label rows into 2 products"),
-        (["validate", "--work", work], "validated:"),
-        (["report", "--work", work, "--out", out], "wrote"),
-    ]
-    run_steps(steps)
+    said = (
+        "extracted 3 files (3 read, 0 cached)",
+        "normalized 11 label rows into 2 products",
+        "validated:",
+        "wrote",
+    )
+    run_stages(labels, tmp_path, said)
     assert (tmp_path / "out" / "audit.html").exists()
 
 
@@ -225,20 +234,13 @@ def test_second_run_parses_no_file_and_changes_are_tracked(tmp_path: Path) -> No
 
 
 def test_a_second_run_on_the_same_work_folder_is_refused_exit_3(tmp_path: Path) -> None:
-    _labels(tmp_path / "labels")
-    (tmp_path / "work").mkdir()
-    holder = _hold_lock(tmp_path / "work", seconds=30)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _lock_held(tmp_path, seconds=30) as holder:
         code, output, _ = _audit(tmp_path)
         assert code == 3
         assert f"(pid {holder.pid}, started" in output
         assert (
             output.strip().splitlines()[-1].startswith("labelaudit: error: another labelaudit run")
         )
-    finally:
-        holder.kill()
-        holder.wait()
     assert _audit(tmp_path)[0] == 0  # the dead holder's lock is taken over
 
 
@@ -297,18 +299,11 @@ def test_the_command_exits_with_the_code_and_says_it(args: list[str], code: int,
 
 
 def test_a_second_run_with_wait_runs_once_the_first_is_done(tmp_path: Path) -> None:
-    _labels(tmp_path / "labels")
-    (tmp_path / "work").mkdir()
-    holder = _hold_lock(tmp_path / "work", seconds=1.5)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _lock_held(tmp_path, seconds=1.5) as holder:
         code, output, audit = _audit(tmp_path, "--wait", "60")
         assert code == 0, output
         assert holder.poll() is not None  # it only ran after the holder let go
         assert len(audit["products"]) == 2
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_run_killed_half_way_leaves_the_previous_report_intact(tmp_path: Path) -> None:

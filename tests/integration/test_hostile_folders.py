@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline import extract
-from tests.builders import REPO, audit_cli, run_steps
+from tests.builders import PDFS, audit_cli, run_stages
 
 runner = CliRunner()
 DAMAGED_PDF = "cannot open PDF: the file is damaged or is not a PDF"
@@ -41,7 +41,7 @@ def test_the_samples_two_bad_files_alone_give_a_report(tmp_path: Path) -> None:
     labels = tmp_path / "labels"
     labels.mkdir()
     for name in ("corrupt.pdf", "no-panel-brochure.pdf"):
-        shutil.copy(REPO / "tests" / "pdfs" / name, labels / name)
+        shutil.copy(PDFS / name, labels / name)
     for _ in range(2):  # the second run reuses every stage's (empty) outputs
         code, output, audit = _audit(labels, tmp_path / "out", tmp_path / "work")
         assert code == 0, output
@@ -277,18 +277,14 @@ def test_each_stage_takes_an_empty_input_as_data(tmp_path: Path) -> None:
 
     labels = tmp_path / "labels"
     labels.mkdir()
-    shutil.copy(REPO / "tests" / "pdfs" / "corrupt.pdf", labels / "corrupt.pdf")
-    work, out = str(tmp_path / "work"), str(tmp_path / "out")
-    steps = [
-        (
-            ["extract", str(labels), "--work", work, "-j", "1"],
-            "extracted 1 files (1 read, 0 cached)",
-        ),
-        (["normalize", "--work", work], "normalized 0 label rows into 0 products"),
-        (["validate", "--work", work], "validated: 0 failed checks, 0 data-quality findings"),
-        (["report", "--work", work, "--out", out], "wrote"),
-    ]
-    run_steps(steps)
+    shutil.copy(PDFS / "corrupt.pdf", labels / "corrupt.pdf")
+    said = (
+        "extracted 1 files (1 read, 0 cached)",
+        "normalized 0 label rows into 0 products",
+        "validated: 0 failed checks, 0 data-quality findings",
+        "wrote",
+    )
+    run_stages(labels, tmp_path, said)
     for name, column, kind in [
         ("labels", "product_name", "large_string"),
         ("products", "product_id", "large_string"),

@@ -12,40 +12,28 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from labelgen.dsld_formats import to_records as dsld_records
+from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from pipeline import audit, config, validate
 from pipeline.errors import AuditError
-from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 from pipeline.protocol import load_protocol
-from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.runs import atomic_write_parquet, read_previous_products
+from pipeline.records import Label, LabelRow, ReadIssue
+from pipeline.runs import read_previous_products
 from pipeline.validate import STATE_FILE, ValidationJob, Validator, validate_work
+from tests.builders import write_work
 
 PROTOCOL = load_protocol()
 LABELS = 30
 
 
 def _write_work(root: Path, labels: list[Label], rows: list[LabelRow]) -> config.WorkPaths:
-    work = config.WorkPaths(root)
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
     issue = ReadIssue(labels[0].source_file, 0, 1, None, "page 1: a line could not be read")
-    atomic_write_parquet(work.nutrients, nutrients)
-    atomic_write_parquet(work.products, nutrients_to_products(nutrients, label_frame))
-    atomic_write_parquet(work.read_issues, records_to_frame([issue], ReadIssue))
-    return work
+    return write_work(root, labels, rows, [issue])
 
 
 @pytest.fixture(scope="module")
 def corpus() -> tuple[list[Label], list[LabelRow]]:
-    labels: list[Label] = []
-    rows: list[LabelRow] = []
-    for raw in dsld_labels()[:LABELS]:
-        label, label_rows = dsld_records(raw)
-        labels.append(label)
-        rows.extend(label_rows)
-    return labels, rows
+    return records_of(dsld_labels()[:LABELS])
 
 
 def _job(work: config.WorkPaths, *, full: bool = False, salt: str = "salt-1") -> ValidationJob:

@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.pdf import fallback_name, read_pdf
-from tests.builders import PDFS, heading, only_label, row
+from tests.builders import PDFS, heading, only_label, row, two_column_rows
 
 
 def read(name: str) -> FileExtraction:
@@ -74,11 +74,7 @@ def test_two_columns_per_serving_and_per_day() -> None:
     ex = read("two-column-per-day")
     assert ex.issues == ()
     assert ex.labels[0].amount_columns == "Amount Per Serving | Amount Per Day"
-    got = [
-        (r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw, r.amount_alt_raw, r.unit_alt_raw)
-        for r in ex.rows
-    ]
-    assert got == [
+    assert two_column_rows(ex) == [
         ("Vitamin K2", "60", "mcg", "50%", "120", "mcg"),
         ("Calcium", "250", "mg", "19%", "500", "mg"),
         ("Magnesium", "125", "mg", "30%", "250", "mg"),
@@ -201,8 +197,8 @@ def test_layouts_render_deterministically(tmp_path: Path) -> None:
 
 
 def test_committed_pdfs_are_small() -> None:
-    # unseen-*.pdf: labelgen.pdf_unseen's regression PDFs (tests/test_unseen_layouts.py);
-    # artwork-*.pdf: labelgen.artwork's (tests/test_artwork.py)
+    # unseen-*.pdf: labelgen.pdf_unseen's regression PDFs (tests/accuracy/test_unseen_layouts.py);
+    # artwork-*.pdf: labelgen.artwork's (tests/accuracy/test_artwork.py)
     sizes = {
         p.name: p.stat().st_size
         for p in PDFS.glob("*.pdf")

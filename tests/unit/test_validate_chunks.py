@@ -1,7 +1,7 @@
 """The pieces that let the validate stage work a chunk at a time: work files read in
 batches with the dtypes of a whole read, rows gathered per chunk, product keys from any
 split of the tables, outcomes put back in order, and GX result files written piece by piece.
-(tests/test_validate_incremental.py checks the stage itself against one run.)"""
+(tests/integration/test_validate_incremental.py checks the stage itself against one run.)"""
 
 from __future__ import annotations
 
