@@ -11,6 +11,7 @@ Every expectation's `meta["check"]` is the name the score and report stages use.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no data about labels leaves the machine
 
@@ -21,6 +22,8 @@ from great_expectations.expectations.row_conditions import Column
 from pipeline.config import MIN_AMOUNT_CONFIDENCE
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import Protocol
+from pipeline.rules.base import Expect
+from pipeline.rules.protocol import expectations
 
 #: The row statuses that are not a data-quality problem (see pipeline.normalize.Normalized).
 #: An unreadable amount ("unparsed_amount") is the amount_present check's finding, not this one's.
@@ -31,79 +34,32 @@ def _meta(check: str, reason: str, **extra: object) -> dict[str, object]:
     return {"check": check, "reason": reason, **extra}
 
 
+def gx_expectation(expect: Expect, **meta: object) -> Any:
+    """GX's expectation of an `Expect` (pipeline.rules.base), its meta the reason, the
+    expectation's own meta and `meta`."""
+    common: dict[str, Any] = {
+        "column": expect.column,
+        "meta": _meta(str(meta.pop("check")), expect.reason, **expect.meta, **meta),
+        "notes": expect.notes or None,
+    }
+    if expect.kind == "not_null":
+        return gxe.ExpectColumnValuesToNotBeNull(**common)
+    if expect.kind == "in_set":
+        return gxe.ExpectColumnValuesToBeInSet(value_set=list(expect.value_set), **common)
+    bounds: dict[str, Any] = {"min_value": expect.min_value, "max_value": expect.max_value}
+    if expect.strict_min:
+        bounds["strict_min"] = True
+    return gxe.ExpectColumnValuesToBeBetween(
+        **{k: v for k, v in bounds.items() if v is not None}, **common
+    )
+
+
 def protocol_suite(protocol: Protocol) -> gx.ExpectationSuite:
-    """The protocol as expectations over the products table (one row per product)."""
-    low, high = protocol.k2_ratio_band
-    mg_low, mg_high = protocol.ca_to_mg_band
-    form = protocol.accepted_k2_form
+    """The protocol as expectations over the products table (one row per product): every
+    protocol rule's (pipeline.rules.protocol), `meta["check"]` its name."""
     suite = gx.ExpectationSuite(name="calcium_k2_protocol")
-    expectations = [
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="vitamin_k2_mcg",
-            meta=_meta("k2_present", "Vitamin K2 steers calcium into bone and away from arteries."),
-            notes="The label must declare vitamin K2 (menaquinone); K1 does not count.",
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="k2_form_checked",
-            value_set=[form],
-            meta=_meta(
-                "k2_form",
-                f"{form} has a long half-life and high bioavailability; K1 goes to the liver.",
-            ),
-            notes=f"The K2 on the label must be {form}.",
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="k2_mcg_per_500mg_ca",
-            min_value=low,
-            max_value=high,
-            meta=_meta("k2_ratio", f"{low:g}-{high:g} mcg of K2 for every 500 mg of calcium."),
-            notes="Vitamin K2 per 500 mg of calcium, per serving.",
-        ),
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="magnesium_mg",
-            meta=_meta("ca_mg_ratio", "Magnesium alongside calcium, about 1 part to 2."),
-            notes="The label must declare magnesium.",
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="ca_to_mg_ratio",
-            min_value=mg_low,
-            max_value=mg_high,
-            meta=_meta(
-                "ca_mg_ratio",
-                f"Calcium to magnesium about {protocol.ca_to_mg_target:g}:1 by weight.",
-            ),
-            notes="Calcium : magnesium by weight.",
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="vitamin_d_mcg",
-            min_value=0,
-            strict_min=True,
-            meta=_meta("vitamin_d", "Vitamin D helps absorb calcium (the 'bus')."),
-            notes="Vitamin D amount above zero.",
-        ),
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="vitamin_d_mcg",
-            meta=_meta("vitamin_d", "Vitamin D helps absorb calcium (the 'bus')."),
-            notes="The label must declare vitamin D.",
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="has_anticoagulant_caution",
-            value_set=[True],
-            meta=_meta(
-                "anticoagulant_caution",
-                "Warfarin and other anticoagulants work against vitamin K.",
-            ),
-            notes="The label must caution people on anticoagulant (blood-thinning) medication.",
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="has_fat_guidance",
-            value_set=[True],
-            meta=_meta("fat_guidance", "K2 is fat-soluble: take it with a meal that has fat."),
-            notes="The directions must say to take it with a meal or fat (or an oil carrier).",
-        ),
-    ]
-    for expectation in expectations:
-        suite.add_expectation(expectation)
+    for check, expect in expectations(protocol):
+        suite.add_expectation(gx_expectation(expect, check=check))
     return suite
 
 
