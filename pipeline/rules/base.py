@@ -43,13 +43,13 @@ Assessment = tuple[float, str]
 
 @dataclass(frozen=True)
 class Derived:
-    """A products-table column a check computes from the label when the products are
-    normalized (pipeline.normalize): `compute(products, nutrients)` gives one value per
-    product, in the products' order; `dtype` is its products.parquet type."""
+    """Products-table columns a check computes from the label when the products are
+    normalized (pipeline.normalize): `columns` are (name, products.parquet type);
+    `compute(products, nutrients)` gives each column's values, one per product in the
+    products' order."""
 
-    name: str
-    dtype: str
-    compute: Callable[[pd.DataFrame, pd.DataFrame], list[Any]]
+    columns: tuple[tuple[str, str], ...]
+    compute: Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, list[Any]]]
 
 
 @dataclass(frozen=True)
