@@ -8,18 +8,21 @@ wants it (62 not 62.0, 2.5 stays 2.5, thousands separated unless asked otherwise
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
-
-import pandas as pd
 
 
 def is_missing(value: Any) -> bool:
-    """None, NaN or pandas' NA / NaT: a table cell with nothing in it."""
+    """None, NaN or pandas' NA / NaT: a table cell with nothing in it. (pandas is not
+    imported for it: the CLI starts without pandas, and without it no NA exists.)"""
     if value is None:
         return True
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
+        return True
     try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or an array is a value
+        return bool(value != value)  # NaN, of any float type, is not equal to itself
+    except (TypeError, ValueError):  # an array is a value
         return False
 
 

@@ -17,11 +17,11 @@ import pkgutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from pipeline.rules.base import Derived, Expect, ProtocolRule
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipeline.protocol import Protocol
 
 
