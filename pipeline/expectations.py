@@ -34,12 +34,13 @@ def _meta(check: str, reason: str, **extra: object) -> dict[str, object]:
     return {"check": check, "reason": reason, **extra}
 
 
-def gx_expectation(expect: Expect, **meta: object) -> Any:
-    """GX's expectation of an `Expect` (pipeline.rules.base), its meta the reason, the
-    expectation's own meta and `meta`."""
+def gx_expectation(expect: Expect, check: str | None = None) -> Any:
+    """GX's expectation of an `Expect` (pipeline.rules.base): its meta the check's name
+    (when given), the reason and the expectation's own meta."""
+    named = {"check": check} if check else {}
     common: dict[str, Any] = {
         "column": expect.column,
-        "meta": _meta(str(meta.pop("check")), expect.reason, **expect.meta, **meta),
+        "meta": {**named, "reason": expect.reason, **expect.meta},
         "notes": expect.notes or None,
     }
     if expect.kind == "not_null":
