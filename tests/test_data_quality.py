@@ -473,6 +473,7 @@ def test_protocol_outcomes_of_the_sample(scored: dict[str, Any]) -> None:
         "vitamin_d": True,
         "anticoagulant_caution": True,
         "fat_guidance": True,
+        "k2_isomer": None,  # the label does not say which isomer
     }
 
 
