@@ -43,6 +43,7 @@ from pipeline.compliance import findings_frame as compliance_frame
 from pipeline.protocol import Protocol
 from pipeline.rules import protocol as rules
 from pipeline.rules.protocol import CHECKS
+from pipeline.rules.quality import QUALITY_BY_NAME
 from pipeline.units import IU_TO_MCG
 from pipeline.values import fmt_number as _fmt
 
@@ -287,14 +288,7 @@ def quality_rows_table(nutrients: pd.DataFrame) -> pd.DataFrame:
 
 def _blocking(check: str, nutrient: Any) -> bool:
     """A finding that makes the protocol verdict unreliable (the product is not assessable)."""
-    if check == "vitamin_k_form":
-        return True
-    return check in {
-        "amount_present",
-        "amount_non_negative",
-        "unit_known",
-        "amount_confidence",
-    } and (nutrient in nt.PROTOCOL_NUTRIENTS)
+    return QUALITY_BY_NAME[check].blocking(nutrient)
 
 
 def read_findings(products: pd.DataFrame, read_issues: pd.DataFrame) -> list[dict[str, Any]]:

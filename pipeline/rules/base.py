@@ -35,6 +35,8 @@ class Expect:
     max_value: float | None = None
     strict_min: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict)  # more of the expectation's meta
+    #: Only the rows where every (column, "==" or "!=", value) holds are checked.
+    when: tuple[tuple[str, Literal["==", "!="], Any], ...] = ()
 
 
 #: A rule's credit (0-1) and its reason in plain words, from a product row.
@@ -89,3 +91,8 @@ def band_credit(value: float | None, low: float, high: float) -> float:
     if value > high:
         return high / value
     return 1.0
+
+
+def in_band(column: str, band: tuple[float, float], reason: str, notes: str) -> Expect:
+    """The value of `column` inside [low, high] (a missing value: not evaluated)."""
+    return Expect("between", column, reason, notes, min_value=band[0], max_value=band[1])

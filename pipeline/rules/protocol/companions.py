@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pipeline.rules.base import Assessment, Expect, ProtocolRule, band_credit
+from pipeline.rules.base import Assessment, Expect, ProtocolRule, band_credit, in_band
 from pipeline.values import fmt_number as fmt
 from pipeline.values import present
 
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
 
 def _mg_expect(protocol: Protocol) -> Sequence[Expect]:
-    low, high = protocol.ca_to_mg_band
     return [
         Expect(
             "not_null",
@@ -22,13 +21,11 @@ def _mg_expect(protocol: Protocol) -> Sequence[Expect]:
             "Magnesium alongside calcium, about 1 part to 2.",
             "The label must declare magnesium.",
         ),
-        Expect(
-            "between",
+        in_band(
             "ca_to_mg_ratio",
+            protocol.ca_to_mg_band,
             f"Calcium to magnesium about {protocol.ca_to_mg_target:g}:1 by weight.",
             "Calcium : magnesium by weight.",
-            min_value=low,
-            max_value=high,
         ),
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pipeline.rules.base import Assessment, Expect, ProtocolRule, band_credit
+from pipeline.rules.base import Assessment, Expect, ProtocolRule, band_credit, in_band
 from pipeline.values import fmt_number as fmt
 from pipeline.values import present
 
@@ -70,15 +70,13 @@ def _form_assess(p: Mapping[str, Any], protocol: Protocol) -> Assessment:
 
 
 def _ratio_expect(protocol: Protocol) -> Sequence[Expect]:
-    low, high = protocol.k2_ratio_band
+    low, high = band = protocol.k2_ratio_band
     return [
-        Expect(
-            "between",
+        in_band(
             "k2_mcg_per_500mg_ca",
+            band,
             f"{low:g}-{high:g} mcg of K2 for every 500 mg of calcium.",
             "Vitamin K2 per 500 mg of calcium, per serving.",
-            min_value=low,
-            max_value=high,
         )
     ]
 
