@@ -13,13 +13,11 @@ commands of the CLI should not pay.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: The protocol's defaults, used when the caller passes no bands.
-DEFAULT_K2_BAND: tuple[float, float] = (100.0, 180.0)
-DEFAULT_CA_MG_BAND: tuple[float, float] = (1.5, 2.5)
+from pipeline.protocol import default_protocol
+from pipeline.values import number as _number
 
 #: Verdict -> (colour, marker, legend text). Shape and legend text carry the verdict too,
 #: so the chart does not rely on colour alone.
@@ -36,17 +34,6 @@ TARGET_BOX_ID = "target-box"
 POINTS_ID_PREFIX = "points-"
 
 CHART_TITLE = "K2 per 500 mg calcium against calcium : magnesium"
-
-
-def _number(value: Any) -> float | None:
-    """A finite float, or None for a missing / non-numeric / NaN value."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def plot_point(product: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -92,6 +79,15 @@ def _band(value: Any, default: tuple[float, float]) -> tuple[float, float]:
     return default
 
 
+def protocol_bands(
+    k2_band: Any = None, ca_mg_band: Any = None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The target box's bands: the ones given where they are [low, high], else the default
+    protocol file's (pipeline.protocol.default_protocol)."""
+    default = default_protocol()
+    return _band(k2_band, default.k2_ratio_band), _band(ca_mg_band, default.ca_to_mg_band)
+
+
 def _limits(values: Sequence[float], band_high: float) -> tuple[float, float]:
     """Axis limits: from a little below 0 (or the lowest value) to past the highest value
     or the band's top, so no point sits on the frame."""
@@ -104,13 +100,14 @@ def _limits(values: Sequence[float], band_high: float) -> tuple[float, float]:
 def ratio_chart_svg(
     products: Sequence[Mapping[str, Any]],
     *,
-    k2_band: Sequence[float] = DEFAULT_K2_BAND,
-    ca_mg_band: Sequence[float] = DEFAULT_CA_MG_BAND,
+    k2_band: Sequence[float] | None = None,
+    ca_mg_band: Sequence[float] | None = None,
 ) -> str:
     """An SVG fragment (starting at "<svg") of the products' ratio scatter.
 
     x is K2 mcg per 500 mg calcium, y is calcium : magnesium; the protocol's target box
-    spans `k2_band` x `ca_mg_band`. Each point is labelled with the product's rank. The
+    spans `k2_band` x `ca_mg_band` (`protocol_bands`). Each point is labelled with the
+    product's rank. The
     target box is the group with id TARGET_BOX_ID, each verdict's points the group
     POINTS_ID_PREFIX + verdict (one marker per product).
     """
@@ -120,8 +117,7 @@ def ratio_chart_svg(
     from matplotlib.patches import Rectangle
     from matplotlib.transforms import ScaledTranslation
 
-    x_low, x_high = _band(k2_band, DEFAULT_K2_BAND)
-    y_low, y_high = _band(ca_mg_band, DEFAULT_CA_MG_BAND)
+    (x_low, x_high), (y_low, y_high) = protocol_bands(k2_band, ca_mg_band)
 
     by_verdict: dict[str, list[tuple[float, float, str]]] = {}
     for product in products:

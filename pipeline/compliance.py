@@ -12,31 +12,56 @@ expected. The validate stage runs it chunk by chunk beside the data-quality suit
 changed products only (every column depends on one product's own rows), and writes
 compliance.parquet (`WorkPaths.compliance`).
 
-Daily Values: those of the protocol nutrients (calcium, magnesium, vitamins D and K) are
-pipeline.nutrients' and their expected %DV comes from the nutrients table; the others (the
-2016 rule's and the older ones, 21 CFR 101.9(c)(8)(iv) and (c)(9)) are in `REGULATED`,
-beside the nutrient's name patterns, order and required unit. Agreement within label
-rounding is pipeline.normalize.dv_consistent's.
+The rules themselves (`RULES`) are pipeline.rules.compliance's, the regulated dietary
+ingredients (`REGULATED`: name patterns, order, required units, Daily Values)
+pipeline.rules.regulated's. Agreement within label rounding is
+pipeline.normalize.dv_consistent's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pipeline import nutrients as nt
 from pipeline.normalize import dv_consistent, parse_dv
+from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
+from pipeline.rules.regulated import (
+    CALORIE_FOOTNOTE_KEYS,
+    ORDER_TEXT,
+    REGULATED,
+    Regulated,
+    base_name,
+    daily_values,
+    names_a_nutrient_form,
+    regulated,
+)
 from pipeline.units import UnitKind, lookup_unit, parse_amount
+from pipeline.values import fmt_number
+from pipeline.values import text as _text
 
 if TYPE_CHECKING:
     import great_expectations as gx
 
     from pipeline.validate import Validator
+
+__all__ = [
+    "COMPLIANCE_COLUMNS",
+    "ORDER_TEXT",
+    "REGULATED",
+    "RULES",
+    "RULES_BY_NAME",
+    "compliance_findings",
+    "findings_frame",
+    "products_table",
+    "regulated",
+    "rows_table",
+    "rule_table",
+    "tables_to_compliance",
+]
 
 COMPLIANCE_COLUMNS = ["source_file", "product_id", "rule", "citation", "severity", "detail"]
 
@@ -54,289 +79,10 @@ DV_COLUMN_SOURCES = frozenset({"pdf", "dsld-json"})
 DSLD_SOURCES = frozenset({"csv-dsld", "dsld-json"})
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    citation: str
-    statement: str
-    level: str  # "product" (one row per product) or "row" (one row per panel line)
-    severity: str  # the finding's severity: "error" or "warning"
-    verified: str  # what the wording was checked against
-    not_checkable: str = ""  # the sources (and why) the rule cannot be checked from
-
-    @property
-    def column(self) -> str:
-        return f"ok_{self.name}"
-
-
-_GPO_2008 = (
-    "verified: 21 CFR 101.36 text (GPO, revised April 2008; paragraph unchanged by the 2016 "
-    "rule as far as found)"
-)
-_NOT_FOUND = "not verified: the current eCFR text was not found by the search"
-
-#: The rule pack: one row per rule, in report order.
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "heading",
-        "21 CFR 101.36(b)(1)(i), (e)",
-        'The panel is headed "Supplement Facts".',
-        "product",
-        "error",
-        _GPO_2008,
-        "CSV and DSLD JSON (no heading in the data); PDF and OCR panels are only found under "
-        "this heading, others are rejected files (a 'Nutrition Facts' heading is named in the "
-        "rejection)",
-    ),
-    Rule(
-        "serving_size",
-        "21 CFR 101.36(b)(1)(i)",
-        'A "Serving Size" is stated under the heading.',
-        "product",
-        "error",
-        _GPO_2008,
-    ),
-    Rule(
-        "servings_per_container",
-        "21 CFR 101.36(b)(1)(ii)",
-        '"Servings Per Container" is stated, unless the net quantity of contents states it.',
-        "product",
-        "warning",
-        _GPO_2008,
-        "the DSLD CSV export (it has no servings per container); no reader keeps the net "
-        "quantity, so a finding says to check it",
-    ),
-    Rule(
-        "units",
-        "21 CFR 101.9(c)(8)(iv); 101.36(b)(2)(ii)(B)",
-        "Vitamin A in mcg RAE, vitamin D and K in mcg, vitamin E in mg, folate in mcg DFE; "
-        "IU only in parentheses after the metric amount.",
-        "row",
-        "error",
-        "units: verified against the 2016 Daily Value table (81 FR 33742 as summarized); "
-        "IU in parentheses: " + _NOT_FOUND,
-    ),
-    Rule(
-        "dv_declared",
-        "21 CFR 101.36(b)(2)(iii)",
-        "A %DV is given for each dietary ingredient that has a Daily Value (protein may omit it).",
-        "row",
-        "error",
-        "FDA Dietary Supplement Labeling Guide; " + _NOT_FOUND,
-        "CSV files (the %DV column is optional), OCR (misread %DV cells); blend members",
-    ),
-    Rule(
-        "dv_2016",
-        "21 CFR 101.36(b)(2)(iii)(B); 101.9(c)(8)(iv), (c)(9)",
-        "A declared %DV agrees with the 2016 Daily Value within label rounding (1 point or 10%).",
-        "row",
-        "error",
-        "Daily Values: verified against the 2016 table (81 FR 33742 as summarized); "
-        "rounding: this project's tolerance, " + _NOT_FOUND,
-        "amounts in IU of vitamin A or E (no agreed conversion to mcg RAE / mg)",
-    ),
-    Rule(
-        "no_dv_symbol",
-        "21 CFR 101.36(b)(2)(iii)(F), (b)(3)(iv)",
-        "An ingredient without a Daily Value carries a symbol in the %DV column, and no %DV.",
-        "row",
-        "error",
-        "FDA Dietary Supplement Labeling Guide (cites these paragraphs); " + _NOT_FOUND,
-        "CSV, DSLD JSON and OCR for a missing symbol (CSV and DSLD do not keep symbols, OCR "
-        "misreads them); DSLD's 0% is its way of writing none",
-    ),
-    Rule(
-        "dv_not_established_footnote",
-        "21 CFR 101.36(b)(2)(iii)(F), (b)(3)(iv)",
-        'The symbol refers to the footnote "Daily Value not established".',
-        "product",
-        "error",
-        "FDA Dietary Supplement Labeling Guide (cites these paragraphs); " + _NOT_FOUND,
-        "CSV and DSLD JSON (no footnotes in the data); OCR for a missing footnote",
-    ),
-    Rule(
-        "order",
-        "21 CFR 101.36(b)(2)(i)(B)",
-        "Dietary ingredients with a Daily Value are listed in the regulation's order.",
-        "row",
-        "error",
-        "verified: 101.36(b)(2)(i)(B) as quoted by FDA's labeling guide (2005), with choline "
-        "after pantothenic acid from FDA's 2016 rule Q&A",
-        "blend members",
-    ),
-    Rule(
-        "zero",
-        "21 CFR 101.36(b)(2)(i)",
-        "No dietary ingredient with a Daily Value is declared at zero.",
-        "row",
-        "error",
-        _NOT_FOUND,
-    ),
-    Rule(
-        "blend",
-        "21 CFR 101.36(c)(1)-(3)",
-        "A proprietary blend is named and gives its total weight on its line.",
-        "row",
-        "error",
-        "verified against quotations of 101.36(c) (industry guidance pages); " + _NOT_FOUND,
-    ),
-    Rule(
-        "calorie_footnote",
-        "21 CFR 101.36(b)(2)(iii)(D)",
-        "A %DV for total fat, saturated fat, total carbohydrate, dietary fiber or protein "
-        'needs the footnote "Percent Daily Values are based on a 2,000 calorie diet".',
-        "product",
-        "error",
-        _NOT_FOUND,
-        "CSV and DSLD JSON (no footnotes in the data); OCR for a missing footnote",
-    ),
-)
-
-RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
-
-
-# ---- the regulated dietary ingredients --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Regulated:
-    """A (b)(2)-dietary ingredient: how its name reads, its place, unit and Daily Values.
-
-    `dv`/`dv_older` are (amount, unit); None when the nutrient's DV lives in
-    pipeline.nutrients (`protocol_key`) or it has none. `order` is its place among the
-    vitamins and minerals (None for the others).
-    """
-
-    key: str
-    display: str
-    pattern: str
-    order: int | None = None
-    dv: tuple[float, str] | None = None
-    dv_older: tuple[float, str] | None = None
-    units: tuple[str, ...] = ()  # the units the 2016 rule allows (canonical spellings)
-    protocol_key: str | None = None  # the pipeline.nutrients key whose DV it uses
-
-
-def _vm(
-    order: int,
-    key: str,
-    display: str,
-    pattern: str,
-    dv: tuple[float, str] | None,
-    dv_older: tuple[float, str] | None,
-    units: tuple[str, ...] = (),
-    protocol_key: str | None = None,
-) -> Regulated:
-    return Regulated(key, display, pattern, order, dv, dv_older, units, protocol_key)
-
-
-#: Vitamins and minerals in the order of 21 CFR 101.36(b)(2)(i)(B), with their Daily Values
-#: (2016 rule; older RDI) and required units; then the (b)(2) ingredients that are not
-#: vitamins or minerals (macronutrients; calories and sugars have no DV).
-REGULATED: tuple[Regulated, ...] = (
-    _vm(1, "vitamin_a", "Vitamin A", r"vitamin a|retinol|retinyl \w+|beta[- ]?carotene",
-        (900, "mcg RAE"), (5000, "IU"), ("mcg RAE",)),
-    _vm(2, "vitamin_c", "Vitamin C", r"vitamin c|ascorbic acid", (90, "mg"), (60, "mg")),
-    _vm(3, "vitamin_d", "Vitamin D", r"vitamin d( ?-? ?[23])?|d ?-? ?[23]|cholecalciferol|"
-        r"ergocalciferol", None, None, ("mcg",), nt.VITAMIN_D),
-    _vm(4, "vitamin_e", "Vitamin E", r"vitamin e|(d|dl)-alpha[- ]tocopher\w*", (15, "mg"),
-        (30, "IU"), ("mg", "mg AT")),
-    _vm(5, "vitamin_k", "Vitamin K", r"(vitamin )?k ?-? ?[12]( ?-? ?7)?|vitamin k|"
-        r"phylloquinone|phytonadione|menaquinone( ?-? ?[47])?|mk ?-? ?[47]|menatetrenone",
-        None, None, ("mcg",), nt.VITAMIN_K2),
-    _vm(6, "thiamin", "Thiamin", r"thiamine?|vitamin b ?-? ?1", (1.2, "mg"), (1.5, "mg")),
-    _vm(7, "riboflavin", "Riboflavin", r"riboflavin|vitamin b ?-? ?2", (1.3, "mg"),
-        (1.7, "mg")),
-    _vm(8, "niacin", "Niacin", r"niacin(amide)?|vitamin b ?-? ?3", (16, "mg"), (20, "mg")),
-    _vm(9, "vitamin_b6", "Vitamin B6", r"vitamin b ?-? ?6|pyridoxine( hcl| hydrochloride)?",
-        (1.7, "mg"), (2.0, "mg")),
-    _vm(10, "folate", "Folate",
-        r"folate|folic acid|folacin|vitamin b ?-? ?9|[\w-]*methyl ?folate", (400, "mcg DFE"),
-        (400, "mcg"), ("mcg DFE",)),
-    _vm(11, "vitamin_b12", "Vitamin B12", r"vitamin b ?-? ?12|(cyano|methyl)?cobalamin",
-        (2.4, "mcg"), (6.0, "mcg")),
-    _vm(12, "biotin", "Biotin", r"biotin", (30, "mcg"), (300, "mcg")),
-    _vm(13, "pantothenic_acid", "Pantothenic acid",
-        r"pantothenic acid|vitamin b ?-? ?5|(d-)?calcium pantothenate", (5, "mg"), (10, "mg")),
-    _vm(14, "choline", "Choline", r"choline", (550, "mg"), None),
-    _vm(15, "calcium", "Calcium", r"(elemental )?calcium", None, None, (), nt.CALCIUM),
-    _vm(16, "iron", "Iron", r"iron", (18, "mg"), (18, "mg")),
-    _vm(17, "phosphorus", "Phosphorus", r"phosphorous?|phosphorus", (1250, "mg"), (1000, "mg")),
-    _vm(18, "iodine", "Iodine", r"iodine", (150, "mcg"), (150, "mcg")),
-    _vm(19, "magnesium", "Magnesium", r"(elemental )?magnesium", None, None, (), nt.MAGNESIUM),
-    _vm(20, "zinc", "Zinc", r"zinc", (11, "mg"), (15, "mg")),
-    _vm(21, "selenium", "Selenium", r"selenium", (55, "mcg"), (70, "mcg")),
-    _vm(22, "copper", "Copper", r"copper", (0.9, "mg"), (2.0, "mg")),
-    _vm(23, "manganese", "Manganese", r"manganese", (2.3, "mg"), (2.0, "mg")),
-    _vm(24, "chromium", "Chromium", r"chromium", (35, "mcg"), (120, "mcg")),
-    _vm(25, "molybdenum", "Molybdenum", r"molybdenum", (45, "mcg"), (75, "mcg")),
-    _vm(26, "chloride", "Chloride", r"chloride", (2300, "mg"), (3400, "mg")),
-    _vm(27, "sodium", "Sodium", r"sodium", (2300, "mg"), (2400, "mg")),
-    _vm(28, "potassium", "Potassium", r"potassium", (4700, "mg"), (3500, "mg")),
-    Regulated("total_fat", "Total fat", r"(total )?fat", dv=(78, "g"), dv_older=(65, "g")),
-    Regulated("saturated_fat", "Saturated fat", r"saturated fat", dv=(20, "g"),
-              dv_older=(20, "g")),
-    Regulated("cholesterol", "Cholesterol", r"cholesterol", dv=(300, "mg"),
-              dv_older=(300, "mg")),
-    Regulated("total_carbohydrate", "Total carbohydrate", r"(total )?carbohydrates?",
-              dv=(275, "g"), dv_older=(300, "g")),
-    Regulated("dietary_fiber", "Dietary fiber", r"(dietary )?fib(er|re)", dv=(28, "g"),
-              dv_older=(25, "g")),
-    Regulated("protein", "Protein", r"protein", dv=(50, "g"), dv_older=(50, "g")),
-    Regulated("added_sugars", "Added sugars", r"(includes \d+ ?g )?added sugars?",
-              dv=(50, "g")),
-    # (b)(2) ingredients without a Daily Value: no %DV, and no "not established" symbol
-    Regulated("calories", "Calories", r"calories( from fat)?|total calories"),
-    Regulated("no_dv_b2", "(b)(2) ingredient without a DV",
-              r"(total )?sugars?|trans fat|(poly|mono)unsaturated fat|sugar alcohols?|"
-              r"(soluble|insoluble) fib(er|re)|other carbohydrate"),
-)  # fmt: skip
-
-_BY_KEY: dict[str, Regulated] = {r.key: r for r in REGULATED}
-_PATTERNS: tuple[tuple[re.Pattern[str], Regulated], ...] = tuple(
-    (re.compile(rf"^(?:{r.pattern})$"), r) for r in REGULATED
-)
-#: The nutrients whose %DV, when given, needs the 2,000 calorie footnote.
-CALORIE_FOOTNOTE_KEYS = frozenset(
-    {"total_fat", "saturated_fat", "total_carbohydrate", "dietary_fiber", "protein"}
-)
-ORDER_TEXT = ", ".join(r.display.lower() for r in REGULATED if r.order is not None)
-
-_PAREN = re.compile(r"\([^()]*\)")
-_AS = re.compile(r"\b(as|from)\b.*$")
-_SPACES = re.compile(r"\s+")
 _MARKER = re.compile(r"^[*†‡§¶]+$")
 _BLEND_WORD = re.compile(r"\b(proprietary|blend)\b", re.IGNORECASE)
 _CALORIE_NOTE = re.compile(r"2[,.]?[0o]{3}\s*calorie|calorie\s+diet", re.IGNORECASE)
 _NOT_ESTABLISHED = re.compile(r"not\s+established", re.IGNORECASE)
-
-
-def base_name(name_raw: str) -> str:
-    """The printed name without marks, parentheticals or its "as ..." source, lower case."""
-    base = nt.clean_name(name_raw or "")
-    while _PAREN.search(base):
-        base = _PAREN.sub(" ", base)
-    base = _AS.sub("", base)
-    return _SPACES.sub(" ", base).strip(" ,;:-")
-
-
-@lru_cache(maxsize=4096)  # labels repeat names; bounded, so memory stays flat
-def regulated(name_raw: str) -> Regulated | None:
-    """The (b)(2)-dietary ingredient a printed name declares, or None (a (b)(3) ingredient)."""
-    base = base_name(name_raw)
-    return next((r for pattern, r in _PATTERNS if pattern.match(base)), None)
-
-
-_VITAMIN_OR_MINERAL = re.compile(
-    r"^(?:" + "|".join(r.pattern for r in REGULATED if r.order is not None) + r") \w"
-)
-
-
-@lru_cache(maxsize=4096)
-def names_a_nutrient_form(name_raw: str) -> bool:
-    """Does an unrecognized name start with a vitamin or mineral ("Calcium Citrate", "Zinc
-    Gluconate")? Such a line may declare the nutrient: the no-DV rules leave it alone."""
-    return bool(_VITAMIN_OR_MINERAL.match(base_name(name_raw)))
 
 
 def declared_pct(dv_raw: str) -> float | None:
@@ -355,22 +101,8 @@ def _mcg(amount: tuple[float, str] | None) -> float | None:
     return amount[0] * unit.mcg_factor
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.1f}".rstrip("0").rstrip(".")
-
-
 def _dv_text(amount: tuple[float, str] | None) -> str:
-    return "none" if amount is None else f"{_fmt(amount[0])} {amount[1]}"
-
-
-def daily_values(reg: Regulated) -> tuple[tuple[float, str] | None, tuple[float, str] | None]:
-    """(2016 DV, older DV) of a regulated nutrient, each (amount, unit)."""
-    if reg.protocol_key is not None:
-        info = nt.NUTRIENTS[reg.protocol_key]
-        current = None if info.dv_current is None else (info.dv_current, info.unit)
-        older = None if info.dv_older is None else (info.dv_older, info.unit)
-        return current, older
-    return reg.dv, reg.dv_older
+    return "none" if amount is None else f"{fmt_number(amount[0], 1)} {amount[1]}"
 
 
 # ---- the per-row and per-product columns --------------------------------------------------
@@ -406,10 +138,6 @@ def _records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows as dicts, None where a value is missing."""
     clean = frame.astype(object).where(frame.notna(), None)
     return [{str(k): v for k, v in r.items()} for r in clean.to_dict("records")]
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _line(row: Mapping[str, Any]) -> str:
@@ -723,21 +451,15 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 def compliance_suite(level: str) -> gx.ExpectationSuite:
     """One expectation per rule of `level` ("row" or "product"): its column is True."""
+    # GX's import takes seconds: only a run that validates pays it (pipeline.validate._gx)
     import great_expectations as gx
-    import great_expectations.expectations as gxe
+
+    from pipeline.expectations import gx_expectation
 
     suite = gx.ExpectationSuite(name=f"compliance_{level}s")
     for rule in RULES:
-        if rule.level != level:
-            continue
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=rule.column,
-                value_set=[True],
-                meta={"rule": rule.name, "citation": rule.citation, "reason": rule.statement},
-                notes=f"{rule.citation}: {rule.statement}",
-            )
-        )
+        if rule.level == level:
+            suite.add_expectation(gx_expectation(rule.expect))
     return suite
 
 
@@ -813,18 +535,3 @@ def tables_to_compliance(
 
     found, _ = compliance_findings(nutrients, products, validator or Validator())
     return findings_frame(found)
-
-
-def rule_table() -> list[dict[str, str]]:
-    """The rules as the report and audit.json's methodology list them."""
-    return [
-        {
-            "rule": r.name,
-            "citation": r.citation,
-            "statement": r.statement,
-            "severity": r.severity,
-            "not_checkable": r.not_checkable,
-            "verified": r.verified,
-        }
-        for r in RULES
-    ]

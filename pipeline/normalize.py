@@ -38,6 +38,7 @@ from pipeline.records import (
     frame_to_table,
     record_dtypes,
 )
+from pipeline.rules.protocol import DERIVED
 from pipeline.units import IU_TO_MCG, UnitKind, lookup_unit, parse_amount
 
 # ---- one line ---------------------------------------------------------------------------
@@ -527,6 +528,8 @@ def nutrients_to_products(
     new["servings_per_day_source"] = [p[1] for p in per_day]
     for column in _PER_DAY_COLUMNS:
         new[column + "_per_day"] = new[column] * servings
+    for derived in DERIVED:  # the columns protocol rules compute from the label
+        new.update(derived.compute(products, nutrients))
     return pd.concat([products, pd.DataFrame(new, index=index)], axis=1)
 
 
@@ -593,6 +596,7 @@ PRODUCTS_SCHEMA: pa.Schema = frame_schema(
         "servings_per_day": "float64",
         "servings_per_day_source": "str",
         **{column + "_per_day": "float64" for column in _PER_DAY_COLUMNS},
+        **{name: dtype for derived in DERIVED for name, dtype in derived.columns},
     }
 )
 

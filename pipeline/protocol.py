@@ -11,23 +11,16 @@ import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import DEFAULT_PROTOCOL_FILE
 from pipeline.errors import ProtocolError
 from pipeline.nutrients import MIXED, MK4, MK7, UNSPECIFIED
+from pipeline.rules.protocol import CHECKS, PROTOCOL_RULES
 
-#: The checks, in the order the report shows them, with the label a reader sees.
-CHECKS: dict[str, str] = {
-    "k2_present": "Vitamin K2 present",
-    "k2_form": "K2 form is MK-7",
-    "k2_ratio": "K2 per 500 mg calcium",
-    "ca_mg_ratio": "Calcium : magnesium near 2:1",
-    "vitamin_d": "Vitamin D present",
-    "anticoagulant_caution": "Anticoagulant (warfarin) caution",
-    "fat_guidance": "Take with a meal containing fat",
-}
+__all__ = ["CHECKS", "Protocol", "default_protocol", "load_protocol"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,8 @@ class Protocol:
     source: str  # the file it was read from
 
     def to_dict(self) -> dict[str, Any]:
-        """The values the report's methodology section shows."""
+        """The values the report's methodology section shows (with each check's label,
+        short label, weight and methodology sentence, in report order)."""
         return {
             "name": self.name,
             "file": self.source,
@@ -60,6 +54,16 @@ class Protocol:
                 "partial": self.partial_min_score,
             },
             "required_for_match": list(self.required_for_match),
+            "checks": [
+                {
+                    "name": rule.name,
+                    "label": rule.label,
+                    "short": rule.short,
+                    "weight": self.weights[rule.name],
+                    "statement": rule.methodology(self),
+                }
+                for rule in PROTOCOL_RULES
+            ],
         }
 
 
@@ -231,3 +235,10 @@ def load_protocol(path: Path | None = None) -> Protocol:
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"protocol file {path} is not valid TOML: {exc}") from None
     return protocol_from_mapping(data, str(path))
+
+
+@lru_cache(maxsize=1)
+def default_protocol() -> Protocol:
+    """The default protocol file's protocol (read once): what a band or weight is when a
+    caller has no protocol of its own."""
+    return load_protocol(DEFAULT_PROTOCOL_FILE)

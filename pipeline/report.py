@@ -37,11 +37,13 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
+from pipeline import values
+from pipeline.chart import CHART_TITLE, protocol_bands, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
 from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
+from pipeline.rules.protocol import SHORT_LABELS
 from pipeline.runs import atomic_write_chunks, atomic_write_text
 
 if TYPE_CHECKING:
@@ -77,15 +79,7 @@ VERDICT_LABELS: dict[str, str] = {
 }
 
 #: Short column headings for the ranking table (the full check label is the tooltip).
-CHECK_SHORT_LABELS: dict[str, str] = {
-    "k2_present": "Has K2",
-    "k2_form": "MK-7",
-    "k2_ratio": "K2 dose",
-    "ca_mg_ratio": "Ca:Mg band",
-    "vitamin_d": "Vit. D",
-    "anticoagulant_caution": "Warfarin caution",
-    "fat_guidance": "With fat",
-}
+CHECK_SHORT_LABELS: dict[str, str] = SHORT_LABELS
 
 #: Headings of the lists in audit["changes"].
 CHANGE_HEADINGS: dict[str, str] = {
@@ -301,17 +295,9 @@ def ranking_csv(audit: Mapping[str, Any]) -> str:
 
 
 def fmt_number(value: Any, digits: int = 2) -> str:
-    """A number for people: 500.0 -> "500", 22.5 -> "22.5", 1/3 -> "0.33"; missing -> "—"."""
-    if value is None or isinstance(value, bool):
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(number):
-        return "—"
-    text = f"{number:.{digits}f}".rstrip("0").rstrip(".")
-    return "0" if text in {"-0", ""} else text
+    """A number for people: 500.0 -> "500", 22.5 -> "22.5", 1/3 -> "0.33"; missing -> "—"
+    (pipeline.values.fmt_number without thousands separators)."""
+    return values.fmt_number(value, digits, thousands=False, missing="—")
 
 
 def sort_key(value: Any) -> str:
@@ -512,11 +498,11 @@ def html_chunks(
     products = _products(audit)
     protocol = (audit.get("methodology") or {}).get("protocol") or {}
     summaries = _summaries(products, CHART_FIELDS)
+    k2_band, ca_mg_band = protocol_bands(
+        protocol.get("k2_ratio_mcg_per_500mg_ca"), protocol.get("ca_to_mg_band")
+    )
     chart_svg = chart_with_cache(
-        summaries,
-        k2_band=protocol.get("k2_ratio_mcg_per_500mg_ca") or (100.0, 180.0),
-        ca_mg_band=protocol.get("ca_to_mg_band") or (1.5, 2.5),
-        cache=chart_cache,
+        summaries, k2_band=k2_band, ca_mg_band=ca_mg_band, cache=chart_cache
     )
     if flagged_lines is None:
         flagged_lines = finding_lines(audit.get("data_quality") or [])

@@ -40,9 +40,12 @@ import pandas as pd
 from pipeline import nutrients as nt
 from pipeline.compliance import compliance_findings
 from pipeline.compliance import findings_frame as compliance_frame
-from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
-from pipeline.protocol import CHECKS, Protocol
+from pipeline.protocol import Protocol
+from pipeline.rules import protocol as rules
+from pipeline.rules.protocol import CHECKS
+from pipeline.rules.quality import QUALITY_BY_NAME
 from pipeline.units import IU_TO_MCG
+from pipeline.values import fmt_number as _fmt
 
 log = logging.getLogger(__name__)
 
@@ -162,19 +165,8 @@ def _unexpected(result: Any, column: str) -> list[Any]:
 
 
 def protocol_table(products: pd.DataFrame) -> pd.DataFrame:
-    """The columns the protocol suite reads (K2 form made explicit for products with none)."""
-    table = products[
-        [
-            "product_id",
-            *PROTOCOL_AMOUNT_COLUMNS,
-            *PROTOCOL_METRIC_COLUMNS,
-            "has_anticoagulant_caution",
-            "has_fat_guidance",
-        ]
-    ].copy()
-    no_k2 = products["vitamin_k1_mcg"].notna().map({True: "K1 only", False: "none"})
-    table["k2_form_checked"] = products["k2_form"].where(products["k2_form"].notna(), no_k2)
-    return table
+    """The columns the protocol suite reads (pipeline.rules.protocol.protocol_table)."""
+    return rules.protocol_table(products)
 
 
 def products_to_outcomes(
@@ -214,13 +206,6 @@ def products_to_outcomes(
 
 
 # ---- data quality -------------------------------------------------------------------------------
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "none"
-    number = float(value)
-    return f"{number:,.2f}".rstrip("0").rstrip(".") if number != int(number) else f"{int(number):,}"
 
 
 def _row_detail(check: str, row: Mapping[str, Any]) -> str:
@@ -303,14 +288,7 @@ def quality_rows_table(nutrients: pd.DataFrame) -> pd.DataFrame:
 
 def _blocking(check: str, nutrient: Any) -> bool:
     """A finding that makes the protocol verdict unreliable (the product is not assessable)."""
-    if check == "vitamin_k_form":
-        return True
-    return check in {
-        "amount_present",
-        "amount_non_negative",
-        "unit_known",
-        "amount_confidence",
-    } and (nutrient in nt.PROTOCOL_NUTRIENTS)
+    return QUALITY_BY_NAME[check].blocking(nutrient)
 
 
 def read_findings(products: pd.DataFrame, read_issues: pd.DataFrame) -> list[dict[str, Any]]:

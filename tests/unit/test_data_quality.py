@@ -449,6 +449,7 @@ def test_protocol_outcomes_of_the_sample(scored: dict[str, Any]) -> None:
         "vitamin_d": True,
         "anticoagulant_caution": True,
         "fat_guidance": True,
+        "k2_isomer": None,  # the label does not say which isomer
     }
 
 
@@ -478,6 +479,7 @@ def test_reasons_name_the_measured_value_and_the_target(scored: dict[str, Any]) 
             'are taking anticoagulant medication"',
         ),
         ("fat_guidance", 1.0, 'the label has it taken with fat: "Take 2 tablets daily with food"'),
+        ("k2_isomer", 0.0, "the label does not say whether its vitamin K2 is all-trans or cis"),
     ]
 
 

@@ -14,10 +14,22 @@ from labelgen.dsld_formats import write_simple_csv
 from labelgen.products import sample_product
 from pipeline.config import DEFAULT_PROTOCOL_FILE
 from pipeline.errors import ProtocolError
-from pipeline.protocol import load_protocol, protocol_from_mapping
+from pipeline.protocol import CHECKS, load_protocol, protocol_from_mapping
 from tests.builders import audit_cli
 
 DEFAULT = tomllib.loads(DEFAULT_PROTOCOL_FILE.read_text(encoding="utf-8"))
+
+
+def test_the_known_checks_are_the_rule_registry_s_in_report_order() -> None:
+    assert list(CHECKS)[:7] == [
+        "k2_present",
+        "k2_form",
+        "k2_ratio",
+        "ca_mg_ratio",
+        "vitamin_d",
+        "anticoagulant_caution",
+        "fat_guidance",
+    ]
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:
@@ -99,8 +111,7 @@ def test_the_default_protocol_is_valid() -> None:
         (
             "verdicts.required_for_match",
             ["k2_present", "k2_from"],
-            "'verdicts.required_for_match' must be one of k2_present, k2_form, k2_ratio, "
-            "ca_mg_ratio, vitamin_d, anticoagulant_caution, fat_guidance, not 'k2_from' "
+            f"'verdicts.required_for_match' must be one of {', '.join(CHECKS)}, not 'k2_from' "
             "(did you mean 'k2_form'?)",
         ),
         (

@@ -217,7 +217,13 @@ def test_findings_and_rejected_tables(example_html: str) -> None:
 
 def test_methodology_and_caveats(example_html: str) -> None:
     methodology = text_of(section(example_html, "methodology"))
-    assert "Vitamin K2 as MK-7 : 100-180 mcg for every 500 mg of calcium." in methodology
+    assert (
+        "K2 per 500 mg calcium (weight 25): 100-180 mcg of K2 for every 500 mg of calcium: "
+        "full credit inside, value/low below, high/value above."
+    ) in methodology
+    assert "K2 form is MK-7 (weight 20): K2 as MK-7; credit by the form the label names: " in (
+        methodology
+    )
     assert "(accepted band 1.5-2.5 : 1)" in methodology
     assert "out of all 100, scaled to 0-100" in methodology
     assert "Calcium 1300 mg 1000 mg" in methodology
