@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from pipeline.sources.ocr import estimate_skew, otsu_threshold, remove_rules
+from pipeline.sources.ocr_pixels import _bbox, estimate_skew, otsu_threshold, remove_rules
 
 #: The median height (pixels) of a letter of the panel's text that OCR reads best: about
 #: a 10 pt cap height at 300 dpi. Images are scaled so their body text reaches it.
@@ -330,3 +330,26 @@ def clean_page(gray: Image.Image, scale: float, measured: Analysis) -> tuple[np.
         drop_ids = np.concatenate(([False], comps.drop))
         ink = ink & ~drop_ids[comps.labels]
     return ink, skew
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A page ready for Tesseract and how its pixels map back to points."""
+
+    image: Image.Image
+    dpi: float  # pixels per inch of `image`
+    offset: tuple[float, float]  # where `image` starts in the page, in `dpi` pixels
+    skew: float
+    text_px: float | None = None  # median letter height measured in the page as given
+
+
+def preprocess(gray: Image.Image, dpi: float) -> Prepared:
+    """Measure the text (pipeline.sources.analyse), scale it to the size OCR
+    reads best, normalize polarity and lighting, deskew, remove rules, boxes, pictures
+    and specks, binarize and crop to the ink."""
+    measured = analyse(gray)
+    scale = scale_for(measured.text_px)
+    ink, skew = clean_page(gray, scale, measured)
+    x0, y0, x1, y1 = _bbox(ink, 24)
+    binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
+    return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew, measured.text_px)
