@@ -63,7 +63,13 @@ from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
 from pipeline.sources.ocr_pixels import remove_rules as remove_rules
 from pipeline.sources.ocr_pixels import to_gray
-from pipeline.sources.ocr_prep import MIN_READABLE_PX, analyse, preprocess
+from pipeline.sources.ocr_prep import (
+    MIN_READABLE_PX,
+    RETRY_TEXT_PX,
+    TARGET_TEXT_PX,
+    analyse,
+    preprocess,
+)
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
 from pipeline.sources.ocr_words import (
     OcrWord,
@@ -143,17 +149,24 @@ class PageRead:
 
 
 def read_page(
-    gray: Image.Image, dpi: float, page: int, *, exe: str | None, engine: str
+    gray: Image.Image,
+    dpi: float,
+    page: int,
+    *,
+    exe: str | None,
+    engine: str,
+    target: float = TARGET_TEXT_PX,
 ) -> PageRead:
-    """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here, then
-    the tesseract command `exe`; "rapidocr": the image as it is, see ocr_rapid)."""
+    """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here with its
+    text scaled to `target` px, then the tesseract command `exe`; "rapidocr": the image as
+    it is, see ocr_rapid)."""
     if engine == "rapidocr":
         measured = analyse(gray)
         words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
         return PageRead(panel_words(words), repairs, measured.text_px, gray.width)
     if exe is None:
         raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
-    prepared = preprocess(gray, dpi)
+    prepared = preprocess(gray, dpi, target)
     try:
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe)
     finally:
@@ -286,14 +299,20 @@ def too_small(width: int, text_px: float | None) -> str | None:
     return f"image {width} px wide: panel text {text_px:.0f} px high, too small to read"
 
 
-def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """The labels of a scanned or photographed label image (raises a LabelError); `data`:
-    the file's bytes as read by the extract stage (default: read from `path`)."""
-    if data is None:
-        data = read_bytes(path, source_file)
-    if not data:
-        raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
-    engine = config.ocr_engine()
+def reading_score(extraction: FileExtraction | None) -> tuple[int, int]:
+    """How well a reading went, to compare two readings of one image: (a panel was
+    found, rows with an amount and its unit minus read issues)."""
+    if extraction is None:
+        return 0, 0
+    read = sum(r.amount_raw is not None and r.unit_raw is not None for r in extraction.rows)
+    return 1, read - len(extraction.issues)
+
+
+def _read_frames(
+    path: Path, source_file: str, data: bytes, engine: str, target: float
+) -> tuple[FileExtraction | None, list[list[Word]], str | None]:
+    """One reading of every frame of an image with its text scaled to `target` px: the
+    extraction (None without a panel), the words of each page and the too-small reason."""
     exe, missing = engine_ready(engine)
     pages: list[list[Word]] = []
     repairs: dict[Word, str] = {}
@@ -302,14 +321,36 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
         if missing is not None:
             raise NeedsOcr(missing, source_file=source_file)
         try:
-            done = read_page(gray, dpi, number, exe=exe, engine=engine)
+            done = read_page(gray, dpi, number, exe=exe, engine=engine, target=target)
         except LabelError as exc:
             exc.source_file = source_file
             raise
         pages.append(done.words)
         repairs.update(done.repairs)
         small = small or too_small(done.width, done.text_px)
-    extraction = _extraction(pages, repairs, source_file, path, "image-ocr")
+    return _extraction(pages, repairs, source_file, path, "image-ocr"), pages, small
+
+
+def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    """The labels of a scanned or photographed label image (raises a LabelError); `data`:
+    the file's bytes as read by the extract stage (default: read from `path`).
+
+    With Tesseract, an image whose reading leaves rows unread (a read issue) or finds
+    no panel is read again with its text at each size of RETRY_TEXT_PX in turn (until a
+    reading has no read issue), and the reading with most rows read (`reading_score`) is kept:
+    the earlier one on a tie."""
+    if data is None:
+        data = read_bytes(path, source_file)
+    if not data:
+        raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
+    engine = config.ocr_engine()
+    extraction, pages, small = _read_frames(path, source_file, data, engine, TARGET_TEXT_PX)
+    for target in RETRY_TEXT_PX if engine == "tesseract" else ():
+        if small is not None or (extraction is not None and not extraction.issues):
+            break
+        again = _read_frames(path, source_file, data, engine, target)
+        if reading_score(again[0]) > reading_score(extraction):
+            extraction, pages, small = again
     if extraction is None:
         raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
     return extraction

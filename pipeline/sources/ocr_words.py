@@ -197,6 +197,23 @@ def _fix_keyword(core: str) -> str | None:
     return None
 
 
+#: A column heading's unit ("mg/serving", "mcg per serving"): the unit misread by one
+#: letter ("ma/serving", "mq/serving") is repaired (a heading's unit applies to the bare
+#: numbers under it). "m?" is repaired only to "mg" when its second letter is one
+#: Tesseract reads for a "g" (never to "mcg").
+_HEADING_UNIT_TOKEN_RE = re.compile(r"^(?P<unit>[a-zA-Z]{2,4})(?P<rest>/serving|/day)$")
+HEADING_UNIT_REPAIRS: dict[str, str] = {"ma": "mg", "mq": "mg", "rng": "mg", "meg": "mcg"}
+
+
+def _fix_heading_unit(core: str) -> str | None:
+    """`core` ("ma/serving") with its unit repaired, or None."""
+    m = _HEADING_UNIT_TOKEN_RE.match(core)
+    if m is None:
+        return None
+    unit = HEADING_UNIT_REPAIRS.get(m.group("unit"))
+    return unit + m.group("rest") if unit else None
+
+
 def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
     """The words of one OCR line with safe repairs: (text, "old->new" or None) each.
 
@@ -233,6 +250,8 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
             )
         ):
             core = MARK_REPAIRS.get(core, "†")
+        elif _fix_heading_unit(core) is not None:
+            core = _fix_heading_unit(core) or core
         elif _BANG_L_RE.match(core):
             core = core[:-1] + "l"  # "cholecalcifero!": a final "l" read as "!"
         else:
