@@ -205,6 +205,19 @@ _HEADING_UNIT_TOKEN_RE = re.compile(r"^(?P<unit>[a-zA-Z]{2,4})(?P<rest>/serving|
 HEADING_UNIT_REPAIRS: dict[str, str] = {"ma": "mg", "mq": "mg", "rng": "mg", "meg": "mcg"}
 
 
+#: Misreads of a B vitamin's number right after "Vitamin" ("Vitamin Bé" for B6).
+VITAMIN_B_REPAIRS: dict[str, str] = {
+    "Bé": "B6",
+    "Bb": "B6",
+    "BG": "B6",
+    "Bl": "B1",
+    "BI": "B1",
+    "Bl2": "B12",
+    "BI2": "B12",
+    "B1Z": "B12",
+}
+
+
 def _fix_heading_unit(core: str) -> str | None:
     """`core` ("ma/serving") with its unit repaired, or None."""
     m = _HEADING_UNIT_TOKEN_RE.match(core)
@@ -250,6 +263,8 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
             )
         ):
             core = MARK_REPAIRS.get(core, "†")
+        elif core in VITAMIN_B_REPAIRS and i > 0 and _split_wrap(texts[i - 1])[1] == "Vitamin":
+            core = VITAMIN_B_REPAIRS[core]
         elif _fix_heading_unit(core) is not None:
             core = _fix_heading_unit(core) or core
         elif _BANG_L_RE.match(core):

@@ -18,9 +18,12 @@ from pipeline.sources.ocr_words import repair_line
         ("Amount mg/serving", ["Amount", "mg/serving"]),
         ("Amount ab/serving", ["Amount", "ab/serving"]),  # not a unit misread: kept
         ("ma 50", ["ma", "50"]),  # not a heading: kept
+        ("Vitamin Bé 5mg", ["Vitamin", "B6", "5mg"]),
+        ("Vitamin Bl2 6mcg", ["Vitamin", "B12", "6mcg"]),
+        ("Bé 5mg", ["Bé", "5mg"]),  # not after "Vitamin": kept
     ],
 )
-def test_heading_unit_repair(line: str, expected: list[str]) -> None:
+def test_heading_unit_and_vitamin_b_repair(line: str, expected: list[str]) -> None:
     assert [text for text, _ in repair_line(line.split())] == expected
 
 
