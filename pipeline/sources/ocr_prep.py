@@ -35,11 +35,16 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from pipeline.sources.ocr import estimate_skew, otsu_threshold, remove_rules
+from pipeline.sources.ocr_pixels import _bbox, estimate_skew, otsu_threshold, remove_rules
 
 #: The median height (pixels) of a letter of the panel's text that OCR reads best: about
 #: a 10 pt cap height at 300 dpi. Images are scaled so their body text reaches it.
 TARGET_TEXT_PX = 26.0
+#: The letter heights of further readings, when one leaves panel rows unread: the same
+#: font can be misread at one scale and read at another ("{0" for "10" at 26 px, "10"
+#: at 30 px), so an image with unread rows is read again at these sizes in turn and the
+#: reading with most rows read is kept (`pipeline.sources.ocr.read_image`).
+RETRY_TEXT_PX: tuple[float, ...] = (32.0, 21.0)
 #: Upscaling stops here (a 6 px text would need more, and is not readable anyway).
 MAX_UPSCALE = 4.0
 #: Downscaling stops here (a close-up photo).
@@ -276,11 +281,11 @@ def analyse(gray: Image.Image) -> Analysis:
     )
 
 
-def scale_for(text_px: float | None) -> float:
-    """The factor that brings `text_px` to TARGET_TEXT_PX, within the limits."""
+def scale_for(text_px: float | None, target: float = TARGET_TEXT_PX) -> float:
+    """The factor that brings `text_px` to `target` (TARGET_TEXT_PX), within the limits."""
     if text_px is None or text_px <= 0:
         return 1.0
-    scale = TARGET_TEXT_PX / text_px
+    scale = target / text_px
     scale = min(MAX_UPSCALE, max(MIN_SCALE, scale))
     return 1.0 if abs(scale - 1.0) < 0.08 else scale
 
@@ -330,3 +335,26 @@ def clean_page(gray: Image.Image, scale: float, measured: Analysis) -> tuple[np.
         drop_ids = np.concatenate(([False], comps.drop))
         ink = ink & ~drop_ids[comps.labels]
     return ink, skew
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A page ready for Tesseract and how its pixels map back to points."""
+
+    image: Image.Image
+    dpi: float  # pixels per inch of `image`
+    offset: tuple[float, float]  # where `image` starts in the page, in `dpi` pixels
+    skew: float
+    text_px: float | None = None  # median letter height measured in the page as given
+
+
+def preprocess(gray: Image.Image, dpi: float, target: float = TARGET_TEXT_PX) -> Prepared:
+    """Measure the text (`analyse`), scale it to `target` px (the size OCR reads best),
+    normalize polarity and lighting, deskew, remove rules, boxes, pictures and specks,
+    binarize and crop to the ink."""
+    measured = analyse(gray)
+    scale = scale_for(measured.text_px, target)
+    ink, skew = clean_page(gray, scale, measured)
+    x0, y0, x1, y1 = _bbox(ink, 24)
+    binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
+    return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew, measured.text_px)

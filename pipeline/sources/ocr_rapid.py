@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.errors import NeedsOcr
-from pipeline.sources.ocr import OcrWord
+from pipeline.sources.ocr_words import OcrWord
 
 NEEDS_RAPIDOCR = "needs OCR: install the rapidocr extra (pip install 'labelaudit[rapidocr]')"
 
