@@ -32,8 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from pipeline import report_catalog
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
-from pipeline.config import TEMPLATES_DIR, ReportPaths
+from pipeline.config import (
+    CHART_BINS,
+    CHART_MAX_POINTS,
+    REPORT_LIST_ITEMS,
+    TEMPLATES_DIR,
+    ReportPaths,
+)
 from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
 from pipeline.report_format import VERDICT_LABELS as VERDICT_LABELS
@@ -112,14 +119,16 @@ def write_reports(
         html = html_chunks(
             audit, flagged_lines=flagged_lines, chart_cache=chart_cache, pieces=pieces
         )
+        ranked = _without_label_rows(_products(audit))
         try:
-            result = atomic_write_chunks(
-                [
-                    (paths.html, html),
-                    (paths.json, audit_json_chunks(audit, pieces=pieces)),
-                    (paths.ranking_csv, [ranking_csv(audit)]),
-                ]
-            )
+            with report_catalog.card_pages(audit, ranked, pieces.card_body, paths.root):
+                result = atomic_write_chunks(
+                    [
+                        (paths.html, html),
+                        (paths.json, audit_json_chunks(audit, pieces=pieces)),
+                        (paths.ranking_csv, [ranking_csv(audit)]),
+                    ]
+                )
         except OSError as exc:
             if exc.filename is not None or not exc.strerror:
                 raise
@@ -176,6 +185,7 @@ def chart_with_cache(
     digest = hashlib.sha256(Path(chart.__file__).read_bytes())
     digest.update(version("matplotlib").encode())
     inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
+    inputs.append([CHART_MAX_POINTS, CHART_BINS])  # when the chart is binned, and how finely
     digest.update(json.dumps(inputs, default=str).encode())
     key = digest.hexdigest()
     try:
@@ -245,6 +255,12 @@ def html_chunks(
     names = {p["product_id"]: p["product_name"] for p in summaries if p["product_id"] in named}
     counts = Counter(p["verdict"] for p in summaries)
     template = _environment().get_template(TEMPLATE_NAME)
+    unplotted = unplotted_products(summaries)
+    plotted = len(summaries) - len(unplotted)
+    catalog = None
+    if report_catalog.is_catalog(len(products)):
+        checks = [column["name"] for column in _check_columns(audit)]
+        catalog = report_catalog.page_context(_without_label_rows(products), checks)
     own = pieces is None
     bodies = ProductPieces(products, flagged_lines) if pieces is None else pieces
     try:
@@ -262,8 +278,12 @@ def html_chunks(
             flagged_lines=flagged_lines,
             chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
             chart_title=CHART_TITLE,
-            unplotted=unplotted_products(summaries),
+            unplotted=unplotted,
+            unplotted_counts=list(Counter(u["reason"] for u in unplotted).items()),
+            chart_binned=plotted if plotted > CHART_MAX_POINTS else 0,
             card_body=bodies.card_body,
+            catalog=catalog,
+            list_items=REPORT_LIST_ITEMS,
         )
     finally:
         if own:
