@@ -21,10 +21,34 @@ from pipeline.document import EXTRA_FIELDS, PRODUCT_FIELDS, ROW_FIELDS, product_
 from pipeline.protocol import CHECKS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "audit_example.json"
-WORDS = (
-    "Bone Matrix Advanced Cal Mag Plus Ultra Daily Complete Osteo Strong Pure Whole Food "
-    "Chewable Citrate Coral Marine Plant Algae Joint Formula Women's Men's Senior Kids"
-).split()
+WORDS = [
+    "Bone",
+    "Matrix",
+    "Advanced",
+    "Cal",
+    "Mag",
+    "Plus",
+    "Ultra",
+    "Daily",
+    "Complete",
+    "Osteo",
+    "Strong",
+    "Pure",
+    "Whole",
+    "Food",
+    "Chewable",
+    "Citrate",
+    "Coral",
+    "Marine",
+    "Plant",
+    "Algae",
+    "Joint",
+    "Formula",
+    "Women's",
+    "Men's",
+    "Senior",
+    "Kids",
+]
 BRANDS = [f"{a} {b}" for a in WORDS[:20] for b in ("Labs", "Naturals", "Health", "Nutrition")]
 #: (name, form, unit, nutrient) of the label rows each product has, in order.
 ROWS = [
@@ -61,7 +85,9 @@ def _products(n: int, rng: np.random.Generator) -> pd.DataFrame:
         _slug(name) + "-" + hashlib.sha1(f"{f}\n{name}".encode()).hexdigest()[:8]
         for f, name in zip(files, names, strict=True)
     ]
-    calcium = rng.choice([250.0, 500.0, 600.0, 1000.0, np.nan], size=n, p=[0.2, 0.4, 0.2, 0.15, 0.05])
+    calcium = rng.choice(
+        [250.0, 500.0, 600.0, 1000.0, np.nan], size=n, p=[0.2, 0.4, 0.2, 0.15, 0.05]
+    )
     magnesium = np.where(rng.random(n) < 0.2, np.nan, calcium / rng.uniform(1.0, 3.5, n))
     k2 = np.where(rng.random(n) < 0.15, np.nan, rng.lognormal(np.log(100.0), 0.6, n))
     frame = pd.DataFrame(
@@ -87,7 +113,7 @@ def _products(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "magnesium_mg_per_day": magnesium,
             "vitamin_d_mcg_per_day": 25.0,
             "directions": "Take 2 capsules daily with a meal that contains fat.",
-            "warnings": "Caution: if you take warfarin or another anticoagulant, talk to your doctor.",
+            "warnings": "Caution: if you take warfarin or another anticoagulant, ask your doctor.",
             "other_ingredients": "Hypromellose (capsule), rice flour, magnesium stearate.",
             "amount_columns": None,
         }
@@ -179,7 +205,7 @@ def synthetic_audit(n: int, seed: int = 16) -> dict[str, Any]:
     ranking = frame[["product_id", "rank", "score", "verdict", "verdict_reason"]]
     docs = product_docs(products, ranking, _checks(ids, rng), _rows(ids, rng))
     audit: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    flagged = frame.iloc[:: 10]
+    flagged = frame.iloc[::10]
     audit["labels_dir"] = "dsld"
     audit["summary"].update(
         files=n,

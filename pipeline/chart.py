@@ -238,6 +238,28 @@ def _binned_limits(values: Any, band_high: float) -> tuple[float, float]:
     return _limits([float(low), float(high)], band_high)
 
 
+def bin_points(
+    xs: Sequence[float], ys: Sequence[float], band_tops: tuple[float, float], bins: int
+) -> tuple[Any, Any, Any]:
+    """(counts, x edges, y edges) of the points in `bins` x `bins` cells (counts[i][j]: x
+    cell i, y cell j) over `_binned_limits` of each axis; a point beyond an axis is
+    counted in its edge cell."""
+    import numpy as np
+
+    x = np.asarray(xs, dtype=float)
+    y = np.asarray(ys, dtype=float)
+    (x_low, x_high), (y_low, y_high) = (
+        _binned_limits(x, band_tops[0]),
+        _binned_limits(y, band_tops[1]),
+    )
+    return np.histogram2d(
+        np.clip(x, x_low, x_high),
+        np.clip(y, y_low, y_high),
+        bins=bins,
+        range=[[x_low, x_high], [y_low, y_high]],
+    )
+
+
 def _draw_binned(
     fig: Any,
     ax: Any,
@@ -246,24 +268,16 @@ def _draw_binned(
     bins: int,
 ) -> None:
     """Draw the points of every verdict as `bins` x `bins` cells shaded by their count
-    (log scale; empty cells not drawn), points beyond the axes counted in the edge cells;
-    the axes' limits are set, and the legend names the verdicts' counts."""
+    (`bin_points`; log scale; empty cells left blank; the cells are one embedded image,
+    so the page stays small), set the axes' limits, and name the verdicts' counts in the
+    legend."""
     import numpy as np
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
-    xs = np.array([p[0] for points in by_verdict.values() for p in points], dtype=float)
-    ys = np.array([p[1] for points in by_verdict.values() for p in points], dtype=float)
-    (x_low, x_high), (y_low, y_high) = (
-        _binned_limits(xs, band_tops[0]),
-        _binned_limits(ys, band_tops[1]),
-    )
-    counts, x_edges, y_edges = np.histogram2d(
-        np.clip(xs, x_low, x_high),
-        np.clip(ys, y_low, y_high),
-        bins=bins,
-        range=[[x_low, x_high], [y_low, y_high]],
-    )
+    xs = [p[0] for points in by_verdict.values() for p in points]
+    ys = [p[1] for points in by_verdict.values() for p in points]
+    counts, x_edges, y_edges = bin_points(xs, ys, band_tops, bins)
     cells = ax.pcolormesh(
         x_edges,
         y_edges,
@@ -272,19 +286,12 @@ def _draw_binned(
         norm=LogNorm(vmin=1, vmax=max(float(counts.max()), 2.0)),
         zorder=2,
         gid=BINNED_ID,
+        rasterized=True,
     )
     fig.colorbar(cells, ax=ax, label="products per cell", pad=0.01)
-    ax.set_xlim(x_low, x_high)
-    ax.set_ylim(y_low, y_high)
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
     for verdict in [v for v in VERDICT_STYLE if v in by_verdict]:
         colour, marker, text = VERDICT_STYLE[verdict]
-        ax.add_line(
-            Line2D(
-                [],
-                [],
-                color=colour,
-                marker=marker,
-                linestyle="",
-                label=f"{text} ({len(by_verdict[verdict])})",
-            )
-        )
+        label = f"{text} ({len(by_verdict[verdict])})"
+        ax.add_line(Line2D([], [], color=colour, marker=marker, linestyle="", label=label))

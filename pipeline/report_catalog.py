@@ -56,10 +56,11 @@ def card_page_name(page: int) -> str:
     return f"cards-{page:0{CARD_PAGE_DIGITS}d}.html"
 
 
-def card_href(index: int, per_page: int = REPORT_CARDS_PER_PAGE) -> str:
+def card_href(index: int) -> str:
     """The link from audit.html to the card of the product at `index` (from 0) in rank
     order."""
-    return f"{CARDS_DIR}/{card_page_name(index // per_page + 1)}#product-{index + 1}"
+    page = index // REPORT_CARDS_PER_PAGE + 1
+    return f"{CARDS_DIR}/{card_page_name(page)}#product-{index + 1}"
 
 
 def _rounded(value: Any, digits: int) -> float | None:
@@ -81,9 +82,6 @@ def _mark(passed: Any) -> str:
 def ranking_data(
     products: Sequence[Mapping[str, Any]],
     check_names: Sequence[str],
-    *,
-    per_page: int = REPORT_CARDS_PER_PAGE,
-    table_rows: int = REPORT_TABLE_ROWS,
 ) -> dict[str, Any]:
     """What the catalog's table shows of every product, one list per field, in rank order
     (`products`: without their label rows). Brands, verdicts and K2 forms are indexes into
@@ -121,10 +119,10 @@ def ranking_data(
         "brands": list(brands),
         "forms": list(forms),
         "check_count": len(check_names),
-        "cards_per_page": per_page,
+        "cards_per_page": REPORT_CARDS_PER_PAGE,
         "card_prefix": f"{CARDS_DIR}/cards-",
         "card_digits": CARD_PAGE_DIGITS,
-        "table_rows": table_rows,
+        "table_rows": REPORT_TABLE_ROWS,
         **columns,
     }
 
@@ -145,10 +143,9 @@ def decode_data(encoded: str) -> dict[str, Any]:
 def page_context(
     products: Sequence[Mapping[str, Any]],
     check_names: Sequence[str],
-    per_page: int = REPORT_CARDS_PER_PAGE,
 ) -> dict[str, Any]:
     """The template's `catalog`: the embedded data and the card pages' links."""
-    count = len(products)
+    count, per_page = len(products), REPORT_CARDS_PER_PAGE
     pages = [
         {
             "href": f"{CARDS_DIR}/{card_page_name(page + 1)}",
@@ -157,7 +154,7 @@ def page_context(
         }
         for page in range(math.ceil(count / per_page))
     ]
-    data = encode_data(ranking_data(products, check_names, per_page=per_page))
+    data = encode_data(ranking_data(products, check_names))
     return {"data": data, "pages": pages, "per_page": per_page}
 
 
@@ -165,12 +162,11 @@ def card_page_chunks(
     audit: Mapping[str, Any],
     products: Sequence[Mapping[str, Any]],
     card_body: Callable[[Mapping[str, Any], int], Markup],
-    per_page: int = REPORT_CARDS_PER_PAGE,
 ) -> Iterator[tuple[str, Iterator[str]]]:
     """(file name, its text in pieces) of each card page; `products` in rank order
     without their label rows, `card_body` as ProductPieces.card_body."""
     template = _environment().get_template(CARD_PAGE_TEMPLATE)
-    total = len(products)
+    total, per_page = len(products), REPORT_CARDS_PER_PAGE
     page_count = math.ceil(total / per_page)
     for page in range(page_count):
         first = page * per_page
