@@ -34,6 +34,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from pipeline.chart import _number as finite_number
 from pipeline.config import REPORT_CARDS_PER_PAGE, REPORT_INLINE_PRODUCTS, REPORT_TABLE_ROWS
 from pipeline.errors import AuditError
 from pipeline.report_format import VERDICT_LABELS, _environment, passed_by_name, verdict_label
@@ -66,13 +67,8 @@ def card_href(index: int) -> str:
 def _rounded(value: Any, digits: int) -> float | None:
     """A number as the table shows it (pipeline.report_format.fmt_number's digits), None
     when missing or not finite."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return round(number, digits) if math.isfinite(number) else None
+    number = finite_number(value)
+    return None if number is None else round(number, digits)
 
 
 def _mark(passed: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ def catalog_audit(copies: int = 4) -> dict[str, Any]:
         if n == 3:
             product.update(verdict="fails", brand="Zed", score=10.0)
         audit["products"].insert(n, product)
-    for rank, product in enumerate(audit["products"], start=1):
-        product["rank"] = rank
-    verdicts = [p["verdict"] for p in audit["products"]]
-    audit["summary"]["products"] = len(verdicts)
-    audit["summary"]["verdicts"] = {v: verdicts.count(v) for v in audit["summary"]["verdicts"]}
+    products = audit["products"]
+    audit["products"] = [{**p, "rank": rank} for rank, p in enumerate(products, start=1)]
+    counts = Counter(p["verdict"] for p in products)
+    audit["summary"].update(
+        products=len(products), verdicts={v: counts[v] for v in audit["summary"]["verdicts"]}
+    )
     return audit

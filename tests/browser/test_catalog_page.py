@@ -4,9 +4,7 @@ names as text, and each name opens the product's card page."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +13,10 @@ import pytest
 from pipeline import report_catalog
 from pipeline.report import write_reports
 from tests.catalog_audit import HOSTILE, catalog_audit
+from tests.test_browser import browser  # noqa: F401 (the Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 RANK_ORDER = [
     "Bone Matrix Calcium + K2",
     "Copy 1",
@@ -29,22 +26,6 @@ RANK_ORDER = [
     "CalDenex <script>alert(1)</script>",
     "K2 MK-7 100",
 ]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"chromium not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def names(page: Any) -> list[str]:
@@ -63,13 +44,15 @@ def first_row_is(page: Any, name: str) -> None:
 
 
 def test_catalog_ranking_pages_sorts_filters_searches_and_opens_cards(
-    chromium: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    browser: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setattr(report_catalog, "REPORT_INLINE_PRODUCTS", 3)
     monkeypatch.setattr(report_catalog, "REPORT_CARDS_PER_PAGE", 3)
     monkeypatch.setattr(report_catalog, "REPORT_TABLE_ROWS", 4)
     html_path = write_reports(catalog_audit(), tmp_path)[0]
-    page = chromium.new_page()
+    page = browser.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("dialog", lambda dialog: (problems.append(dialog.message), dialog.dismiss()))
