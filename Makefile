@@ -69,6 +69,10 @@ bench: $(BIN)/.installed-dev ## Benchmark on N generated labels: make bench N=20
 bench-ocr: $(BIN)/.installed-dev ## OCR seconds per label image (median, p90) on the generated image styles, beside the plain tesseract command
 	$(BIN)/python -m bench.ocr $(if $(OCR_ENGINE),--engine $(OCR_ENGINE))
 
+.PHONY: bench-report
+bench-report: $(BIN)/.installed-dev ## The report at catalog scale: write it for N synthetic products and use it in Chromium: make bench-report N=40000
+	$(BIN)/python -m bench.report_scale --n $(N)
+
 .PHONY: accuracy
 accuracy: $(BIN)/.installed ## Rows and protocol fields right on real label images with truth (default ../shared/realworld-dev): make accuracy [DEV_SET=dir] [OCR_ENGINE=name]
 	$(BIN)/python -m scripts.accuracy $(if $(DEV_SET),--dev-set $(DEV_SET)) $(if $(OCR_ENGINE),--ocr-engine $(OCR_ENGINE))

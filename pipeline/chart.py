@@ -16,6 +16,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline.config import CHART_BINS, CHART_MAX_POINTS
 from pipeline.protocol import default_protocol
 from pipeline.values import number as _number
 
@@ -32,6 +33,8 @@ _OTHER_STYLE = ("#37474f", "X", "other")
 #: The group ids the SVG carries (tests and the page's CSS find the parts by these).
 TARGET_BOX_ID = "target-box"
 POINTS_ID_PREFIX = "points-"
+#: The group of the cells of a binned chart (more than CHART_MAX_POINTS points).
+BINNED_ID = "binned-counts"
 
 CHART_TITLE = "K2 per 500 mg calcium against calcium : magnesium"
 
@@ -102,6 +105,8 @@ def ratio_chart_svg(
     *,
     k2_band: Sequence[float] | None = None,
     ca_mg_band: Sequence[float] | None = None,
+    max_points: int = CHART_MAX_POINTS,
+    bins: int = CHART_BINS,
 ) -> str:
     """An SVG fragment (starting at "<svg") of the products' ratio scatter.
 
@@ -110,6 +115,9 @@ def ratio_chart_svg(
     product's rank. The
     target box is the group with id TARGET_BOX_ID, each verdict's points the group
     POINTS_ID_PREFIX + verdict (one marker per product).
+
+    With more than `max_points` points the chart is binned instead (`_draw_binned`): the
+    group BINNED_ID holds `bins` x `bins` cells shaded by how many products each holds.
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -155,8 +163,11 @@ def ratio_chart_svg(
                 label=f"protocol target\n{x_low:g}-{x_high:g} mcg K2,\nCa:Mg {y_low:g}-{y_high:g}",
             )
         )
-        ordered = [v for v in VERDICT_STYLE if v in by_verdict]
-        ordered += sorted(v for v in by_verdict if v not in VERDICT_STYLE)
+        plotted = sum(len(points) for points in by_verdict.values())
+        if plotted > max_points:
+            _draw_binned(fig, ax, by_verdict, (x_high, y_high), bins)
+        ordered = [] if plotted > max_points else [v for v in VERDICT_STYLE if v in by_verdict]
+        ordered += sorted(v for v in by_verdict if v not in VERDICT_STYLE and ordered)
         for verdict in ordered:
             points = by_verdict[verdict]
             colour, marker, text = VERDICT_STYLE.get(verdict, _OTHER_STYLE)
@@ -189,11 +200,12 @@ def ratio_chart_svg(
                         in_layout=False,
                         clip_on=True,
                     )
-        # From 0 to past the farthest point, keeping the target box in view.
-        xs = [p[0] for points in by_verdict.values() for p in points]
-        ys = [p[1] for points in by_verdict.values() for p in points]
-        ax.set_xlim(*_limits(xs, x_high))
-        ax.set_ylim(*_limits(ys, y_high))
+        if plotted <= max_points:
+            # From 0 to past the farthest point, keeping the target box in view.
+            xs = [p[0] for points in by_verdict.values() for p in points]
+            ys = [p[1] for points in by_verdict.values() for p in points]
+            ax.set_xlim(*_limits(xs, x_high))
+            ax.set_ylim(*_limits(ys, y_high))
         ax.set_xlabel("Vitamin K2 (mcg) per 500 mg calcium")
         ax.set_ylabel("Calcium : magnesium (by weight)")
         ax.grid(True, color="#e0e0e0", linewidth=0.6)
@@ -210,3 +222,71 @@ def ratio_chart_svg(
     if start < 0:  # pragma: no cover - matplotlib always writes an <svg> element
         raise RuntimeError("matplotlib wrote no <svg> element")
     return svg[start:].strip()
+
+
+def _binned_limits(values: Any, band_high: float) -> tuple[float, float]:
+    """A binned axis: from a little below 0 (or the 1st percentile) to past the 99th
+    percentile or the band's top, so a few far-off labels do not squeeze the rest."""
+    import numpy as np
+
+    low, high = np.percentile(values, [1.0, 99.0])
+    return _limits([float(low), float(high)], band_high)
+
+
+def bin_points(
+    xs: Sequence[float], ys: Sequence[float], band_tops: tuple[float, float], bins: int
+) -> tuple[Any, Any, Any]:
+    """(counts, x edges, y edges) of the points in `bins` x `bins` cells (counts[i][j]: x
+    cell i, y cell j) over `_binned_limits` of each axis; a point beyond an axis is
+    counted in its edge cell."""
+    import numpy as np
+
+    x = np.asarray(xs, dtype=float)
+    y = np.asarray(ys, dtype=float)
+    (x_low, x_high), (y_low, y_high) = (
+        _binned_limits(x, band_tops[0]),
+        _binned_limits(y, band_tops[1]),
+    )
+    return np.histogram2d(
+        np.clip(x, x_low, x_high),
+        np.clip(y, y_low, y_high),
+        bins=bins,
+        range=[[x_low, x_high], [y_low, y_high]],
+    )
+
+
+def _draw_binned(
+    fig: Any,
+    ax: Any,
+    by_verdict: Mapping[str, Sequence[tuple[float, float, str]]],
+    band_tops: tuple[float, float],
+    bins: int,
+) -> None:
+    """Draw the points of every verdict as `bins` x `bins` cells shaded by their count
+    (`bin_points`; log scale; empty cells left blank; the cells are one embedded image,
+    so the page stays small), set the axes' limits, and name the verdicts' counts in the
+    legend."""
+    import numpy as np
+    from matplotlib.colors import LogNorm
+    from matplotlib.lines import Line2D
+
+    xs = [p[0] for points in by_verdict.values() for p in points]
+    ys = [p[1] for points in by_verdict.values() for p in points]
+    counts, x_edges, y_edges = bin_points(xs, ys, band_tops, bins)
+    cells = ax.pcolormesh(
+        x_edges,
+        y_edges,
+        np.ma.masked_equal(counts.T, 0),
+        cmap="Blues",
+        norm=LogNorm(vmin=1, vmax=max(float(counts.max()), 2.0)),
+        zorder=2,
+        gid=BINNED_ID,
+        rasterized=True,
+    )
+    fig.colorbar(cells, ax=ax, label="products per cell", pad=0.01)
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    for verdict in [v for v in VERDICT_STYLE if v in by_verdict]:
+        colour, marker, text = VERDICT_STYLE[verdict]
+        label = f"{text} ({len(by_verdict[verdict])})"
+        ax.add_line(Line2D([], [], color=colour, marker=marker, linestyle="", label=label))

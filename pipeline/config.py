@@ -159,6 +159,22 @@ class WorkPaths:
         return self.root / ".labelaudit.lock"
 
 
+#: The report at catalog scale (pipeline.report_catalog). Up to REPORT_INLINE_PRODUCTS
+#: products audit.html is one page with every card in it; above, its ranking table is drawn
+#: by the page from compact embedded data (REPORT_TABLE_ROWS rows a page) and the cards are
+#: on pages of REPORT_CARDS_PER_PAGE under REPORTS/products/.
+REPORT_INLINE_PRODUCTS = 1000
+REPORT_CARDS_PER_PAGE = 100
+REPORT_TABLE_ROWS = 100
+#: Above this many plottable products the chart counts products per cell instead of
+#: drawing a point each (pipeline.chart), in CHART_BINS x CHART_BINS cells.
+CHART_MAX_POINTS = 1000
+CHART_BINS = 40
+#: At most this many items of each list on audit.html (changes, findings, rejected files,
+#: not label files); the page says how many more audit.json has.
+REPORT_LIST_ITEMS = 500
+
+
 @dataclass(frozen=True)
 class ReportPaths:
     """What the report stage writes under REPORTS_DIR."""
@@ -180,6 +196,11 @@ class ReportPaths:
     @property
     def history_dir(self) -> Path:
         return self.root / "history"
+
+    @property
+    def products_dir(self) -> Path:
+        """The card pages of a catalog-scale report (pipeline.report_catalog)."""
+        return self.root / "products"
 
     @property
     def data_docs_dir(self) -> Path:

@@ -23,28 +23,50 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import json
 import logging
-import math
-import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-import pandas as pd
 from markupsafe import Markup
 
-from pipeline import values
+from pipeline import report_catalog
 from pipeline.chart import CHART_TITLE, protocol_bands, ratio_chart_svg, unplotted_products
-from pipeline.config import TEMPLATES_DIR, ReportPaths
+from pipeline.config import (
+    CHART_BINS,
+    CHART_MAX_POINTS,
+    REPORT_LIST_ITEMS,
+    TEMPLATES_DIR,
+    ReportPaths,
+)
 from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
-from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
+from pipeline.report_format import VERDICT_LABELS as VERDICT_LABELS
+from pipeline.report_format import _check_labels as _check_labels
+from pipeline.report_format import _environment as _environment
+from pipeline.report_format import _products as _products
+from pipeline.report_format import _without_label_rows as _without_label_rows
+from pipeline.report_format import card_rows as card_rows
+from pipeline.report_format import check_names as check_names
+from pipeline.report_format import finding_lines as finding_lines
+from pipeline.report_format import fmt_number as fmt_number
+from pipeline.report_format import passed_by_name as passed_by_name
+from pipeline.report_format import verdict_label as verdict_label
+from pipeline.report_tables import CHECK_COLUMN_PREFIX as CHECK_COLUMN_PREFIX
+from pipeline.report_tables import RANKING_COLUMNS as RANKING_COLUMNS
+from pipeline.report_tables import _dumps
+from pipeline.report_tables import _json_safe as _json_safe
+from pipeline.report_tables import audit_json as audit_json
+from pipeline.report_tables import audit_json_chunks as audit_json_chunks
+from pipeline.report_tables import csv_cell_text as csv_cell_text
+from pipeline.report_tables import csv_safe_cell as csv_safe_cell
+from pipeline.report_tables import ranking_csv as ranking_csv
+from pipeline.report_tables import ranking_frame as ranking_frame
 from pipeline.rules.protocol import SHORT_LABELS
-from pipeline.runs import atomic_write_chunks, atomic_write_text
+from pipeline.runs import atomic_write_chunks
+from pipeline.runs import atomic_write_text as atomic_write_text
 
 if TYPE_CHECKING:
     import sqlite3
@@ -53,30 +75,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "audit.html.j2"
 
-#: The fixed columns of ranking.csv, in order; check columns follow.
-RANKING_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "product_id",
-    "source_file",
-    "product_name",
-    "brand",
-    "verdict",
-    "score",
-    *PROTOCOL_AMOUNT_COLUMNS,
-    "k2_form",
-    *PROTOCOL_METRIC_COLUMNS,
-)
-_INT_COLUMNS = ("rank",)
-_FLOAT_COLUMNS = ("score", *PROTOCOL_AMOUNT_COLUMNS, *PROTOCOL_METRIC_COLUMNS)
-CHECK_COLUMN_PREFIX = "check_"
-
-#: Verdicts in display order, with their human text.
-VERDICT_LABELS: dict[str, str] = {
-    "matches": "matches",
-    "partial": "partial",
-    "fails": "fails",
-    "not_assessable": "not assessable",
-}
 
 #: Short column headings for the ranking table (the full check label is the tooltip).
 CHECK_SHORT_LABELS: dict[str, str] = SHORT_LABELS
@@ -87,60 +85,6 @@ CHANGE_HEADINGS: dict[str, str] = {
     "removed": "Products no longer found",
     "verdict_changed": "Verdict changed",
 }
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def audit_json(audit: Mapping[str, Any]) -> str:
-    """audit.json's text (see `audit_json_chunks`)."""
-    return "".join(audit_json_chunks(audit))
-
-
-def _dumps(value: Any, indent: int | None) -> str:
-    return json.dumps(
-        value, indent=indent, ensure_ascii=False, allow_nan=False, default=_json_default
-    )
-
-
-def audit_json_chunks(
-    audit: Mapping[str, Any], *, pieces: ProductPieces | None = None
-) -> Iterator[str]:
-    """audit.json's text in pieces, so that the whole text (~18 MB for 2,000 label files)
-    is never held: strict UTF-8 JSON, keys in their given order, indented by 2, except that
-    each product is written on one line of its own (`grep product-id audit.json` shows a
-    whole product). That line is encoded by the standard library's C encoder; an indented
-    product would go through its pure-Python encoder, several times slower. With `pieces`,
-    a product's line comes from `ProductPieces.json_line` (reused from an earlier run).
-    """
-    if not audit:
-        yield "{}\n"
-        return
-    for position, (key, value) in enumerate(audit.items()):
-        head = ("{\n  " if position == 0 else ",\n  ") + _dumps(str(key), None) + ": "
-        if key == "products" and isinstance(value, Sequence) and len(value):
-            yield head + "["
-            if pieces is None:
-                lines: Iterable[str] = (_dumps(product, None) for product in value)
-            else:
-                products = enumerate(_without_label_rows(value))
-                lines = (pieces.json_line(product, index) for index, product in products)
-            for index, line in enumerate(lines):
-                yield (",\n    " if index else "\n    ") + line
-            yield "\n  ]"
-        else:
-            yield head + _dumps(value, 2).replace("\n", "\n  ")
-    yield "\n}\n"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset)):
-        return list(value)
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    raise TypeError(f"audit.json: cannot write a {type(value).__name__}")
 
 
 def write_reports(
@@ -168,14 +112,16 @@ def write_reports(
         html = html_chunks(
             audit, flagged_lines=flagged_lines, chart_cache=chart_cache, pieces=pieces
         )
+        ranked = _without_label_rows(_products(audit))
         try:
-            result = atomic_write_chunks(
-                [
-                    (paths.html, html),
-                    (paths.json, audit_json_chunks(audit, pieces=pieces)),
-                    (paths.ranking_csv, [ranking_csv(audit)]),
-                ]
-            )
+            with report_catalog.card_pages(audit, ranked, pieces.card_body, paths.root):
+                result = atomic_write_chunks(
+                    [
+                        (paths.html, html),
+                        (paths.json, audit_json_chunks(audit, pieces=pieces)),
+                        (paths.ranking_csv, [ranking_csv(audit)]),
+                    ]
+                )
         except OSError as exc:
             if exc.filename is not None or not exc.strerror:
                 raise
@@ -187,150 +133,7 @@ def write_reports(
     return result
 
 
-# --------------------------------------------------------------------------- ranking
-
-
-def _products(audit: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-    """The products in rank order (a product without a rank goes last, order kept). A run's
-    ProductDocs are in rank order already, and are not read here."""
-    products = audit.get("products") or []
-    if isinstance(products, ProductDocs):
-        return products
-    return sorted(
-        products,
-        key=lambda p: (p.get("rank") is None, p.get("rank") if p.get("rank") is not None else 0),
-    )
-
-
-def _without_label_rows(products: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """The products, for a reader that does not need their label rows."""
-    return products.without_label_rows() if isinstance(products, ProductDocs) else products
-
-
-def _check_labels(products: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """check name -> its label, in the order the checks first appear in the products."""
-    if isinstance(products, ProductDocs):
-        return products.check_labels()
-    labels: dict[str, str] = {}
-    for product in products:
-        for check in product.get("checks") or []:
-            labels.setdefault(str(check.get("name")), str(check.get("label") or check.get("name")))
-    return labels
-
-
-def check_names(audit: Mapping[str, Any]) -> list[str]:
-    """Every check name: the protocol's weights order first, then any other in the order
-    they first appear in the products."""
-    weights = (audit.get("methodology") or {}).get("protocol", {}).get("weights") or {}
-    names = [str(name) for name in weights]
-    names += [name for name in _check_labels(audit.get("products") or []) if name not in names]
-    return names
-
-
-def ranking_frame(audit: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per product in rank order: RANKING_COLUMNS, then "check_<name>" per check
-    (nullable boolean: True passed, False failed, missing = not assessed / not run)."""
-    names = check_names(audit)
-    records: list[dict[str, Any]] = []
-    for product in _without_label_rows(_products(audit)):
-        record: dict[str, Any] = {column: product.get(column) for column in RANKING_COLUMNS}
-        passed = passed_by_name(product.get("checks") or [])
-        for name in names:
-            value = passed.get(name)
-            record[CHECK_COLUMN_PREFIX + name] = None if value is None else bool(value)
-        records.append(record)
-    columns = [*RANKING_COLUMNS, *(CHECK_COLUMN_PREFIX + n for n in names)]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    for column in columns:
-        if column in _INT_COLUMNS:
-            frame[column] = frame[column].astype("Int64")
-        elif column in _FLOAT_COLUMNS:
-            frame[column] = pd.array(
-                [None if v is None else float(v) for v in frame[column]], dtype="Float64"
-            )
-        elif column.startswith(CHECK_COLUMN_PREFIX):
-            frame[column] = frame[column].astype("boolean")
-        else:
-            frame[column] = frame[column].astype("string")
-    return frame
-
-
-#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe_cell(text: str) -> str:
-    """A text cell that a spreadsheet shows as text: one starting like a formula gets a
-    leading "'" (OWASP's advice; the spreadsheet hides it)."""
-    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
-
-
-def csv_cell_text(cell: str) -> str:
-    """The text a `csv_safe_cell` cell was made from."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(CSV_FORMULA_STARTS) else cell
-
-
-def ranking_csv(audit: Mapping[str, Any]) -> str:
-    """ranking.csv's text: the ranking frame with checks written true / false / empty, and
-    every text cell made safe to open in a spreadsheet (`csv_safe_cell`; numbers are
-    numbers, written as such)."""
-    frame = ranking_frame(audit).copy()
-    for column in frame.columns:
-        if str(column).startswith(CHECK_COLUMN_PREFIX):
-            frame[column] = pd.array(
-                ["" if pd.isna(v) else ("true" if v else "false") for v in frame[column]],
-                dtype="string",
-            )
-        elif isinstance(frame[column].dtype, pd.StringDtype):
-            frame[column] = pd.array(
-                [None if pd.isna(v) else csv_safe_cell(str(v)) for v in frame[column]],
-                dtype="string",
-            )
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, na_rep="", lineterminator="\n")
-    return buffer.getvalue()
-
-
 # --------------------------------------------------------------------------- HTML
-
-
-def fmt_number(value: Any, digits: int = 2) -> str:
-    """A number for people: 500.0 -> "500", 22.5 -> "22.5", 1/3 -> "0.33"; missing -> "—"
-    (pipeline.values.fmt_number without thousands separators)."""
-    return values.fmt_number(value, digits, thousands=False, missing="—")
-
-
-def sort_key(value: Any) -> str:
-    """The data-sort attribute of a numeric cell: the plain number, "" when missing."""
-    if value is None or isinstance(value, bool):
-        return ""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return ""
-    return repr(number) if math.isfinite(number) else ""
-
-
-def fmt_ratio(value: Any) -> str:
-    """Calcium : magnesium as "2.0:1"; missing -> "—"."""
-    if sort_key(value) == "":
-        return "—"
-    return f"{float(value):.1f}:1"
-
-
-def fmt_percent(value: Any) -> str:
-    """An OCR confidence 0-100 as "71%"."""
-    return f"{float(value):.0f}%"
-
-
-def passed_by_name(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """check name -> passed (True / False / None) of one product's checks."""
-    return {str(check.get("name")): check.get("passed") for check in checks}
-
-
-def verdict_label(verdict: Any) -> str:
-    text = str(verdict or "")
-    return VERDICT_LABELS.get(text, text.replace("_", " "))
 
 
 def _check_columns(audit: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -355,72 +158,6 @@ def _change_sections(changes: Any) -> list[dict[str, Any]]:
     return sections
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = fmt_number
-    env.filters["sortkey"] = sort_key
-    env.filters["ratio"] = fmt_ratio
-    env.filters["percent"] = fmt_percent
-    env.filters["verdict"] = verdict_label
-    env.filters["passed_by_name"] = passed_by_name
-    env.globals["card_rows"] = card_rows
-    return env
-
-
-#: Label rows of these nutrients are always shown in full on a product's card.
-CARD_NUTRIENTS = frozenset(
-    {"calcium", "magnesium", "vitamin_d", "vitamin_k1", "vitamin_k2", "vitamin_k"}
-)
-#: Row statuses whose amount or unit could not be used (pipeline.normalize.Normalized).
-_UNUSABLE = frozenset({"unparsed_amount", "unknown_unit", "unit_not_for_nutrient", "not_converted"})
-_FINDING_LINE = re.compile(r"^line (\d+)\b")
-
-
-def finding_lines(data_quality: Sequence[Mapping[str, Any]]) -> dict[Any, set[int]]:
-    """product_id -> the label lines a data-quality finding names, read from findings
-    whose detail starts with "line N" (the row checks' wording)."""
-    lines: dict[Any, set[int]] = {}
-    for finding in data_quality:
-        match = _FINDING_LINE.match(str(finding.get("detail") or ""))
-        if match:
-            lines.setdefault(finding.get("product_id"), set()).add(int(match.group(1)))
-    return lines
-
-
-def _printed(row: Mapping[str, Any]) -> str:
-    """A label line in a few words, as printed: "Vitamin C 60 mg"."""
-    amount = " ".join(str(row.get(k)) for k in ("amount_raw", "unit_raw") if row.get(k))
-    return f"{row.get('name_raw') or ''} {amount}".strip()
-
-
-def card_rows(
-    rows: Iterable[Mapping[str, Any]], flagged: Collection[Any] = ()
-) -> tuple[list[Mapping[str, Any]], list[str]]:
-    """A card's label rows: those shown in full (the protocol's nutrients, and any line
-    with a data-quality finding, an OCR repair or an unusable unit), and the others in a
-    few words each ("Vitamin C 60 mg"). audit.json keeps every row in full."""
-    full: list[Mapping[str, Any]] = []
-    others: list[str] = []
-    for row in rows:
-        if (
-            row.get("nutrient") in CARD_NUTRIENTS
-            or row.get("line_no") in flagged
-            or row.get("repairs")
-            or row.get("unit_status") in _UNUSABLE
-        ):
-            full.append(row)
-        else:
-            others.append(_printed(row))
-    return full, others
-
-
 def chart_with_cache(
     products: Sequence[Mapping[str, Any]],
     *,
@@ -441,6 +178,7 @@ def chart_with_cache(
     digest = hashlib.sha256(Path(chart.__file__).read_bytes())
     digest.update(version("matplotlib").encode())
     inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
+    inputs.append([CHART_MAX_POINTS, CHART_BINS])  # when the chart is binned, and how finely
     digest.update(json.dumps(inputs, default=str).encode())
     key = digest.hexdigest()
     try:
@@ -502,7 +240,10 @@ def html_chunks(
         protocol.get("k2_ratio_mcg_per_500mg_ca"), protocol.get("ca_to_mg_band")
     )
     chart_svg = chart_with_cache(
-        summaries, k2_band=k2_band, ca_mg_band=ca_mg_band, cache=chart_cache
+        summaries,
+        k2_band=k2_band,
+        ca_mg_band=ca_mg_band,
+        cache=chart_cache,
     )
     if flagged_lines is None:
         flagged_lines = finding_lines(audit.get("data_quality") or [])
@@ -510,6 +251,12 @@ def html_chunks(
     names = {p["product_id"]: p["product_name"] for p in summaries if p["product_id"] in named}
     counts = Counter(p["verdict"] for p in summaries)
     template = _environment().get_template(TEMPLATE_NAME)
+    unplotted = unplotted_products(summaries)
+    plotted = len(summaries) - len(unplotted)
+    catalog = None
+    if report_catalog.is_catalog(len(products)):
+        checks = [column["name"] for column in _check_columns(audit)]
+        catalog = report_catalog.page_context(_without_label_rows(products), checks)
     own = pieces is None
     bodies = ProductPieces(products, flagged_lines) if pieces is None else pieces
     try:
@@ -527,8 +274,12 @@ def html_chunks(
             flagged_lines=flagged_lines,
             chart_svg=Markup(chart_svg),  # matplotlib's SVG; it holds no text from the labels
             chart_title=CHART_TITLE,
-            unplotted=unplotted_products(summaries),
+            unplotted=unplotted,
+            unplotted_counts=list(Counter(u["reason"] for u in unplotted).items()),
+            chart_binned=plotted if plotted > CHART_MAX_POINTS else 0,
             card_body=bodies.card_body,
+            catalog=catalog,
+            list_items=REPORT_LIST_ITEMS,
         )
     finally:
         if own:
@@ -670,27 +421,15 @@ def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:
     )
 
 
-def _json_safe(value: Any) -> Any:
-    """`value` with what JSON cannot hold made plain: NaN and infinities None, unknown
-    objects as text, mappings and sequences walked."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, Sequence | set | frozenset) and not isinstance(value, bytes):
-        return [_json_safe(v) for v in value]
-    return str(value)
-
-
 @functools.cache
 def _card_salt() -> str:
-    """What every cached piece depends on besides the product: this module (filters,
-    card_rows, the JSON encoding), the templates, jinja2 and markupsafe."""
+    """What every cached piece depends on besides the product: the report's modules
+    (filters, card_rows, the JSON encoding), the templates, jinja2 and markupsafe."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).parent.glob("report*.py")):
+        digest.update(module.read_bytes())
     for template in sorted(TEMPLATES_DIR.glob("*.j2")):
         digest.update(template.read_bytes())
     digest.update(f"{version('jinja2')} {version('markupsafe')}".encode())

@@ -1,0 +1,232 @@
+"""audit.html at catalog scale: above REPORT_INLINE_PRODUCTS products (pipeline.config).
+
+A page that holds every product's card stops being usable at tens of thousands of products
+(147 MB at 20,000). Above the threshold the report is written in two parts:
+
+- audit.html keeps the summary, what changed, the chart (binned, pipeline.chart) and every
+  other section, but its ranking table is drawn by the page's script
+  (templates/catalog.js.j2) from `ranking_data`: one compact column per field of every
+  product, JSON, gzip-compressed and base64-encoded inside a non-executed <script> element
+  (Chromium blocks fetch() of local files from a file:// page, so the data is in the page);
+  sort, verdict filter and search (name, brand, id, file) run over all products, a page of
+  REPORT_TABLE_ROWS rows is shown at a time;
+- the cards are on pages of REPORT_CARDS_PER_PAGE under REPORTS/products/
+  (`card_page_name`): plain HTML pages, no script; the product at rank position i (from
+  0) is `card_href(i)`. They are written into a temp folder beside products/ and swapped
+  in after audit.html, audit.json and ranking.csv are (`card_pages`).
+
+Up to the threshold nothing of this is used: the page is the one-page report, and a
+products/ folder left by an earlier catalog-scale run is removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from pipeline.chart import _number as finite_number
+from pipeline.config import REPORT_CARDS_PER_PAGE, REPORT_INLINE_PRODUCTS, REPORT_TABLE_ROWS
+from pipeline.errors import AuditError
+from pipeline.report_format import VERDICT_LABELS, _environment, passed_by_name, verdict_label
+
+CARDS_DIR = "products"
+CARD_PAGE_TEMPLATE = "cards_page.html.j2"
+CARD_PAGE_DIGITS = 5
+#: The file in products/ that says the folder is this program's (only such a folder is
+#: ever replaced or removed).
+CARDS_MARKER = ".labelaudit-cards"
+
+
+def is_catalog(product_count: int) -> bool:
+    """Whether a report of this many products is written at catalog scale."""
+    return product_count > REPORT_INLINE_PRODUCTS
+
+
+def card_page_name(page: int) -> str:
+    """The file name of card page `page` (from 1) under products/."""
+    return f"cards-{page:0{CARD_PAGE_DIGITS}d}.html"
+
+
+def card_href(index: int) -> str:
+    """The link from audit.html to the card of the product at `index` (from 0) in rank
+    order."""
+    page = index // REPORT_CARDS_PER_PAGE + 1
+    return f"{CARDS_DIR}/{card_page_name(page)}#product-{index + 1}"
+
+
+def _rounded(value: Any, digits: int) -> float | None:
+    """A number as the table shows it (pipeline.report_format.fmt_number's digits), None
+    when missing or not finite."""
+    number = finite_number(value)
+    return None if number is None else round(number, digits)
+
+
+def _mark(passed: Any) -> str:
+    return "-" if passed is None else ("1" if passed else "0")
+
+
+def ranking_data(
+    products: Sequence[Mapping[str, Any]],
+    check_names: Sequence[str],
+) -> dict[str, Any]:
+    """What the catalog's table shows of every product, one list per field, in rank order
+    (`products`: without their label rows). Brands, verdicts and K2 forms are indexes into
+    their own lists (-1: none); numbers are rounded as the table shows them (score 2
+    digits, K2 per 500 mg Ca 1, Ca:Mg 1); "checks" is one character per check of
+    `check_names`: "1" passed, "0" failed, "-" not assessed."""
+    verdicts = list(VERDICT_LABELS)
+    brands: dict[str, int] = {}
+    forms: dict[str, int] = {}
+    columns: dict[str, list[Any]] = {
+        key: [] for key in ("rank", "id", "file", "name", "brand", "verdict", "score")
+    }
+    columns.update(form=[], k2=[], camg=[], checks=[])
+    for product in products:
+        verdict = str(product.get("verdict") or "")
+        if verdict not in verdicts:
+            verdicts.append(verdict)
+        brand, form = product.get("brand"), product.get("k2_form")
+        rank = product.get("rank")
+        columns["rank"].append(rank if isinstance(rank, int) else None)
+        columns["id"].append(str(product.get("product_id") or ""))
+        columns["file"].append(str(product.get("source_file") or ""))
+        columns["name"].append(str(product.get("product_name") or ""))
+        columns["brand"].append(brands.setdefault(str(brand), len(brands)) if brand else -1)
+        columns["verdict"].append(verdicts.index(verdict))
+        columns["score"].append(_rounded(product.get("score"), 2))
+        columns["form"].append(forms.setdefault(str(form), len(forms)) if form else -1)
+        columns["k2"].append(_rounded(product.get("k2_mcg_per_500mg_ca"), 1))
+        columns["camg"].append(_rounded(product.get("ca_to_mg_ratio"), 1))
+        passed = passed_by_name(product.get("checks") or [])
+        columns["checks"].append("".join(_mark(passed.get(name)) for name in check_names))
+    return {
+        "verdicts": verdicts,
+        "verdict_labels": [verdict_label(v) for v in verdicts],
+        "brands": list(brands),
+        "forms": list(forms),
+        "check_count": len(check_names),
+        "cards_per_page": REPORT_CARDS_PER_PAGE,
+        "card_prefix": f"{CARDS_DIR}/cards-",
+        "card_digits": CARD_PAGE_DIGITS,
+        "table_rows": REPORT_TABLE_ROWS,
+        **columns,
+    }
+
+
+def encode_data(data: Mapping[str, Any]) -> str:
+    """`data` as the page embeds it: compact JSON, gzip (no time stamp, so the same audit
+    gives the same page), base64 (only A-Z a-z 0-9 + / =: nothing HTML can read as markup)."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), 6, mtime=0)).decode("ascii")
+
+
+def decode_data(encoded: str) -> dict[str, Any]:
+    """What `encode_data` embedded (for tests and the bench)."""
+    data: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(encoded)))
+    return data
+
+
+def page_context(
+    products: Sequence[Mapping[str, Any]],
+    check_names: Sequence[str],
+) -> dict[str, Any]:
+    """The template's `catalog`: the embedded data and the card pages' links."""
+    count, per_page = len(products), REPORT_CARDS_PER_PAGE
+    pages = [
+        {
+            "href": f"{CARDS_DIR}/{card_page_name(page + 1)}",
+            "first": page * per_page + 1,
+            "last": min((page + 1) * per_page, count),
+        }
+        for page in range(math.ceil(count / per_page))
+    ]
+    data = encode_data(ranking_data(products, check_names))
+    return {"data": data, "pages": pages, "per_page": per_page}
+
+
+def card_page_chunks(
+    audit: Mapping[str, Any],
+    products: Sequence[Mapping[str, Any]],
+    card_body: Callable[[Mapping[str, Any], int], Markup],
+) -> Iterator[tuple[str, Iterator[str]]]:
+    """(file name, its text in pieces) of each card page; `products` in rank order
+    without their label rows, `card_body` as ProductPieces.card_body."""
+    template = _environment().get_template(CARD_PAGE_TEMPLATE)
+    total, per_page = len(products), REPORT_CARDS_PER_PAGE
+    page_count = math.ceil(total / per_page)
+    for page in range(page_count):
+        first = page * per_page
+        cards = [products[i] for i in range(first, min(first + per_page, total))]
+        yield (
+            card_page_name(page + 1),
+            template.generate(
+                audit=audit,
+                cards=cards,
+                first=first + 1,
+                last=first + len(cards),
+                total=total,
+                per_page=per_page,
+                previous=card_page_name(page) if page else None,
+                next=card_page_name(page + 2) if page + 1 < page_count else None,
+                card_body=card_body,
+            ),
+        )
+
+
+def _remove_ours(folder: Path) -> None:
+    """Remove a card folder this program wrote (one without the marker is left alone)."""
+    if (folder / CARDS_MARKER).is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def card_pages(
+    audit: Mapping[str, Any],
+    products: Sequence[Mapping[str, Any]],
+    card_body: Callable[[Mapping[str, Any], int], Markup],
+    reports_dir: Path,
+) -> Iterator[None]:
+    """Around writing the report's three files: at catalog scale, first write the card
+    pages into a temp folder in `reports_dir`, and when the block ends without error put
+    them in place of products/; up to the threshold, remove a products/ folder left by an
+    earlier catalog-scale run. On an error the temp folder is removed and products/ is
+    left as it was."""
+    target = reports_dir / CARDS_DIR
+    if not is_catalog(len(products)):
+        yield
+        _remove_ours(target)
+        return
+    if target.exists() and not (target / CARDS_MARKER).is_file():
+        raise AuditError(
+            f"{target} is not labelaudit's card folder (no {CARDS_MARKER}): move it away, "
+            "or write the report in another folder (--out)"
+        )
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{CARDS_DIR}-", dir=reports_dir))
+    try:
+        temp.chmod(0o755)  # mkdtemp's 0700 would hide the pages from other readers
+        (temp / CARDS_MARKER).write_text("card pages of labelaudit's report\n", encoding="utf-8")
+        for name, chunks in card_page_chunks(audit, products, card_body):
+            with (temp / name).open("w", encoding="utf-8", newline="") as out:
+                out.writelines(chunks)
+        yield
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{CARDS_DIR}-old-", dir=reports_dir))
+        target.rename(old / CARDS_DIR)
+    temp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
