@@ -13,7 +13,6 @@ import pytest
 from pipeline import report_catalog
 from pipeline.report import write_reports
 from tests.catalog_audit import HOSTILE, catalog_audit
-from tests.test_browser import browser  # noqa: F401 (the Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +43,7 @@ def first_row_is(page: Any, name: str) -> None:
 
 
 def test_catalog_ranking_pages_sorts_filters_searches_and_opens_cards(
-    browser: Any,  # noqa: F811
+    browser: Any,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
