@@ -37,6 +37,16 @@ from pipeline.records import (
     records_to_frame,
     records_to_table,
 )
+from pipeline.sources import read_bytes
+from pipeline.sources.inputs import (
+    FileTask,
+    companion_members,
+    companions_of,
+    is_archive,
+    list_archive,
+    read_task_bytes,
+)
+from pipeline.sources.registry import Member, read_input, wants_companions
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +202,8 @@ def _entry_reason(
         return f"{UNREADABLE_FILE}: {exc.strerror}"
     if not stat.S_ISREG(mode):
         return NOT_A_REGULAR_FILE
-    if Path(entry.name).suffix.lower().lstrip(".") not in config.LABEL_SUFFIXES:
+    suffix = Path(entry.name).suffix.lower().lstrip(".")
+    if suffix not in config.LABEL_SUFFIXES | config.ARCHIVE_SUFFIXES:
         return NOT_A_LABEL_TYPE
     try:  # a file this user may not read is listed, not a crash of the run when read
         os.close(_open(entry.path, os.O_RDONLY | os.O_NONBLOCK))
@@ -212,46 +223,38 @@ def source_name(path: Path, labels_dir: Path) -> str:
     return display_name(path.relative_to(labels_dir).as_posix())
 
 
-def read_label_file(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """Read one file with the reader for its type; raises LabelError when it cannot.
-    `data`: the file's bytes, read once by the caller (default: read from `path`)."""
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix in config.PDF_SUFFIXES:
-        from pipeline.sources.pdf import read_pdf
-
-        return read_pdf(path, source_file, data)
-    if suffix in config.CSV_SUFFIXES:
-        from pipeline.sources.csv import read_csv
-
-        return read_csv(path, source_file, data)
-    if suffix in config.JSON_SUFFIXES:
-        from pipeline.sources.dsld_json import read_dsld_json
-
-        return read_dsld_json(path, source_file, data)
-    from pipeline.sources.ocr import read_image
-
-    return read_image(path, source_file, data)
-
-
-@dataclass(frozen=True)
-class FileTask:
-    """One file to read: picklable, so a worker process can take it."""
-
-    path: Path
-    source_file: str
+def read_label_file(
+    path: Path,
+    source_file: str,
+    data: bytes | None = None,
+    companions: Sequence[Member] = (),
+) -> FileExtraction:
+    """Read one input with the reader registered for its name (pipeline.sources.registry);
+    raises LabelError when it cannot. `path`: the file, or a zip member's name; `data`:
+    its bytes, read once by the caller (default: read from `path`); `companions`: the
+    companion files of its folder or archive folder."""
+    if data is None:
+        data = read_bytes(path, source_file)
+    return read_input(data, path.as_posix(), source_file, companions)
 
 
 def _rejected(source_file: str, reason: str) -> FileExtraction:
     return FileExtraction(source_file, rejection=Rejection(source_file, reason))
 
 
-def read_once(task: FileTask, data: bytes | None = None) -> tuple[FileExtraction, bool]:
+def read_once(
+    task: FileTask, data: bytes | None = None, companions: Sequence[Member] | None = None
+) -> tuple[FileExtraction, bool]:
     """Read one file (from `data`, its bytes, if given); a LabelError (or an unexpected
     reader crash) becomes its rejection. Returns the reading and whether it may be cached:
     not when a per-file limit stopped it (LimitExceeded), which depends on the run's
     settings, not only on the file. A MemoryError is raised (the worker's box handles it)."""
     try:
-        extraction = read_label_file(task.path, task.source_file, data)
+        if data is None:
+            data = read_task_bytes(task)[0]
+        if companions is None:
+            companions = [member for member, _ in companion_members(task)]
+        extraction = read_label_file(Path(task.name), task.source_file, data, companions)
     except LimitExceeded as exc:
         return _rejected(task.source_file, exc.reason), False
     except LabelError as exc:
@@ -284,15 +287,6 @@ def extractions_to_tables(extractions: Sequence[FileExtraction]) -> Extraction:
     )
 
 
-def _import_readers(suffixes: set[str]) -> None:
-    """Import the readers a pool will need before it forks, so every worker inherits
-    them instead of importing pdfplumber/pdfminer again."""
-    if suffixes & config.PDF_SUFFIXES:
-        import pipeline.sources.pdf
-    if suffixes & config.CSV_SUFFIXES:
-        import pipeline.sources.csv  # noqa: F401
-
-
 @dataclass(frozen=True)
 class ExtractStats:
     files: int
@@ -301,20 +295,6 @@ class ExtractStats:
     companions: tuple[str, ...]  # CSV companion files read with their main file
     source_files: tuple[str, ...] = ()  # the label files, in the tables' order
     not_labels: tuple[NotLabel, ...] = ()  # what is under the folder but not read, and why
-
-
-def _companions(files: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Path]]]:
-    """Split DSLD ProductOverview.csv companions from the label files they belong to."""
-    from pipeline.sources.csv import is_companion_csv
-
-    main: list[Path] = []
-    companions: dict[Path, list[Path]] = {}
-    for path in files:
-        if path.suffix.lower() == ".csv" and is_companion_csv(path):
-            companions.setdefault(path.parent, []).append(path)
-        else:
-            main.append(path)
-    return main, companions
 
 
 @dataclass(frozen=True)
@@ -328,6 +308,7 @@ class PlannedFile:
     key: str | None
     cached: bool
     digests: tuple[str, ...] = ()
+    rejection: str | None = None  # rejected before reading (a duplicate zip member ...)
 
 
 @dataclass(frozen=True)
@@ -353,20 +334,23 @@ class CacheResult:
 
 
 def extract_into_cache(job: CacheTask) -> CacheResult:
-    """Read one file once into memory, hash those bytes and hand the same bytes to the
+    """Read one input once into memory, take the digest of those bytes (a file's sha256;
+    a zip member's CRC-32, checked as it is inflated) and hand the same bytes to the
     reader, then store the reading under the key of that digest: what is cached is what
-    was read, even if the file changed since the run hashed it (or changes again after)."""
+    was read, even if the input changed since the run planned it (or changes again after)."""
     from pipeline import runs
-    from pipeline.sources import read_bytes
 
     try:
-        data = read_bytes(job.task.path, job.task.source_file)
+        data, digest = read_task_bytes(job.task)
+        read = [(data, digest), *((m.data, d) for m, d in companion_members(job.task))]
+        companions = [m for m, _ in companion_members(job.task)] if job.task.companions else []
     except LabelError as exc:
         return CacheResult(None, _rejected(job.task.source_file, exc.reason))
-    digests = (hashlib.sha256(data).hexdigest(), *job.digests[1:])
+    digests = tuple(d or hashlib.sha256(b).hexdigest() for b, d in read)
+    del read
     cache = runs.ExtractionCache(job.cache_dir, job.extractor_version)
     key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
-    extraction, cacheable = read_once(job.task, data)
+    extraction, cacheable = read_once(job.task, data, companions)
     del data
     if not cacheable or key is None:
         return CacheResult(key, extraction)
@@ -404,25 +388,50 @@ def _plan(
     labels_dir: Path,
     cache: Any,
     use_cache: bool,
-) -> list[PlannedFile]:
-    """The cache key of every file, and whether a sound entry for it is in the cache
-    (`use_cache` False: every file is read). A file that cannot be hashed has no key."""
+) -> tuple[list[PlannedFile], list[NotLabel], list[str]]:
+    """The cache key of every input (each file; each member of a zip), and whether a sound
+    entry for it is in the cache (`use_cache` False: every input is read). A file that
+    cannot be hashed has no key. Also what the zips hold that is not read, and their
+    companion members."""
     from pipeline import runs
 
-    planned = []
+    planned: list[PlannedFile] = []
+    not_labels: list[NotLabel] = []
+    companion_members_: list[str] = []
+
+    def add(task: FileTask, digests: Sequence[str]) -> None:
+        key = cache.cache_key(task.source_file, digests)
+        cached = use_cache and cache.verify(key)
+        planned.append(PlannedFile(task, key, cached, tuple(digests)))
+
     for path in main:
         source_file = source_name(path, labels_dir)
-        try:
-            digests = [runs.file_digest(path)]
-            if path.suffix.lower() == ".csv":
-                digests += [runs.file_digest(c) for c in sorted(companions.get(path.parent, []))]
-        except OSError:
-            planned.append(PlannedFile(FileTask(path, source_file), None, False))
+        if is_archive(path):
+            try:
+                listing = list_archive(path, source_file)
+            except LabelError as exc:
+                task = FileTask(path, source_file)
+                planned.append(PlannedFile(task, None, False, rejection=exc.reason))
+                continue
+            for task, digests in listing.tasks:
+                add(task, digests)
+            planned += [
+                PlannedFile(FileTask(path, name), None, False, rejection=why)
+                for name, why in listing.rejected
+            ]
+            not_labels += listing.not_labels
+            companion_members_ += listing.companions
             continue
-        key = cache.cache_key(source_file, digests)
-        cached = use_cache and cache.verify(key)
-        planned.append(PlannedFile(FileTask(path, source_file), key, cached, tuple(digests)))
-    return planned
+        beside = sorted(companions.get(path.parent, [])) if wants_companions(path.name) else []
+        task = FileTask(path, source_file, companions=tuple(str(c) for c in beside))
+        try:
+            file_digests = [runs.file_digest(p) for p in (path, *beside)]
+        except OSError:
+            planned.append(PlannedFile(task, None, False))
+            continue
+        add(task, file_digests)
+    planned.sort(key=lambda p: p.task.source_file)
+    return planned, not_labels, companion_members_
 
 
 def extract_in_batches(
@@ -459,13 +468,13 @@ def extract_in_batches(
         raise AuditError(
             f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
         )
-    main, companions = _companions(files)
+    main, companions = companions_of(files)
     cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
-    planned = _plan(main, companions, labels_dir, cache, use_cache)
+    planned, member_not_labels, member_companions = _plan(
+        main, companions, labels_dir, cache, use_cache
+    )
 
     def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:
-        if len(todo) > 1 and jobs > 1:
-            _import_readers({p.task.path.suffix.lower().lstrip(".") for p in todo})
         return runs.map_isolated(
             extract_into_cache,
             [
@@ -485,7 +494,7 @@ def extract_in_batches(
             progress=progress,
         )
 
-    todo = [p for p in planned if not p.cached]
+    todo = [p for p in planned if not p.cached and p.rejection is None]
     found: dict[str, CacheResult] = {}
     for p, result in zip(todo, read_in_workers(todo), strict=True):
         if result.key is not None and p.key is not None and result.key != p.key:
@@ -503,12 +512,16 @@ def extract_in_batches(
             cache.entries_dir,
             unstored[0],
         )
-    parsed, size = len(todo), max(1, batch_files)
+    parsed = len(todo) + sum(p.rejection is not None for p in planned)
+    size = max(1, batch_files)
     keep = {p.key for p in planned if p.cached and p.key is not None}
     keep |= {r.key for r in found.values() if r.key is not None}
     for start in range(0, len(planned), size):
         batch = []
         for p in planned[start : start + size]:
+            if p.rejection is not None:
+                batch.append(_rejected(p.task.source_file, p.rejection))
+                continue
             result = found.pop(p.task.source_file, CacheResult(p.key, None))
             extraction = result.extraction
             if extraction is None and result.key is not None:
@@ -526,17 +539,22 @@ def extract_in_batches(
         take(batch)
     cache.prune(keep)
     companion_names = tuple(
-        source_name(c, labels_dir) for group in companions.values() for c in group
+        sorted(
+            [source_name(c, labels_dir) for group in companions.values() for c in group]
+            + member_companions
+        )
     )
     stats = ExtractStats(
-        files=len(main),
+        files=len(planned),
         parsed=parsed,
-        cached=len(main) - parsed,
+        cached=len(planned) - parsed,
         companions=companion_names,
         source_files=tuple(p.task.source_file for p in planned),
-        not_labels=scan.not_labels,
+        not_labels=tuple(
+            sorted([*scan.not_labels, *member_not_labels], key=lambda n: n.source_file)
+        ),
     )
-    log.info("extract: %d files, %d parsed, %d from cache", len(main), parsed, stats.cached)
+    log.info("extract: %d files, %d parsed, %d from cache", len(planned), parsed, stats.cached)
     return stats
 
 

@@ -75,7 +75,7 @@ def test_workers_die_with_the_main_process(tmp_path: Path) -> None:
         from pipeline.audit import run_audit
         from pipeline.protocol import load_protocol
 
-        def slow(path, source_file, data=None):
+        def slow(path, source_file, data=None, companions=()):
             time.sleep(120)
 
         extract.read_label_file = slow
