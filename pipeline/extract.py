@@ -18,9 +18,8 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from pipeline import config
 from pipeline.errors import AuditError, LabelError, LimitExceeded
@@ -39,14 +38,16 @@ from pipeline.records import (
 )
 from pipeline.sources import read_bytes
 from pipeline.sources.inputs import (
+    ExtractPlan,
+    ExtractStats,
     FileTask,
+    PlannedFile,
     companion_members,
     companions_of,
-    is_archive,
-    list_archive,
+    plan_inputs,
     read_task_bytes,
 )
-from pipeline.sources.registry import Member, read_input, wants_companions
+from pipeline.sources.registry import Member, read_input
 
 log = logging.getLogger(__name__)
 
@@ -288,30 +289,6 @@ def extractions_to_tables(extractions: Sequence[FileExtraction]) -> Extraction:
 
 
 @dataclass(frozen=True)
-class ExtractStats:
-    files: int
-    parsed: int  # files read this run (cache misses)
-    cached: int  # files whose earlier reading was reused
-    companions: tuple[str, ...]  # CSV companion files read with their main file
-    source_files: tuple[str, ...] = ()  # the label files, in the tables' order
-    not_labels: tuple[NotLabel, ...] = ()  # what is under the folder but not read, and why
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    """One label file of this run: what to read, its cache key (None: the file could not
-    be hashed; it is read, to say why), the digests the key is made of (the file's, then
-    its companions'), and whether a sound entry for that key is in the cache (it is read
-    back when its batch is handed on)."""
-
-    task: FileTask
-    key: str | None
-    cached: bool
-    digests: tuple[str, ...] = ()
-    rejection: str | None = None  # rejected before reading (a duplicate zip member ...)
-
-
-@dataclass(frozen=True)
 class CacheTask:
     """A cache miss for a worker: read the file and store the reading in the cache."""
 
@@ -382,56 +359,29 @@ def _setup_worker(limits: config.FileLimits) -> None:
     sources.set_limits(limits)
 
 
-def _plan(
-    main: Sequence[Path],
-    companions: dict[Path, list[Path]],
-    labels_dir: Path,
-    cache: Any,
-    use_cache: bool,
-) -> tuple[list[PlannedFile], list[NotLabel], list[str]]:
-    """The cache key of every input (each file; each member of a zip), and whether a sound
-    entry for it is in the cache (`use_cache` False: every input is read). A file that
-    cannot be hashed has no key. Also what the zips hold that is not read, and their
-    companion members."""
+def plan_extraction(
+    labels_dir: Path, work: config.WorkPaths, skip: Mapping[Path, str] | None = None
+) -> ExtractPlan:
+    """Scan the labels folder (with `skip`) and key every input (`plan_inputs`); nothing
+    is read but the files' digests and the zips' listings."""
     from pipeline import runs
 
-    planned: list[PlannedFile] = []
-    not_labels: list[NotLabel] = []
-    companion_members_: list[str] = []
-
-    def add(task: FileTask, digests: Sequence[str]) -> None:
-        key = cache.cache_key(task.source_file, digests)
-        cached = use_cache and cache.verify(key)
-        planned.append(PlannedFile(task, key, cached, tuple(digests)))
-
-    for path in main:
-        source_file = source_name(path, labels_dir)
-        if is_archive(path):
-            try:
-                listing = list_archive(path, source_file)
-            except LabelError as exc:
-                task = FileTask(path, source_file)
-                planned.append(PlannedFile(task, None, False, rejection=exc.reason))
-                continue
-            for task, digests in listing.tasks:
-                add(task, digests)
-            planned += [
-                PlannedFile(FileTask(path, name), None, False, rejection=why)
-                for name, why in listing.rejected
-            ]
-            not_labels += listing.not_labels
-            companion_members_ += listing.companions
-            continue
-        beside = sorted(companions.get(path.parent, [])) if wants_companions(path.name) else []
-        task = FileTask(path, source_file, companions=tuple(str(c) for c in beside))
-        try:
-            file_digests = [runs.file_digest(p) for p in (path, *beside)]
-        except OSError:
-            planned.append(PlannedFile(task, None, False))
-            continue
-        add(task, file_digests)
-    planned.sort(key=lambda p: p.task.source_file)
-    return planned, not_labels, companion_members_
+    scan = scan_labels_folder(labels_dir, skip)
+    if not scan.files:
+        raise AuditError(
+            f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
+        )
+    main, companions = companions_of(scan.files)
+    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
+    planned, not_labels, member_companions = plan_inputs(
+        main, companions, lambda path: source_name(path, labels_dir), cache.cache_key
+    )
+    companion_names = [source_name(c, labels_dir) for group in companions.values() for c in group]
+    return ExtractPlan(
+        tuple(planned),
+        tuple(sorted([*scan.not_labels, *not_labels], key=lambda n: n.source_file)),
+        tuple(sorted(companion_names + member_companions)),
+    )
 
 
 def extract_in_batches(
@@ -445,8 +395,10 @@ def extract_in_batches(
     batch_files: int = EXTRACT_BATCH_FILES,
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
+    plan: ExtractPlan | None = None,
 ) -> ExtractStats:
-    """Read every label file under `labels_dir` (`scan_labels_folder`, with `skip`), handing
+    """Read every label file under `labels_dir` (`plan_extraction`, with `skip`; or the
+    inputs of `plan`), handing
     the readings to `take` in file order, `batch_files` files at a time (the last batch may
     be shorter).
 
@@ -462,17 +414,13 @@ def extract_in_batches(
     """
     from pipeline import runs
 
-    scan = scan_labels_folder(labels_dir, skip)
-    files = list(scan.files)
-    if not files:
-        raise AuditError(
-            f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
-        )
-    main, companions = companions_of(files)
+    if plan is None:
+        plan = plan_extraction(labels_dir, work, skip)
     cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
-    planned, member_not_labels, member_companions = _plan(
-        main, companions, labels_dir, cache, use_cache
-    )
+    planned = [
+        replace(p, cached=use_cache and p.key is not None and cache.verify(p.key))
+        for p in plan.planned
+    ]
 
     def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:
         return runs.map_isolated(
@@ -496,8 +444,10 @@ def extract_in_batches(
 
     todo = [p for p in planned if not p.cached and p.rejection is None]
     found: dict[str, CacheResult] = {}
+    changed_meanwhile = 0  # (its tables are not those of the inputs as planned)
     for p, result in zip(todo, read_in_workers(todo), strict=True):
         if result.key is not None and p.key is not None and result.key != p.key:
+            changed_meanwhile += 1
             log.warning(
                 "%s changed while it was being read: its reading is of the content read, "
                 "and is cached under that content's digest",
@@ -505,6 +455,7 @@ def extract_in_batches(
             )
         found[p.task.source_file] = result
     unstored = [r.store_error for r in found.values() if r.store_error is not None]
+    not_cached = sum(1 for r in found.values() if r.extraction is not None)
     if unstored:
         log.warning(
             "could not write %d cache entries in %s (%s): those files are read again next run",
@@ -538,23 +489,8 @@ def extract_in_batches(
             batch.append(extraction)
         take(batch)
     cache.prune(keep)
-    companion_names = tuple(
-        sorted(
-            [source_name(c, labels_dir) for group in companions.values() for c in group]
-            + member_companions
-        )
-    )
-    stats = ExtractStats(
-        files=len(planned),
-        parsed=parsed,
-        cached=len(planned) - parsed,
-        companions=companion_names,
-        source_files=tuple(p.task.source_file for p in planned),
-        not_labels=tuple(
-            sorted([*scan.not_labels, *member_not_labels], key=lambda n: n.source_file)
-        ),
-    )
-    log.info("extract: %d files, %d parsed, %d from cache", len(planned), parsed, stats.cached)
+    stats = plan.stats(parsed, unstored=not_cached + changed_meanwhile)
+    log.info("extract: %d files, %d parsed, %d from cache", stats.files, parsed, stats.cached)
     return stats
 
 
@@ -577,6 +513,7 @@ def write_label_tables(
     batch_files: int = EXTRACT_BATCH_FILES,
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
+    plan: ExtractPlan | None = None,
 ) -> ExtractStats:
     """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
@@ -614,6 +551,7 @@ def write_label_tables(
             batch_files=batch_files,
             skip=skip,
             limits=limits,
+            plan=plan,
         )
 
 

@@ -20,12 +20,14 @@ itself may be of any size: it is never read whole.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipeline import config
+from pipeline import config, runs
 from pipeline.errors import UnreadableFile
 from pipeline.records import NotLabel
 from pipeline.sources import check_size, read_bytes
@@ -262,3 +264,112 @@ def companions_of(paths: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Pa
                 continue
         main.append(path)
     return main, companions
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One input of this run: what to read, its cache key (None: the file could not be
+    hashed; it is read, to say why), the digests the key is made of (the input's, then
+    its companions'), whether a sound entry for that key is in the cache (it is read back
+    when its batch is handed on), or why it is rejected without being read."""
+
+    task: FileTask
+    key: str | None
+    cached: bool = False
+    digests: tuple[str, ...] = ()
+    rejection: str | None = None  # rejected before reading (a duplicate zip member ...)
+
+
+def plan_inputs(
+    main: Sequence[Path],
+    companions: Mapping[Path, Sequence[Path]],
+    source_name: Callable[[Path], str],
+    cache_key: Callable[[str, Sequence[str]], str],
+) -> tuple[list[PlannedFile], list[NotLabel], list[str]]:
+    """The cache key of every input (each file of `main`, each member of a zip among them;
+    `companions`: the companion files by folder), sorted by source name; also what the
+    zips hold that is not read, and their companion members."""
+    planned: list[PlannedFile] = []
+    not_labels: list[NotLabel] = []
+    member_companions: list[str] = []
+    for path in main:
+        source_file = source_name(path)
+        if is_archive(path):
+            try:
+                listing = list_archive(path, source_file)
+            except UnreadableFile as exc:
+                planned.append(PlannedFile(FileTask(path, source_file), None, rejection=exc.reason))
+                continue
+            planned += [
+                PlannedFile(task, cache_key(task.source_file, digests), digests=digests)
+                for task, digests in listing.tasks
+            ]
+            planned += [
+                PlannedFile(FileTask(path, name), None, rejection=why)
+                for name, why in listing.rejected
+            ]
+            not_labels += listing.not_labels
+            member_companions += listing.companions
+            continue
+        beside = sorted(companions.get(path.parent, [])) if wants_companions(path.name) else []
+        task = FileTask(path, source_file, companions=tuple(str(c) for c in beside))
+        try:
+            digests = tuple(runs.file_digest(p) for p in (path, *beside))
+        except OSError:
+            planned.append(PlannedFile(task, None))
+            continue
+        planned.append(PlannedFile(task, cache_key(source_file, digests), digests=digests))
+    planned.sort(key=lambda p: p.task.source_file)
+    return planned, not_labels, member_companions
+
+
+@dataclass(frozen=True)
+class ExtractStats:
+    files: int
+    parsed: int  # files read this run (cache misses)
+    cached: int  # files whose earlier reading was reused
+    companions: tuple[str, ...]  # CSV companion files read with their main file
+    source_files: tuple[str, ...] = ()  # the label files, in the tables' order
+    not_labels: tuple[NotLabel, ...] = ()  # what is under the folder but not read, and why
+    unstored: int = 0  # readings not cached as planned (over a limit, lost, changed meanwhile)
+
+
+@dataclass(frozen=True)
+class ExtractPlan:
+    """What a run will read (`plan_extraction`): every input with its cache key, what is
+    not read, and the companion files."""
+
+    planned: tuple[PlannedFile, ...]
+    not_labels: tuple[NotLabel, ...]
+    companions: tuple[str, ...]
+
+    def fingerprint(self, limits: config.FileLimits) -> str | None:
+        """What the label tables depend on: each input's name and cache key (content and
+        extractor version), the rejections made before reading, what is not read, and
+        the limits; None if an input could not be hashed (it must be read to say why)."""
+        if any(p.key is None and p.rejection is None for p in self.planned):
+            return None
+        payload = json.dumps(
+            [
+                [(p.task.source_file, p.key, p.rejection) for p in self.planned],
+                [(n.source_file, n.reason) for n in self.not_labels],
+                self.companions,
+                repr(limits),
+            ]
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def stats(self, parsed: int = 0, unstored: int = 0) -> ExtractStats:
+        files = len(self.planned)
+        return ExtractStats(
+            files=files,
+            parsed=parsed,
+            cached=files - parsed,
+            companions=self.companions,
+            source_files=tuple(p.task.source_file for p in self.planned),
+            not_labels=self.not_labels,
+            unstored=unstored,
+        )
