@@ -197,6 +197,7 @@ def run_extract(
     if not full and _up_to_date(marker, fingerprint, outputs):
         log.info("extract: %d inputs unchanged, label tables reused", len(plan.planned))
         stats = plan.stats()
+        plan.prune_cache(work.cache_dir)  # (temp files a killed run left)
     else:
         marker.unlink(missing_ok=True)
         stats = write_label_tables(

@@ -362,6 +362,11 @@ class ExtractPlan:
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
+    def prune_cache(self, cache_dir: Path) -> None:
+        """Remove the cache entries no input of this plan has, and temp files."""
+        cache = runs.ExtractionCache(cache_dir, config.extractor_version())
+        cache.prune({p.key for p in self.planned if p.key is not None})
+
     def stats(self, parsed: int = 0, unstored: int = 0) -> ExtractStats:
         files = len(self.planned)
         return ExtractStats(
