@@ -20,7 +20,6 @@ Targets (issue 16, at N=40,000): (b) <= 3 (a), (c) <= 0.5 (a), (d) <= 1 (a), pea
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -31,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.run import Step, audit_command, machine, measure
+from bench.run import Step, audit_command, bench_arguments, machine, measure
 from labelgen.dsld_formats import to_dsld_api_json
 from labelgen.products import dsld_labels
 
@@ -157,16 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_in[:1] == ["_loop"]:
         print(f"loop: {loop(Path(args_in[1]))} members")
         return 0
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.catalog", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--n", type=int, default=10_000, help="labels in the zip")
-    parser.add_argument("--jobs", type=int, default=None, help="--jobs for labelaudit")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--keep", type=Path, default=None, help="work in this folder, keep it")
-    args = parser.parse_args(args_in)
-    if args.n < 1:
-        parser.error("--n must be at least 1")
+    args = bench_arguments("bench.catalog", __doc__, 10_000, "labels in the zip", args_in)
     if args.keep is not None:
         shutil.rmtree(args.keep, ignore_errors=True)
         results = run(args.n, args.keep, args.jobs)

@@ -13,11 +13,11 @@ from pipeline.errors import BadTable, LabelError, UnreadableFile
 from pipeline.records import FileExtraction, LabelRow, ReadIssue
 from pipeline.sources.csv import (
     choose_overview,
-    companions_beside,
     is_companion_head,
     read_csv,
     split_as_form,
 )
+from pipeline.sources.registry import companions_beside
 
 DATA = Path(__file__).parent / "data" / "csv"
 ROW_FIELDS = ("name_raw", "amount_raw", "unit_raw", "dv_raw", "form_raw", "parent")

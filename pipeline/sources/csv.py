@@ -23,10 +23,9 @@ Layout 1: DSLD export (``source_format`` "csv-dsld")
     read with no amount and its unit kept ("NP").
     If a ``ProductOverview.csv`` (the export's companion file: DSLD ID, Brand Name, Net
     Contents, Serving Size, Suggested Use, ...) lies in the same folder, the brand, serving
-    size and directions (Suggested Use) of each DSLD ID are taken from it. The companion
-    file is not a label table itself: `is_companion_head` recognises it by its header so
-    the extract stage hands it to the reader with the export (the other members of the
-    same folder or archive folder) instead of rejecting it.
+    size and directions (Suggested Use) of each DSLD ID are taken from it. It is not a
+    label table: `is_companion_head` tells it by its header, and the extract stage hands
+    it to the reader with the export (from the same folder or archive folder).
 
 Layout 2: simple layout (``source_format`` "csv-simple")
     One row per ingredient; write it by hand or export it from a spreadsheet.
@@ -87,8 +86,8 @@ from pathlib import Path, PurePosixPath
 from pipeline import config
 from pipeline.errors import BadTable, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
-from pipeline.sources import check_rows, read_bytes
-from pipeline.sources.registry import COMPANION_HEAD_BYTES, Member, Reader, register
+from pipeline.sources import check_rows, read_bytes, registry
+from pipeline.sources.registry import Member, Reader, register
 
 FORMAT_DSLD = "csv-dsld"
 FORMAT_SIMPLE = "csv-simple"
@@ -267,7 +266,7 @@ def _layout(header: Sequence[str], source_file: str) -> str:
 
 def _header_from(head: bytes) -> list[str] | None:
     """The header cells of a CSV whose first bytes are `head` (None if blank)."""
-    if len(head) >= COMPANION_HEAD_BYTES and b"\n" in head:
+    if len(head) >= registry.COMPANION_HEAD_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]  # do not cut a character in two
     text = _decode(head)
     for line in text.splitlines():
@@ -300,18 +299,6 @@ def choose_overview(companions: Sequence[Member]) -> Member | None:
     if named:
         return named[0]
     return companions[0] if len(companions) == 1 else None
-
-
-def companions_beside(path: Path) -> list[Member]:
-    """The companion files beside `path` on disk, for a caller that reads one file by its
-    path (`read_csv`); the extract stage hands the reader those of its own folder scan."""
-    found = []
-    for other in sorted(path.parent.iterdir()):
-        if other.is_file() and other.suffix.lower() == ".csv" and other != path:
-            data = other.read_bytes()
-            if is_companion_head(other.name, data[:COMPANION_HEAD_BYTES]):
-                found.append(Member(other.name, data))
-    return found
 
 
 # --------------------------------------------------------------------------- rows
@@ -362,7 +349,7 @@ def read_csv(path: Path, source_file: str, data: bytes | None = None) -> FileExt
     """`csv_from_bytes` of the file at `path` (or of `data`, its bytes), with the
     companion files beside it."""
     data = read_bytes(path, source_file) if data is None else data
-    return csv_from_bytes(data, path.name, source_file, companions_beside(path))
+    return csv_from_bytes(data, path.name, source_file, registry.companions_beside(path))
 
 
 def csv_from_bytes(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from pipeline import config
 from pipeline.records import FileExtraction
@@ -95,6 +95,18 @@ def is_companion(name: str, head: bytes) -> bool:
     reader = reader_for(name)
     test = reader.is_companion if reader is not None else None
     return test is not None and test(name, head)
+
+
+def companions_beside(path: Path) -> list[Member]:
+    """The companion files beside `path` on disk, for a caller that reads one file by its
+    path (a test, a script); the extract stage hands a reader those of its own scan."""
+    found = []
+    for other in sorted(path.parent.iterdir()):
+        if other.is_file() and other != path and wants_companions(other.name):
+            data = other.read_bytes()
+            if is_companion(other.name, data[:COMPANION_HEAD_BYTES]):
+                found.append(Member(other.name, data))
+    return found
 
 
 def wants_companions(name: str) -> bool:
