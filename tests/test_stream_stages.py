@@ -324,7 +324,7 @@ def test_readings_that_cannot_be_cached_still_reach_the_tables(
 ) -> None:
     labels, work = _sample_folder(tmp_path), config.WorkPaths(tmp_path / "work")
 
-    def no_space(path: Path, data: bytes) -> None:
+    def no_space(path: Path, data: bytes, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(runs, "atomic_write_bytes", no_space)
