@@ -65,6 +65,10 @@ samples: $(BIN)/.installed-dev ## Regenerate the sample labels in data/raw (need
 bench: $(BIN)/.installed-dev ## Benchmark on N generated labels: make bench N=2000
 	$(BIN)/python -m bench.run --n $(N)
 
+.PHONY: bench-catalog
+bench-catalog: $(BIN)/.installed-dev ## Catalog benchmark: a DSLD-style zip of N labels against a bare json loop: make bench-catalog N=40000
+	$(BIN)/python -m bench.catalog --n $(N)
+
 .PHONY: bench-ocr
 bench-ocr: $(BIN)/.installed-dev ## OCR seconds per label image (median, p90) on the generated image styles, beside the plain tesseract command
 	$(BIN)/python -m bench.ocr $(if $(OCR_ENGINE),--engine $(OCR_ENGINE))

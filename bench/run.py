@@ -449,6 +449,23 @@ def format_results(results: Results) -> str:
     return "\n".join(lines)
 
 
+def bench_arguments(
+    module: str, doc: str | None, n: int, n_help: str, argv: Sequence[str]
+) -> argparse.Namespace:
+    """The options of a benchmark's command line (`python -m <module>`)."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=(doc or "").split("\n")[0]
+    )
+    parser.add_argument("--n", type=int, default=n, help=n_help)
+    parser.add_argument("--jobs", type=int, default=None, help="--jobs for labelaudit")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--keep", type=Path, default=None, help="work in this folder, keep it")
+    args = parser.parse_args(list(argv))
+    if args.n < 1:
+        parser.error("--n must be at least 1")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if args_in[:1] == ["_measure"]:
@@ -458,14 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         files, pages = baseline_loop(Path(args_in[1]))
         print(f"baseline: {files} files, {pages} pages")
         return 0
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=200, help="label PDFs to generate")
-    parser.add_argument("--jobs", type=int, default=None, help="--jobs for labelaudit")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--keep", type=Path, default=None, help="work in this folder, keep it")
-    args = parser.parse_args(args_in)
-    if args.n < 1:
-        parser.error("--n must be at least 1")
+    args = bench_arguments("bench.run", __doc__, 200, "label PDFs to generate", args_in)
     if args.keep is not None:
         if args.keep.exists():
             shutil.rmtree(args.keep)

@@ -181,21 +181,37 @@ def run_extract(
     .write_label_tables), so memory does not grow with the number of files. Each file is
     read within `limits`. The work folder and `reports_dir` are never read as labels, even
     inside the labels folder: they are listed under "not_labels" with what they are."""
-    from pipeline.extract import display_name, write_label_tables
+    from pipeline.extract import display_name, plan_extraction, write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
     skip = {work.root: "the work folder"}
     if reports_dir is not None:
         skip[reports_dir] = "the reports folder"
-    stats = write_label_tables(
-        labels_dir,
-        work,
-        jobs=jobs,
-        use_cache=not full,
-        progress=progress,
-        skip=skip,
-        limits=limits,
-    )
+    # Every input keyed by its content (a zip member by its CRC): when the keys are those
+    # the last run's label tables were made of, the tables are kept and no cache entry is
+    # read. Not when the last run read something it could not cache (over a limit, lost).
+    plan = plan_extraction(labels_dir, work, skip)
+    marker = _done_marker(work, "extract")
+    fingerprint = plan.fingerprint(limits)
+    outputs = [work.labels, work.label_rows, work.read_issues, work.rejections]
+    if not full and _up_to_date(marker, fingerprint, outputs):
+        log.info("extract: %d inputs unchanged, label tables reused", len(plan.planned))
+        stats = plan.stats()
+        plan.prune_cache(work.cache_dir)  # (temp files a killed run left)
+    else:
+        marker.unlink(missing_ok=True)
+        stats = write_label_tables(
+            labels_dir,
+            work,
+            jobs=jobs,
+            use_cache=not full,
+            progress=progress,
+            skip=skip,
+            limits=limits,
+            plan=plan,
+        )
+        if stats.unstored == 0:
+            _mark_done(marker, fingerprint, outputs)
     meta = {
         "labels_dir": display_name(str(labels_dir)),
         "files": list(stats.source_files),

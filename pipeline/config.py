@@ -27,6 +27,8 @@ IMAGE_SUFFIXES = frozenset(
     {"png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "gif", "heic", "heif"}
 )
 LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
+#: Archives read member by member (pipeline.sources.inputs), never unpacked.
+ARCHIVE_SUFFIXES = frozenset({"zip"})
 
 #: Bump when a change to extraction changes what is read from a file: the cache
 #: of extracted files (pipeline.runs) is keyed by it, so every file is read again.

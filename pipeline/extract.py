@@ -18,9 +18,8 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from pipeline import config
 from pipeline.errors import AuditError, LabelError, LimitExceeded
@@ -37,6 +36,18 @@ from pipeline.records import (
     records_to_frame,
     records_to_table,
 )
+from pipeline.sources import read_bytes
+from pipeline.sources.inputs import (
+    ExtractPlan,
+    ExtractStats,
+    FileTask,
+    PlannedFile,
+    companion_members,
+    companions_of,
+    plan_inputs,
+    read_task_bytes,
+)
+from pipeline.sources.registry import Member, read_input
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +203,8 @@ def _entry_reason(
         return f"{UNREADABLE_FILE}: {exc.strerror}"
     if not stat.S_ISREG(mode):
         return NOT_A_REGULAR_FILE
-    if Path(entry.name).suffix.lower().lstrip(".") not in config.LABEL_SUFFIXES:
+    suffix = Path(entry.name).suffix.lower().lstrip(".")
+    if suffix not in config.LABEL_SUFFIXES | config.ARCHIVE_SUFFIXES:
         return NOT_A_LABEL_TYPE
     try:  # a file this user may not read is listed, not a crash of the run when read
         os.close(_open(entry.path, os.O_RDONLY | os.O_NONBLOCK))
@@ -212,46 +224,38 @@ def source_name(path: Path, labels_dir: Path) -> str:
     return display_name(path.relative_to(labels_dir).as_posix())
 
 
-def read_label_file(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """Read one file with the reader for its type; raises LabelError when it cannot.
-    `data`: the file's bytes, read once by the caller (default: read from `path`)."""
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix in config.PDF_SUFFIXES:
-        from pipeline.sources.pdf import read_pdf
-
-        return read_pdf(path, source_file, data)
-    if suffix in config.CSV_SUFFIXES:
-        from pipeline.sources.csv import read_csv
-
-        return read_csv(path, source_file, data)
-    if suffix in config.JSON_SUFFIXES:
-        from pipeline.sources.dsld_json import read_dsld_json
-
-        return read_dsld_json(path, source_file, data)
-    from pipeline.sources.ocr import read_image
-
-    return read_image(path, source_file, data)
-
-
-@dataclass(frozen=True)
-class FileTask:
-    """One file to read: picklable, so a worker process can take it."""
-
-    path: Path
-    source_file: str
+def read_label_file(
+    path: Path,
+    source_file: str,
+    data: bytes | None = None,
+    companions: Sequence[Member] = (),
+) -> FileExtraction:
+    """Read one input with the reader registered for its name (pipeline.sources.registry);
+    raises LabelError when it cannot. `path`: the file, or a zip member's name; `data`:
+    its bytes, read once by the caller (default: read from `path`); `companions`: the
+    companion files of its folder or archive folder."""
+    if data is None:
+        data = read_bytes(path, source_file)
+    return read_input(data, path.as_posix(), source_file, companions)
 
 
 def _rejected(source_file: str, reason: str) -> FileExtraction:
     return FileExtraction(source_file, rejection=Rejection(source_file, reason))
 
 
-def read_once(task: FileTask, data: bytes | None = None) -> tuple[FileExtraction, bool]:
+def read_once(
+    task: FileTask, data: bytes | None = None, companions: Sequence[Member] | None = None
+) -> tuple[FileExtraction, bool]:
     """Read one file (from `data`, its bytes, if given); a LabelError (or an unexpected
     reader crash) becomes its rejection. Returns the reading and whether it may be cached:
     not when a per-file limit stopped it (LimitExceeded), which depends on the run's
     settings, not only on the file. A MemoryError is raised (the worker's box handles it)."""
     try:
-        extraction = read_label_file(task.path, task.source_file, data)
+        if data is None:
+            data = read_task_bytes(task)[0]
+        if companions is None:
+            companions = [member for member, _ in companion_members(task)]
+        extraction = read_label_file(Path(task.name), task.source_file, data, companions)
     except LimitExceeded as exc:
         return _rejected(task.source_file, exc.reason), False
     except LabelError as exc:
@@ -284,52 +288,6 @@ def extractions_to_tables(extractions: Sequence[FileExtraction]) -> Extraction:
     )
 
 
-def _import_readers(suffixes: set[str]) -> None:
-    """Import the readers a pool will need before it forks, so every worker inherits
-    them instead of importing pdfplumber/pdfminer again."""
-    if suffixes & config.PDF_SUFFIXES:
-        import pipeline.sources.pdf
-    if suffixes & config.CSV_SUFFIXES:
-        import pipeline.sources.csv  # noqa: F401
-
-
-@dataclass(frozen=True)
-class ExtractStats:
-    files: int
-    parsed: int  # files read this run (cache misses)
-    cached: int  # files whose earlier reading was reused
-    companions: tuple[str, ...]  # CSV companion files read with their main file
-    source_files: tuple[str, ...] = ()  # the label files, in the tables' order
-    not_labels: tuple[NotLabel, ...] = ()  # what is under the folder but not read, and why
-
-
-def _companions(files: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Path]]]:
-    """Split DSLD ProductOverview.csv companions from the label files they belong to."""
-    from pipeline.sources.csv import is_companion_csv
-
-    main: list[Path] = []
-    companions: dict[Path, list[Path]] = {}
-    for path in files:
-        if path.suffix.lower() == ".csv" and is_companion_csv(path):
-            companions.setdefault(path.parent, []).append(path)
-        else:
-            main.append(path)
-    return main, companions
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    """One label file of this run: what to read, its cache key (None: the file could not
-    be hashed; it is read, to say why), the digests the key is made of (the file's, then
-    its companions'), and whether a sound entry for that key is in the cache (it is read
-    back when its batch is handed on)."""
-
-    task: FileTask
-    key: str | None
-    cached: bool
-    digests: tuple[str, ...] = ()
-
-
 @dataclass(frozen=True)
 class CacheTask:
     """A cache miss for a worker: read the file and store the reading in the cache."""
@@ -353,20 +311,23 @@ class CacheResult:
 
 
 def extract_into_cache(job: CacheTask) -> CacheResult:
-    """Read one file once into memory, hash those bytes and hand the same bytes to the
+    """Read one input once into memory, take the digest of those bytes (a file's sha256;
+    a zip member's CRC-32, checked as it is inflated) and hand the same bytes to the
     reader, then store the reading under the key of that digest: what is cached is what
-    was read, even if the file changed since the run hashed it (or changes again after)."""
+    was read, even if the input changed since the run planned it (or changes again after)."""
     from pipeline import runs
-    from pipeline.sources import read_bytes
 
     try:
-        data = read_bytes(job.task.path, job.task.source_file)
+        data, digest = read_task_bytes(job.task)
+        read = [(data, digest), *((m.data, d) for m, d in companion_members(job.task))]
+        companions = [m for m, _ in companion_members(job.task)] if job.task.companions else []
     except LabelError as exc:
         return CacheResult(None, _rejected(job.task.source_file, exc.reason))
-    digests = (hashlib.sha256(data).hexdigest(), *job.digests[1:])
+    digests = tuple(d or hashlib.sha256(b).hexdigest() for b, d in read)
+    del read
     cache = runs.ExtractionCache(job.cache_dir, job.extractor_version)
     key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
-    extraction, cacheable = read_once(job.task, data)
+    extraction, cacheable = read_once(job.task, data, companions)
     del data
     if not cacheable or key is None:
         return CacheResult(key, extraction)
@@ -398,31 +359,29 @@ def _setup_worker(limits: config.FileLimits) -> None:
     sources.set_limits(limits)
 
 
-def _plan(
-    main: Sequence[Path],
-    companions: dict[Path, list[Path]],
-    labels_dir: Path,
-    cache: Any,
-    use_cache: bool,
-) -> list[PlannedFile]:
-    """The cache key of every file, and whether a sound entry for it is in the cache
-    (`use_cache` False: every file is read). A file that cannot be hashed has no key."""
+def plan_extraction(
+    labels_dir: Path, work: config.WorkPaths, skip: Mapping[Path, str] | None = None
+) -> ExtractPlan:
+    """Scan the labels folder (with `skip`) and key every input (`plan_inputs`); nothing
+    is read but the files' digests and the zips' listings."""
     from pipeline import runs
 
-    planned = []
-    for path in main:
-        source_file = source_name(path, labels_dir)
-        try:
-            digests = [runs.file_digest(path)]
-            if path.suffix.lower() == ".csv":
-                digests += [runs.file_digest(c) for c in sorted(companions.get(path.parent, []))]
-        except OSError:
-            planned.append(PlannedFile(FileTask(path, source_file), None, False))
-            continue
-        key = cache.cache_key(source_file, digests)
-        cached = use_cache and cache.verify(key)
-        planned.append(PlannedFile(FileTask(path, source_file), key, cached, tuple(digests)))
-    return planned
+    scan = scan_labels_folder(labels_dir, skip)
+    if not scan.files:
+        raise AuditError(
+            f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
+        )
+    main, companions = companions_of(scan.files)
+    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
+    planned, not_labels, member_companions = plan_inputs(
+        main, companions, lambda path: source_name(path, labels_dir), cache.cache_key
+    )
+    companion_names = [source_name(c, labels_dir) for group in companions.values() for c in group]
+    return ExtractPlan(
+        tuple(planned),
+        tuple(sorted([*scan.not_labels, *not_labels], key=lambda n: n.source_file)),
+        tuple(sorted(companion_names + member_companions)),
+    )
 
 
 def extract_in_batches(
@@ -436,8 +395,10 @@ def extract_in_batches(
     batch_files: int = EXTRACT_BATCH_FILES,
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
+    plan: ExtractPlan | None = None,
 ) -> ExtractStats:
-    """Read every label file under `labels_dir` (`scan_labels_folder`, with `skip`), handing
+    """Read every label file under `labels_dir` (`plan_extraction`, with `skip`; or the
+    inputs of `plan`), handing
     the readings to `take` in file order, `batch_files` files at a time (the last batch may
     be shorter).
 
@@ -453,19 +414,15 @@ def extract_in_batches(
     """
     from pipeline import runs
 
-    scan = scan_labels_folder(labels_dir, skip)
-    files = list(scan.files)
-    if not files:
-        raise AuditError(
-            f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
-        )
-    main, companions = _companions(files)
+    if plan is None:
+        plan = plan_extraction(labels_dir, work, skip)
     cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
-    planned = _plan(main, companions, labels_dir, cache, use_cache)
+    planned = [
+        replace(p, cached=use_cache and p.key is not None and cache.verify(p.key))
+        for p in plan.planned
+    ]
 
     def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:
-        if len(todo) > 1 and jobs > 1:
-            _import_readers({p.task.path.suffix.lower().lstrip(".") for p in todo})
         return runs.map_isolated(
             extract_into_cache,
             [
@@ -485,10 +442,12 @@ def extract_in_batches(
             progress=progress,
         )
 
-    todo = [p for p in planned if not p.cached]
+    todo = [p for p in planned if not p.cached and p.rejection is None]
     found: dict[str, CacheResult] = {}
+    changed_meanwhile = 0  # (its tables are not those of the inputs as planned)
     for p, result in zip(todo, read_in_workers(todo), strict=True):
         if result.key is not None and p.key is not None and result.key != p.key:
+            changed_meanwhile += 1
             log.warning(
                 "%s changed while it was being read: its reading is of the content read, "
                 "and is cached under that content's digest",
@@ -496,6 +455,7 @@ def extract_in_batches(
             )
         found[p.task.source_file] = result
     unstored = [r.store_error for r in found.values() if r.store_error is not None]
+    not_cached = sum(1 for r in found.values() if r.extraction is not None)
     if unstored:
         log.warning(
             "could not write %d cache entries in %s (%s): those files are read again next run",
@@ -503,12 +463,16 @@ def extract_in_batches(
             cache.entries_dir,
             unstored[0],
         )
-    parsed, size = len(todo), max(1, batch_files)
+    parsed = len(todo) + sum(p.rejection is not None for p in planned)
+    size = max(1, batch_files)
     keep = {p.key for p in planned if p.cached and p.key is not None}
     keep |= {r.key for r in found.values() if r.key is not None}
     for start in range(0, len(planned), size):
         batch = []
         for p in planned[start : start + size]:
+            if p.rejection is not None:
+                batch.append(_rejected(p.task.source_file, p.rejection))
+                continue
             result = found.pop(p.task.source_file, CacheResult(p.key, None))
             extraction = result.extraction
             if extraction is None and result.key is not None:
@@ -525,18 +489,8 @@ def extract_in_batches(
             batch.append(extraction)
         take(batch)
     cache.prune(keep)
-    companion_names = tuple(
-        source_name(c, labels_dir) for group in companions.values() for c in group
-    )
-    stats = ExtractStats(
-        files=len(main),
-        parsed=parsed,
-        cached=len(main) - parsed,
-        companions=companion_names,
-        source_files=tuple(p.task.source_file for p in planned),
-        not_labels=scan.not_labels,
-    )
-    log.info("extract: %d files, %d parsed, %d from cache", len(main), parsed, stats.cached)
+    stats = plan.stats(parsed, unstored=not_cached + changed_meanwhile)
+    log.info("extract: %d files, %d parsed, %d from cache", stats.files, parsed, stats.cached)
     return stats
 
 
@@ -559,6 +513,7 @@ def write_label_tables(
     batch_files: int = EXTRACT_BATCH_FILES,
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
+    plan: ExtractPlan | None = None,
 ) -> ExtractStats:
     """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
@@ -596,6 +551,7 @@ def write_label_tables(
             batch_files=batch_files,
             skip=skip,
             limits=limits,
+            plan=plan,
         )
 
 

@@ -23,10 +23,9 @@ Layout 1: DSLD export (``source_format`` "csv-dsld")
     read with no amount and its unit kept ("NP").
     If a ``ProductOverview.csv`` (the export's companion file: DSLD ID, Brand Name, Net
     Contents, Serving Size, Suggested Use, ...) lies in the same folder, the brand, serving
-    size and directions (Suggested Use) of each DSLD ID are taken from it. The companion
-    file is not a label table itself: `is_companion_csv` recognises it by its header so
-    the extract stage can skip it ("companion of DietarySupplementFacts.csv") instead of
-    rejecting it, and `companion_facts_file` names the export it belongs to.
+    size and directions (Suggested Use) of each DSLD ID are taken from it. It is not a
+    label table: `is_companion_head` tells it by its header, and the extract stage hands
+    it to the reader with the export (from the same folder or archive folder).
 
 Layout 2: simple layout (``source_format`` "csv-simple")
     One row per ingredient; write it by hand or export it from a spreadsheet.
@@ -82,11 +81,13 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from pipeline import config
 from pipeline.errors import BadTable, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
-from pipeline.sources import check_rows, read_bytes
+from pipeline.sources import check_rows, read_bytes, registry
+from pipeline.sources.registry import Member, Reader, register
 
 FORMAT_DSLD = "csv-dsld"
 FORMAT_SIMPLE = "csv-simple"
@@ -172,9 +173,7 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _read_text(path: Path, source_file: str, data: bytes | None = None) -> str:
-    if data is None:
-        data = read_bytes(path, source_file)
+def _read_text(data: bytes, source_file: str) -> str:
     text = _decode(data)
     if "\x00" in text:
         raise UnreadableFile("not a text CSV file: it holds binary data", source_file=source_file)
@@ -265,33 +264,26 @@ def _layout(header: Sequence[str], source_file: str) -> str:
     )
 
 
-_HEADER_BYTES = 65536
-
-
-def _header_of(path: Path) -> list[str] | None:
-    """The header cells of a CSV file, from its first 64 KiB (None if unreadable/blank)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_HEADER_BYTES)
-    except OSError:
-        return None
-    if len(data) == _HEADER_BYTES and b"\n" in data:
-        data = data[: data.rindex(b"\n") + 1]  # do not cut a character in two
-    text = _decode(data)
+def _header_from(head: bytes) -> list[str] | None:
+    """The header cells of a CSV whose first bytes are `head` (None if blank)."""
+    if len(head) >= registry.COMPANION_HEAD_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]  # do not cut a character in two
+    text = _decode(head)
     for line in text.splitlines():
         if line.strip():
             return next(csv.reader([line], delimiter=_delimiter(line)), None)
     return None
 
 
-def is_companion_csv(path: Path) -> bool:
-    """True if `path` is a DSLD ProductOverview.csv: a companion file, not a label table.
+def is_companion_head(name: str, head: bytes) -> bool:
+    """True if a CSV starting with the bytes `head` is a DSLD ProductOverview.csv: a
+    companion file, not a label table.
 
     Decided by the header alone: it names DSLD ID and Brand Name and has no Ingredient
-    column. The extract stage skips such a file (it is read together with the
-    DietarySupplementFacts.csv beside it) instead of rejecting it.
+    column. The extract stage does not read such a file alone (it is handed to the reader
+    with the other CSV files of its folder) instead of rejecting it.
     """
-    header = _header_of(path)
+    header = _header_from(head)
     if not header:
         return False
     return not _missing(header, ("DSLD ID", "Brand Name")) and bool(
@@ -299,41 +291,14 @@ def is_companion_csv(path: Path) -> bool:
     )
 
 
-def _is_dsld_facts(path: Path) -> bool:
-    header = _header_of(path)
-    return bool(header) and not _missing(header or [], DSLD_REQUIRED)
-
-
-def _csv_files_beside(path: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in path.parent.iterdir()
-        if p.is_file() and p.suffix.lower() == ".csv" and p.resolve() != path.resolve()
-    )
-
-
-def find_overview(facts_path: Path) -> Path | None:
-    """The ProductOverview.csv read together with the DSLD export `facts_path`, if any.
-
-    A file named ProductOverview.csv (any case) in the same folder is preferred; failing
-    that, the only companion-headed CSV there is used.
-    """
-    companions = [p for p in _csv_files_beside(facts_path) if is_companion_csv(p)]
-    named = [p for p in companions if p.name.lower() == OVERVIEW_FILE_NAME]
+def choose_overview(companions: Sequence[Member]) -> Member | None:
+    """The ProductOverview.csv read together with a DSLD export, among the companion files
+    of its folder: one named ProductOverview.csv (any case) is preferred; failing that, the
+    only one there is used."""
+    named = [c for c in companions if PurePosixPath(c.name).name.lower() == OVERVIEW_FILE_NAME]
     if named:
         return named[0]
     return companions[0] if len(companions) == 1 else None
-
-
-def companion_facts_file(overview_path: Path) -> Path | None:
-    """The DSLD export (DietarySupplementFacts.csv) that the companion file belongs to.
-
-    None if no CSV with the DSLD export header lies in the same folder.
-    """
-    for candidate in _csv_files_beside(overview_path):
-        if _is_dsld_facts(candidate) and find_overview(candidate) == overview_path:
-            return candidate
-    return None
 
 
 # --------------------------------------------------------------------------- rows
@@ -381,14 +346,24 @@ def _amount(
 
 
 def read_csv(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """Read one CSV label table (DSLD export or simple layout) into labels and rows; `data`:
-    the file's bytes as read by the extract stage (default: read from `path`)."""
-    table = _parse(_read_text(path, source_file, data), source_file)
+    """`csv_from_bytes` of the file at `path` (or of `data`, its bytes), with the
+    companion files beside it."""
+    data = read_bytes(path, source_file) if data is None else data
+    return csv_from_bytes(data, path.name, source_file, registry.companions_beside(path))
+
+
+def csv_from_bytes(
+    data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
+) -> FileExtraction:
+    """Read one CSV label table (DSLD export or simple layout) into labels and rows, from
+    its bytes; `companions`: the companion files of its folder (a DSLD export takes brand,
+    serving size and directions from its ProductOverview.csv among them)."""
+    table = _parse(_read_text(data, source_file), source_file)
     layout = _layout(table.header, source_file)
     if not table.rows:
         raise BadTable("the CSV has a header but no data rows", source_file=source_file)
     if layout == FORMAT_DSLD:
-        return _read_dsld(path, source_file, table)
+        return _read_dsld(source_file, table, choose_overview(companions))
     return _read_simple(source_file, table)
 
 
@@ -534,7 +509,7 @@ _DSLD_FIELDS = {
 }
 
 
-def _read_dsld(path: Path, source_file: str, table: _Table) -> FileExtraction:
+def _read_dsld(source_file: str, table: _Table, overview_file: Member | None) -> FileExtraction:
     index = _column_index(table.header, DSLD_REQUIRED + DSLD_OPTIONAL, source_file)
     products: list[_Product] = []
     by_id: dict[str, _Product] = {}
@@ -572,7 +547,7 @@ def _read_dsld(path: Path, source_file: str, table: _Table) -> FileExtraction:
     for product in products:
         if not product.name:
             product.name = f"DSLD {product.key[0]}"
-    overview = _read_overview(path, source_file, issues)
+    overview = _read_overview(overview_file, source_file, issues)
     label_texts = {
         i: overview.get(p.key[0], {}) for i, p in enumerate(products) if p.key[0] in overview
     }
@@ -580,27 +555,26 @@ def _read_dsld(path: Path, source_file: str, table: _Table) -> FileExtraction:
 
 
 def _read_overview(
-    facts_path: Path, source_file: str, issues: list[ReadIssue]
+    overview_file: Member | None, source_file: str, issues: list[ReadIssue]
 ) -> dict[str, dict[str, str]]:
     """Brand, serving size and directions by DSLD ID from the companion file, if any.
 
     A companion file that cannot be read is noted in `issues`; the export is still read.
     """
-    overview_path = find_overview(facts_path)
-    if overview_path is None:
+    if overview_file is None:
         return {}
     try:
-        table = _parse(_decode(overview_path.read_bytes()), source_file)
+        table = _parse(_decode(overview_file.data), source_file)
         index = _column_index(table.header, OVERVIEW_COLUMNS, source_file)
-    except (OSError, UnreadableFile, BadTable) as exc:
-        detail = exc.detail if isinstance(exc, UnreadableFile | BadTable) else str(exc)
+    except (UnreadableFile, BadTable) as exc:
         issues.append(
             ReadIssue(
                 source_file,
                 None,
                 None,
                 None,
-                f"the companion file {overview_path.name} could not be read: {detail}",
+                f"the companion file {PurePosixPath(overview_file.name).name} could not be "
+                f"read: {exc.detail}",
             )
         )
         return {}
@@ -615,3 +589,8 @@ def _read_overview(
                 "directions": values.get("Suggested Use", ""),
             }
     return out
+
+
+READER = register(
+    Reader(FORMAT_DSLD, config.CSV_SUFFIXES, csv_from_bytes, is_companion=is_companion_head)
+)

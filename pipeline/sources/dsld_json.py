@@ -27,12 +27,15 @@ Rows are numbered 1, 2, ... in reading order (DSLD's own ``order`` may skip numb
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline import config
 from pipeline.errors import BadTable, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
 from pipeline.sources import read_bytes
+from pipeline.sources.registry import Member, Reader, register
 
 SOURCE_FORMAT = "dsld-json"
 ADULTS = "Adults and children 4 or more years of age"
@@ -70,10 +73,16 @@ def _type_name(value: Any) -> str:
 
 
 def read_dsld_json(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """Read one DSLD label JSON file (a label object or an array of them); `data`: the
-    file's bytes as read by the extract stage (default: read from `path`)."""
-    if data is None:
-        data = read_bytes(path, source_file)
+    """`dsld_json_from_bytes` of the file at `path` (or of `data`, its bytes)."""
+    return dsld_json_from_bytes(
+        read_bytes(path, source_file) if data is None else data, path.name, source_file
+    )
+
+
+def dsld_json_from_bytes(
+    data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
+) -> FileExtraction:
+    """Read one DSLD label JSON (a label object or an array of them) from its bytes."""
     if not data.strip():
         raise UnreadableFile("the JSON file is empty", source_file=source_file)
     try:
@@ -288,3 +297,6 @@ def _rows(
         if isinstance(nested, list) and nested:
             _rows(nested, source_file, index, name or None, out, issues)
     return out
+
+
+READER = register(Reader(SOURCE_FORMAT, config.JSON_SUFFIXES, dsld_json_from_bytes))

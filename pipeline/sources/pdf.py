@@ -27,10 +27,12 @@ from pdfplumber.page import Page
 from pdfplumber.utils.exceptions import PdfminerException
 from pdfplumber.utils.text import WordExtractor
 
+from pipeline import config
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, words_to_labels
 from pipeline.records import FileExtraction, Label, ReadIssue, Word
 from pipeline.sources import check_pages, ocr, read_bytes
+from pipeline.sources.registry import Member, Reader, register
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
 ENCRYPTED = "cannot open PDF: it is encrypted (password-protected)"
@@ -268,10 +270,18 @@ def fallback_name(path: Path) -> str:
 
 
 def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """The labels, panel rows and read issues of one PDF (raises a LabelError): `data`,
-    the file's bytes as read by the extract stage (default: read from `path`)."""
-    if data is None:
-        data = read_bytes(path, source_file)
+    """`pdf_from_bytes` of the file at `path` (or of `data`, its bytes)."""
+    return pdf_from_bytes(
+        read_bytes(path, source_file) if data is None else data, path.name, source_file
+    )
+
+
+def pdf_from_bytes(
+    data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
+) -> FileExtraction:
+    """The labels, panel rows and read issues of one PDF (raises a LabelError), from its
+    bytes. The pages with no usable text layer are handed to OCR here, and only here."""
+    path = Path(name)  # (for OCR and the fallback name: never opened, the bytes are given)
     try:
         pages, graphics = pdf_pages(data, source_file)
     except (PdfminerException, PSException, PDFSyntaxError) as exc:
@@ -304,3 +314,6 @@ def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExt
     return FileExtraction(
         source_file=source_file, labels=tuple(labels), rows=tuple(rows), issues=tuple(issues)
     )
+
+
+READER = register(Reader("pdf", config.PDF_SUFFIXES, pdf_from_bytes))

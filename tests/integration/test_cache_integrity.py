@@ -16,10 +16,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipeline import config, runs
+from pipeline import config, extract, runs
 from pipeline.audit import run_audit
 from pipeline.protocol import load_protocol
-from pipeline.sources import csv as csv_source
 from tests.hostile import good_folder, simple_csv
 
 PROTOCOL = load_protocol(None)
@@ -148,18 +147,20 @@ def test_a_file_changed_while_its_reader_runs_is_read_again_next_run(
     labels.mkdir()
     (labels / "a.csv").write_text(simple_csv("Alpha Cal", 500), encoding="utf-8")
     (labels / "b.csv").write_text(simple_csv("Other Cal"), encoding="utf-8")
-    real = csv_source.read_csv
+    real = extract.read_label_file
 
-    def change_mid_read(path: Path, source_file: str, data: bytes | None = None) -> Any:
-        if path.name == "a.csv":
-            path.write_text(simple_csv("Beta Cal", 600), encoding="utf-8")
-        return real(path, source_file, data)
+    def change_mid_read(
+        path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
+    ) -> Any:
+        if path.name == "a.csv":  # (path: the input's name; the bytes are given)
+            (labels / path.name).write_text(simple_csv("Beta Cal", 600), encoding="utf-8")
+        return real(path, source_file, data, companions)
 
-    monkeypatch.setattr(csv_source, "read_csv", change_mid_read)
+    monkeypatch.setattr(extract, "read_label_file", change_mid_read)
     audit = _run(labels, tmp_path)["audit"]
     names = {p["source_file"]: p["product_name"] for p in audit["products"]}
     assert names == {"a.csv": "Alpha Cal", "b.csv": "Other Cal"}
-    monkeypatch.setattr(csv_source, "read_csv", real)
+    monkeypatch.setattr(extract, "read_label_file", real)
     audit = _run(labels, tmp_path)["audit"]
     names = {p["source_file"]: p["product_name"] for p in audit["products"]}
     assert names == {"a.csv": "Beta Cal", "b.csv": "Other Cal"}
@@ -189,6 +190,9 @@ def test_a_damaged_cache_entry_is_rebuilt_with_a_warning(
         entry.write_bytes(raw[: len(raw) // 2])
     else:
         entry.write_bytes(b"[" + raw[1:])
+    # entries are checked when used: when the label tables are made again (an unchanged
+    # folder keeps its tables and reads no entry)
+    (tmp_path / "work" / ".extract.done").unlink()
     with caplog.at_level(logging.WARNING):
         report = _run(labels, tmp_path)
     said = (

@@ -8,6 +8,7 @@ import shutil
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -117,10 +118,12 @@ def test_a_worker_that_dies_or_hangs_loses_only_its_file(
         (labels / name).write_text(simple_csv(name.removesuffix(".csv")), encoding="utf-8")
     real = extract.read_label_file
 
-    def reader(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    def reader(
+        path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
+    ) -> FileExtraction:
         if source_file == "bad-1.csv":
             _misbehave(how)
-        return real(path, source_file, data)
+        return real(path, source_file, data, companions)
 
     monkeypatch.setattr(extract, "read_label_file", reader)
     monkeypatch.setattr(runs, "KILL_GRACE_SECONDS", 0.5)
@@ -138,10 +141,12 @@ def test_one_job_reads_in_a_worker_too(tmp_path: Path, monkeypatch: pytest.Monke
     (labels / "bad-1.csv").write_text(simple_csv("Bad"), encoding="utf-8")
     real = extract.read_label_file
 
-    def reader(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
+    def reader(
+        path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
+    ) -> FileExtraction:
         if source_file == "bad-1.csv":
             _misbehave("sigkill")
-        return real(path, source_file, data)
+        return real(path, source_file, data, companions)
 
     monkeypatch.setattr(extract, "read_label_file", reader)
     rejected, products, _ = _extract(labels, tmp_path, jobs=1)

@@ -75,7 +75,7 @@ def test_workers_die_with_the_main_process(tmp_path: Path) -> None:
         from pipeline.audit import run_audit
         from pipeline.protocol import load_protocol
 
-        def slow(path, source_file, data=None):
+        def slow(path, source_file, data=None, companions=()):
             time.sleep(120)
 
         extract.read_label_file = slow
@@ -174,6 +174,7 @@ def test_damaged_work_files_never_stop_a_later_run(tmp_path: Path) -> None:
     pieces.write_bytes(bytes(raw))
     entry = next((work / "cache" / f"extract-v{config.EXTRACTOR_VERSION}").glob("*.json"))
     entry.write_bytes(entry.read_bytes()[:300])  # a truncated cache entry
+    (work / ".extract.done").unlink()  # (else the label tables are kept: no entry is read)
     (work / "validation_state.json").write_text("{")
     (work / "chart.json").write_text("[]")
     code, output = _audit(tmp_path)

@@ -422,7 +422,7 @@ def test_missing_entry_is_a_plain_miss(tmp_path: Path) -> None:
 def test_failed_cache_write_is_logged_not_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def full_disk(path: Path, data: bytes) -> None:
+    def full_disk(path: Path, data: bytes, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)

@@ -309,6 +309,9 @@ def test_a_broken_cache_entry_is_read_again(tmp_path: Path) -> None:
     entries = sorted((work.cache_dir / f"extract-v{config.EXTRACTOR_VERSION}").glob("*.json"))
     assert len(entries) == 3
     entries[0].write_text("{broken")
+    # the label tables are those of these inputs: kept, no cache entry is read
+    assert (run_extract(labels, work, progress=False)["parsed"]) == 0
+    (work.root / ".extract.done").unlink()  # the tables must be made again
     meta = run_extract(labels, work, progress=False)
     assert (meta["parsed"], meta["cached"]) == (1, 2)
     for name, p in _paths(work).items():
@@ -320,7 +323,7 @@ def test_readings_that_cannot_be_cached_still_reach_the_tables(
 ) -> None:
     labels, work = _sample_folder(tmp_path), config.WorkPaths(tmp_path / "work")
 
-    def no_space(path: Path, data: bytes) -> None:
+    def no_space(path: Path, data: bytes, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(runs, "atomic_write_bytes", no_space)

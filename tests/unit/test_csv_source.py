@@ -11,12 +11,12 @@ from labelgen.products import WARFARIN, dsld_label, dsld_labels, sample_product
 from pipeline.errors import BadTable, LabelError, UnreadableFile
 from pipeline.records import ReadIssue
 from pipeline.sources.csv import (
-    companion_facts_file,
-    find_overview,
-    is_companion_csv,
+    choose_overview,
+    is_companion_head,
     read_csv,
     split_as_form,
 )
+from pipeline.sources.registry import companions_beside
 from tests.builders import DATA, ROW_FIELDS, assert_rejected, row, rows_of
 
 CSV_DATA = DATA / "csv"
@@ -321,19 +321,20 @@ def test_companion_detection(tmp_path: Path) -> None:
     facts, overview = tmp_path / "DietarySupplementFacts.csv", tmp_path / "ProductOverview.csv"
     write_dsld_csv([dsld_label("11243")], facts, overview)
     simple = write_simple_csv([sample_product("sample-k2-only")], tmp_path / "mine.csv")
-    assert is_companion_csv(overview) is True
-    assert is_companion_csv(facts) is False
-    assert is_companion_csv(simple) is False
-    assert is_companion_csv(CSV_DATA / "empty.csv") is False
-    assert find_overview(facts) == overview
-    assert companion_facts_file(overview) == facts
-    assert companion_facts_file(simple) is None
+    assert is_companion_head(overview.name, overview.read_bytes()) is True
+    assert is_companion_head(facts.name, facts.read_bytes()) is False
+    assert is_companion_head(simple.name, simple.read_bytes()) is False
+    assert is_companion_head("empty.csv", (CSV_DATA / "empty.csv").read_bytes()) is False
+    assert [m.name for m in companions_beside(facts)] == ["ProductOverview.csv"]
+    assert companions_beside(overview) == []
+    chosen = choose_overview(companions_beside(facts))
+    assert chosen is not None and chosen.data == overview.read_bytes()
 
 
 def test_companion_under_another_name_is_used_when_it_is_the_only_one(tmp_path: Path) -> None:
     facts = tmp_path / "export.csv"
     write_dsld_csv([dsld_label("11243")], facts, tmp_path / "overview_2024.csv")
-    assert find_overview(facts) == tmp_path / "overview_2024.csv"
+    assert [m.name for m in companions_beside(facts)] == ["overview_2024.csv"]
     assert read_csv(facts, "export.csv").labels[0].brand == "Nikken Kenzen"
 
 

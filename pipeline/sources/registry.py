@@ -1,0 +1,125 @@
+"""The reader registry: which reader reads which input, found by its name.
+
+Each reader module (one per input format) registers a `Reader` at import: the suffixes it
+reads, a function from bytes plus a name to a `FileExtraction`, and, for a format whose
+files come with companions (a DSLD ProductOverview.csv beside its export), how to tell a
+companion by its first bytes. The extract stage never opens a reader module itself: it
+hands each input (a file under the labels folder, or a member of a zip in it) to
+`read_input` with its bytes and the companions of the same folder or archive folder, so a
+reader never lists a folder to find them.
+
+Adding an input format: a module under pipeline/sources/ that calls `register`, and its
+name and suffixes (a set in pipeline.config) in `READER_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from pipeline import config
+from pipeline.records import FileExtraction
+
+
+@dataclass(frozen=True)
+class Member:
+    """One input handed to a reader: its name (the path under the labels folder, or the
+    member's name in its archive) and its bytes."""
+
+    name: str
+    data: bytes
+
+
+#: read(data, name, source_file, companions) -> FileExtraction; raises a LabelError.
+ReadFn = Callable[[bytes, str, str, Sequence[Member]], FileExtraction]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """An input format: `suffixes` (lower case, no dot) it reads with `read`; `is_companion`
+    (given a name and the input's first `COMPANION_HEAD_BYTES` bytes) tells an input that
+    is not read alone but with the files beside it (None: the format has no companions)."""
+
+    format: str
+    suffixes: frozenset[str]
+    read: ReadFn
+    is_companion: Callable[[str, bytes], bool] | None = None
+
+
+#: The reader modules and the suffixes (pipeline.config) each registers: a module is
+#: imported when an input of its suffixes is first read or planned, so a run of JSON
+#: labels never imports pdfplumber or Pillow (~0.4 s of CPU, in every worker).
+READER_MODULES: dict[str, frozenset[str]] = {
+    "pipeline.sources.pdf": config.PDF_SUFFIXES,
+    "pipeline.sources.csv": config.CSV_SUFFIXES,
+    "pipeline.sources.dsld_json": config.JSON_SUFFIXES,
+    "pipeline.sources.image": config.IMAGE_SUFFIXES,
+}
+
+#: How much of an input `Reader.is_companion` is shown.
+COMPANION_HEAD_BYTES = 65536
+
+_READERS: dict[str, Reader] = {}
+
+
+def register(reader: Reader) -> Reader:
+    """Make `reader` the reader of its suffixes (called by each reader module)."""
+    for suffix in reader.suffixes:
+        _READERS[suffix] = reader
+    return reader
+
+
+def _load(suffix: str) -> None:
+    """Import the reader module of `suffix` (once)."""
+    if suffix not in _READERS:
+        for module, suffixes in READER_MODULES.items():
+            if suffix in suffixes:
+                importlib.import_module(module)
+
+
+def suffix_of(name: str) -> str:
+    return PurePosixPath(name).suffix.lower().lstrip(".")
+
+
+def reader_for(name: str) -> Reader | None:
+    """The reader of an input called `name` (by its suffix), or None."""
+    suffix = suffix_of(name)
+    _load(suffix)
+    return _READERS.get(suffix)
+
+
+def is_companion(name: str, head: bytes) -> bool:
+    """Whether the input `name`, starting with the bytes `head`, is a companion file."""
+    reader = reader_for(name)
+    test = reader.is_companion if reader is not None else None
+    return test is not None and test(name, head)
+
+
+def companions_beside(path: Path) -> list[Member]:
+    """The companion files beside `path` on disk, for a caller that reads one file by its
+    path (a test, a script); the extract stage hands a reader those of its own scan."""
+    found = []
+    for other in sorted(path.parent.iterdir()):
+        if other.is_file() and other != path and wants_companions(other.name):
+            data = other.read_bytes()
+            if is_companion(other.name, data[:COMPANION_HEAD_BYTES]):
+                found.append(Member(other.name, data))
+    return found
+
+
+def wants_companions(name: str) -> bool:
+    """Whether the reader of `name` reads companion files with it."""
+    reader = reader_for(name)
+    return reader is not None and reader.is_companion is not None
+
+
+def read_input(
+    data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
+) -> FileExtraction:
+    """Read one input with the reader for its name; raises a LabelError when it cannot."""
+    reader = reader_for(name)
+    if reader is None:
+        raise ValueError(f"no reader for {name!r}")
+    return reader.read(data, name, source_file, companions)
