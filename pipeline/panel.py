@@ -72,7 +72,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.records import Label, LabelRow, ReadIssue, Word
+from pipeline.records import Label, LabelRow, ReadIssue, Word, bbox_fields
 from pipeline.units import ambiguous_among_decimal_commas, shows_decimal_comma
 
 # --- value grammar ---------------------------------------------------------------
@@ -1457,6 +1457,7 @@ class _Reader:
             dv_cols = e_layout.dv_cols
             raw = " ".join(r.line.text for r in entry.reads)
             page = entry.reads[0].line.page
+            box = bbox_fields(w for r in entry.reads for w in r.line.words if w.page == page)
             conf_values = [
                 w.confidence for r in entry.reads for w in r.line.words if w.confidence is not None
             ]
@@ -1492,6 +1493,7 @@ class _Reader:
                             raw_text=raw,
                             confidence=confidence,
                             repairs="; ".join(fixes) or None,
+                            **box,
                         )
                     )
                 continue
@@ -1554,6 +1556,7 @@ class _Reader:
                         raw_text=raw,
                         confidence=confidence,
                         repairs="; ".join(fixes) or None,
+                        **box,
                     )
                 )
             where = f"page {page}, line {line_no}"

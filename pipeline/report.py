@@ -37,6 +37,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from pipeline import crops
 from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
 from pipeline.document import ProductDocs
@@ -385,6 +386,8 @@ def _environment() -> jinja2.Environment:
     env.filters["verdict"] = verdict_label
     env.filters["passed_by_name"] = passed_by_name
     env.globals["card_rows"] = card_rows
+    env.globals["card_evidence"] = crops.card_evidence
+    env.globals["row_crop"] = crops.row_crop
     return env
 
 
@@ -705,6 +708,7 @@ def _card_salt() -> str:
     from importlib.metadata import version
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(crops.__file__).read_bytes())
     for template in sorted(TEMPLATES_DIR.glob("*.j2")):
         digest.update(template.read_bytes())
     digest.update(f"{version('jinja2')} {version('markupsafe')}".encode())

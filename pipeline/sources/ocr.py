@@ -38,6 +38,7 @@ installed" check in one place. Without it, an image is rejected with
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -55,7 +56,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
-from pipeline.records import FileExtraction, Word
+from pipeline.records import FileExtraction, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 
 NEEDS_TESSERACT_IMAGE = "needs OCR: install tesseract-ocr"
@@ -939,6 +940,7 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
     pages: list[list[Word]] = []
     repairs: dict[Word, str] = {}
     small: str | None = None
+    dpis: dict[int, float] = {}
     for number, (gray, dpi) in enumerate(image_frames(path, source_file, data), start=1):
         if missing is not None:
             raise NeedsOcr(missing, source_file=source_file)
@@ -950,10 +952,13 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
         pages.append(done.words)
         repairs.update(done.repairs)
         small = small or too_small(done.width, done.text_px)
+        dpis[number] = dpi
     extraction = _extraction(pages, repairs, source_file, path, "image-ocr")
     if extraction is None:
         raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
-    return extraction
+    # each row's bbox in the image's own pixels (the panel reader works in points)
+    rows = tuple(bbox_in_pixels(r, dpis.get(r.page or 1, RENDER_DPI)) for r in extraction.rows)
+    return dataclasses.replace(extraction, rows=rows)
 
 
 # --- PDFs ---------------------------------------------------------------------------
