@@ -48,10 +48,19 @@ NAME_PLACEHOLDER = "YOUR NAME"
 def row_document(row: Mapping[str, Any]) -> dict[str, Any]:
     """A label row for audit.json: its fields, with the four bbox columns as one `bbox`
     list (None when the reader gives no position: CSV, JSON)."""
-    out = {k: v for k, v in row.items() if k not in BBOX_COLUMNS}
     box = [row.get(c) for c in BBOX_COLUMNS]
-    out["bbox"] = None if any(v is None for v in box) else [float(v) for v in box]  # type: ignore[arg-type]
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == BBOX_COLUMNS[0]:
+            out["bbox"] = None if None in box else [float(v) for v in box]  # type: ignore[arg-type]
+        elif key not in BBOX_COLUMNS:
+            out[key] = value
     return out
+
+
+def row_keys(fields: Sequence[str]) -> list[str]:
+    """The keys of `row_document` of a row with these fields, in order."""
+    return ["bbox" if f == BBOX_COLUMNS[0] else f for f in fields if f not in BBOX_COLUMNS[1:]]
 
 
 def has_box(row: Mapping[str, Any]) -> bool:
