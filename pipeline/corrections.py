@@ -329,14 +329,21 @@ def append(labels_dir: Path, correction: Correction) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     lead = ""
+    columns: Sequence[str] = COLUMNS
     if not path.exists() or path.stat().st_size == 0:
         writer.writerow(COLUMNS)
     else:
         with open(path, "rb") as fh:
+            first = fh.readline().decode("utf-8-sig", "replace")
             fh.seek(-1, os.SEEK_END)
             if fh.read(1) not in (b"\n", b"\r"):
                 lead = "\n"
-    writer.writerow([cells[c] for c in COLUMNS])
+        columns = [c.strip() for c in next(csv.reader([first]), [])]  # the file's own order
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing or (correction.label and "label" not in columns):
+            lacks = ", ".join(missing) if missing else "label"
+            raise AuditError(f"{path}: its header lacks {lacks}: add the column first")
+    writer.writerow([cells.get(c, "") for c in columns])
     with open(path, "a", encoding="utf-8", newline="") as fh:
         fh.write(lead + buffer.getvalue())
         fh.flush()

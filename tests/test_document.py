@@ -171,7 +171,9 @@ def test_reading_without_label_rows_fields_and_check_labels() -> None:
     docs = _docs()
     light = list(docs.without_label_rows())
     assert all("label_rows" not in d for d in light)
-    assert [{k: v for k, v in d.items() if k not in ("label_rows", "corrections")} for d in docs] == light
+    assert [
+        {k: v for k, v in d.items() if k not in ("label_rows", "corrections")} for d in docs
+    ] == light
     assert docs.column("product_id") == ["p-e", "p-c", "p-a", "p-d", "p-b"]
     assert docs.fields(["product_id", "verdict"])[3] == {
         "product_id": "p-d",

@@ -104,7 +104,10 @@ def test_a_corrected_amount_changes_amounts_score_and_verdict_and_stays(misread:
     assert before["calcium_mg"] == 50.0
     assert before["k2_mcg_per_500mg_ca"] == 1200.0
     assert before["ca_to_mg_ratio"] == 0.2
-    assert (before["score"], before["verdict"]) == (65.8, "partial")  # 15 + 20 + 25 * 180/1200 + 15 * 0.2/1.5 + 10 + 10 + 5
+    assert (before["score"], before["verdict"]) == (
+        65.8,
+        "partial",
+    )  # 15 + 20 + 25 * 180/1200 + 15 * 0.2/1.5 + 10 + 10 + 5
     assert before["corrections"] == []
 
     said = _correct(misread).output
@@ -113,7 +116,16 @@ def test_a_corrected_amount_changes_amounts_score_and_verdict_and_stays(misread:
     assert lines[0] == "source_file,sha256,line,field,value,unit,by,date,why,label"
     cells = lines[1].split(",")
     assert cells[0] == SOURCE and len(cells[1]) == 64
-    assert cells[2:] == ["3", "amount", "500", "mg", "Ana Ruiz", "2026-11-30", "bottle reads 500 mg", "0"]
+    assert cells[2:] == [
+        "3",
+        "amount",
+        "500",
+        "mg",
+        "Ana Ruiz",
+        "2026-11-30",
+        "bottle reads 500 mg",
+        "0",
+    ]
 
     audit = _audit(misread)
     after = _product(audit)
@@ -245,3 +257,35 @@ def test_each_protocol_value_has_its_crop_and_the_panel_its_thumbnail(tmp_path: 
     assert html.count('<figure class="evidence-panel">') == 1
     uris = re.findall(r'src="(data:image/png;base64,[^"]+)"', html)
     assert sum(len(u) for u in uris) <= 48_000  # the per-product budget (pipeline.crops)
+
+
+def test_confirm_records_the_value_as_read(misread: Path) -> None:
+    _run(
+        "confirm",
+        SOURCE,
+        "--line",
+        "2",
+        "--by",
+        "Bo Lind",
+        "--why",
+        "120 mcg on the bottle",
+        "--labels",
+        str(misread / "labels"),
+        "--work",
+        str(misread / "work"),
+        "--date",
+        "2026-12-01",
+    )
+    last = (misread / "labels" / "corrections.csv").read_text("utf-8").splitlines()[-1]
+    cells = last.split(",")
+    assert cells[0] == SOURCE
+    assert cells[2:] == [
+        "2",
+        "confirmed",
+        "120",
+        "mcg",
+        "Bo Lind",
+        "2026-12-01",
+        "120 mcg on the bottle",
+        "0",
+    ]
