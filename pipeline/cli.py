@@ -312,12 +312,30 @@ DateOpt = Annotated[
 ]
 
 
-def _record(labels: Path, source_file: str, field: str, value: str, unit: str, **how: Any) -> None:
-    """Append one line to LABELS/corrections.csv (pipeline.corrections) and say so."""
+def _record(
+    labels: Path,
+    work: Path,
+    source_file: str,
+    *,
+    field: str,
+    amount: str | None = None,
+    unit: str | None = None,
+    **how: Any,
+) -> None:
+    """Append one line to LABELS/corrections.csv (pipeline.corrections) and say so. The row
+    must be one the last audit read (when its work folder is there); a confirmation records
+    the value as read."""
     from pipeline import corrections
 
-    line = corrections.new_line(labels, source_file, field=field, value=value, unit=unit, **how)
-    path = corrections.append(labels, line)
+    with _one_line_errors(False):
+        rows = config.WorkPaths(work).label_rows
+        read = corrections.row_as_read(rows, source_file, how["label"], how["line"])
+        if amount is None:
+            amount, unit = read if read is not None else (None, None)
+        line = corrections.new_line(
+            labels, source_file, field=field, value=amount or "", unit=unit or "", **how
+        )
+        path = corrections.append(labels, line)
     typer.echo(
         f"{path}: {source_file} line {line.line}: {line.describe()} (applied by the next audit)"
     )
@@ -337,22 +355,8 @@ def correct(
     date: DateOpt = None,
 ) -> None:
     """Record that a label row was misread: the next audit uses AMOUNT UNIT instead."""
-    from pipeline import corrections
-
-    with _one_line_errors(False):
-        corrections.row_as_read(config.WorkPaths(work).label_rows, source_file, label, line)
-        _record(
-            labels,
-            source_file,
-            corrections.AMOUNT,
-            amount,
-            unit,
-            line=line,
-            by=by,
-            why=why,
-            label=label,
-            date=date,
-        )
+    how: dict[str, Any] = {"line": line, "label": label, "by": by, "why": why, "date": date}
+    _record(labels, work, source_file, field="amount", amount=amount, unit=unit, **how)
 
 
 @app.command()
@@ -367,23 +371,8 @@ def confirm(
     date: DateOpt = None,
 ) -> None:
     """Record that a flagged label row was checked and is right (its flag is cleared)."""
-    from pipeline import corrections
-
-    with _one_line_errors(False):
-        read = corrections.row_as_read(config.WorkPaths(work).label_rows, source_file, label, line)
-        amount, unit = read if read is not None else (None, None)
-        _record(
-            labels,
-            source_file,
-            corrections.CONFIRMED,
-            amount or "",
-            unit or "",
-            line=line,
-            by=by,
-            why=why,
-            label=label,
-            date=date,
-        )
+    how: dict[str, Any] = {"line": line, "label": label, "by": by, "why": why, "date": date}
+    _record(labels, work, source_file, field="confirmed", **how)
 
 
 def main() -> None:

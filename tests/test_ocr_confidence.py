@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import MIN_AMOUNT_CONFIDENCE
+from pipeline.corrections import CONFIRMED, Correction, apply_to_rows
 from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 from pipeline.protocol import load_protocol
 from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
@@ -37,7 +38,12 @@ CASES = {
     "Confident": (92.0, None),
     "Low": (MIN_AMOUNT_CONFIDENCE - 12.0, None),
     "Repaired": (88.0, "5OO->500"),
+    "Confirmed": (MIN_AMOUNT_CONFIDENCE - 12.0, None),  # as Low, then a person confirmed it
 }
+#: The confirmation of the "Confirmed" label's calcium (LABELS/corrections.csv).
+CONFIRMATION = Correction(
+    SOURCE, "0" * 64, 1, CONFIRMED, "500", "mg", "Ana", "2026-11-30", "on the bottle", label=3
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +64,8 @@ def scored() -> dict[str, Any]:
     ]
     rows = [r for i, (c, rep) in enumerate(CASES.values()) for r in _rows(i, c, rep)]
     label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
+    row_frame = apply_to_rows(records_to_frame(rows, LabelRow), [CONFIRMATION])
+    nutrients = rows_to_nutrients(row_frame, label_frame)
     products = nutrients_to_products(nutrients, label_frame)
     protocol = load_protocol()
     outcomes, _ = products_to_outcomes(products, protocol, validator)
@@ -107,3 +114,9 @@ def test_repaired_amount_is_flagged_with_its_confidence(scored: dict[str, Any]) 
             False,
         )
     ]
+
+
+def test_a_confirmation_clears_the_low_confidence_flag(scored: dict[str, Any]) -> None:
+    (product,) = _of(scored, "Confirmed", "ranking")
+    assert (product["verdict"], product["score"]) == ("matches", 100.0)
+    assert [f["check"] for f in _of(scored, "Confirmed", "findings")] == []
