@@ -8,9 +8,9 @@ in the card as data: URIs, so audit.html stays one self-contained file):
 - one thumbnail of the whole panel (the box around all its rows) with the rows used for
   the protocol outlined, at most `THUMB_MAX_W` x `THUMB_MAX_H` pixels.
 
-PDF pages are rendered with pypdfium2 at `RENDER_DPI`, images opened with Pillow (EXIF
-orientation applied, as the OCR reader does, so the rows' pixel boxes fit). Pixels are
-reduced to 16 grays before PNG encoding. A product's images never exceed
+PDF pages are rendered with pypdfium2 at `RENDER_DPI`, images opened as the OCR reader
+opens them (pipeline.sources.ocr: EXIF orientation applied, so the rows' pixel boxes
+fit). Pixels are reduced to 16 grays before PNG encoding. A product's images never exceed
 `PRODUCT_BUDGET_BYTES` (encoded): crops past it are left out, and the card says so. The
 labels folder is the one the report stage is pointed at (`use_labels_folder`); a file that
 is not there any more, or cannot be drawn, gives no images and a note, never an error.
@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pypdfium2 as pdfium
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 from pipeline.evidence import has_box
 from pipeline.nutrients import PROTOCOL_NUTRIENTS
+from pipeline.sources.ocr import RENDER_DPI as RENDER_DPI_OCR
+from pipeline.sources.ocr import open_image, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +95,11 @@ def page_image(path: Path, page: int, units: str) -> tuple[Image.Image, float]:
         finally:
             pdf.close()
         return image, RENDER_DPI / 72.0
-    with Image.open(path) as opened:
+    with open_image(path) as opened:  # as the OCR reader opened it (HEIC too)
         opened.seek(page - 1)
-        frame = ImageOps.exif_transpose(opened.copy())
-    scale = 1.0 if units == "px" else 300.0 / 72.0
-    return frame.convert("L"), scale
+        frame = to_gray(opened)  # EXIF orientation applied: the rows' pixel boxes fit
+    scale = 1.0 if units == "px" else RENDER_DPI_OCR / 72.0
+    return frame, scale
 
 
 def _box(row: Mapping[str, Any], scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:

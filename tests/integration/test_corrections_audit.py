@@ -158,7 +158,10 @@ def test_a_corrected_amount_changes_amounts_score_and_verdict_and_stays(misread:
     assert "corrected by Ana Ruiz on 2026-11-30: bottle reads 500 mg" in html
     assert "(corrected; read as 50 mg)" in html
 
+    marker = misread / "work" / ".normalize.done"
+    done = (marker.read_text("utf-8"), marker.stat().st_mtime_ns)
     again = _product(_audit(misread))  # nothing changed: still corrected
+    assert (marker.read_text("utf-8"), marker.stat().st_mtime_ns) == done  # normalize reused
     assert (again["calcium_mg"], again["score"], again["verdict"]) == (500.0, 100.0, "matches")
     history = sorted((misread / "reports" / "history").glob("*.json"))
     last = json.loads(history[-1].read_text("utf-8"))
