@@ -181,6 +181,7 @@ def run_extract(
     .write_label_tables), so memory does not grow with the number of files. Each file is
     read within `limits`. The work folder and `reports_dir` are never read as labels, even
     inside the labels folder: they are listed under "not_labels" with what they are."""
+    from pipeline import corrections
     from pipeline.extract import display_name, plan_extraction, write_label_tables
 
     work.root.mkdir(parents=True, exist_ok=True)
@@ -212,8 +213,12 @@ def run_extract(
         )
         if stats.unstored == 0:
             _mark_done(marker, fingerprint, outputs)
+    fixes = corrections.write_snapshot(labels_dir, work.corrections)
+    for error in fixes["errors"]:
+        log.error("%s (that line is not applied; the audit goes on)", error)
     meta = {
         "labels_dir": display_name(str(labels_dir)),
+        "labels_path": display_name(str(labels_dir.resolve())),
         "files": list(stats.source_files),
         "companion_files": list(stats.companions),
         "not_labels": [
@@ -233,6 +238,7 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
     .label_batches) and nutrients.parquet / products.parquet are written batch by batch,
     so memory does not grow with the number of files. Returns their row counts.
     """
+    from pipeline import corrections
     from pipeline.normalize import (
         NUTRIENTS_SCHEMA,
         PRODUCTS_SCHEMA,
@@ -243,7 +249,7 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
     from pipeline.runs import ParquetTables, atomic_write_table
 
     marker = _done_marker(work, "normalize")
-    fingerprint = _fingerprint([work.labels, work.label_rows])
+    fingerprint = _fingerprint([work.labels, work.label_rows, work.corrections])
     errors_path = _normalize_rejections(work)
     outputs = [work.nutrients, work.products, errors_path]
     if not full and _up_to_date(marker, fingerprint, outputs):
@@ -258,9 +264,10 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
         "products": (work.products, PRODUCTS_SCHEMA),
     }
     rejected: list[Rejection] = []
+    fixes = corrections.current(corrections.load_snapshot(work.corrections))
     with ParquetTables(targets) as out:
         for labels, rows in label_batches(work.labels, work.label_rows):
-            tables, failed = normalize_files(labels, rows)
+            tables, failed = normalize_files(labels, corrections.apply_to_rows(rows, fixes))
             del labels, rows
             rejected += failed
             for nutrients, products in tables:
@@ -490,7 +497,7 @@ def run_report(
     started: float | None = None,
     data_docs: bool = False,
 ) -> dict[str, Any]:
-    from pipeline import runs
+    from pipeline import corrections, crops, runs
     from pipeline.document import build_audit
     from pipeline.report import write_reports
 
@@ -500,6 +507,8 @@ def run_report(
     _write(work.root / "ranking.parquet", ranking)
     runs.atomic_write_table(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
+    fixes = corrections.outcome(corrections.load_snapshot(work.corrections), work.nutrients)
+    meta.update(stale_corrections=fixes["stale"], correction_errors=fixes["errors"])
     previous = runs.previous_products(reports.json, reports.ranking_csv)
     audit = build_audit(
         meta=meta,
@@ -519,14 +528,15 @@ def run_report(
     audit["changes"] = runs.changes_between(previous, current)
     del previous, current
     reports.root.mkdir(parents=True, exist_ok=True)
-    write_reports(
-        audit,
-        reports.root,
-        flagged_lines=_finding_lines(findings),
-        chart_cache=work.root / "chart.json",
-        pieces_cache=work.root / "report_pieces.sqlite",
-        product_keys=_product_keys(work, protocol, findings),
-    )
+    with crops.use_labels_folder(Path(meta.get("labels_path") or meta["labels_dir"])):
+        write_reports(
+            audit,
+            reports.root,
+            flagged_lines=_finding_lines(findings),
+            chart_cache=work.root / "chart.json",
+            pieces_cache=work.root / "report_pieces.sqlite",
+            product_keys=_product_keys(work, protocol, findings),
+        )
     duration = round(time.monotonic() - started, 3) if started is not None else None
     runs.write_history_record(
         reports.history_dir,
@@ -542,6 +552,8 @@ def run_report(
             "verdicts": audit["summary"]["verdicts"],
             "data_quality_findings": len(audit["data_quality"]),
             "changes": {k: len(v) for k, v in audit["changes"].items()},
+            "corrections_applied": fixes["applied"],
+            "stale_corrections": len(fixes["stale"]),
         },
     )
     return audit

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -293,6 +293,86 @@ def report(
     with _one_line_errors(debug):
         run_report(config.WorkPaths(work), config.ReportPaths(out), load_protocol(protocol))
     typer.echo(f"wrote {config.ReportPaths(out).html}")
+
+
+LabelsOpt = Annotated[
+    Path, typer.Option("--labels", help="The labels folder (corrections.csv is written there).")
+]
+SourceFile = Annotated[
+    str, typer.Argument(help="The label file as audit.json names it (relative to --labels).")
+]
+LineOpt = Annotated[int, typer.Option("--line", help="The panel line (audit.json line_no).")]
+LabelOpt = Annotated[
+    int, typer.Option("--label", min=0, help="The product in the file, 0 first (default 0).")
+]
+ByOpt = Annotated[str, typer.Option("--by", help="Who checked the label.")]
+WhyOpt = Annotated[str, typer.Option("--why", help="What the label says, or how it was checked.")]
+DateOpt = Annotated[
+    str | None, typer.Option("--date", help="The date of the check (default: today, UTC).")
+]
+
+
+def _record(
+    labels: Path,
+    work: Path,
+    source_file: str,
+    *,
+    field: str,
+    amount: str | None = None,
+    unit: str | None = None,
+    **how: Any,
+) -> None:
+    """Append one line to LABELS/corrections.csv (pipeline.corrections) and say so. The row
+    must be one the last audit read (when its work folder is there); a confirmation records
+    the value as read."""
+    from pipeline import corrections
+
+    with _one_line_errors(False):
+        rows = config.WorkPaths(work).label_rows
+        read = corrections.row_as_read(rows, source_file, how["label"], how["line"])
+        if amount is None:
+            amount, unit = read if read is not None else (None, None)
+        line = corrections.new_line(
+            labels, source_file, field=field, value=amount or "", unit=unit or "", **how
+        )
+        path = corrections.append(labels, line)
+    typer.echo(
+        f"{path}: {source_file} line {line.line}: {line.describe()} (applied by the next audit)"
+    )
+
+
+@app.command()
+def correct(
+    source_file: SourceFile,
+    line: LineOpt,
+    amount: Annotated[str, typer.Option("--amount", help="The amount the label prints.")],
+    unit: Annotated[str, typer.Option("--unit", help="Its unit as printed: mg, mcg, IU.")],
+    by: ByOpt,
+    why: WhyOpt,
+    labels: LabelsOpt = config.DEFAULT_LABELS_DIR,
+    label: LabelOpt = 0,
+    work: WorkDir = config.DEFAULT_WORK_DIR,
+    date: DateOpt = None,
+) -> None:
+    """Record that a label row was misread: the next audit uses AMOUNT UNIT instead."""
+    how: dict[str, Any] = {"line": line, "label": label, "by": by, "why": why, "date": date}
+    _record(labels, work, source_file, field="amount", amount=amount, unit=unit, **how)
+
+
+@app.command()
+def confirm(
+    source_file: SourceFile,
+    line: LineOpt,
+    by: ByOpt,
+    why: WhyOpt,
+    labels: LabelsOpt = config.DEFAULT_LABELS_DIR,
+    label: LabelOpt = 0,
+    work: WorkDir = config.DEFAULT_WORK_DIR,
+    date: DateOpt = None,
+) -> None:
+    """Record that a flagged label row was checked and is right (its flag is cleared)."""
+    how: dict[str, Any] = {"line": line, "label": label, "by": by, "why": why, "date": date}
+    _record(labels, work, source_file, field="confirmed", **how)
 
 
 def main() -> None:

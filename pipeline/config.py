@@ -32,7 +32,12 @@ ARCHIVE_SUFFIXES = frozenset({"zip"})
 
 #: Bump when a change to extraction changes what is read from a file: the cache
 #: of extracted files (pipeline.runs) is keyed by it, so every file is read again.
-EXTRACTOR_VERSION = "7"  # 7: OCR preprocessing for real labels (ocr_prep), read issues that block
+#: 8: each row's bbox (evidence crops).
+EXTRACTOR_VERSION = "8"  # 7: OCR preprocessing for real labels (ocr_prep), read issues that block
+
+#: Corrections and confirmations of label rows, in the labels folder (pipeline.corrections):
+#: an input of the audit, never read as a label.
+CORRECTIONS_FILE = "corrections.csv"
 
 #: OCR engines for images and scanned PDF pages (`--ocr-engine`). Tesseract is the
 #: default: measured against RapidOCR in the README ("Scanned and photographed labels").
@@ -151,6 +156,11 @@ class WorkPaths:
     @property
     def run_meta(self) -> Path:
         return self.root / "run.json"
+
+    @property
+    def corrections(self) -> Path:
+        """LABELS/corrections.csv as checked by the extract stage (pipeline.corrections)."""
+        return self.root / "corrections.json"
 
     @property
     def cache_dir(self) -> Path:

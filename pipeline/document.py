@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, overload
 import pandas as pd
 
 from pipeline import __version__
+from pipeline.corrections import REVIEW_COLUMNS, applied_of
+from pipeline.evidence import BBOX_COLUMNS, flagged_products, needs_review, row_document
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import CHECKS, Protocol
@@ -51,6 +53,7 @@ EXTRA_FIELDS = [
     "warnings",
     "other_ingredients",
     "amount_columns",
+    "label_index",
 ]
 #: A check of a product, as in audit.json.
 CHECK_FIELDS = ["name", "label", "passed", "credit", "weight", "points", "detail"]
@@ -76,6 +79,10 @@ ROW_FIELDS = [
     "unit_note",
     "confidence",
     "repairs",
+    # where it was read (evidence.row_document makes the four a `bbox` list) and a review
+    *BBOX_COLUMNS,
+    "bbox_units",
+    *REVIEW_COLUMNS,
 ]
 #: Products built per batch when a ProductDocs is iterated.
 BATCH_PRODUCTS = 256
@@ -173,7 +180,8 @@ class ProductDocs(Sequence[dict[str, Any]]):
             doc.update((f, product[f]) for f in EXTRA_FIELDS)
             if self._label_rows:
                 r0, r1 = int(self._row_starts[i]) - base_row, int(self._row_starts[i + 1])
-                doc["label_rows"] = rows[r0 : r1 - base_row]
+                doc["label_rows"] = [row_document(r) for r in rows[r0 : r1 - base_row]]
+                doc["corrections"] = applied_of(doc["label_rows"])
             docs.append(doc)
         return docs
 
@@ -289,6 +297,25 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     return records
 
 
+def _review_queue(
+    docs: ProductDocs, findings: pd.DataFrame, protocol: Protocol, meta: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """evidence.needs_review over the products with a finding that questions a reading
+    (only those products' documents are built)."""
+    records: list[dict[str, Any]] = (
+        [{str(k): v for k, v in r.items()} for r in findings.to_dict("records")]
+        if len(findings)
+        else []
+    )
+    flagged = flagged_products(records)
+    if not flagged:
+        return []
+    ids = docs.column("product_id")
+    products = [docs[i] for i, pid in enumerate(ids) if pid in flagged]
+    labels_dir = str(meta.get("labels_dir") or ".")
+    return needs_review(products, records, protocol, labels_dir)
+
+
 def build_audit(
     *,
     meta: Mapping[str, Any],
@@ -341,6 +368,9 @@ def build_audit(
         "not_labels": not_labels,
         "data_quality": quality,
         "compliance": ruled,
+        "needs_review": _review_queue(docs, findings, protocol, meta),
+        "stale_corrections": list(meta.get("stale_corrections", [])),
+        "correction_errors": list(meta.get("correction_errors", [])),
         "methodology": {
             "protocol": protocol.to_dict(),
             "daily_values": list(daily_values()),

@@ -68,6 +68,7 @@ SYMLINK_LOOP = "symlink loop"
 SYMLINK_TO_FOLDER = "symlink to a folder (not followed)"
 UNREADABLE_FOLDER = "unreadable folder"
 UNREADABLE_FILE = "unreadable file"
+CORRECTIONS_ENTRY = "corrections and confirmations (pipeline.corrections), not a label"
 
 #: os.scandir and os.open, as the walk calls them (a test replaces them to make a folder
 #: or a file unreadable, which a chmod cannot do for root).
@@ -189,6 +190,8 @@ def _entry_reason(
         return ""
     if entry.name.startswith("."):
         return HIDDEN_FILE
+    if rel == config.CORRECTIONS_FILE:  # read by pipeline.corrections, never as a label
+        return CORRECTIONS_ENTRY
     if is_link:
         why = _link_reason(entry.path, root)
         if why is not None:

@@ -82,6 +82,54 @@ class LabelRow:
     raw_text: str = ""  # the whole line as read, for "read as" in the report
     confidence: float | None = None  # lowest OCR word confidence on the line
     repairs: str | None = None  # OCR repairs applied: "meg->mcg; O->0"
+    # Where the line is on its page (PDF and image readers; None for CSV and JSON): the box
+    # around its words, [x0, top, x1, bottom] from the page's top-left corner, in
+    # `bbox_units`: "pt" (PDF points, 1/72 inch) or "px" (the image's own pixels).
+    bbox_x0: float | None = None
+    bbox_top: float | None = None
+    bbox_x1: float | None = None
+    bbox_bottom: float | None = None
+    bbox_units: str | None = None
+    # A person's review (LABELS/corrections.csv, applied by the normalize stage; None as
+    # read): "corrected" (amount_raw/unit_raw hold the corrected value, printed_* what the
+    # label was read as) or "confirmed" (the value as read was checked and is right).
+    review: str | None = None
+    review_by: str | None = None
+    review_date: str | None = None
+    review_why: str | None = None
+    printed_amount_raw: str | None = None
+    printed_unit_raw: str | None = None
+
+
+def bbox_fields(words: Iterable[Word], units: str = "pt") -> dict[str, Any]:
+    """The LabelRow bbox fields of a line made of `words` (the box around them, rounded
+    to 0.01), all None when there are none."""
+    found = list(words)
+    if not found:
+        return {}
+    return {
+        "bbox_x0": round(min(w.x0 for w in found), 2),
+        "bbox_top": round(min(w.top for w in found), 2),
+        "bbox_x1": round(max(w.x1 for w in found), 2),
+        "bbox_bottom": round(max(w.bottom for w in found), 2),
+        "bbox_units": units,
+    }
+
+
+def bbox_in_pixels(row: LabelRow, dpi: float) -> LabelRow:
+    """`row` with its bbox (in points at 72 per inch) turned into pixels of an image
+    scanned at `dpi`."""
+    if row.bbox_units != "pt" or row.bbox_x0 is None:
+        return row
+    f = dpi / 72.0
+    return dataclasses.replace(
+        row,
+        bbox_x0=round(row.bbox_x0 * f, 1),
+        bbox_top=round((row.bbox_top or 0.0) * f, 1),
+        bbox_x1=round((row.bbox_x1 or 0.0) * f, 1),
+        bbox_bottom=round((row.bbox_bottom or 0.0) * f, 1),
+        bbox_units="px",
+    )
 
 
 @dataclass(frozen=True)

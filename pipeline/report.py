@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from pipeline import report_catalog
+from pipeline import crops, evidence, report_catalog
 from pipeline.chart import CHART_TITLE, protocol_bands, ratio_chart_svg, unplotted_products
 from pipeline.config import (
     CHART_BINS,
@@ -430,6 +430,8 @@ def _card_salt() -> str:
     digest = hashlib.sha256()
     for module in sorted(Path(__file__).parent.glob("report*.py")):
         digest.update(module.read_bytes())
+    for code in (crops.__file__, evidence.__file__):
+        digest.update(Path(str(code)).read_bytes())
     for template in sorted(TEMPLATES_DIR.glob("*.j2")):
         digest.update(template.read_bytes())
     digest.update(f"{version('jinja2')} {version('markupsafe')}".encode())

@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from pipeline import values
+from pipeline import crops, values
 from pipeline.config import TEMPLATES_DIR
 from pipeline.document import ProductDocs
 
@@ -163,4 +163,6 @@ def _environment() -> jinja2.Environment:
     env.filters["verdict"] = verdict_label
     env.filters["passed_by_name"] = passed_by_name
     env.globals["card_rows"] = card_rows
+    env.globals["card_evidence"] = crops.card_evidence
+    env.globals["row_crop"] = crops.row_crop
     return env

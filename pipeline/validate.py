@@ -275,6 +275,8 @@ def quality_rows_table(nutrients: pd.DataFrame) -> pd.DataFrame:
     table["dv_consistent"] = table["dv_consistent"].astype(object)
     # OCR'd protocol amounts: their confidence, and whether a repair was needed
     ocr_amount = table["nutrient"].isin(list(nt.PROTOCOL_NUTRIENTS)) & table["amount"].notna()
+    if "review" in table:  # a person corrected or confirmed it (pipeline.corrections)
+        ocr_amount &= table["review"].isna()
     if "confidence" in table:
         ocr_amount &= table["confidence"].notna()
         table["protocol_amount_confidence"] = table["confidence"].where(ocr_amount)

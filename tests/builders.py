@@ -20,6 +20,7 @@ from labelgen.products import dsld_label, sample_product
 from labelgen.raster import Scan, write_image
 from pipeline import config
 from pipeline.cli import app
+from pipeline.corrections import Correction, apply_to_rows
 from pipeline.errors import LabelError
 from pipeline.normalize import (
     PROTOCOL_AMOUNT_COLUMNS,
@@ -96,11 +97,15 @@ def two_column_rows(
 
 
 def label_tables(
-    labels: Sequence[Label], rows: Sequence[LabelRow]
+    labels: Sequence[Label], rows: Sequence[LabelRow], corrections: Sequence[Correction] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Labels and rows as the readers give them -> (labels, nutrients, products) frames."""
+    """Labels and rows as the readers give them (with `corrections` applied as normalize
+    applies them) -> (labels, nutrients, products) frames."""
     label_frame = records_to_frame(list(labels), Label)
-    nutrients = rows_to_nutrients(records_to_frame(list(rows), LabelRow), label_frame)
+    row_frame = records_to_frame(list(rows), LabelRow)
+    if corrections:
+        row_frame = apply_to_rows(row_frame, list(corrections))
+    nutrients = rows_to_nutrients(row_frame, label_frame)
     return label_frame, nutrients, nutrients_to_products(nutrients, label_frame)
 
 
@@ -117,11 +122,15 @@ def write_work(
 
 
 def score_records(
-    labels: Sequence[Label], rows: Sequence[LabelRow], validator: Validator
+    labels: Sequence[Label],
+    rows: Sequence[LabelRow],
+    validator: Validator,
+    corrections: Sequence[Correction] = (),
 ) -> dict[str, Any]:
-    """Labels and rows normalized, validated and scored with the default protocol: the
-    products, outcomes, findings, ranking and checks frames, and "ids" (product name -> id)."""
-    _, nutrients, products = label_tables(labels, rows)
+    """Labels and rows normalized (with `corrections`), validated and scored with the default
+    protocol: the products, outcomes, findings, ranking and checks frames, and "ids" (product
+    name -> id)."""
+    _, nutrients, products = label_tables(labels, rows, corrections)
     protocol = load_protocol()
     outcomes, _ = products_to_outcomes(products, protocol, validator)
     findings, _ = tables_to_findings(

@@ -45,7 +45,7 @@ from pipeline.panel.text import (
     _statements,
     _title,
 )
-from pipeline.records import Label, LabelRow, ReadIssue, Word
+from pipeline.records import Label, LabelRow, ReadIssue, Word, bbox_fields
 from pipeline.units import ambiguous_among_decimal_commas, shows_decimal_comma
 
 
@@ -434,6 +434,8 @@ class _Reader:
             w.confidence for r in entry.reads for w in r.line.words if w.confidence is not None
         ]
         fixes = [self.repairs[w] for r in entry.reads for w in r.line.words if w in self.repairs]
+        page = entry.reads[0].line.page
+        box = bbox_fields(w for r in entry.reads for w in r.line.words if w.page == page)
         self.rows.append(
             LabelRow(
                 source_file=self.source_file,
@@ -448,10 +450,11 @@ class _Reader:
                 amount_alt_raw=second.amount if second else None,
                 unit_alt_raw=second.unit if second else None,
                 alt_amounts_raw=alt_amounts,
-                page=entry.reads[0].line.page,
+                page=page,
                 raw_text=" ".join(r.line.text for r in entry.reads),
                 confidence=min(conf_values) if conf_values else None,
                 repairs="; ".join(fixes) or None,
+                **box,
             )
         )
 

@@ -41,6 +41,7 @@ Modules: this one runs the engines and reads files; `ocr_words` (TSV, repairs, w
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -57,7 +58,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import words_to_labels
-from pipeline.records import FileExtraction, Word
+from pipeline.records import FileExtraction, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
@@ -317,6 +318,7 @@ def _read_frames(
     pages: list[list[Word]] = []
     repairs: dict[Word, str] = {}
     small: str | None = None
+    dpis: dict[int, float] = {}
     for number, (gray, dpi) in enumerate(image_frames(path, source_file, data), start=1):
         if missing is not None:
             raise NeedsOcr(missing, source_file=source_file)
@@ -328,7 +330,13 @@ def _read_frames(
         pages.append(done.words)
         repairs.update(done.repairs)
         small = small or too_small(done.width, done.text_px)
-    return _extraction(pages, repairs, source_file, path, "image-ocr"), pages, small
+        dpis[number] = dpi
+    extraction = _extraction(pages, repairs, source_file, path, "image-ocr")
+    if extraction is not None:
+        # each row's bbox in the image's own pixels (the panel reader works in points)
+        rows = tuple(bbox_in_pixels(r, dpis.get(r.page or 1, RENDER_DPI)) for r in extraction.rows)
+        extraction = dataclasses.replace(extraction, rows=rows)
+    return extraction, pages, small
 
 
 def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:

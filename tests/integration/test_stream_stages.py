@@ -288,6 +288,7 @@ def test_run_extract_records_the_run_and_rewrites_identical_tables(tmp_path: Pat
     first = run_extract(labels, work, progress=False)
     assert first == {
         "labels_dir": str(labels),
+        "labels_path": str(labels.resolve()),  # where the report draws the crops from
         "files": ["m.json", "simple-layout.csv", "t.pdf"],
         "companion_files": [],
         "not_labels": [],

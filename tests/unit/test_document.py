@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import document
 from pipeline.document import EXTRA_FIELDS, PRODUCT_FIELDS, ROW_FIELDS, product_docs
+from pipeline.evidence import row_keys
 from pipeline.protocol import CHECKS
 
 IDS = ["p-a", "p-b", "p-c", "p-d", "p-e"]
@@ -100,6 +101,7 @@ def test_products_come_in_rank_order_with_their_own_checks_and_rows() -> None:
         "checks",
         *EXTRA_FIELDS,
         "label_rows",
+        "corrections",
     ]
     assert [c["name"] for c in first["checks"]] == list(CHECKS)
     assert first["checks"][0] == {
@@ -118,7 +120,7 @@ def test_products_come_in_rank_order_with_their_own_checks_and_rows() -> None:
     assert [r["name_raw"] for r in docs[0]["label_rows"]] == ["p-e line 3"]
     assert docs[4]["label_rows"] == []  # p-b has no rows
     assert docs[1]["label_rows"][0]["page"] == 1
-    assert list(docs[1]["label_rows"][0]) == ROW_FIELDS
+    assert list(docs[1]["label_rows"][0]) == row_keys(ROW_FIELDS)
 
 
 def test_missing_numbers_are_none_and_numbers_are_python_numbers() -> None:
@@ -169,7 +171,9 @@ def test_reading_without_label_rows_fields_and_check_labels() -> None:
     docs = _docs()
     light = list(docs.without_label_rows())
     assert all("label_rows" not in d for d in light)
-    assert [{k: v for k, v in d.items() if k != "label_rows"} for d in docs] == light
+    assert [
+        {k: v for k, v in d.items() if k not in ("label_rows", "corrections")} for d in docs
+    ] == light
     assert docs.column("product_id") == ["p-e", "p-c", "p-a", "p-d", "p-b"]
     assert docs.fields(["product_id", "verdict"])[3] == {
         "product_id": "p-d",

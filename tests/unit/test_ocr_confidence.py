@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import MIN_AMOUNT_CONFIDENCE
+from pipeline.corrections import CONFIRMED, Correction
 from pipeline.records import Label, LabelRow
 from pipeline.validate import Validator
 from tests.builders import score_records
@@ -35,7 +36,12 @@ CASES = {
     "Confident": (92.0, None),
     "Low": (MIN_AMOUNT_CONFIDENCE - 12.0, None),
     "Repaired": (88.0, "5OO->500"),
+    "Confirmed": (MIN_AMOUNT_CONFIDENCE - 12.0, None),  # as Low, then a person confirmed it
 }
+#: The confirmation of the "Confirmed" label's calcium (LABELS/corrections.csv).
+CONFIRMATION = Correction(
+    SOURCE, "0" * 64, 1, CONFIRMED, "500", "mg", "Ana", "2026-11-30", "on the bottle", label=3
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,7 @@ def scored(validator: Validator) -> dict[str, Any]:
         for i, name in enumerate(CASES)
     ]
     rows = [r for i, (c, rep) in enumerate(CASES.values()) for r in _rows(i, c, rep)]
-    return score_records(labels, rows, validator)
+    return score_records(labels, rows, validator, [CONFIRMATION])
 
 
 def _of(scored: dict[str, Any], name: str, table: str) -> list[dict[str, Any]]:
@@ -94,3 +100,9 @@ def test_repaired_amount_is_flagged_with_its_confidence(scored: dict[str, Any]) 
             False,
         )
     ]
+
+
+def test_a_confirmation_clears_the_low_confidence_flag(scored: dict[str, Any]) -> None:
+    (product,) = _of(scored, "Confirmed", "ranking")
+    assert (product["verdict"], product["score"]) == ("matches", 100.0)
+    assert [f["check"] for f in _of(scored, "Confirmed", "findings")] == []
