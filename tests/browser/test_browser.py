@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.report import write_reports
-from tests.builders import AUDIT_EXAMPLE
+from tests.builders import AUDIT_EXAMPLE, REPO
 
 pytestmark = pytest.mark.browser
 
@@ -175,7 +175,7 @@ def test_report_reads_in_rank_order_without_javascript(browser: Any, tmp_path: P
     context.close()
 
 
-SAMPLE_PDF = Path(__file__).parent.parent / "data" / "raw" / "pdf" / "bone-matrix-calcium-k2.pdf"
+SAMPLE_PDF = REPO / "data" / "raw" / "pdf" / "bone-matrix-calcium-k2.pdf"
 
 
 def test_a_card_shows_the_crop_of_each_value_and_the_panel(browser: Any, tmp_path: Path) -> None:
