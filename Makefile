@@ -12,6 +12,7 @@ JOBS ?=
 PROTOCOL ?=
 N ?= 200
 FAIL_ON ?= fails
+PYTEST_ARGS ?= -n auto --dist loadfile
 AUDIT_ARGS = $(LABELS) --out $(REPORTS) --work $(PROCESSED) $(if $(JOBS),--jobs $(JOBS)) $(if $(PROTOCOL),--protocol $(PROTOCOL))
 
 .PHONY: help
@@ -43,8 +44,8 @@ nightly: $(BIN)/.installed ## Scheduled form: quiet, waits for a running audit, 
 	@$(BIN)/labelaudit audit $(AUDIT_ARGS) --quiet --wait 600 $(foreach f,$(FAIL_ON),--fail-on $(f)) >> $(REPORTS)/nightly.log 2>&1
 
 .PHONY: test
-test: lint ## Lint, type-check and run the test suite
-	$(BIN)/pytest
+test: lint ## Lint, type-check and run the whole test suite, one worker a core (PYTEST_ARGS= for one process)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: $(BIN)/.installed-dev ## ruff (lint + format check) and mypy

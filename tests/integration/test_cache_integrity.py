@@ -229,33 +229,33 @@ def test_one_byte_changed_in_report_pieces_is_rendered_again(
     assert report == clean[1]
 
 
-def test_a_report_cache_that_cannot_be_decoded_is_discarded(
-    clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    def undecodable_salt(work: Path) -> None:
-        with sqlite3.connect(work / "report_pieces.sqlite") as db:
-            db.execute("UPDATE salt SET value = CAST(x'ff00fe' AS TEXT)")
+def _undecodable_salt(work: Path) -> None:
+    with sqlite3.connect(work / "report_pieces.sqlite") as db:
+        db.execute("UPDATE salt SET value = CAST(x'ff00fe' AS TEXT)")
 
-    said, report = _rerun_after(clean, tmp_path, caplog, undecodable_salt)
+
+def _overwritten(work: Path) -> None:
+    raw = bytearray((work / "report_pieces.sqlite").read_bytes())
+    raw[50 : len(raw) - 100] = b"\x5a" * (len(raw) - 150)
+    (work / "report_pieces.sqlite").write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [(_undecodable_salt, "(Could not decode to UTF-8"), (_overwritten, "(")],
+    ids=["undecodable", "partly-overwritten"],
+)
+def test_a_damaged_report_cache_is_discarded(
+    clean: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Path], None],
+    reason: str,
+) -> None:
+    said, report = _rerun_after(clean, tmp_path, caplog, damage)
     store = tmp_path / "work" / "report_pieces.sqlite"
     assert len(said) == 1
-    assert said[0].startswith(f"report cache {store} is damaged (Could not decode to UTF-8")
-    assert said[0].endswith("): it is rebuilt")
-    assert report == clean[1]
-
-
-def test_a_partly_overwritten_report_cache_is_discarded(
-    clean: tuple[Path, dict[str, Any]], tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    def overwrite(work: Path) -> None:
-        raw = bytearray((work / "report_pieces.sqlite").read_bytes())
-        raw[50 : len(raw) - 100] = b"\x5a" * (len(raw) - 150)
-        (work / "report_pieces.sqlite").write_bytes(bytes(raw))
-
-    said, report = _rerun_after(clean, tmp_path, caplog, overwrite)
-    store = tmp_path / "work" / "report_pieces.sqlite"
-    assert len(said) == 1
-    assert said[0].startswith(f"report cache {store} is damaged (")
+    assert said[0].startswith(f"report cache {store} is damaged {reason}")
     assert said[0].endswith("): it is rebuilt")
     assert report == clean[1]
     with caplog.at_level(logging.WARNING):
