@@ -16,8 +16,9 @@ from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from pipeline import audit, config, validate
 from pipeline.errors import AuditError
-from pipeline.protocol import load_protocol
+from pipeline.protocol import CHECKS, load_protocol
 from pipeline.records import Label, LabelRow, ReadIssue
+from pipeline.rules.protocol import expectations
 from pipeline.runs import read_previous_products
 from pipeline.validate import STATE_FILE, ValidationJob, Validator, validate_work
 from tests.builders import write_work
@@ -93,7 +94,7 @@ def test_only_changed_products_are_validated_and_results_equal_a_full_run(
     for incremental, complete in zip(_outputs(work), _outputs(full), strict=True):
         pd.testing.assert_frame_equal(incremental, complete)
     outcomes, findings = _outputs(work)
-    assert len(outcomes) == (LABELS - 1) * 7
+    assert len(outcomes) == (LABELS - 1) * len(CHECKS)
     assert findings["check"].value_counts().to_dict() == {
         "unit_known": 6,
         "dv_consistent": 2,
@@ -197,7 +198,7 @@ def test_validating_in_chunks_gives_the_outputs_of_one_run(
     for chunked, whole in zip(_outputs(many), _outputs(one), strict=True):
         pd.testing.assert_frame_equal(chunked, whole)
     outcomes, findings = _outputs(many)
-    assert len(outcomes) == LABELS * 7
+    assert len(outcomes) == LABELS * len(CHECKS)
     assert findings["check"].value_counts().to_dict() == {
         "unit_known": 7,
         "dv_consistent": 3,
@@ -217,8 +218,9 @@ def test_validating_in_chunks_gives_the_outputs_of_one_run(
     assert [(run["chunk"], run["products"]) for run in protocol["runs"]] == [
         (n, 3) for n in range(1, 11)
     ]
+    per_run = len(expectations(load_protocol()))  # the protocol rules' expectations
     assert [run["result_range"] for run in protocol["runs"]] == [
-        [9 * n, 9 * (n + 1)] for n in range(10)
+        [per_run * n, per_run * (n + 1)] for n in range(10)
     ]
     assert {r["result"]["element_count"] for r in protocol["results"]} == {3}
     quality = _gx_file(many.gx_data_quality_result)
