@@ -6,14 +6,12 @@ a rejection, so one bad file never stops the run. `extract_in_batches` does the 
 folder: the files whose content has not changed come from the cache, the others are read
 in parallel processes that store what they read in the cache; then the readings are handed
 on `EXTRACT_BATCH_FILES` files at a time, in file order, so memory does not grow with the
-number of files. `write_label_tables` streams them into the four Parquet tables;
-`labels_to_rows` gathers them into DataFrames (small folders, tests).
+number of files. `write_label_tables` streams them into the four Parquet tables.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import stat
@@ -22,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import config
+from pipeline import config, sources
 from pipeline.errors import AuditError, LabelError, LimitExceeded
+from pipeline.infra.atomic import ParquetTables
+from pipeline.infra.cache import ExtractionCache, bytes_digest, file_digest
+from pipeline.infra.executors import LOCAL, Executor, map_files
+from pipeline.infra.isolated import WorkerBox
+from pipeline.infra.versions import extractor_version
 from pipeline.records import (
-    Extraction,
     FileExtraction,
     Label,
     LabelRow,
@@ -34,7 +36,6 @@ from pipeline.records import (
     Rejection,
     concat_extractions,
     record_schema,
-    records_to_frame,
     records_to_table,
 )
 
@@ -273,17 +274,6 @@ def extract_file(task: FileTask) -> FileExtraction:
     return read_once(task)[0]
 
 
-def extractions_to_tables(extractions: Sequence[FileExtraction]) -> Extraction:
-    labels, rows, issues, rejections = concat_extractions(extractions)
-    return Extraction(
-        labels=records_to_frame(labels, Label),
-        rows=records_to_frame(rows, LabelRow),
-        issues=records_to_frame(issues, ReadIssue),
-        rejections=records_to_frame(rejections, Rejection),
-        files=tuple(e.source_file for e in extractions),
-    )
-
-
 def _import_readers(suffixes: set[str]) -> None:
     """Import the readers a pool will need before it forks, so every worker inherits
     them instead of importing pdfplumber/pdfminer again."""
@@ -356,15 +346,12 @@ def extract_into_cache(job: CacheTask) -> CacheResult:
     """Read one file once into memory, hash those bytes and hand the same bytes to the
     reader, then store the reading under the key of that digest: what is cached is what
     was read, even if the file changed since the run hashed it (or changes again after)."""
-    from pipeline import runs
-    from pipeline.sources import read_bytes
-
     try:
-        data = read_bytes(job.task.path, job.task.source_file)
+        data = sources.read_bytes(job.task.path, job.task.source_file)
     except LabelError as exc:
         return CacheResult(None, _rejected(job.task.source_file, exc.reason))
-    digests = (hashlib.sha256(data).hexdigest(), *job.digests[1:])
-    cache = runs.ExtractionCache(job.cache_dir, job.extractor_version)
+    digests = (bytes_digest(data), *job.digests[1:])
+    cache = ExtractionCache(job.cache_dir, job.extractor_version)
     key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
     extraction, cacheable = read_once(job.task, data)
     del data
@@ -379,7 +366,7 @@ def _lost(job: CacheTask, reason: str) -> CacheResult:
     return CacheResult(None, _rejected(job.task.source_file, reason))
 
 
-#: How `map_isolated` words a file it lost (pipeline.runs.map_isolated's `reasons`).
+#: How a file lost by its worker is worded (pipeline.infra.isolated.map_isolated's `reasons`).
 LOST_REASONS = {
     "timeout": "reading took more than {timeout} s (limit "
     + config.limit_option("file_timeout")
@@ -393,8 +380,6 @@ LOST_REASONS = {
 
 def _setup_worker(limits: config.FileLimits) -> None:
     """In each worker: the readers check this run's limits."""
-    from pipeline import sources
-
     sources.set_limits(limits)
 
 
@@ -407,15 +392,13 @@ def _plan(
 ) -> list[PlannedFile]:
     """The cache key of every file, and whether a sound entry for it is in the cache
     (`use_cache` False: every file is read). A file that cannot be hashed has no key."""
-    from pipeline import runs
-
     planned = []
     for path in main:
         source_file = source_name(path, labels_dir)
         try:
-            digests = [runs.file_digest(path)]
+            digests = [file_digest(path)]
             if path.suffix.lower() == ".csv":
-                digests += [runs.file_digest(c) for c in sorted(companions.get(path.parent, []))]
+                digests += [file_digest(c) for c in sorted(companions.get(path.parent, []))]
         except OSError:
             planned.append(PlannedFile(FileTask(path, source_file), None, False))
             continue
@@ -436,6 +419,7 @@ def extract_in_batches(
     batch_files: int = EXTRACT_BATCH_FILES,
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
+    executor: Executor = LOCAL,
 ) -> ExtractStats:
     """Read every label file under `labels_dir` (`scan_labels_folder`, with `skip`), handing
     the readings to `take` in file order, `batch_files` files at a time (the last batch may
@@ -444,15 +428,14 @@ def extract_in_batches(
     Files whose content (and companion files) are unchanged since a cached reading with the
     same extractor version are not parsed again (an entry that fails its checksum is not
     used: the file is read again, with a warning). The rest are read first, each in a
-    worker process of its own within `limits` (runs.map_isolated: a file over a limit, or
-    whose worker dies, is a rejection naming why), `jobs` at a time; each worker stores
+    worker process of its own within `limits` (pipeline.infra.isolated.map_isolated: a file
+    over a limit, or whose worker dies, is a rejection naming why), `jobs` at a time, or as
+    tasks of a dask cluster (`executor`, pipeline.infra.executors); each worker stores
     its reading in the cache under the digest of the bytes it read; every batch is then
     read back from it. So memory holds one batch, whatever the number of files. A reading
     that cannot be stored comes back from the worker instead; an entry that cannot be read
     back (broken meanwhile) is read again, in a worker.
     """
-    from pipeline import runs
-
     scan = scan_labels_folder(labels_dir, skip)
     files = list(scan.files)
     if not files:
@@ -460,22 +443,29 @@ def extract_in_batches(
             f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
         )
     main, companions = _companions(files)
-    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
+    cache = ExtractionCache(work.cache_dir.absolute(), extractor_version())
     planned = _plan(main, companions, labels_dir, cache, use_cache)
 
     def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:
-        if len(todo) > 1 and jobs > 1:
+        if len(todo) > 1 and jobs > 1 and executor.kind == "local":
             _import_readers({p.task.path.suffix.lower().lstrip(".") for p in todo})
-        return runs.map_isolated(
+        return map_files(
+            executor,
             extract_into_cache,
             [
-                CacheTask(p.task, p.key, p.digests, cache.cache_dir, cache.extractor_version)
+                CacheTask(
+                    FileTask(p.task.path.absolute(), p.task.source_file),
+                    p.key,
+                    p.digests,
+                    cache.cache_dir,
+                    cache.extractor_version,
+                )
                 for p in todo
             ],
             jobs=jobs,
             describe=lambda job: job.task.source_file,
             lost=_lost,
-            box=runs.WorkerBox(
+            box=WorkerBox(
                 timeout_s=limits.file_timeout,
                 memory_mb=limits.max_memory_mb,
                 setup=_setup_worker,
@@ -559,13 +549,12 @@ def write_label_tables(
     batch_files: int = EXTRACT_BATCH_FILES,
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
+    executor: Executor = LOCAL,
 ) -> ExtractStats:
     """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
     no such records), with the record type's fixed schema. The four files are replaced
     together when every batch is written (none if the stage fails)."""
-    from pipeline import runs
-
     paths = {
         "labels": work.labels,
         "rows": work.label_rows,
@@ -573,7 +562,7 @@ def write_label_tables(
         "rejections": work.rejections,
     }
     targets = {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
-    with runs.ParquetTables(targets) as out:
+    with ParquetTables(targets) as out:
 
         def take(batch: list[FileExtraction]) -> None:
             labels, rows, issues, rejections = concat_extractions(batch)
@@ -596,21 +585,5 @@ def write_label_tables(
             batch_files=batch_files,
             skip=skip,
             limits=limits,
+            executor=executor,
         )
-
-
-def labels_to_rows(
-    labels_dir: Path,
-    work: config.WorkPaths,
-    *,
-    jobs: int = 1,
-    use_cache: bool = True,
-    progress: bool | None = None,
-) -> tuple[Extraction, ExtractStats]:
-    """Read every label file under `labels_dir` into the four label tables, in memory
-    (`extract_in_batches` gathered; the extract stage streams them: `write_label_tables`)."""
-    extractions: list[FileExtraction] = []
-    stats = extract_in_batches(
-        labels_dir, work, extractions.extend, jobs=jobs, use_cache=use_cache, progress=progress
-    )
-    return extractions_to_tables(extractions), stats

@@ -6,7 +6,7 @@ found but could not be read). Values are kept as printed (`amount_raw`, `unit_ra
 conversion happens in pipeline.normalize. Tables of these records are the stage
 artifacts (one column per field, see `records_to_frame`), written batch by batch with one
 fixed Arrow schema per table (`record_schema`, `records_to_table`; written by
-pipeline.runs.ParquetTables), so a stage never holds a whole table.
+pipeline.infra.atomic.ParquetTables), so a stage never holds a whole table.
 """
 
 from __future__ import annotations

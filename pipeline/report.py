@@ -20,7 +20,6 @@ previous reports as they were, and neither page is ever held whole in memory.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
@@ -41,11 +40,13 @@ from pipeline.chart import CHART_TITLE, ratio_chart_svg, unplotted_products
 from pipeline.config import TEMPLATES_DIR, ReportPaths
 from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
+from pipeline.infra.atomic import atomic_write_chunks
+from pipeline.infra.piece_store import PieceStore, cached_text
+from pipeline.infra.versions import code_version
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
-from pipeline.runs import atomic_write_chunks, atomic_write_text
 
 if TYPE_CHECKING:
-    import sqlite3
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -447,39 +448,14 @@ def chart_with_cache(
     matplotlib's version. A run whose chart is unchanged skips matplotlib (~0.7 s)."""
     if cache is None:
         return ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
-    from importlib.metadata import version
-
-    from pipeline import chart
-
     fields = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio", "calcium_mg", "verdict", "rank")
-    digest = hashlib.sha256(Path(chart.__file__).read_bytes())
-    digest.update(version("matplotlib").encode())
     inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
-    digest.update(json.dumps(inputs, default=str).encode())
-    key = digest.hexdigest()
-    try:
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        stored = None
-    except (OSError, ValueError) as exc:
-        log.warning("chart cache %s is damaged (%s): the chart is drawn again", cache, exc)
-        stored = None
-    if stored is not None and not isinstance(stored, dict):
-        log.warning("chart cache %s is damaged (not an object): the chart is drawn again", cache)
-    elif stored is not None and stored.get("key") == key:
-        svg = stored.get("svg")
-        if isinstance(svg, str) and stored.get("sha256") == _svg_checksum(key, svg):
-            return svg
-        log.warning("chart cache %s does not match its checksum: the chart is drawn again", cache)
-    svg = ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
-    entry = {"key": key, "svg": svg, "sha256": _svg_checksum(key, svg)}
-    with contextlib.suppress(OSError):  # a cache: the next run draws it again
-        atomic_write_text(cache, json.dumps(entry))
-    return svg
-
-
-def _svg_checksum(key: str, svg: str) -> str:
-    return hashlib.sha256(f"{key}\n{svg}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{code_version('chart')}\n{json.dumps(inputs, default=str)}".encode()
+    ).hexdigest()
+    return cached_text(
+        cache, key, lambda: ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    )
 
 
 def prepare() -> None:
@@ -594,7 +570,7 @@ class ProductPieces:
         self._products = products
         self._template = _environment().get_template(CARD_TEMPLATE)
         self._flagged = flagged_lines
-        self._store = _PieceStore.open(cache, _card_salt()) if cache is not None else None
+        self._store = PieceStore.open(cache, code_version("report")) if cache is not None else None
         self._keys = keys or {}
         self.rendered = 0  # card bodies rendered (not found in the cache)
         self.reused = 0  # card bodies found in the cache
@@ -696,155 +672,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, Sequence | set | frozenset) and not isinstance(value, bytes):
         return [_json_safe(v) for v in value]
     return str(value)
-
-
-@functools.cache
-def _card_salt() -> str:
-    """What every cached piece depends on besides the product: this module (filters,
-    card_rows, the JSON encoding), the templates, jinja2 and markupsafe."""
-    from importlib.metadata import version
-
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    for template in sorted(TEMPLATES_DIR.glob("*.j2")):
-        digest.update(template.read_bytes())
-    digest.update(f"{version('jinja2')} {version('markupsafe')}".encode())
-    return digest.hexdigest()
-
-
-class _PieceStore:
-    """Report pieces (card bodies, audit.json lines) by key in an SQLite file, for one run
-    (see ProductPieces).
-
-    Each piece is stored with the sha256 of its key and text, checked when it is read: a
-    piece that does not match is rendered again (with a warning). A file SQLite cannot
-    read (partly overwritten, "database disk image is malformed", "Could not decode to
-    UTF-8") is discarded and rebuilt, with a warning, whenever that shows: the pieces
-    already taken from it were checked one by one."""
-
-    #: Bump when the tables change: a file of another format is emptied.
-    FORMAT = "2"
-
-    def __init__(self, path: Path, db: sqlite3.Connection, salt: str) -> None:
-        self._path = path
-        self._db: sqlite3.Connection | None = db
-        self._salt = salt
-        self._used: set[str] = set()
-        self._setup(db)
-
-    def _setup(self, db: sqlite3.Connection) -> None:
-        salt = f"{self.FORMAT} {self._salt}"
-        db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
-        db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
-        found = db.execute("SELECT value FROM salt").fetchall()
-        if found != [(salt,)]:
-            db.execute("DROP TABLE IF EXISTS pieces")
-            db.execute("DELETE FROM salt")
-            db.execute("INSERT INTO salt VALUES (?)", (salt,))
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text BLOB, sha256 TEXT)"
-        )
-
-    @classmethod
-    def open(cls, path: Path, salt: str) -> _PieceStore | None:
-        import sqlite3
-
-        for attempt in range(2):
-            db = None
-            try:
-                db = sqlite3.connect(path)
-                return cls(path, db, salt)
-            except sqlite3.Error as exc:
-                if db is not None:
-                    db.close()
-                if attempt == 0:
-                    log.warning("report cache %s is damaged (%s): it is rebuilt", path, exc)
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                else:
-                    log.warning("report cache %s cannot be created (%s): not used", path, exc)
-        return None
-
-    def _rebuild(self, exc: Exception) -> None:
-        """The file failed under us: start a new one (or go on without)."""
-        import sqlite3
-
-        log.warning("report cache %s is damaged (%s): it is rebuilt", self._path, exc)
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-        self._db = None
-        with contextlib.suppress(OSError):
-            self._path.unlink()
-        try:
-            db = sqlite3.connect(self._path)
-            self._setup(db)
-            self._db = db
-        except sqlite3.Error as again:
-            log.warning("report cache %s cannot be created (%s): not used", self._path, again)
-
-    @staticmethod
-    def _checksum(key: str, text: bytes) -> str:
-        return hashlib.sha256(key.encode("utf-8") + b"\n" + text).hexdigest()
-
-    def get(self, key: str) -> str | None:
-        import sqlite3
-
-        self._used.add(key)
-        if self._db is None:
-            return None
-        try:
-            found = self._db.execute(
-                "SELECT key, text, sha256 FROM pieces WHERE key = ?", (key,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            self._rebuild(exc)
-            return None
-        if found is None:
-            return None
-        stored_key, text, sha = found
-        try:
-            if stored_key != key or self._checksum(key, bytes(text)) != sha:
-                raise ValueError("checksum")
-            return bytes(text).decode("utf-8")
-        except (ValueError, TypeError):
-            log.warning(
-                "report cache %s: a piece does not match its checksum: it is rendered again",
-                self._path,
-            )
-            return None
-
-    def put(self, key: str, text: str) -> None:
-        import sqlite3
-
-        if self._db is None:
-            return
-        data = text.encode("utf-8")
-        try:
-            self._db.execute(
-                "INSERT OR REPLACE INTO pieces VALUES (?, ?, ?)",
-                (key, data, self._checksum(key, data)),
-            )
-        except sqlite3.Error as exc:
-            self._rebuild(exc)
-
-    def close(self, *, prune: bool) -> None:
-        import sqlite3
-
-        if self._db is None:
-            return
-        try:
-            if prune:
-                self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
-                self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
-                self._db.execute("DELETE FROM pieces WHERE key NOT IN (SELECT key FROM used)")
-            self._db.commit()
-        except sqlite3.Error as exc:
-            log.warning("report cache %s not saved (%s): it is rebuilt next time", self._path, exc)
-            with contextlib.suppress(OSError):
-                self._path.unlink()
-        finally:
-            self._db.close()
-            self._db = None
 
 
 #: What the chart, its "not plotted" list and the page's counts read of each product.
