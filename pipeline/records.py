@@ -17,7 +17,7 @@ import operator
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -127,17 +127,6 @@ class FileExtraction:
     @property
     def rejected(self) -> bool:
         return self.rejection is not None
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """What the extract stage gives for a whole folder: four tables."""
-
-    labels: pd.DataFrame
-    rows: pd.DataFrame
-    issues: pd.DataFrame
-    rejections: pd.DataFrame
-    files: tuple[str, ...] = field(default=())
 
 
 def field_names(record_type: type) -> list[str]:

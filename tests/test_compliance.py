@@ -18,12 +18,13 @@ import pytest
 from labelgen.compliance_cases import CASES, CLEAN, render_case
 from labelgen.dsld_formats import to_records
 from labelgen.products import dsld_labels
-from pipeline import compliance, config, runs
-from pipeline.errors import NoPanel
+from pipeline import compliance, config
+from pipeline.errors import EXIT_FINDINGS, EXIT_OK, NoPanel
+from pipeline.infra.atomic import atomic_write_parquet
+from pipeline.infra.exits import exit_code_for
 from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 from pipeline.protocol import load_protocol
 from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.runs import atomic_write_parquet
 from pipeline.sources.pdf import read_pdf
 from pipeline.validate import ValidationJob, Validator, validate_work
 
@@ -256,9 +257,9 @@ def test_counts_over_the_committed_real_dsld_labels() -> None:
 
 def test_fail_on_compliance_trips_on_any_finding() -> None:
     finding: dict[str, Any] = {"rule": "zero", "detail": "line 6 'Zinc' ..."}
-    assert runs.exit_code_for({"compliance": [finding]}, {"compliance"}) == runs.EXIT_FINDINGS
-    assert runs.exit_code_for({"compliance": []}, {"compliance"}) == runs.EXIT_OK
-    assert runs.exit_code_for({"compliance": [finding]}, {"fails"}) == runs.EXIT_OK
+    assert exit_code_for({"compliance": [finding]}, {"compliance"}) == EXIT_FINDINGS
+    assert exit_code_for({"compliance": []}, {"compliance"}) == EXIT_OK
+    assert exit_code_for({"compliance": [finding]}, {"fails"}) == EXIT_OK
 
 
 def _write_work(root: Path, labels: list[Label], rows: list[LabelRow]) -> config.WorkPaths:
@@ -352,7 +353,7 @@ def test_an_audit_reports_compliance_apart_and_fails_on_it_when_asked(tmp_path: 
     assert "is declared at zero (0 mg)" in html
     # The same work folder again, now failing on compliance: nothing is validated again.
     code, again, _ = _audit_folder(tmp_path, labels, "--fail-on", "compliance")
-    assert code == runs.EXIT_FINDINGS
+    assert code == EXIT_FINDINGS
     assert again["compliance"] == audit["compliance"]
 
 

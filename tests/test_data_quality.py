@@ -7,18 +7,17 @@ another product fails the test of that product.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from stages_path import run_stages
 
 from labelgen.dsld_formats import to_records as dsld_records
 from labelgen.products import dsld_labels
-from pipeline.normalize import nutrients_to_products, rows_to_nutrients
-from pipeline.protocol import load_protocol
-from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.score import outcomes_to_ranking
-from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
+from pipeline.records import Label, LabelRow, ReadIssue
+from pipeline.validate import Validator
 
 SOURCE = "dq/labels.csv"
 WARFARIN = "Caution: consult your physician before use if you take warfarin."
@@ -170,20 +169,18 @@ def validator() -> Validator:
 
 
 @pytest.fixture(scope="module")
-def tables(validator: Validator) -> dict[str, pd.DataFrame]:
+def tables(
+    validator: Validator, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, pd.DataFrame]:
     labels = [
         Label(SOURCE, i, name, **fields) for i, (name, (fields, _)) in enumerate(CASES.items())
     ]
     rows = [r for _, case_rows in CASES.values() for r in case_rows]
     issues = [ReadIssue(SOURCE, index_of("clean"), 1, None, "page 1: a line could not be read")]
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
-    findings, results = tables_to_findings(
-        nutrients, products, records_to_frame(issues, ReadIssue), validator
+    staged = run_stages(
+        tmp_path_factory.mktemp("quality"), labels, rows, issues, validator=validator
     )
-    assert set(results) == {"rows", "products"}
-    return {"nutrients": nutrients, "products": products, "findings": findings}
+    return {"nutrients": staged.nutrients, "products": staged.products, "findings": staged.findings}
 
 
 def findings_of(tables: dict[str, pd.DataFrame], name: str) -> list[tuple[str, str, str, bool]]:
@@ -206,6 +203,7 @@ def test_every_finding_belongs_to_a_product(tables: dict[str, pd.DataFrame]) -> 
         "severity",
         "detail",
         "blocking",
+        "line_no",
     ]
     assert findings["product_id"].isin(tables["products"]["product_id"]).all()
 
@@ -394,19 +392,15 @@ def test_findings_are_ordered_by_product_then_severity(tables: dict[str, pd.Data
 # ---- the real DSLD labels -----------------------------------------------------------------------
 
 
-def test_real_dsld_labels_findings(validator: Validator) -> None:
+def test_real_dsld_labels_findings(validator: Validator, tmp_path: Path) -> None:
     labels: list[Label] = []
     rows: list[LabelRow] = []
     for raw in dsld_labels():
         label, label_rows = dsld_records(raw)
         labels.append(label)
         rows.extend(label_rows)
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
-    findings, _ = tables_to_findings(
-        nutrients, products, records_to_frame([], ReadIssue), validator
-    )
+    staged = run_stages(tmp_path, labels, rows, validator=validator)
+    products, findings = staged.products, staged.findings
     counted = findings.groupby(["check", "severity", "blocking"]).size().to_dict()
     assert counted == {
         ("dv_consistent", "warning", False): 6,
@@ -427,7 +421,7 @@ def test_real_dsld_labels_findings(validator: Validator) -> None:
 
 
 @pytest.fixture(scope="module")
-def scored(validator: Validator) -> dict[str, Any]:
+def scored(validator: Validator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The sample product with too little K2 (124 mcg per 1,000 mg calcium) and a blocked one."""
     labels = [
         Label(
@@ -448,17 +442,15 @@ def scored(validator: Validator) -> dict[str, Any]:
         LabelRow("score.csv", 1, 1, "Calcium", "500", "mg"),
         LabelRow("score.csv", 1, 2, "Vitamin K2", "100", "mkg", form_raw="MK-7"),
     ]
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
-    protocol = load_protocol()
-    outcomes, _ = products_to_outcomes(products, protocol, validator)
-    findings, _ = tables_to_findings(
-        nutrients, products, records_to_frame([], ReadIssue), validator
-    )
-    ranking, checks = outcomes_to_ranking(products, outcomes, findings, protocol)
+    staged = run_stages(tmp_path_factory.mktemp("score"), labels, rows, validator=validator)
+    products = staged.products
     ids = dict(zip(products["product_name"], products["product_id"], strict=True))
-    return {"ranking": ranking, "checks": checks, "ids": ids, "outcomes": outcomes}
+    return {
+        "ranking": staged.ranking,
+        "checks": staged.checks,
+        "ids": ids,
+        "outcomes": staged.outcomes,
+    }
 
 
 def test_protocol_outcomes_of_the_sample(scored: dict[str, Any]) -> None:

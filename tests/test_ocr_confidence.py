@@ -8,13 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from stages_path import run_stages
 
 from pipeline.config import MIN_AMOUNT_CONFIDENCE
-from pipeline.normalize import nutrients_to_products, rows_to_nutrients
-from pipeline.protocol import load_protocol
-from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.score import outcomes_to_ranking
-from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
+from pipeline.records import Label, LabelRow
+from pipeline.validate import Validator
 
 SOURCE = "scan.png"
 WARFARIN = "Caution: consult your physician before use if you take warfarin."
@@ -41,7 +39,7 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def scored() -> dict[str, Any]:
+def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     validator = Validator()
     labels = [
         Label(
@@ -57,17 +55,10 @@ def scored() -> dict[str, Any]:
         for i, name in enumerate(CASES)
     ]
     rows = [r for i, (c, rep) in enumerate(CASES.values()) for r in _rows(i, c, rep)]
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
-    protocol = load_protocol()
-    outcomes, _ = products_to_outcomes(products, protocol, validator)
-    findings, _ = tables_to_findings(
-        nutrients, products, records_to_frame([], ReadIssue), validator
-    )
-    ranking, _ = outcomes_to_ranking(products, outcomes, findings, protocol)
+    staged = run_stages(tmp_path_factory.mktemp("ocr"), labels, rows, validator=validator)
+    products = staged.products
     ids = dict(zip(products["product_name"], products["product_id"], strict=True))
-    return {"ranking": ranking, "findings": findings, "ids": ids}
+    return {"ranking": staged.ranking, "findings": staged.findings, "ids": ids}
 
 
 def _of(scored: dict[str, Any], name: str, table: str) -> list[dict[str, Any]]:

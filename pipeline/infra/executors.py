@@ -124,7 +124,7 @@ def map_on_dask(
         futures = client.map(_in_task, list(items), fn=fn, box=box, pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         bar.start()
-        for future in distributed.as_completed(futures):
+        for future in distributed.as_completed(futures, loop=client.loop):
             i = index[future.key]
             try:
                 results[i] = future.result()

@@ -57,7 +57,7 @@ def append_history_record(history_file: Path, record: Mapping[str, Any]) -> Path
     data = history_line(record).encode("utf-8")
     with _writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             if os.fstat(fd).st_size and not _ends_with_newline(fd):
                 os.write(fd, b"\n")  # a partial line a killed run left stays a line apart
@@ -100,26 +100,6 @@ def read_history(history_file: Path, old_dir: Path | None = None) -> list[dict[s
     return records
 
 
-def read_previous_audit(audit_json: Path) -> dict[str, Any] | None:
-    """The previous run's audit.json, or None if it is missing or unreadable.
-
-    Read it before tonight's run overwrites it. A broken file is logged as a warning
-    and does not stop the run.
-    """
-    path = Path(audit_json)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        logger.warning("previous audit %s is unreadable (%s): no changes are reported", path, exc)
-        return None
-    if not isinstance(data, dict):
-        logger.warning("previous audit %s is not a JSON object: no changes are reported", path)
-        return None
-    return data
-
-
 #: What `changes_between` reads of each product.
 PREVIOUS_KEYS = ("product_id", "source_file", "product_name", "verdict")
 
@@ -137,7 +117,7 @@ def _keep_product_keys(obj: dict[str, Any]) -> Any:
 def read_previous_products(audit_json: Path) -> list[Any] | None:
     """What `changes_between` needs of the previous run's audit.json: its products with
     product_id, source_file, product_name and verdict only, or None if the file is missing,
-    unreadable or not an audit document (logged as for `read_previous_audit`).
+    unreadable or not an audit document (logged as a warning).
 
     The previous document is never held whole (a 2,000-file audit.json is ~100 MB as
     Python objects): each label row and check is dropped as soon as it is parsed.

@@ -45,6 +45,13 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
+#: Infrastructure modules whose code does not shape a stage's results (how files are
+#: written, cached, locked, scheduled, shown): not part of any code version, so a change to
+#: them reads nothing again. The two that do shape results count (how GX is run, the
+#: dtypes of Parquet read in batches).
+NOT_RESULTS = "pipeline.infra."
+RESULT_INFRA = frozenset({"pipeline.infra.gx", "pipeline.infra.parquet_batches"})
+
 #: The code version's length in hex digits (64 bits: enough to tell versions apart).
 VERSION_DIGITS = 16
 
@@ -94,13 +101,16 @@ def _package_modules(name: str, root: Path) -> set[str]:
 
 
 def dependencies(roots: tuple[str, ...], root: Path = config.PACKAGE_DIR) -> dict[str, Path]:
-    """Every package module `roots` depend on (themselves included): name -> source file."""
+    """Every package module `roots` depend on (themselves included; infrastructure that does
+    not shape results left out: NOT_RESULTS): name -> source file."""
     todo = sorted({m for r in roots for m in _package_modules(r, root)})
     seen: dict[str, Path] = {}
     while todo:
         name = todo.pop()
         path = module_file(name, root)
         if name in seen or path is None:
+            continue
+        if name.startswith(NOT_RESULTS) and name not in RESULT_INFRA:
             continue
         seen[name] = path
         todo.extend(sorted(_imported(path, name, root) - seen.keys()))
