@@ -29,6 +29,10 @@ app = typer.Typer(
 
 log = logging.getLogger("labelaudit")
 
+# Start-up time: each command imports its stage (pandas, pyarrow, the readers: ~4 s measured
+# under load, against 0.4 s for this module) when it runs, so `--help` and usage errors
+# answer at once.
+
 
 class FailOn(StrEnum):
     fails = "fails"
