@@ -53,39 +53,24 @@ LOCAL = Executor()
 
 
 def map_files(
-    executor: Executor,
-    fn: Callable[[T], R],
-    items: Sequence[T],
-    *,
-    jobs: int,
-    describe: Callable[[T], str],
-    lost: Callable[[T, str], R],
-    box: WorkerBox | None = None,
-    reasons: Mapping[str, str] | None = None,
-    progress: bool | None = None,
+    executor: Executor, fn: Callable[[T], R], items: Sequence[T], **options: Any
 ) -> list[R]:
-    """`fn` over `items` on `executor` (see the module's docstring); results in order."""
+    """`fn` over `items` on `executor` (see the module's docstring); results in order.
+    `options`: those of `map_isolated` (jobs, describe, lost, box, reasons, progress); on
+    dask, `jobs` is the cluster's and the box's limits other than its setup are not used."""
     if executor.kind == "local":
-        return map_isolated(
-            fn,
-            items,
-            jobs=jobs,
-            describe=describe,
-            lost=lost,
-            box=box,
-            reasons=reasons,
-            progress=progress,
-        )
+        return map_isolated(fn, items, **options)
     assert executor.scheduler is not None
+    reasons: Mapping[str, str] = options.get("reasons") or {}
     return map_on_dask(
         fn,
         items,
         scheduler=executor.scheduler,
-        describe=describe,
-        lost=lost,
-        box=box or WorkerBox(),
-        died=(reasons or {}).get("died", "its worker process died ({how})"),
-        progress=progress,
+        describe=options["describe"],
+        lost=options["lost"],
+        box=options.get("box") or WorkerBox(),
+        died=reasons.get("died", "its worker process died ({how})"),
+        progress=options.get("progress"),
     )
 
 
