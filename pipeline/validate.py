@@ -2,8 +2,8 @@
 
 `products_to_outcomes` runs the protocol suite over a products table and reads per-product
 outcomes from the result (result_format COMPLETE, unexpected rows named by product_id).
-`tables_to_findings` runs the data-quality suites over the nutrient rows and the products
-and turns every unexpected row into a finding a reader can act on.
+pipeline.quality runs the data-quality suites over the nutrient rows and the products and
+turns every unexpected row into a finding a reader can act on.
 
 `validate_work` is the stage over a work folder. Every expectation is row-wise, so a
 product's outcomes and findings depend on its own rows only: a product whose rows (and the
@@ -12,13 +12,14 @@ suites run over the other products (all of them on a first run, with `--full` or
 `--data-docs`), in chunks of at most VALIDATE_CHUNK_PRODUCTS products with their nutrient
 rows; the outcomes and findings are the same as from one run over them all. The memory
 stays about flat however many products there are: products.parquet and nutrients.parquet
-are read a batch at a time (`TableFile`: to hash the rows, then to gather each chunk's),
+are read a batch at a time (pipeline.infra.parquet_batches.TableFile: to hash the rows, then to gather each chunk's),
 every GX run is forgotten by GX once its result is read, and the GX result files
 (protocol, data quality, and the compliance rule pack's: pipeline.compliance, whose findings
 go to compliance.parquet) are written as each chunk finishes. They hold this run's results:
 a "labelaudit" block (products validated and reused, chunks), every expectation result of
-every chunk ("results") and one summary per GX run ("runs"). `python -m pipeline.validate`
-runs the stage in a process of its own.
+every chunk ("results") and one summary per GX run ("runs"). On large inputs the audit
+runs `validate_work` in a process of its own (pipeline.infra.validation; `warm_up` is what
+that process does while it waits for the job).
 """
 
 from __future__ import annotations
