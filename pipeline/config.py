@@ -30,11 +30,6 @@ LABEL_SUFFIXES = PDF_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES | IMAGE_SUFFIXES
 #: Archives read member by member (pipeline.sources.inputs), never unpacked.
 ARCHIVE_SUFFIXES = frozenset({"zip"})
 
-#: Bump when a change to extraction changes what is read from a file: the cache
-#: of extracted files (pipeline.runs) is keyed by it, so every file is read again.
-#: 8: each row's bbox (evidence crops).
-EXTRACTOR_VERSION = "8"  # 7: OCR preprocessing for real labels (ocr_prep), read issues that block
-
 #: Corrections and confirmations of label rows, in the labels folder (pipeline.corrections):
 #: an input of the audit, never read as a label.
 CORRECTIONS_FILE = "corrections.csv"
@@ -59,17 +54,10 @@ def ocr_engine() -> str:
     return value if value in OCR_ENGINES else DEFAULT_OCR_ENGINE
 
 
-def extractor_version() -> str:
-    """EXTRACTOR_VERSION with the OCR engine when it is not the default: the cache
-    never serves one engine's reading to a run with the other."""
-    engine = ocr_engine()
-    return EXTRACTOR_VERSION if engine == DEFAULT_OCR_ENGINE else f"{EXTRACTOR_VERSION}+{engine}"
-
-
 @dataclass(frozen=True)
 class FileLimits:
     """What one label file may take while it is read (each file is read in a worker process
-    of its own, see pipeline.runs.map_isolated). A file over a limit is rejected with a
+    of its own, see pipeline.infra.isolated.map_isolated). A file over a limit is rejected with a
     reason naming it, and the run goes on. Each setting is the `--<name>` option of
     `labelaudit audit` (underscores as dashes)."""
 
@@ -207,12 +195,18 @@ class ReportPaths:
 
     @property
     def history_dir(self) -> Path:
+        """Run records of runs before history.jsonl, one JSON file each (still read)."""
         return self.root / "history"
 
     @property
     def products_dir(self) -> Path:
         """The card pages of a catalog-scale report (pipeline.report_catalog)."""
         return self.root / "products"
+
+    @property
+    def history(self) -> Path:
+        """One JSON line per run, appended (pipeline.infra.history)."""
+        return self.root / "history.jsonl"
 
     @property
     def data_docs_dir(self) -> Path:

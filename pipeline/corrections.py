@@ -33,7 +33,8 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from pipeline import config
 from pipeline.errors import AuditError
-from pipeline.runs import atomic_write_text, file_digest
+from pipeline.infra.atomic import atomic_write_text
+from pipeline.infra.cache import file_digest
 from pipeline.units import lookup_unit, parse_amount
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ the CLI prints it as one line and exits non-zero.
 
 from __future__ import annotations
 
-#: Exit codes of a run, for schedulers (pipeline.runs.exit_code_for):
+#: Exit codes of a run, for schedulers (pipeline.infra.exits.exit_code_for):
 #: the run completed (findings may exist, but no `--fail-on` condition tripped);
 EXIT_OK = 0
 #: the run could not complete (an `AuditError`: missing folder, bad protocol file, ...);

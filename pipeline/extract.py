@@ -6,14 +6,12 @@ a rejection, so one bad file never stops the run. `extract_in_batches` does the 
 folder: the files whose content has not changed come from the cache, the others are read
 in parallel processes that store what they read in the cache; then the readings are handed
 on `EXTRACT_BATCH_FILES` files at a time, in file order, so memory does not grow with the
-number of files. `write_label_tables` streams them into the four Parquet tables;
-`labels_to_rows` gathers them into DataFrames (small folders, tests).
+number of files. `write_label_tables` streams them into the four Parquet tables.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import stat
@@ -21,10 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline import config
+from pipeline import config, sources
 from pipeline.errors import AuditError, LabelError, LimitExceeded
+from pipeline.infra.atomic import ParquetTables
+from pipeline.infra.cache import ExtractionCache, bytes_digest
+from pipeline.infra.executors import LOCAL, Executor, map_files
+from pipeline.infra.isolated import WorkerBox
+from pipeline.infra.versions import extractor_version
 from pipeline.records import (
-    Extraction,
     FileExtraction,
     Label,
     LabelRow,
@@ -33,7 +35,6 @@ from pipeline.records import (
     Rejection,
     concat_extractions,
     record_schema,
-    records_to_frame,
     records_to_table,
 )
 from pipeline.sources import read_bytes
@@ -280,17 +281,6 @@ def extract_file(task: FileTask) -> FileExtraction:
     return read_once(task)[0]
 
 
-def extractions_to_tables(extractions: Sequence[FileExtraction]) -> Extraction:
-    labels, rows, issues, rejections = concat_extractions(extractions)
-    return Extraction(
-        labels=records_to_frame(labels, Label),
-        rows=records_to_frame(rows, LabelRow),
-        issues=records_to_frame(issues, ReadIssue),
-        rejections=records_to_frame(rejections, Rejection),
-        files=tuple(e.source_file for e in extractions),
-    )
-
-
 @dataclass(frozen=True)
 class CacheTask:
     """A cache miss for a worker: read the file and store the reading in the cache."""
@@ -318,17 +308,15 @@ def extract_into_cache(job: CacheTask) -> CacheResult:
     a zip member's CRC-32, checked as it is inflated) and hand the same bytes to the
     reader, then store the reading under the key of that digest: what is cached is what
     was read, even if the input changed since the run planned it (or changes again after)."""
-    from pipeline import runs
-
     try:
         data, digest = read_task_bytes(job.task)
         read = [(data, digest), *((m.data, d) for m, d in companion_members(job.task))]
         companions = [m for m, _ in companion_members(job.task)] if job.task.companions else []
     except LabelError as exc:
         return CacheResult(None, _rejected(job.task.source_file, exc.reason))
-    digests = tuple(d or hashlib.sha256(b).hexdigest() for b, d in read)
+    digests = tuple(d or bytes_digest(b) for b, d in read)
     del read
-    cache = runs.ExtractionCache(job.cache_dir, job.extractor_version)
+    cache = ExtractionCache(job.cache_dir, job.extractor_version)
     key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
     extraction, cacheable = read_once(job.task, data, companions)
     del data
@@ -343,7 +331,7 @@ def _lost(job: CacheTask, reason: str) -> CacheResult:
     return CacheResult(None, _rejected(job.task.source_file, reason))
 
 
-#: How `map_isolated` words a file it lost (pipeline.runs.map_isolated's `reasons`).
+#: How a file lost by its worker is worded (pipeline.infra.isolated.map_isolated's `reasons`).
 LOST_REASONS = {
     "timeout": "reading took more than {timeout} s (limit "
     + config.limit_option("file_timeout")
@@ -357,8 +345,6 @@ LOST_REASONS = {
 
 def _setup_worker(limits: config.FileLimits) -> None:
     """In each worker: the readers check this run's limits."""
-    from pipeline import sources
-
     sources.set_limits(limits)
 
 
@@ -367,15 +353,13 @@ def plan_extraction(
 ) -> ExtractPlan:
     """Scan the labels folder (with `skip`) and key every input (`plan_inputs`); nothing
     is read but the files' digests and the zips' listings."""
-    from pipeline import runs
-
     scan = scan_labels_folder(labels_dir, skip)
     if not scan.files:
         raise AuditError(
             f"no label files (*.pdf, *.csv, *.json, images) under {display_name(str(labels_dir))}"
         )
     main, companions = companions_of(scan.files)
-    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
+    cache = ExtractionCache(work.cache_dir.absolute(), extractor_version())
     planned, not_labels, member_companions = plan_inputs(
         main, companions, lambda path: source_name(path, labels_dir), cache.cache_key
     )
@@ -385,6 +369,16 @@ def plan_extraction(
         tuple(sorted([*scan.not_labels, *not_labels], key=lambda n: n.source_file)),
         tuple(sorted(companion_names + member_companions)),
     )
+
+
+def _absolute(task: FileTask) -> FileTask:
+    """`task` with absolute paths, so a worker in another folder (a Dask worker) finds it."""
+    companions = (
+        task.companions
+        if task.member is not None
+        else tuple(str(Path(c).absolute()) for c in task.companions)
+    )
+    return replace(task, path=task.path.absolute(), companions=companions)
 
 
 def extract_in_batches(
@@ -399,6 +393,7 @@ def extract_in_batches(
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
     plan: ExtractPlan | None = None,
+    executor: Executor = LOCAL,
 ) -> ExtractStats:
     """Read every label file under `labels_dir` (`plan_extraction`, with `skip`; or the
     inputs of `plan`), handing
@@ -408,34 +403,40 @@ def extract_in_batches(
     Files whose content (and companion files) are unchanged since a cached reading with the
     same extractor version are not parsed again (an entry that fails its checksum is not
     used: the file is read again, with a warning). The rest are read first, each in a
-    worker process of its own within `limits` (runs.map_isolated: a file over a limit, or
-    whose worker dies, is a rejection naming why), `jobs` at a time; each worker stores
+    worker process of its own within `limits` (pipeline.infra.isolated.map_isolated: a file
+    over a limit, or whose worker dies, is a rejection naming why), `jobs` at a time, or as
+    tasks of a dask cluster (`executor`, pipeline.infra.executors); each worker stores
     its reading in the cache under the digest of the bytes it read; every batch is then
     read back from it. So memory holds one batch, whatever the number of files. A reading
     that cannot be stored comes back from the worker instead; an entry that cannot be read
     back (broken meanwhile) is read again, in a worker.
     """
-    from pipeline import runs
-
     if plan is None:
         plan = plan_extraction(labels_dir, work, skip)
-    cache = runs.ExtractionCache(work.cache_dir, config.extractor_version())
+    cache = ExtractionCache(work.cache_dir.absolute(), extractor_version())
     planned = [
         replace(p, cached=use_cache and p.key is not None and cache.verify(p.key))
         for p in plan.planned
     ]
 
     def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:
-        return runs.map_isolated(
+        return map_files(
+            executor,
             extract_into_cache,
             [
-                CacheTask(p.task, p.key, p.digests, cache.cache_dir, cache.extractor_version)
+                CacheTask(
+                    _absolute(p.task),
+                    p.key,
+                    p.digests,
+                    cache.cache_dir,
+                    cache.extractor_version,
+                )
                 for p in todo
             ],
             jobs=jobs,
             describe=lambda job: job.task.source_file,
             lost=_lost,
-            box=runs.WorkerBox(
+            box=WorkerBox(
                 timeout_s=limits.file_timeout,
                 memory_mb=limits.max_memory_mb,
                 setup=_setup_worker,
@@ -517,13 +518,12 @@ def write_label_tables(
     skip: Mapping[Path, str] | None = None,
     limits: config.FileLimits = config.FILE_LIMITS,
     plan: ExtractPlan | None = None,
+    executor: Executor = LOCAL,
 ) -> ExtractStats:
     """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
     no such records), with the record type's fixed schema. The four files are replaced
     together when every batch is written (none if the stage fails)."""
-    from pipeline import runs
-
     paths = {
         "labels": work.labels,
         "rows": work.label_rows,
@@ -531,7 +531,7 @@ def write_label_tables(
         "rejections": work.rejections,
     }
     targets = {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
-    with runs.ParquetTables(targets) as out:
+    with ParquetTables(targets) as out:
 
         def take(batch: list[FileExtraction]) -> None:
             labels, rows, issues, rejections = concat_extractions(batch)
@@ -555,21 +555,5 @@ def write_label_tables(
             skip=skip,
             limits=limits,
             plan=plan,
+            executor=executor,
         )
-
-
-def labels_to_rows(
-    labels_dir: Path,
-    work: config.WorkPaths,
-    *,
-    jobs: int = 1,
-    use_cache: bool = True,
-    progress: bool | None = None,
-) -> tuple[Extraction, ExtractStats]:
-    """Read every label file under `labels_dir` into the four label tables, in memory
-    (`extract_in_batches` gathered; the extract stage streams them: `write_label_tables`)."""
-    extractions: list[FileExtraction] = []
-    stats = extract_in_batches(
-        labels_dir, work, extractions.extend, jobs=jobs, use_cache=use_cache, progress=progress
-    )
-    return extractions_to_tables(extractions), stats

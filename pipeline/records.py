@@ -6,7 +6,7 @@ found but could not be read). Values are kept as printed (`amount_raw`, `unit_ra
 conversion happens in pipeline.normalize. Tables of these records are the stage
 artifacts (one column per field, see `records_to_frame`), written batch by batch with one
 fixed Arrow schema per table (`record_schema`, `records_to_table`; written by
-pipeline.runs.ParquetTables), so a stage never holds a whole table.
+pipeline.infra.atomic.ParquetTables), so a stage never holds a whole table.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import operator
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -175,17 +175,6 @@ class FileExtraction:
     @property
     def rejected(self) -> bool:
         return self.rejection is not None
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """What the extract stage gives for a whole folder: four tables."""
-
-    labels: pd.DataFrame
-    rows: pd.DataFrame
-    issues: pd.DataFrame
-    rejections: pd.DataFrame
-    files: tuple[str, ...] = field(default=())
 
 
 def field_names(record_type: type) -> list[str]:

@@ -20,29 +20,30 @@ previous reports as they were, and neither page is ever held whole in memory.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import json
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup
 
-from pipeline import crops, evidence, report_catalog
+from pipeline import report_catalog
 from pipeline.chart import CHART_TITLE, protocol_bands, ratio_chart_svg, unplotted_products
 from pipeline.config import (
     CHART_BINS,
     CHART_MAX_POINTS,
     REPORT_LIST_ITEMS,
-    TEMPLATES_DIR,
     ReportPaths,
 )
 from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
+from pipeline.infra.atomic import atomic_write_chunks
+from pipeline.infra.atomic import atomic_write_text as atomic_write_text
+from pipeline.infra.piece_store import PieceStore, cached_text
+from pipeline.infra.versions import code_version
 from pipeline.report_format import VERDICT_LABELS as VERDICT_LABELS
 from pipeline.report_format import _check_labels as _check_labels
 from pipeline.report_format import _environment as _environment
@@ -65,11 +66,6 @@ from pipeline.report_tables import csv_safe_cell as csv_safe_cell
 from pipeline.report_tables import ranking_csv as ranking_csv
 from pipeline.report_tables import ranking_frame as ranking_frame
 from pipeline.rules.protocol import SHORT_LABELS
-from pipeline.runs import atomic_write_chunks
-from pipeline.runs import atomic_write_text as atomic_write_text
-
-if TYPE_CHECKING:
-    import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -170,40 +166,15 @@ def chart_with_cache(
     matplotlib's version. A run whose chart is unchanged skips matplotlib (~0.7 s)."""
     if cache is None:
         return ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
-    from importlib.metadata import version
-
-    from pipeline import chart
-
     fields = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio", "calcium_mg", "verdict", "rank")
-    digest = hashlib.sha256(Path(chart.__file__).read_bytes())
-    digest.update(version("matplotlib").encode())
     inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
     inputs.append([CHART_MAX_POINTS, CHART_BINS])  # when the chart is binned, and how finely
-    digest.update(json.dumps(inputs, default=str).encode())
-    key = digest.hexdigest()
-    try:
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        stored = None
-    except (OSError, ValueError) as exc:
-        log.warning("chart cache %s is damaged (%s): the chart is drawn again", cache, exc)
-        stored = None
-    if stored is not None and not isinstance(stored, dict):
-        log.warning("chart cache %s is damaged (not an object): the chart is drawn again", cache)
-    elif stored is not None and stored.get("key") == key:
-        svg = stored.get("svg")
-        if isinstance(svg, str) and stored.get("sha256") == _svg_checksum(key, svg):
-            return svg
-        log.warning("chart cache %s does not match its checksum: the chart is drawn again", cache)
-    svg = ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
-    entry = {"key": key, "svg": svg, "sha256": _svg_checksum(key, svg)}
-    with contextlib.suppress(OSError):  # a cache: the next run draws it again
-        atomic_write_text(cache, json.dumps(entry))
-    return svg
-
-
-def _svg_checksum(key: str, svg: str) -> str:
-    return hashlib.sha256(f"{key}\n{svg}".encode()).hexdigest()
+    key = hashlib.sha256(
+        f"{code_version('chart')}\n{json.dumps(inputs, default=str)}".encode()
+    ).hexdigest()
+    return cached_text(
+        cache, key, lambda: ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    )
 
 
 def prepare() -> None:
@@ -331,7 +302,7 @@ class ProductPieces:
         self._products = products
         self._template = _environment().get_template(CARD_TEMPLATE)
         self._flagged = flagged_lines
-        self._store = _PieceStore.open(cache, _card_salt()) if cache is not None else None
+        self._store = PieceStore.open(cache, code_version("report")) if cache is not None else None
         self._keys = keys or {}
         self.rendered = 0  # card bodies rendered (not found in the cache)
         self.reused = 0  # card bodies found in the cache
@@ -419,159 +390,6 @@ def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:
         f'<p class="empty">This card could not be built (internal error: {reason}); '
         "the product's data is in audit.json.</p>\n"
     )
-
-
-@functools.cache
-def _card_salt() -> str:
-    """What every cached piece depends on besides the product: the report's modules
-    (filters, card_rows, the JSON encoding), the templates, jinja2 and markupsafe."""
-    from importlib.metadata import version
-
-    digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("report*.py")):
-        digest.update(module.read_bytes())
-    for code in (crops.__file__, evidence.__file__):
-        digest.update(Path(str(code)).read_bytes())
-    for template in sorted(TEMPLATES_DIR.glob("*.j2")):
-        digest.update(template.read_bytes())
-    digest.update(f"{version('jinja2')} {version('markupsafe')}".encode())
-    return digest.hexdigest()
-
-
-class _PieceStore:
-    """Report pieces (card bodies, audit.json lines) by key in an SQLite file, for one run
-    (see ProductPieces).
-
-    Each piece is stored with the sha256 of its key and text, checked when it is read: a
-    piece that does not match is rendered again (with a warning). A file SQLite cannot
-    read (partly overwritten, "database disk image is malformed", "Could not decode to
-    UTF-8") is discarded and rebuilt, with a warning, whenever that shows: the pieces
-    already taken from it were checked one by one."""
-
-    #: Bump when the tables change: a file of another format is emptied.
-    FORMAT = "2"
-
-    def __init__(self, path: Path, db: sqlite3.Connection, salt: str) -> None:
-        self._path = path
-        self._db: sqlite3.Connection | None = db
-        self._salt = salt
-        self._used: set[str] = set()
-        self._setup(db)
-
-    def _setup(self, db: sqlite3.Connection) -> None:
-        salt = f"{self.FORMAT} {self._salt}"
-        db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
-        db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
-        found = db.execute("SELECT value FROM salt").fetchall()
-        if found != [(salt,)]:
-            db.execute("DROP TABLE IF EXISTS pieces")
-            db.execute("DELETE FROM salt")
-            db.execute("INSERT INTO salt VALUES (?)", (salt,))
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text BLOB, sha256 TEXT)"
-        )
-
-    @classmethod
-    def open(cls, path: Path, salt: str) -> _PieceStore | None:
-        import sqlite3
-
-        for attempt in range(2):
-            db = None
-            try:
-                db = sqlite3.connect(path)
-                return cls(path, db, salt)
-            except sqlite3.Error as exc:
-                if db is not None:
-                    db.close()
-                if attempt == 0:
-                    log.warning("report cache %s is damaged (%s): it is rebuilt", path, exc)
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                else:
-                    log.warning("report cache %s cannot be created (%s): not used", path, exc)
-        return None
-
-    def _rebuild(self, exc: Exception) -> None:
-        """The file failed under us: start a new one (or go on without)."""
-        import sqlite3
-
-        log.warning("report cache %s is damaged (%s): it is rebuilt", self._path, exc)
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-        self._db = None
-        with contextlib.suppress(OSError):
-            self._path.unlink()
-        try:
-            db = sqlite3.connect(self._path)
-            self._setup(db)
-            self._db = db
-        except sqlite3.Error as again:
-            log.warning("report cache %s cannot be created (%s): not used", self._path, again)
-
-    @staticmethod
-    def _checksum(key: str, text: bytes) -> str:
-        return hashlib.sha256(key.encode("utf-8") + b"\n" + text).hexdigest()
-
-    def get(self, key: str) -> str | None:
-        import sqlite3
-
-        self._used.add(key)
-        if self._db is None:
-            return None
-        try:
-            found = self._db.execute(
-                "SELECT key, text, sha256 FROM pieces WHERE key = ?", (key,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            self._rebuild(exc)
-            return None
-        if found is None:
-            return None
-        stored_key, text, sha = found
-        try:
-            if stored_key != key or self._checksum(key, bytes(text)) != sha:
-                raise ValueError("checksum")
-            return bytes(text).decode("utf-8")
-        except (ValueError, TypeError):
-            log.warning(
-                "report cache %s: a piece does not match its checksum: it is rendered again",
-                self._path,
-            )
-            return None
-
-    def put(self, key: str, text: str) -> None:
-        import sqlite3
-
-        if self._db is None:
-            return
-        data = text.encode("utf-8")
-        try:
-            self._db.execute(
-                "INSERT OR REPLACE INTO pieces VALUES (?, ?, ?)",
-                (key, data, self._checksum(key, data)),
-            )
-        except sqlite3.Error as exc:
-            self._rebuild(exc)
-
-    def close(self, *, prune: bool) -> None:
-        import sqlite3
-
-        if self._db is None:
-            return
-        try:
-            if prune:
-                self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
-                self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
-                self._db.execute("DELETE FROM pieces WHERE key NOT IN (SELECT key FROM used)")
-            self._db.commit()
-        except sqlite3.Error as exc:
-            log.warning("report cache %s not saved (%s): it is rebuilt next time", self._path, exc)
-            with contextlib.suppress(OSError):
-                self._path.unlink()
-        finally:
-            self._db.close()
-            self._db = None
 
 
 #: What the chart, its "not plotted" list and the page's counts read of each product.

@@ -37,18 +37,6 @@ SCORED_COLUMNS = ["product_id", "product_name", "score", "verdict", "verdict_rea
 RANKING_COLUMNS = ["product_id", "score", "verdict", "verdict_reason", "rank"]
 
 
-def outcomes_to_ranking(
-    products: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    findings: pd.DataFrame,
-    protocol: Protocol,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score, verdict, reason and rank per product, and the scored checks (long table)."""
-    records = [{str(k): v for k, v in r.items()} for r in products.to_dict("records")]
-    scored, checks = score_products(records, outcomes, findings, protocol)
-    return rank_products(scored), checks
-
-
 def score_products(
     products: Sequence[Mapping[str, Any]],
     outcomes: pd.DataFrame,

@@ -22,17 +22,18 @@ from pipeline import config
 from pipeline.cli import app
 from pipeline.corrections import Correction, apply_to_rows
 from pipeline.errors import LabelError
+from pipeline.infra.atomic import atomic_write_parquet
 from pipeline.normalize import (
     PROTOCOL_AMOUNT_COLUMNS,
     PROTOCOL_METRIC_COLUMNS,
     nutrients_to_products,
     rows_to_nutrients,
 )
-from pipeline.protocol import load_protocol
+from pipeline.protocol import Protocol, load_protocol
+from pipeline.quality import FINDING_COLUMNS, findings_frame, gx_findings, read_findings
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.runs import atomic_write_parquet
-from pipeline.score import outcomes_to_ranking
-from pipeline.validate import Validator, products_to_outcomes, tables_to_findings
+from pipeline.score import rank_products, score_products
+from pipeline.validate import Validator, products_to_outcomes
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -119,6 +120,29 @@ def write_work(
     atomic_write_parquet(work.products, products)
     atomic_write_parquet(work.read_issues, records_to_frame(list(issues), ReadIssue))
     return work
+
+
+def tables_to_findings(
+    nutrients: pd.DataFrame,
+    products: pd.DataFrame,
+    read_issues: pd.DataFrame,
+    validator: Validator,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The data-quality findings of whole tables, from the functions the validate stage runs
+    on each chunk (pipeline.quality): one per unexpected row, plus every read issue."""
+    found, results = gx_findings(nutrients, products, validator)
+    frame = findings_frame([*read_findings(products, read_issues), *found])
+    return frame[FINDING_COLUMNS], results
+
+
+def outcomes_to_ranking(
+    products: pd.DataFrame, outcomes: pd.DataFrame, findings: pd.DataFrame, protocol: Protocol
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score, verdict, reason and rank per product and the scored checks, from the functions
+    the report stage runs (pipeline.score)."""
+    records = [{str(k): v for k, v in r.items()} for r in products.to_dict("records")]
+    scored, checks = score_products(records, outcomes, findings, protocol)
+    return rank_products(scored), checks
 
 
 def score_records(

@@ -75,18 +75,25 @@ Each row becomes a `LabelRow` whose ``line_no`` is its order within its product 
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipeline import config
 from pipeline.errors import BadTable, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
-from pipeline.sources import check_rows, read_bytes, registry
+from pipeline.sources import read_bytes, registry
+from pipeline.sources.csv_table import (
+    Table,
+    column_index,
+    decode,
+    delimiter,
+    missing_columns,
+    parse,
+    read_text,
+)
 from pipeline.sources.registry import Member, Reader, register
 
 FORMAT_DSLD = "csv-dsld"
@@ -130,11 +137,6 @@ _BARE_PERCENT = re.compile(r"^(?:<|>|≤|≥)?\s*(?:\d+(?:[.,]\d+)*|[.,]\d+)$")
 _AS_OPEN = re.compile(r"\(\s*as\s+", re.IGNORECASE)
 
 
-def column_key(name: str) -> str:
-    """The matching key of a header name: lower case, without spaces and underscores."""
-    return re.sub(r"[\s_]+", "", name.replace("\ufeff", "")).lower()
-
-
 def split_as_form(text: str) -> tuple[str, str | None]:
     """Split "Calcium (as calcium citrate)" into ("Calcium", "calcium citrate").
 
@@ -159,101 +161,11 @@ def split_as_form(text: str) -> tuple[str, str | None]:
     return text.strip(), None  # unbalanced: leave it as printed
 
 
-# --------------------------------------------------------------------------- decoding
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
-
-
-def _read_text(data: bytes, source_file: str) -> str:
-    text = _decode(data)
-    if "\x00" in text:
-        raise UnreadableFile("not a text CSV file: it holds binary data", source_file=source_file)
-    return text
-
-
-def _delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts.values())
-    if best == 0:
-        return ","
-    return next(d for d in (",", ";", "\t") if counts[d] == best)
-
-
-@dataclass(frozen=True)
-class _Table:
-    header: list[str]
-    rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells)
-
-
-def _parse(text: str, source_file: str) -> _Table:
-    if not text.strip():
-        raise UnreadableFile("the CSV file is empty", source_file=source_file)
-    first_line = next(line for line in text.splitlines() if line.strip())
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    record_no = 0
-    try:
-        for cells in reader:
-            if header is None:
-                if not any(c.strip() for c in cells):
-                    continue
-                header = [c.strip() for c in cells]
-                record_no = 1
-                continue
-            record_no += 1
-            if any(c.strip() for c in cells):
-                rows.append((record_no, cells))
-                if len(rows) % 1024 == 0:  # stop early: never hold a huge table
-                    check_rows(len(rows), source_file)
-    except csv.Error as exc:
-        raise UnreadableFile(
-            f"not a readable CSV: {exc}", source_file=source_file, row=record_no + 1
-        ) from exc
-    if header is None:
-        raise BadTable("the CSV has no header row (only blank cells)", source_file=source_file)
-    check_rows(len(rows), source_file)
-    return _Table(header, rows)
-
-
-# --------------------------------------------------------------------------- header
-
-
-def _column_index(header: Sequence[str], names: Iterable[str], source_file: str) -> dict[str, int]:
-    """Map each wanted column name (by key) to its position; duplicates are an error."""
-    wanted = {column_key(n): n for n in names}
-    found: dict[str, int] = {}
-    for pos, cell in enumerate(header):
-        key = column_key(cell)
-        if key in wanted:
-            if wanted[key] in found:
-                raise BadTable(
-                    f"the CSV header names the column '{wanted[key]}' more than once",
-                    source_file=source_file,
-                )
-            found[wanted[key]] = pos
-    return found
-
-
-def _missing(header: Sequence[str], required: Sequence[str]) -> list[str]:
-    keys = {column_key(c) for c in header}
-    return [n for n in required if column_key(n) not in keys]
-
-
 def _layout(header: Sequence[str], source_file: str) -> str:
-    missing_dsld = _missing(header, DSLD_REQUIRED)
+    missing_dsld = missing_columns(header, DSLD_REQUIRED)
     if not missing_dsld:
         return FORMAT_DSLD
-    missing_simple = _missing(header, SIMPLE_REQUIRED)
+    missing_simple = missing_columns(header, SIMPLE_REQUIRED)
     if not missing_simple:
         return FORMAT_SIMPLE
     closer = missing_dsld if len(missing_dsld) < len(missing_simple) else missing_simple
@@ -268,10 +180,10 @@ def _header_from(head: bytes) -> list[str] | None:
     """The header cells of a CSV whose first bytes are `head` (None if blank)."""
     if len(head) >= registry.COMPANION_HEAD_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]  # do not cut a character in two
-    text = _decode(head)
+    text = decode(head)
     for line in text.splitlines():
         if line.strip():
-            return next(csv.reader([line], delimiter=_delimiter(line)), None)
+            return next(csv.reader([line], delimiter=delimiter(line)), None)
     return None
 
 
@@ -286,8 +198,8 @@ def is_companion_head(name: str, head: bytes) -> bool:
     header = _header_from(head)
     if not header:
         return False
-    return not _missing(header, ("DSLD ID", "Brand Name")) and bool(
-        _missing(header, ("Ingredient",))
+    return not missing_columns(header, ("DSLD ID", "Brand Name")) and bool(
+        missing_columns(header, ("Ingredient",))
     )
 
 
@@ -358,7 +270,7 @@ def csv_from_bytes(
     """Read one CSV label table (DSLD export or simple layout) into labels and rows, from
     its bytes; `companions`: the companion files of its folder (a DSLD export takes brand,
     serving size and directions from its ProductOverview.csv among them)."""
-    table = _parse(_read_text(data, source_file), source_file)
+    table = parse(read_text(data, source_file), source_file)
     layout = _layout(table.header, source_file)
     if not table.rows:
         raise BadTable("the CSV has a header but no data rows", source_file=source_file)
@@ -432,7 +344,7 @@ def _raw_text(cells: list[str]) -> str:
     return " | ".join(c.strip() for c in cells)
 
 
-def _width_note(row_no: int, cells: list[str], table: _Table) -> str:
+def _width_note(row_no: int, cells: list[str], table: Table) -> str:
     """A read-issue text for a row with filled cells beyond the header, else "".
 
     Such a row is usually a value holding the delimiter without quotes ("1,000" in a
@@ -457,42 +369,62 @@ _SIMPLE_TEXTS = (
 )
 
 
-def _read_simple(source_file: str, table: _Table) -> FileExtraction:
-    index = _column_index(table.header, SIMPLE_REQUIRED + SIMPLE_OPTIONAL, source_file)
-    products: list[_Product] = []
-    by_key: dict[tuple[str, str], _Product] = {}
-    latest_by_name: dict[str, _Product] = {}
+def _group_rows(
+    source_file: str,
+    table: Table,
+    values_of: Callable[[list[str]], dict[str, str]],
+    product_of: Callable[[dict[str, str]], _Product | None],
+    missing: str,
+    texts: Iterable[str],
+) -> tuple[list[_Product], list[ReadIssue]]:
+    """The table's rows grouped into products, in order of first appearance: each row's
+    `values_of` its cells, its product `product_of` them (None for a row without its key:
+    it belongs to the product above, or is skipped with a read issue saying it has
+    `missing`). A product takes the first non-blank of `texts`, and its name from the first
+    row that gives one."""
+    found: dict[int, _Product] = {}
     issues: list[ReadIssue] = []
     current: _Product | None = None
     for row_no, cells in table.rows:
-        values = _cells(cells, index)
+        values = values_of(cells)
+        product = product_of(values) or current
+        if product is None:
+            reason = f"row {row_no}: {missing} (and no product above it); the row was skipped"
+            issues.append(ReadIssue(source_file, None, None, None, reason))
+            continue
+        found.setdefault(id(product), product)
+        if not product.name and values.get("product_name"):
+            product.name = values["product_name"]
+        current = product
+        product.take_texts(values, texts)
+        product.rows.append((row_no, values, _raw_text(cells), _width_note(row_no, cells, table)))
+    return list(found.values()), issues
+
+
+def _read_simple(source_file: str, table: Table) -> FileExtraction:
+    index = column_index(table.header, SIMPLE_REQUIRED + SIMPLE_OPTIONAL, source_file)
+    by_key: dict[tuple[str, str], _Product] = {}
+    latest_by_name: dict[str, _Product] = {}
+
+    def product_of(values: dict[str, str]) -> _Product | None:
         name, brand = values["product_name"], values.get("brand", "")
         if not name:
-            if current is None:
-                issues.append(
-                    ReadIssue(
-                        source_file,
-                        None,
-                        None,
-                        None,
-                        f"row {row_no}: no product name (and no product above it); "
-                        "the row was skipped",
-                    )
-                )
-                continue
-            product = current
-        elif not brand and name in latest_by_name:
+            return None
+        if not brand and name in latest_by_name:
             product = latest_by_name[name]
         else:
-            key = (name, brand)
-            if key not in by_key:
-                by_key[key] = _Product(key, name)
-                products.append(by_key[key])
-            product = by_key[key]
+            product = by_key.setdefault((name, brand), _Product((name, brand), name))
         latest_by_name[product.name] = product
-        current = product
-        product.take_texts(values, _SIMPLE_TEXTS)
-        product.rows.append((row_no, values, _raw_text(cells), _width_note(row_no, cells, table)))
+        return product
+
+    products, issues = _group_rows(
+        source_file,
+        table,
+        lambda cells: _cells(cells, index),
+        product_of,
+        "no product name",
+        _SIMPLE_TEXTS,
+    )
     if not products:
         raise BadTable("the CSV has no row with a product name", source_file=source_file)
     return _build(source_file, FORMAT_SIMPLE, products, issues)
@@ -509,39 +441,23 @@ _DSLD_FIELDS = {
 }
 
 
-def _read_dsld(source_file: str, table: _Table, overview_file: Member | None) -> FileExtraction:
-    index = _column_index(table.header, DSLD_REQUIRED + DSLD_OPTIONAL, source_file)
-    products: list[_Product] = []
+def _read_dsld(source_file: str, table: Table, overview_file: Member | None) -> FileExtraction:
+    index = column_index(table.header, DSLD_REQUIRED + DSLD_OPTIONAL, source_file)
     by_id: dict[str, _Product] = {}
-    issues: list[ReadIssue] = []
-    current: _Product | None = None
-    for row_no, cells in table.rows:
+
+    def values_of(cells: list[str]) -> dict[str, str]:
         named = _cells(cells, index)
-        values = {_DSLD_FIELDS[k]: v for k, v in named.items() if k in _DSLD_FIELDS}
+        return {_DSLD_FIELDS[k]: v for k, v in named.items() if k in _DSLD_FIELDS}
+
+    def product_of(values: dict[str, str]) -> _Product | None:
         dsld_id = values["id"]
         if not dsld_id:
-            if current is None:
-                issues.append(
-                    ReadIssue(
-                        source_file,
-                        None,
-                        None,
-                        None,
-                        f"row {row_no}: no DSLD ID (and no product above it); the row was skipped",
-                    )
-                )
-                continue
-            product = current
-        else:
-            if dsld_id not in by_id:
-                by_id[dsld_id] = _Product((dsld_id, ""), values["product_name"])
-                products.append(by_id[dsld_id])
-            product = by_id[dsld_id]
-        if not product.name and values["product_name"]:
-            product.name = values["product_name"]
-        current = product
-        product.take_texts(values, ("serving_size",))
-        product.rows.append((row_no, values, _raw_text(cells), _width_note(row_no, cells, table)))
+            return None
+        return by_id.setdefault(dsld_id, _Product((dsld_id, ""), values["product_name"]))
+
+    products, issues = _group_rows(
+        source_file, table, values_of, product_of, "no DSLD ID", ("serving_size",)
+    )
     if not products:
         raise BadTable("the CSV has no row with a DSLD ID", source_file=source_file)
     for product in products:
@@ -564,8 +480,8 @@ def _read_overview(
     if overview_file is None:
         return {}
     try:
-        table = _parse(_decode(overview_file.data), source_file)
-        index = _column_index(table.header, OVERVIEW_COLUMNS, source_file)
+        table = parse(decode(overview_file.data), source_file)
+        index = column_index(table.header, OVERVIEW_COLUMNS, source_file)
     except (UnreadableFile, BadTable) as exc:
         issues.append(
             ReadIssue(

@@ -27,8 +27,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipeline import config, runs
+from pipeline import config
 from pipeline.errors import UnreadableFile
+from pipeline.infra.cache import ExtractionCache, file_digest
+from pipeline.infra.versions import extractor_version
 from pipeline.records import NotLabel
 from pipeline.sources import check_size, read_bytes
 from pipeline.sources.registry import (
@@ -317,7 +319,7 @@ def plan_inputs(
         beside = sorted(companions.get(path.parent, [])) if wants_companions(path.name) else []
         task = FileTask(path, source_file, companions=tuple(str(c) for c in beside))
         try:
-            digests = tuple(runs.file_digest(p) for p in (path, *beside))
+            digests = tuple(file_digest(p) for p in (path, *beside))
         except OSError:
             planned.append(PlannedFile(task, None))
             continue
@@ -364,7 +366,7 @@ class ExtractPlan:
 
     def prune_cache(self, cache_dir: Path) -> None:
         """Remove the cache entries no input of this plan has, and temp files."""
-        cache = runs.ExtractionCache(cache_dir, config.extractor_version())
+        cache = ExtractionCache(cache_dir, extractor_version())
         cache.prune({p.key for p in self.planned if p.key is not None})
 
     def stats(self, parsed: int = 0, unstored: int = 0) -> ExtractStats:

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.infra.history import read_history
 from pipeline.protocol import CHECKS
 from tests.builders import PROTOCOL_COLUMNS, REPO
 
@@ -173,7 +174,7 @@ def test_report_files_are_written(audited: dict[str, Any]) -> None:
     assert ranking.loc[0, "product_name"] == "Bone Matrix Calcium + K2"
     html = (reports / "audit.html").read_text(encoding="utf-8")
     assert "cannot open PDF: the file is damaged or is not a PDF" in html
-    assert len(list((reports / "history").glob("*.json"))) == 1
+    assert len(read_history(reports / "history.jsonl")) == 1
 
 
 def test_a_checks_points_agree_with_its_outcome(audited: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from bench import run as bench
 from labelgen.pdf_layouts import LAYOUTS
+from pipeline.infra.history import read_history
 from pipeline.sources.pdf import read_pdf
 
 
@@ -139,6 +140,6 @@ def test_run_bench_end_to_end_on_six_files(tmp_path: Path) -> None:
     assert all(step.returncode == 0 and step.files == 6 for step in results.steps.values())
     assert all(step.max_rss_mb > 0 for step in results.steps.values())
     assert "audited 6 files: 6 products" in results.steps["cold"].output
-    history = sorted((tmp_path / "reports" / "history").glob("*.json"))
-    parsed = [json.loads(p.read_text(encoding="utf-8"))["parsed"] for p in history]
+    history = read_history(tmp_path / "reports" / "history.jsonl")
+    parsed = [record["parsed"] for record in history]
     assert parsed == [6, 0, 1]  # cold reads all, warm none, changed the one rewritten file

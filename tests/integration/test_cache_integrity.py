@@ -16,8 +16,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipeline import config, extract, runs
+from pipeline import extract
 from pipeline.audit import run_audit
+from pipeline.infra.cache import cache_key, file_digest
+from pipeline.infra.versions import extractor_version
 from pipeline.protocol import load_protocol
 from tests.hostile import good_folder, simple_csv
 
@@ -78,7 +80,7 @@ def _rerun_after(
 
 
 def _entries(work: Path) -> list[Path]:
-    return sorted((work / "cache" / f"extract-v{config.EXTRACTOR_VERSION}").glob("*.json"))
+    return sorted((work / "cache" / f"extract-v{extractor_version()}").glob("*.json"))
 
 
 def _entry_of(work: Path, source_file: str) -> Path:
@@ -101,7 +103,7 @@ def test_a_file_changed_before_it_is_read_is_cached_as_read(
     before, during = simple_csv("Alpha Cal", 500), simple_csv("Beta Cal", 600)
     (labels / "a.csv").write_text(before, encoding="utf-8")
     (labels / "b.csv").write_text(simple_csv("Other Cal"), encoding="utf-8")
-    real = runs.file_digest
+    real = file_digest
 
     def digest_then_change(path: Path) -> str:
         digest = real(path)
@@ -109,7 +111,7 @@ def test_a_file_changed_before_it_is_read_is_cached_as_read(
             path.write_text(during, encoding="utf-8")  # after the run hashed it
         return digest
 
-    monkeypatch.setattr(runs, "file_digest", digest_then_change)
+    monkeypatch.setattr(extract, "file_digest", digest_then_change)
     with caplog.at_level(logging.WARNING):
         audit = _run(labels, tmp_path)["audit"]
     assert _warnings(caplog) == [
@@ -120,13 +122,11 @@ def test_a_file_changed_before_it_is_read_is_cached_as_read(
         "Beta Cal"
     ]
     entry = _entry_of(tmp_path / "work", "a.csv")
-    key = runs.cache_key(
-        "a.csv", [runs.file_digest(labels / "a.csv")], extractor_version=config.EXTRACTOR_VERSION
-    )
+    key = cache_key("a.csv", [file_digest(labels / "a.csv")], extractor_version=extractor_version())
     assert entry.name == f"{key}.json"  # the digest of "Beta Cal", the bytes read
     assert "Beta Cal" in entry.read_text()
 
-    monkeypatch.setattr(runs, "file_digest", real)
+    monkeypatch.setattr(extract, "file_digest", real)
     (labels / "a.csv").write_text(before, encoding="utf-8")  # restored
     audit = _run(labels, tmp_path)["audit"]
     meta = json.loads((tmp_path / "work" / "run.json").read_text())

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from pipeline.cli import app
+from pipeline.infra.history import read_history
 from tests.builders import REPO, audit_cli, run_stages, two_product_folder
 
 runner = CliRunner()
@@ -50,7 +51,7 @@ def _lock_held(tmp: Path, *, seconds: float) -> Iterator[subprocess.Popen[str]]:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from pipeline.runs import RunLock\n"
+            "import sys, time; from pathlib import Path; from pipeline.infra.lock import RunLock\n"
             "with RunLock(Path(sys.argv[1])):\n"
             "    print('held', flush=True); time.sleep(float(sys.argv[2]))",
             str(work / ".labelaudit.lock"),
@@ -223,7 +224,7 @@ def test_second_run_parses_no_file_and_changes_are_tracked(tmp_path: Path) -> No
         ("Bone Matrix Calcium + K2", "matches", "partial")
     ]
     assert audit["rejected"] == []
-    assert len(list((tmp_path / "out" / "history").glob("*.json"))) == 3
+    assert len(read_history(tmp_path / "out" / "history.jsonl")) == 3
 
     (labels / "new.csv").unlink()
     _, _, audit = _audit(tmp_path)
@@ -330,7 +331,7 @@ def test_a_run_killed_half_way_leaves_the_previous_report_intact(tmp_path: Path)
             run.wait()
         out = tmp_path / "out"
         visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-        assert visible == ["audit.html", "audit.json", "history", "ranking.csv"]
+        assert visible == ["audit.html", "audit.json", "history.jsonl", "ranking.csv"]
         audit = json.loads((out / "audit.json").read_text(encoding="utf-8"))  # still valid JSON
         if run.returncode != 0:  # killed: the old report, byte for byte
             assert {n: (out / n).read_bytes() for n in before} == before

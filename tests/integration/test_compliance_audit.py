@@ -17,7 +17,8 @@ from labelgen.compliance_cases import CASES, CLEAN, render_case
 from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from labelgen.raster import Scan, write_image
-from pipeline import compliance, config, runs
+from pipeline import compliance, config
+from pipeline.errors import EXIT_FINDINGS
 from pipeline.protocol import load_protocol
 from pipeline.sources.ocr import read_image
 from pipeline.validate import ValidationJob, Validator, validate_work
@@ -101,7 +102,7 @@ def test_an_audit_reports_compliance_apart_and_fails_on_it_when_asked(tmp_path: 
     assert "is declared at zero (0 mg)" in html
     # The same work folder again, now failing on compliance: nothing is validated again.
     code, again, _ = _audit_folder(tmp_path, labels, "--fail-on", "compliance")
-    assert code == runs.EXIT_FINDINGS
+    assert code == EXIT_FINDINGS
     assert again["compliance"] == audit["compliance"]
 
 

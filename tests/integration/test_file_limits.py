@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline import config, extract, runs
+from pipeline import config, extract
 from pipeline.audit import run_extract
+from pipeline.infra import isolated
 from pipeline.records import FileExtraction
 from tests.hostile import GOOD_PDF, flate_bomb, good_folder, raw_pdf, simple_csv
 
@@ -126,7 +127,7 @@ def test_a_worker_that_dies_or_hangs_loses_only_its_file(
         return real(path, source_file, data, companions)
 
     monkeypatch.setattr(extract, "read_label_file", reader)
-    monkeypatch.setattr(runs, "KILL_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(isolated, "KILL_GRACE_SECONDS", 0.5)
     limits = config.FileLimits(file_timeout=1, max_memory_mb=256)
     started = time.monotonic()
     rejected, products, meta = _extract(labels, tmp_path, limits)
@@ -167,7 +168,7 @@ def _square_or_die(x: int) -> int:
 
 def test_map_isolated_keeps_order_and_loses_only_the_dead_item() -> None:
     items = [0, 1, 2, 3, 4, 6, 7, 8]
-    out = runs.map_isolated(
+    out = isolated.map_isolated(
         _square_or_die,
         items,
         jobs=2,
@@ -176,12 +177,14 @@ def test_map_isolated_keeps_order_and_loses_only_the_dead_item() -> None:
         progress=False,
     )
     assert out == [0, 1, 4, -3, 16, 36, 49, 64]
-    assert runs.map_isolated(_square_or_die, [], jobs=2, describe=str, lost=lambda i, w: 0) == []
+    assert (
+        isolated.map_isolated(_square_or_die, [], jobs=2, describe=str, lost=lambda i, w: 0) == []
+    )
 
 
 def test_map_isolated_raises_task_failed_for_an_exception() -> None:
-    with pytest.raises(runs.TaskFailed, match=r"^extract: item 5: ValueError: five$"):
-        runs.map_isolated(
+    with pytest.raises(isolated.TaskFailed, match=r"^extract: item 5: ValueError: five$"):
+        isolated.map_isolated(
             _square_or_die,
             [1, 5, 6],
             jobs=2,

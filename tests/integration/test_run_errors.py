@@ -13,8 +13,9 @@ from typing import IO, Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import config, runs
+from pipeline import config
 from pipeline.cli import app
+from pipeline.infra import atomic
 from tests.builders import audit_cli, two_product_folder
 
 runner = CliRunner()
@@ -76,7 +77,7 @@ def test_a_read_only_reports_folder_is_one_line_and_keeps_the_old_report(
             raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(runs.os, "open", read_only)
+    monkeypatch.setattr(atomic.os, "open", read_only)
     code, lines = _audit(tmp_path, "--full")
     assert code == 1
     # refused at the reports folder's lock, before any work is done
@@ -90,7 +91,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_report(
     out = tmp_path / "out"
     assert _audit(tmp_path)[0] == 0
     before = _reports(out)
-    real_write_temp = runs._write_temp
+    real_write_temp = atomic._write_temp
 
     def disk_full(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
         if path.name != "audit.json":
@@ -102,7 +103,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_report(
 
         return real_write_temp(path, half)
 
-    monkeypatch.setattr(runs, "_write_temp", disk_full)
+    monkeypatch.setattr(atomic, "_write_temp", disk_full)
     code, lines = _audit(tmp_path, "--full")
     assert code == 1
     assert lines == [
@@ -112,7 +113,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_report(
     assert sorted(p.name for p in out.iterdir()) == [
         ".labelaudit.lock",
         *sorted(REPORTS[:2]),
-        "history",
+        "history.jsonl",
         REPORTS[2],
     ]
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from pipeline import config
 from pipeline.cli import app
+from pipeline.infra.versions import extractor_version
 from tests.hostile import REPO, good_folder
 
 runner = CliRunner()
@@ -111,9 +112,10 @@ def test_temp_files_left_by_a_killed_run_are_removed_by_the_next(tmp_path: Path)
         tmp_path / "out" / ".audit.html.0123456789ab.tmp",
         tmp_path / "out" / "history" / ".20261125T093000000000Z.json.0123456789ab.tmp",
         tmp_path / "work" / ".labels.parquet.0123456789ab.tmp",
-        tmp_path / "work" / "cache" / f"extract-v{config.EXTRACTOR_VERSION}" / ".ab.json.01.tmp",
+        tmp_path / "work" / "cache" / f"extract-v{extractor_version()}" / ".ab.json.01.tmp",
     ]
     for path in left:
+        path.parent.mkdir(exist_ok=True)  # history/: the folder of runs before history.jsonl
         path.write_bytes(b"half written")
     assert _audit(tmp_path)[0] == 0
     assert [path.exists() for path in left] == [False] * 4
@@ -128,7 +130,7 @@ def test_two_work_folders_sharing_one_out_take_turns(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from pipeline.runs import RunLock\n"
+            "import sys; from pathlib import Path; from pipeline.infra.lock import RunLock\n"
             "with RunLock(Path(sys.argv[1])):\n"
             "    print('held', flush=True); sys.stdin.read()",
             str(tmp_path / "out" / ".labelaudit.lock"),
@@ -172,7 +174,7 @@ def test_damaged_work_files_never_stop_a_later_run(tmp_path: Path) -> None:
     raw = bytearray(pieces.read_bytes())
     raw[40 : len(raw) // 2] = b"\xff" * (len(raw) // 2 - 40)  # partly overwritten
     pieces.write_bytes(bytes(raw))
-    entry = next((work / "cache" / f"extract-v{config.EXTRACTOR_VERSION}").glob("*.json"))
+    entry = next((work / "cache" / f"extract-v{extractor_version()}").glob("*.json"))
     entry.write_bytes(entry.read_bytes()[:300])  # a truncated cache entry
     (work / ".extract.done").unlink()  # (else the label tables are kept: no entry is read)
     (work / "validation_state.json").write_text("{")

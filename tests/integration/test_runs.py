@@ -1,4 +1,4 @@
-"""pipeline.runs: atomic writes, extraction cache, parallel map, run lock, history, exit codes."""
+"""pipeline.infra: atomic writes, extraction cache, progress, run lock, history, exit codes."""
 
 from __future__ import annotations
 
@@ -21,27 +21,22 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipeline import runs
-from pipeline.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_LOCKED, EXIT_OK, AuditError
-from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection
-from pipeline.runs import (
-    ExtractionCache,
-    RunLock,
-    RunLocked,
-    TaskFailed,
-    atomic_write_bytes,
-    atomic_write_parquet,
-    atomic_write_text,
-    cache_key,
+from pipeline.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_LOCKED, EXIT_OK, AuditError, RunLocked
+from pipeline.infra import atomic
+from pipeline.infra import cache as cache_module
+from pipeline.infra.atomic import atomic_write_bytes, atomic_write_parquet, atomic_write_text
+from pipeline.infra.cache import ExtractionCache, cache_key, file_digest
+from pipeline.infra.exits import exit_code_for
+from pipeline.infra.history import (
+    append_history_record,
     changes_between,
-    exit_code_for,
-    file_digest,
-    map_in_processes,
     previous_products,
-    read_previous_audit,
+    read_history,
     read_previous_ranking,
-    write_history_record,
 )
+from pipeline.infra.isolated import map_isolated
+from pipeline.infra.lock import RunLock
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection
 from tests.builders import REPO
 
 AUDIT_EXAMPLE = REPO / "tests" / "data" / "audit_example.json"
@@ -98,7 +93,7 @@ def test_failed_replace_keeps_old_file_and_removes_temp(
     def broken_replace(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="No space left on device"):
         atomic_write_bytes(target, b'{"new": true}')
     assert target.read_bytes() == b'{"old": true}'
@@ -139,15 +134,15 @@ def test_killed_writer_leaves_old_parquet_readable(tmp_path: Path) -> None:
         f"""
         import os, sys, time
         import pandas as pd
-        from pipeline import runs
+        from pipeline.infra import atomic
 
         real_fsync = os.fsync
         def fsync_then_hang(fd):
             real_fsync(fd)
             print("written", flush=True)
             time.sleep(60)  # killed here, between fsync and os.replace
-        runs.os.fsync = fsync_then_hang
-        runs.atomic_write_parquet(
+        atomic.os.fsync = fsync_then_hang
+        atomic.atomic_write_parquet(
             __import__("pathlib").Path({str(target)!r}),
             pd.DataFrame({{"score": [float(i) for i in range(200_000)]}}),
         )
@@ -396,7 +391,7 @@ def test_entry_failing_its_checks_is_a_miss_with_a_warning(
     cache.entries_dir.mkdir(parents=True)
     (cache.entries_dir / "abc1.json").write_bytes(content)
     path = cache.entries_dir / "abc1.json"
-    with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.infra.cache"):
         assert cache.verify("abc1") is False
         assert cache.get("abc1") is None
     edited = content.startswith(b'{"key": "abc1", "extractor_version": "1"')
@@ -425,9 +420,9 @@ def test_failed_cache_write_is_logged_not_raised(
     def full_disk(path: Path, data: bytes, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
+    monkeypatch.setattr(cache_module, "atomic_write_bytes", full_disk)
     cache = ExtractionCache(tmp_path, "1")
-    with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.infra.cache"):
         cache.put("ab", FileExtraction(source_file="a"))
     assert cache.writes == 0
     assert "No space left on device" in caplog.text
@@ -470,52 +465,14 @@ def _describe(x: int) -> str:
     return f"item-{x}"
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_map_keeps_input_order(jobs: int) -> None:
-    items = list(range(40))
-    out = map_in_processes(square_with_pid, items, jobs=jobs, describe=_describe, progress=False)
-    assert [v for v, _ in out] == [x * x for x in items]
-    pids = {pid for _, pid in out}
-    if jobs == 1:
-        assert pids == {os.getpid()}
-    else:
-        assert os.getpid() not in pids
-
-
-def test_map_single_item_or_none_runs_in_process() -> None:
-    out = map_in_processes(square_with_pid, [5], jobs=4, describe=_describe, progress=False)
-    assert out == [(25, os.getpid())]
-    assert map_in_processes(square_with_pid, [], jobs=4, describe=_describe) == []
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_worker_exception_names_the_item(jobs: int) -> None:
-    with pytest.raises(TaskFailed) as info:
-        map_in_processes(
-            fail_on_seven, list(range(12)), jobs=jobs, describe=_describe, progress=False
-        )
-    assert str(info.value) == "extract: item-7: ValueError: bad item 7"
-    assert isinstance(info.value, AuditError)
-    assert "raise ValueError" in info.value.worker_traceback
-
-
-def test_dead_worker_process_is_reported() -> None:
-    with pytest.raises(TaskFailed) as info:
-        map_in_processes(
-            die_on_three, [1, 2, 3, 4], jobs=2, describe=_describe, progress=False, chunksize=1
-        )
-    message = str(info.value)
-    assert message.startswith(
-        "extract: a worker process died unexpectedly (killed, out of memory or crashed) "
-        "while processing one of: "
-    )
-    assert "item-3" in message.split(": ")[-1].split(", ")
+def _lost(x: int, why: str) -> tuple[int, int]:
+    return (-1, -1)
 
 
 def test_progress_log_lines_about_every_tenth(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="pipeline.runs"):
-        map_in_processes(
-            square_with_pid, list(range(20)), jobs=1, describe=_describe, progress=False
+    with caplog.at_level(logging.INFO, logger="pipeline.infra.progress"):
+        map_isolated(
+            square_with_pid, list(range(20)), jobs=1, describe=_describe, lost=_lost, progress=False
         )
     assert [r.getMessage() for r in caplog.records] == [
         f"extract: {n}/20 files ({n * 5}%)" for n in range(2, 21, 2)
@@ -523,39 +480,32 @@ def test_progress_log_lines_about_every_tenth(caplog: pytest.LogCaptureFixture) 
 
 
 def test_progress_log_lines_with_workers(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="pipeline.runs"):
-        map_in_processes(
+    with caplog.at_level(logging.INFO, logger="pipeline.infra.progress"):
+        map_isolated(
             square_with_pid,
-            list(range(2000)),
+            list(range(80)),
             jobs=2,
             describe=_describe,
+            lost=_lost,
             progress=False,
             label="normalize",
             unit="labels",
-            chunksize=250,
         )
     assert [r.getMessage() for r in caplog.records] == [
-        f"normalize: {n}/2000 labels ({n * 100 // 2000}%)" for n in range(250, 2001, 250)
+        f"normalize: {n}/80 labels ({n * 100 // 80}%)" for n in range(8, 81, 8)
     ]
-    assert caplog.records[0].getMessage() == "normalize: 250/2000 labels (12%)"
 
 
 def test_progress_bar_logs_nothing(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="pipeline.runs"):
-        out = map_in_processes(
-            square_with_pid, list(range(20)), jobs=2, describe=_describe, progress=True
+    with caplog.at_level(logging.INFO, logger="pipeline.infra.progress"):
+        out = map_isolated(
+            square_with_pid, list(range(20)), jobs=2, describe=_describe, lost=_lost, progress=True
         )
     assert len(out) == 20
     assert caplog.records == []
     assert "20/20" in capsys.readouterr().err
-
-
-def test_default_chunksize() -> None:
-    assert runs.default_chunksize(2000, 2) == 16
-    assert runs.default_chunksize(100, 2) == 6
-    assert runs.default_chunksize(10, 2) == 1
 
 
 # --------------------------------------------------------------------------------------
@@ -604,7 +554,7 @@ def _holder(lock_path: Path) -> subprocess.Popen[str]:
         f"""
         import sys
         from pathlib import Path
-        from pipeline.runs import RunLock
+        from pipeline.infra.lock import RunLock
         with RunLock(Path({str(lock_path)!r})):
             print("locked", flush=True)
             sys.stdin.read()
@@ -649,7 +599,7 @@ def test_lock_of_a_killed_holder_is_free_at_once(
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert _lock_json(lock_path)["pid"] == child.pid  # the dead run's file, as it left it
-    with caplog.at_level(logging.WARNING, logger="pipeline.runs"), RunLock(lock_path):
+    with caplog.at_level(logging.WARNING, logger="pipeline.infra.cache"), RunLock(lock_path):
         assert _lock_json(lock_path)["pid"] == os.getpid()
     assert caplog.records == []
 
@@ -714,43 +664,36 @@ def test_taking_the_lock_removes_temp_files_a_killed_run_left(tmp_path: Path) ->
 # --------------------------------------------------------------------------------------
 
 
-def test_history_records_are_time_named_and_never_overwritten(tmp_path: Path) -> None:
-    history = tmp_path / "history"
-    now = datetime(2020, 11, 25, 9, 30, 0, 123456, tzinfo=UTC)
-    first = write_history_record(history, {"run": 1, "labels_dir": Path("data/raw")}, now=now)
-    second = write_history_record(history, {"run": 2, "at": now}, now=now)
-    assert first.name == "20201125T093000123456Z.json"
-    assert second.name == "20201125T093000123457Z.json"
-    assert json.loads(first.read_text()) == {"run": 1, "labels_dir": "data/raw"}
-    assert json.loads(second.read_text()) == {
-        "run": 2,
-        "at": "2020-11-25T09:30:00.123456+00:00",
-    }
-    assert sorted(os.listdir(history)) == [first.name, second.name]
-    later = write_history_record(history, {"run": 3})  # the current time: sorts last
-    assert sorted(os.listdir(history)) == [first.name, second.name, later.name]
-    assert re.fullmatch(r"\d{8}T\d{12}Z\.json", later.name)
-    with pytest.raises(ValueError, match="timezone-aware"):
-        write_history_record(history, {}, now=datetime(2026, 11, 25))
-
-
-def test_read_previous_audit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    assert read_previous_audit(tmp_path / "missing.json") is None
-    broken = tmp_path / "broken.json"
-    broken.write_text('{"products": [')
-    with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
-        assert read_previous_audit(broken) is None
-    assert "is unreadable" in caplog.text
-    not_object = tmp_path / "list.json"
-    not_object.write_text("[]")
-    assert read_previous_audit(not_object) is None
-    previous = read_previous_audit(AUDIT_EXAMPLE)
-    assert previous is not None
-    assert [p["product_id"] for p in previous["products"]] == [
-        "bone-matrix-calcium-k2-3f2a9c1e",
-        "caldenex-91bb02d4",
-        "k2-mk-7-100-0c1d2e3f",
+def test_history_is_appended_one_json_line_per_run(tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    at = datetime(2020, 11, 25, 9, 30, 0, 123456, tzinfo=UTC)
+    append_history_record(history, {"run": 1, "labels_dir": Path("data/raw")})
+    append_history_record(history, {"run": 2, "at": at})
+    assert history.read_text(encoding="utf-8").splitlines() == [
+        '{"run": 1, "labels_dir": "data/raw"}',
+        '{"run": 2, "at": "2020-11-25T09:30:00.123456+00:00"}',
     ]
+    assert read_history(history) == [
+        {"run": 1, "labels_dir": "data/raw"},
+        {"run": 2, "at": "2020-11-25T09:30:00.123456+00:00"},
+    ]
+
+
+def test_history_after_a_killed_append_and_the_old_one_file_per_run_format(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = tmp_path / "history.jsonl"
+    history.write_text('{"run": 1}\n{"run": 2, "fil', encoding="utf-8")  # killed mid-line
+    append_history_record(history, {"run": 3})
+    assert history.read_text(encoding="utf-8") == '{"run": 1}\n{"run": 2, "fil\n{"run": 3}\n'
+    old = tmp_path / "history"
+    old.mkdir()
+    (old / "20201125T093000000001Z.json").write_text('{\n  "run": 0\n}\n', encoding="utf-8")
+    (old / "20201124T093000000001Z.json").write_text('{"run": -1}', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="pipeline.infra.history"):
+        records = read_history(history, old)
+    assert records == [{"run": -1}, {"run": 0}, {"run": 1}, {"run": 3}]
+    assert caplog.messages == [f"{history}: a run record that is not a JSON object is skipped"]
 
 
 def _product(pid: str, verdict: str, name: str | None = None) -> dict[str, Any]:

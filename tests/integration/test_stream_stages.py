@@ -11,21 +11,24 @@ import json
 import math
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import config, runs
+from pipeline import config
 from pipeline.audit import run_extract, run_normalize
 from pipeline.extract import (
     LABEL_TABLES,
     extract_in_batches,
-    extractions_to_tables,
     find_label_files,
-    labels_to_rows,
     write_label_tables,
 )
+from pipeline.infra import cache as cache_module
+from pipeline.infra.atomic import ParquetTables
+from pipeline.infra.cache import file_digest
+from pipeline.infra.versions import extractor_version
 from pipeline.normalize import (
     NUTRIENTS_SCHEMA,
     PRODUCTS_SCHEMA,
@@ -37,9 +40,11 @@ from pipeline.records import (
     FileExtraction,
     Label,
     LabelRow,
+    concat_extractions,
     frame_to_table,
     record_dtypes,
     record_schema,
+    records_to_frame,
     records_to_table,
 )
 from tests.builders import SAMPLES
@@ -92,12 +97,24 @@ def streamed(tmp_path_factory: pytest.TempPathFactory) -> config.WorkPaths:
     return work
 
 
-def test_streamed_label_tables_are_extractions_to_tables(streamed: config.WorkPaths) -> None:
+def test_streamed_label_tables_are_the_readings_of_every_file(
+    streamed: config.WorkPaths,
+) -> None:
     labels_dir = streamed.root.parent / "labels"
     extractions: list[FileExtraction] = []
     stats = extract_in_batches(labels_dir, streamed, extractions.extend, progress=False)
     assert (stats.parsed, stats.cached) == (0, SAMPLE_FILES)  # all from the cache now
-    whole = extractions_to_tables(extractions)
+    assert stats.source_files == tuple(e.source_file for e in extractions)
+    assert stats.source_files[:3] == (
+        "bad/spring-catalogue-no-panel.pdf",
+        "bad/truncated-download.pdf",
+        "csv/dsld-export/DietarySupplementFacts.csv",
+    )
+    assert stats.companions == ("csv/dsld-export/ProductOverview.csv",)
+    records = dict(zip(LABEL_TABLES, concat_extractions(extractions), strict=True))
+    whole = SimpleNamespace(
+        **{name: records_to_frame(records[name], kind) for name, kind in LABEL_TABLES.items()}
+    )
     for name, path in _paths(streamed).items():
         table = pq.ParquetFile(path)
         assert table.num_row_groups == math.ceil(SAMPLE_FILES / 2), name  # one per batch
@@ -110,23 +127,6 @@ def test_streamed_label_tables_are_extractions_to_tables(streamed: config.WorkPa
         )
     sizes = {name: len(getattr(whole, name)) for name in LABEL_TABLES}
     assert sizes == {"labels": 13, "rows": 164, "issues": 0, "rejections": 2}
-
-
-def test_labels_to_rows_still_gives_the_four_frames(streamed: config.WorkPaths) -> None:
-    labels_dir = streamed.root.parent / "labels"
-    extraction, stats = labels_to_rows(labels_dir, streamed)
-    extractions: list[FileExtraction] = []
-    extract_in_batches(labels_dir, streamed, extractions.extend, batch_files=5)
-    whole = extractions_to_tables(extractions)
-    assert stats.source_files == extraction.files == whole.files
-    assert extraction.files[:3] == (
-        "bad/spring-catalogue-no-panel.pdf",
-        "bad/truncated-download.pdf",
-        "csv/dsld-export/DietarySupplementFacts.csv",
-    )
-    assert stats.companions == ("csv/dsld-export/ProductOverview.csv",)
-    for name in LABEL_TABLES:
-        pd.testing.assert_frame_equal(getattr(extraction, name), getattr(whole, name))
 
 
 def test_streamed_normalize_is_the_whole_table_normalization(
@@ -156,7 +156,7 @@ def _write_tables(
         "labels": (work.labels, record_schema(Label)),
         "rows": (work.label_rows, record_schema(LabelRow)),
     }
-    with runs.ParquetTables(targets) as out:
+    with ParquetTables(targets) as out:
         for batch_labels, batch_rows in zip(files, rows, strict=True):
             out.write("labels", records_to_table(batch_labels, Label))
             out.write("rows", records_to_table(batch_rows, LabelRow))
@@ -245,7 +245,7 @@ def test_a_batch_with_only_none_keeps_the_table_schema(tmp_path: Path) -> None:
     path = tmp_path / "rows.parquet"
     first = [LabelRow("a.pdf", 0, 1, "Calcium", None, None)]
     second = [LabelRow("b.pdf", 0, 1, "Calcium", "5", "mg", page=2, confidence=91.5)]
-    with runs.ParquetTables({"rows": (path, record_schema(LabelRow))}) as out:
+    with ParquetTables({"rows": (path, record_schema(LabelRow))}) as out:
         out.write("rows", records_to_table(first, LabelRow))
         out.write("rows", records_to_table(second, LabelRow))
         out.write("rows", records_to_table([], LabelRow))
@@ -265,7 +265,7 @@ def test_parquet_tables_leave_the_old_files_on_an_error(tmp_path: Path) -> None:
     path.write_bytes(b"old")
     with (
         pytest.raises(RuntimeError, match="stage failed"),
-        runs.ParquetTables({"labels": (path, record_schema(Label))}) as out,
+        ParquetTables({"labels": (path, record_schema(Label))}) as out,
     ):
         out.write("labels", records_to_table([Label("a.pdf", 0, "A")], Label))
         raise RuntimeError("stage failed")
@@ -296,18 +296,18 @@ def test_run_extract_records_the_run_and_rewrites_identical_tables(tmp_path: Pat
         "cached": 0,
     }
     assert json.loads(work.run_meta.read_text()) == first
-    digests = {name: runs.file_digest(p) for name, p in _paths(work).items()}
+    digests = {name: file_digest(p) for name, p in _paths(work).items()}
     second = run_extract(labels, work, progress=False)
     assert (second["parsed"], second["cached"]) == (0, 3)
     # the same bytes: the normalize stage sees its inputs unchanged
-    assert {name: runs.file_digest(p) for name, p in _paths(work).items()} == digests
+    assert {name: file_digest(p) for name, p in _paths(work).items()} == digests
 
 
 def test_a_broken_cache_entry_is_read_again(tmp_path: Path) -> None:
     labels, work = _sample_folder(tmp_path), config.WorkPaths(tmp_path / "work")
     run_extract(labels, work, progress=False)
     before = {name: pd.read_parquet(p) for name, p in _paths(work).items()}
-    entries = sorted((work.cache_dir / f"extract-v{config.EXTRACTOR_VERSION}").glob("*.json"))
+    entries = sorted((work.cache_dir / f"extract-v{extractor_version()}").glob("*.json"))
     assert len(entries) == 3
     entries[0].write_text("{broken")
     # the label tables are those of these inputs: kept, no cache entry is read
@@ -327,7 +327,7 @@ def test_readings_that_cannot_be_cached_still_reach_the_tables(
     def no_space(path: Path, data: bytes, durable: bool = True) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", no_space)
+    monkeypatch.setattr(cache_module, "atomic_write_bytes", no_space)
     stats = write_label_tables(labels, work, progress=False)
     assert (stats.parsed, stats.cached) == (3, 0)
     assert len(list(work.cache_dir.rglob("*.json"))) == 0
@@ -341,7 +341,7 @@ def test_a_table_never_written_is_an_empty_table_with_its_schema(tmp_path: Path)
         "labels": (tmp_path / "labels.parquet", record_schema(Label)),
         "rows": (tmp_path / "rows.parquet", record_schema(LabelRow)),
     }
-    with runs.ParquetTables(targets) as out:
+    with ParquetTables(targets) as out:
         assert list(tmp_path.iterdir()) == []  # nothing is opened before the first write
         out.write("labels", records_to_table([Label("a.pdf", 0, "A")], Label))
     rows = pq.ParquetFile(tmp_path / "rows.parquet")

@@ -16,10 +16,13 @@ from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from pipeline import audit, config, validate
 from pipeline.errors import AuditError
+from pipeline.infra import parquet_batches
+from pipeline.infra.history import read_previous_products
+from pipeline.infra.stage_process import STAGE_PROCESS_CODE, serve
+from pipeline.infra.validation import validation_process
 from pipeline.protocol import CHECKS, load_protocol
 from pipeline.records import Label, LabelRow, ReadIssue
 from pipeline.rules.protocol import expectations
-from pipeline.runs import read_previous_products
 from pipeline.validate import STATE_FILE, ValidationJob, Validator, validate_work
 from tests.builders import write_work
 
@@ -130,14 +133,14 @@ def test_validation_in_a_child_process_gives_the_same_outputs(
     shutil.rmtree(child.root / "products.parquet", ignore_errors=True)
     (child.root / "products.parquet").write_bytes(b"not parquet")
     with pytest.raises(AuditError) as failed:
-        audit.ValidationProcess().run(_job(child))
+        validation_process().run(_job(child))
     message = str(failed.value)
     assert message.startswith("validate: ArrowInvalid: ")
     assert "\n" not in message
 
 
 def test_a_stopped_validation_process_is_gone() -> None:
-    process = audit.ValidationProcess()
+    process = validation_process()
     process.stop()
     assert process._proc.returncode is not None
     process.stop()  # twice is fine
@@ -188,7 +191,7 @@ def test_validating_in_chunks_gives_the_outputs_of_one_run(
 
     # Chunks of 3 products, read 7 rows at a time: chunks span batches and batches chunks.
     monkeypatch.setattr(validate, "VALIDATE_CHUNK_PRODUCTS", 3)
-    monkeypatch.setattr(validate, "READ_BATCH_ROWS", 7)
+    monkeypatch.setattr(parquet_batches, "READ_BATCH_ROWS", 7)
     many = _write_work(tmp_path / "many", labels, rows)
     assert validate_work(_job(many, full=True), validator) == {
         "products_validated": LABELS,
@@ -256,19 +259,18 @@ def test_validating_in_chunks_gives_the_outputs_of_one_run(
 def test_the_validation_process_turns_the_collector_back_on_after_its_imports(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """It is started with the collector off (audit.VALIDATION_PROCESS_CODE), which must
+    """It is started with the collector off (STAGE_PROCESS_CODE), which must
     not last past the imports: GX's validations make reference cycles."""
     import gc
     import io
     import sys
 
-    from pipeline import validate
-
-    assert audit.VALIDATION_PROCESS_CODE.startswith("import gc; gc.disable();")
+    assert STAGE_PROCESS_CODE.startswith("import gc, sys; gc.disable();")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     gc.disable()
     try:
-        assert validate.main() == 0  # no job: it was not needed after all
+        # no job: it was not needed after all
+        assert serve("pipeline.validate:validate_work", "pipeline.validate:warm_up") == 0
         assert gc.isenabled()
         assert gc.get_freeze_count() > 0
     finally:

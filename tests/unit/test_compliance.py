@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from labelgen.compliance_cases import CASES, CLEAN, render_case
-from pipeline import compliance, runs
-from pipeline.errors import NoPanel
+from pipeline import compliance
+from pipeline.errors import EXIT_FINDINGS, EXIT_OK, NoPanel
+from pipeline.infra.exits import exit_code_for
 from pipeline.records import Label, LabelRow
 from pipeline.sources.pdf import read_pdf
 from pipeline.validate import Validator
@@ -238,9 +239,9 @@ def test_counts_over_the_committed_real_dsld_labels() -> None:
 
 def test_fail_on_compliance_trips_on_any_finding() -> None:
     finding: dict[str, Any] = {"rule": "zero", "detail": "line 6 'Zinc' ..."}
-    assert runs.exit_code_for({"compliance": [finding]}, {"compliance"}) == runs.EXIT_FINDINGS
-    assert runs.exit_code_for({"compliance": []}, {"compliance"}) == runs.EXIT_OK
-    assert runs.exit_code_for({"compliance": [finding]}, {"fails"}) == runs.EXIT_OK
+    assert exit_code_for({"compliance": [finding]}, {"compliance"}) == EXIT_FINDINGS
+    assert exit_code_for({"compliance": []}, {"compliance"}) == EXIT_OK
+    assert exit_code_for({"compliance": [finding]}, {"fails"}) == EXIT_OK
 
 
 def test_printed_percent_daily_values_read_as_numbers() -> None:

@@ -14,10 +14,10 @@ import pytest
 
 from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
-from pipeline.normalize import nutrients_to_products, rows_to_nutrients
 from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
 from pipeline.validate import Validator, tables_to_findings
 from tests.builders import label_tables, score_records
+from tests.stages_path import run_stages
 
 SOURCE = "dq/labels.csv"
 WARFARIN = "Caution: consult your physician before use if you take warfarin."
@@ -164,20 +164,18 @@ _define_cases()
 
 
 @pytest.fixture(scope="module")
-def tables(validator: Validator) -> dict[str, pd.DataFrame]:
+def tables(
+    validator: Validator, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, pd.DataFrame]:
     labels = [
         Label(SOURCE, i, name, **fields) for i, (name, (fields, _)) in enumerate(CASES.items())
     ]
     rows = [r for _, case_rows in CASES.values() for r in case_rows]
     issues = [ReadIssue(SOURCE, index_of("clean"), 1, None, "page 1: a line could not be read")]
-    label_frame = records_to_frame(labels, Label)
-    nutrients = rows_to_nutrients(records_to_frame(rows, LabelRow), label_frame)
-    products = nutrients_to_products(nutrients, label_frame)
-    findings, results = tables_to_findings(
-        nutrients, products, records_to_frame(issues, ReadIssue), validator
+    staged = run_stages(
+        tmp_path_factory.mktemp("quality"), labels, rows, issues, validator=validator
     )
-    assert set(results) == {"rows", "products"}
-    return {"nutrients": nutrients, "products": products, "findings": findings}
+    return {"nutrients": staged.nutrients, "products": staged.products, "findings": staged.findings}
 
 
 def findings_of(tables: dict[str, pd.DataFrame], name: str) -> list[tuple[str, str, str, bool]]:
@@ -200,6 +198,7 @@ def test_every_finding_belongs_to_a_product(tables: dict[str, pd.DataFrame]) -> 
         "severity",
         "detail",
         "blocking",
+        "line_no",
     ]
     assert findings["product_id"].isin(tables["products"]["product_id"]).all()
 
@@ -413,7 +412,7 @@ def test_real_dsld_labels_findings(validator: Validator) -> None:
 
 
 @pytest.fixture(scope="module")
-def scored(validator: Validator) -> dict[str, Any]:
+def scored(validator: Validator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The sample product with too little K2 (124 mcg per 1,000 mg calcium) and a blocked one."""
     labels = [
         Label(

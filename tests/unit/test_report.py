@@ -23,8 +23,8 @@ from pipeline.chart import (
     unplotted_products,
     unplotted_reason,
 )
+from pipeline.infra.atomic import atomic_write_text
 from pipeline.report import (
-    atomic_write_text,
     fmt_number,
     ranking_frame,
     render_html,
@@ -683,7 +683,7 @@ def test_a_new_report_code_empties_the_cache(
 ) -> None:
     cache = tmp_path / "pieces.sqlite"
     _page(audit, cache)
-    monkeypatch.setattr(report, "_card_salt", lambda: "another version")
+    monkeypatch.setattr(report, "code_version", lambda stage: "another version")
     _, _, pieces = _page(audit, cache)
     assert _counts(pieces) == (len(audit["products"]), 0, 0)
 

@@ -16,9 +16,12 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
-from pipeline import validate
+from pipeline.infra import parquet_batches
+from pipeline.infra.jsonstream import result_file_text
+from pipeline.infra.memory import between_chunks
+from pipeline.infra.parquet_batches import TableFile
 from pipeline.protocol import CHECKS
-from pipeline.validate import TableFile, ordered_outcomes, product_keys, result_file_text
+from pipeline.validate import ordered_outcomes, product_keys
 
 #: Nutrient rows as a stage may write them (with pyarrow): integers and booleans with a
 #: missing value in the last batch only (batches of 3 rows).
@@ -37,7 +40,7 @@ ROWS = pa.table(
 def rows_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TableFile:
     path = tmp_path / "nutrients.parquet"
     pq.write_table(ROWS, path)
-    monkeypatch.setattr(validate, "READ_BATCH_ROWS", 3)
+    monkeypatch.setattr(parquet_batches, "READ_BATCH_ROWS", 3)
     return TableFile.open(path)
 
 
@@ -142,10 +145,10 @@ def test_a_result_file_is_written_a_run_at_a_time() -> None:
 
 def test_between_chunks_collections_skip_the_objects_alive_before() -> None:
     before = gc.get_freeze_count()
-    with validate._between_chunks() as between_chunks:
-        between_chunks()
+    with between_chunks() as collect:
+        collect()
         frozen = gc.get_freeze_count()
-        between_chunks()
+        collect()
         assert gc.get_freeze_count() == frozen
     assert gc.get_freeze_count() == before
     assert frozen > 0 if before == 0 else frozen == before

@@ -1,0 +1,288 @@
+"""The content-hash cache of extracted files.
+
+The API, for the extract stage (and any reader of archive members):
+
+* `file_digest(path)` / `bytes_digest(data)`: the sha256 of a file's or a member's content;
+* `ExtractionCache(cache_dir, extractor_version)`: `key = cache.cache_key(source_file,
+  digests)`, `cache.get(key)` -> FileExtraction or None, `cache.put(key, extraction)`,
+  `cache.verify(key)`, `cache.prune(keep)`.
+
+A key is the sha256 of the record schema, the extractor version (pipeline.infra.versions:
+the hash of the source of the modules extraction depends on), the entry's name
+(`source_file`) and the content digests (the file, then each companion file that affects
+how it is read). An entry carries the sha256 of its content, checked on use: a damaged
+entry is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.infra.atomic import atomic_write_bytes
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_CHUNK_SIZE = 1024 * 1024
+
+#: Field names of every record stored in the cache: a change to pipeline/records.py
+#: changes every key, so entries of an older shape are never read back.
+_RECORD_SCHEMA = {
+    record_type.__name__: field_names(record_type)
+    for record_type in (FileExtraction, Label, LabelRow, ReadIssue, Rejection)
+}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of the file's content (hex), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def bytes_digest(data: bytes) -> str:
+    """sha256 of `data` (hex): the digest of a member read from an archive, or of the
+    bytes a worker read, as `file_digest` is of a file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def cache_key(source_file: str, digests: Sequence[str], *, extractor_version: str) -> str:
+    """The cache key of one label file (sha256 hex).
+
+    It changes when the extractor version, the record schema, the file's relative path
+    (`source_file`, forward slashes) or any of `digests` changes. `digests` are the
+    `file_digest` of the file first, then of each companion file that affects how it is
+    read (in a stable order: the order matters).
+    """
+    if isinstance(digests, str):
+        raise TypeError("digests must be a sequence of digests, not one string")
+    payload = json.dumps(
+        ["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, source_file, list(digests)],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_record(record: Any) -> dict[str, Any]:
+    """A flat record's fields as a dict (`dataclasses.asdict` if a field holds more than a
+    plain value): asdict's deep copy was 4 ms of every DSLD label's cache write."""
+    values = {name: getattr(record, name) for name in field_names(type(record))}
+    if all(isinstance(v, _PLAIN) for v in values.values()):
+        return values
+    return dataclasses.asdict(record)
+
+
+def extraction_to_json(extraction: FileExtraction) -> dict[str, Any]:
+    """A FileExtraction as plain JSON values (as `dataclasses.asdict` gives them)."""
+    return {
+        "source_file": extraction.source_file,
+        "labels": [_plain_record(r) for r in extraction.labels],
+        "rows": [_plain_record(r) for r in extraction.rows],
+        "issues": [_plain_record(r) for r in extraction.issues],
+        "rejection": None if extraction.rejection is None else _plain_record(extraction.rejection),
+    }
+
+
+def _record(record_type: type[T], data: Any) -> T:
+    if not isinstance(data, dict) or set(data) != set(field_names(record_type)):
+        raise ValueError(f"not a {record_type.__name__}: {data!r}")
+    return record_type(**data)
+
+
+def extraction_from_json(data: Any) -> FileExtraction:
+    """The inverse of `extraction_to_json`; ValueError/TypeError if `data` is not one."""
+    if not isinstance(data, dict) or set(data) != set(field_names(FileExtraction)):
+        raise ValueError("not a FileExtraction")
+    source_file = data["source_file"]
+    if not isinstance(source_file, str):
+        raise ValueError("source_file is not a string")
+    rejection = data["rejection"]
+    return FileExtraction(
+        source_file=source_file,
+        labels=tuple(_record(Label, d) for d in data["labels"]),
+        rows=tuple(_record(LabelRow, d) for d in data["rows"]),
+        issues=tuple(_record(ReadIssue, d) for d in data["issues"]),
+        rejection=None if rejection is None else _record(Rejection, rejection),
+    )
+
+
+def _slug(text: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+    return safe.strip(".") or "_"
+
+
+class ExtractionCache:
+    """What each label file gave, keyed by `cache_key`, one JSON file per entry.
+
+    Entries live in `cache_dir / "extract-v<extractor_version>" / "<key>.json"`; the
+    version is also part of the key, so new code misses everything (and `prune` then
+    removes the old version's folder). An unreadable or corrupt entry is a miss, never
+    an error; a failed write is logged and the run goes on (the cache only saves time).
+
+    Counters for this run: `hits`, `misses` (`corrupt` of the misses were unreadable
+    entries) and `writes`. Typical use in the extract stage::
+
+        cache = ExtractionCache(work.cache_dir, versions.extractor_version())
+        key = cache.cache_key(rel, [file_digest(path)])
+        extraction = cache.get(key)
+        if extraction is None:
+            extraction = read_file(path)          # in a worker
+            cache.put(key, extraction)
+        ...
+        cache.prune(keys_of_this_run)
+    """
+
+    def __init__(self, cache_dir: Path, extractor_version: str) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.extractor_version = extractor_version
+        self.entries_dir = self.cache_dir / f"extract-v{_slug(extractor_version)}"
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+        self.writes = 0
+
+    def cache_key(self, source_file: str, digests: Sequence[str]) -> str:
+        """`cache_key` with this cache's extractor version."""
+        return cache_key(source_file, digests, extractor_version=self.extractor_version)
+
+    def _entry_path(self, key: str) -> Path:
+        if not key or not all(c in "0123456789abcdef" for c in key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return self.entries_dir / f"{key}.json"
+
+    def _sound_body(self, key: str, path: Path, raw: bytes) -> bytes | None:
+        """The entry's extraction JSON if its header matches `key` and its checksum the
+        body; else None, with a warning naming what is wrong."""
+        header_text, newline, body = raw.partition(b"\n")
+        try:
+            header = json.loads(header_text.decode("utf-8")) if newline else None
+        except (ValueError, UnicodeDecodeError):
+            header = None
+        if (
+            not isinstance(header, dict)
+            or header.get("key") != key
+            or header.get("extractor_version") != self.extractor_version
+            or not isinstance(header.get("sha256"), str)
+        ):
+            logger.warning("cache entry %s is damaged: the file is read again", path)
+            return None
+        if hashlib.sha256(body).hexdigest() != header["sha256"]:
+            logger.warning(
+                "cache entry %s does not match its checksum (damaged or edited): "
+                "the file is read again",
+                path,
+            )
+            return None
+        return body
+
+    def _raw(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            logger.warning("cache entry %s is unreadable (%s): the file is read again", path, exc)
+            return None
+
+    def verify(self, key: str) -> bool:
+        """Whether a sound entry for `key` is in the cache (present, its header matching
+        and its checksum right), without parsing it. A broken entry is a miss (with a
+        warning), and is counted in `corrupt`."""
+        path = self._entry_path(key)
+        raw = self._raw(path)
+        if raw is None:
+            return False
+        if self._sound_body(key, path, raw) is None:
+            self.corrupt += 1
+            return False
+        return True
+
+    def get(self, key: str) -> FileExtraction | None:
+        """The cached extraction for `key`, or None (a miss) if absent, unreadable, not of
+        this key or not matching its checksum (a warning says which: the file is read
+        again)."""
+        path = self._entry_path(key)
+        raw = self._raw(path)
+        if raw is None:
+            self.misses += 1
+            return None
+        body = self._sound_body(key, path, raw)
+        try:
+            if body is None:
+                raise ValueError("checked")
+            extraction = extraction_from_json(json.loads(body.decode("utf-8")))
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            if body is not None:
+                logger.warning("cache entry %s is damaged (%s): the file is read again", path, exc)
+            self.misses += 1
+            self.corrupt += 1
+            return None
+        self.hits += 1
+        return extraction
+
+    def put(self, key: str, extraction: FileExtraction, *, warn: bool = True) -> str | None:
+        """Store `extraction` under `key` (atomically). An OSError is not raised: it is
+        logged (with `warn`) and returned, as one line; None when stored.
+
+        An entry is a header line (JSON: key, extractor version, the sha256 of the rest)
+        and the extraction's JSON: a reader checks the one against the other."""
+        path = self._entry_path(key)
+        body = json.dumps(extraction_to_json(extraction), ensure_ascii=False).encode("utf-8")
+        header = {
+            "key": key,
+            "extractor_version": self.extractor_version,
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+        try:
+            # no fsync: an entry is checked on use (two fsyncs were 18 ms an entry)
+            data = json.dumps(header).encode("utf-8") + b"\n" + body
+            atomic_write_bytes(path, data, durable=False)
+        except OSError as exc:
+            if warn:
+                logger.warning("could not write cache entry %s: %s", path, exc)
+            return exc.strerror or str(exc)
+        self.writes += 1
+        return None
+
+    def prune(self, keep: set[str]) -> int:
+        """Delete every entry whose key is not in `keep`, other versions' folders and
+        temp files left by killed runs. Returns the number of entries deleted."""
+        removed = 0
+        if not self.cache_dir.is_dir():
+            return 0
+        for child in self.cache_dir.iterdir():
+            if child.is_dir() and child.name.startswith("extract-v") and child != self.entries_dir:
+                removed += sum(1 for p in child.glob("*.json"))
+                shutil.rmtree(child, ignore_errors=True)
+        if not self.entries_dir.is_dir():
+            return removed
+        for entry in self.entries_dir.iterdir():
+            is_temp = entry.name.startswith(".") and entry.name.endswith(".tmp")
+            unused = entry.name.endswith(".json") and entry.stem not in keep
+            if not (is_temp or unused):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+            removed += unused
+        return removed

@@ -1,0 +1,125 @@
+"""Great Expectations, run: one ephemeral context per run (`Validator`), each suite over a
+frame with every unexpected row kept (result_format COMPLETE), Data Docs on demand.
+
+GX is imported on first use (`_gx`), not with this module: its import takes ~2 s and a few
+hundred MB (measured: README "Performance"), and the report stage (which imports
+pipeline.validate for the methodology) and a run whose validation is up to date never
+need it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+def _gx() -> Any:
+    """great_expectations, imported on first use (start-up time: see the module's
+    docstring)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations
+
+    # GX pins this logger to INFO at import; its one message (a temp folder for an unused
+    # docs site) is noise in a nightly log.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    return great_expectations
+
+
+def _context() -> Any:
+    """An ephemeral GX context: nothing written to disk, analytics and progress bars off."""
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig  # with _gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+@dataclass
+class Validator:
+    """One GX context for a run: every suite validates through it (GX set up once).
+
+    With `docs_dir`, each validation also goes through a GX Checkpoint whose
+    UpdateDataDocsAction renders GX Data Docs into that folder.
+    """
+
+    docs_dir: Path | None = None
+    context: Any = None
+    runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.context = self.context or _context()
+        if self.docs_dir is not None:
+            self.context.add_data_docs_site(
+                site_name="labelaudit",
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(self.docs_dir.resolve()),
+                    },
+                },
+            )
+
+    def run(self, suite: gx.ExpectationSuite, frame: pd.DataFrame, index_columns: list[str]) -> Any:
+        """Validate `frame` against `suite` once; the result keeps every unexpected row.
+
+        Each run gets a data source of its own, deleted afterwards: its execution engine
+        keeps the frame it validated and every metric it computed, which would otherwise
+        stay in the context (and memory) for as long as it lives. Without Data Docs the
+        batch is validated directly (`Batch.validate`: nothing else is registered or
+        stored in the context); with them, through a validation definition and a
+        checkpoint, which the context keeps for the docs site.
+        """
+        self.runs += 1
+        name = f"{suite.name}-{self.runs}"  # names are unique within one context
+        suite.name = name
+        result_format = {
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": index_columns,
+        }
+        source = self.context.data_sources.add_pandas(f"labelaudit-{self.runs}")
+        try:
+            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(
+                "whole table"
+            )
+            if self.docs_dir is None:
+                data = batch.get_batch(batch_parameters={"dataframe": frame})
+                return data.validate(suite, result_format=result_format)
+            return self._run_with_docs(suite, batch, frame, result_format)
+        finally:
+            self.context.data_sources.delete(source.name)
+
+    def _run_with_docs(
+        self, suite: gx.ExpectationSuite, batch: Any, frame: pd.DataFrame, result_format: Any
+    ) -> Any:
+        gx = _gx()
+        suite = self.context.suites.add(suite)
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
+        )
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=suite.name,
+                validation_definitions=[definition],
+                actions=[
+                    gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["labelaudit"])
+                ],
+                result_format=result_format,
+            )
+        )
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        return next(iter(outcome.run_results.values()))
+
+
+def unexpected(result: Any, column: str) -> list[Any]:
+    return [row[column] for row in result.result.get("unexpected_index_list") or []]

@@ -1,0 +1,160 @@
+"""The version of the code that produced a cached result: one scheme for every cache.
+
+A stage's code version is the sha256 of the source files of the modules it depends on
+(found from their import statements, transitively, inside `pipeline`; a package named
+as a root counts with all its modules), the data files it reads (templates) and the
+versions of the libraries whose results it keeps. So a change to the report's code or
+templates re-runs the report only, never extraction or normalization, and no version
+number is bumped by hand. Every cache key is (content hash, code version):
+
+* the extraction cache (pipeline.infra.cache): each file's digest + `code_version("extract")`
+  (+ the OCR engine when it is not the default: pipeline.config.extractor_version);
+* the stage done markers (pipeline.infra.stages): the input files' digests + the stage's;
+* the validation state and the report pieces: each product's rows + `code_version("validate")`.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from pipeline import config
+
+#: What each stage's results depend on: root modules (a package: all its modules), data
+#: files (globs under the package folder) and libraries (distribution names).
+STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "extract": (
+        ("pipeline.extract", "pipeline.sources"),
+        (),
+        ("pdfplumber", "pdfminer.six", "pypdfium2", "pillow", "numpy", "scipy"),
+    ),
+    "normalize": (("pipeline.normalize",), (), ("pandas", "pyarrow")),
+    "validate": (
+        ("pipeline.validate", "pipeline.expectations", "pipeline.compliance"),
+        (),
+        ("pandas", "pyarrow", "great_expectations"),
+    ),
+    "chart": (("pipeline.chart",), (), ("matplotlib",)),
+    "report": (
+        ("pipeline.report", "pipeline.document", "pipeline.chart", "pipeline.score"),
+        ("templates/*",),
+        ("pandas", "pyarrow", "jinja2", "markupsafe", "matplotlib"),
+    ),
+}
+
+#: Infrastructure modules whose code does not shape a stage's results (how files are
+#: written, cached, locked, scheduled, shown): not part of any code version, so a change to
+#: them reads nothing again. The two that do shape results count (how GX is run, the
+#: dtypes of Parquet read in batches).
+NOT_RESULTS = "pipeline.infra."
+RESULT_INFRA = frozenset({"pipeline.infra.gx", "pipeline.infra.parquet_batches"})
+
+#: The code version's length in hex digits (64 bits: enough to tell versions apart).
+VERSION_DIGITS = 16
+
+
+def module_file(name: str, root: Path = config.PACKAGE_DIR) -> Path | None:
+    """The source file of module `name` ("pipeline.x.y") under the package folder `root`,
+    or None if it is not one of the package's modules."""
+    parts = name.split(".")
+    if parts[0] != root.name:
+        return None
+    base = root.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(path: Path, name: str, root: Path) -> set[str]:
+    """The package modules the source file `path` (module `name`) imports, anywhere in it."""
+    found: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {m for m in found if module_file(m, root) is not None}
+
+
+def _package_modules(name: str, root: Path) -> set[str]:
+    """`name` and, if it is a package, every module in it."""
+    path = module_file(name, root)
+    if path is None or path.name != "__init__.py":
+        return {name}
+    prefix = name.split(".")
+    return {
+        ".".join([*prefix, *p.relative_to(path.parent).with_suffix("").parts]).removesuffix(
+            ".__init__"
+        )
+        for p in path.parent.rglob("*.py")
+    }
+
+
+def dependencies(roots: tuple[str, ...], root: Path = config.PACKAGE_DIR) -> dict[str, Path]:
+    """Every package module `roots` depend on (themselves included; infrastructure that does
+    not shape results left out: NOT_RESULTS): name -> source file."""
+    todo = sorted({m for r in roots for m in _package_modules(r, root)})
+    seen: dict[str, Path] = {}
+    while todo:
+        name = todo.pop()
+        path = module_file(name, root)
+        if name in seen or path is None:
+            continue
+        if name.startswith(NOT_RESULTS) and name not in RESULT_INFRA:
+            continue
+        seen[name] = path
+        todo.extend(sorted(_imported(path, name, root) - seen.keys()))
+    return dict(sorted(seen.items()))
+
+
+def _library_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def source_version(
+    roots: tuple[str, ...],
+    data: tuple[str, ...] = (),
+    libraries: tuple[str, ...] = (),
+    root: Path = config.PACKAGE_DIR,
+) -> str:
+    """The sha256 (first VERSION_DIGITS hex digits) of the source of `roots` and what they
+    import, the `data` files (globs under `root`) and the `libraries`' versions."""
+    digest = hashlib.sha256()
+    files = {str(p.relative_to(root)): p for p in dependencies(roots, root).values()}
+    for pattern in data:
+        files.update({str(p.relative_to(root)): p for p in root.glob(pattern) if p.is_file()})
+    for relative, path in sorted(files.items()):
+        digest.update(f"{relative}\n".encode())
+        digest.update(path.read_bytes())
+    for library in libraries:
+        digest.update(f"{library}={_library_version(library)}\n".encode())
+    return digest.hexdigest()[:VERSION_DIGITS]
+
+
+@functools.cache
+def code_version(stage: str) -> str:
+    """The version of the code of `stage` (a key of STAGES), computed once per process."""
+    roots, data, libraries = STAGES[stage]
+    return source_version(roots, data, libraries)
+
+
+def extractor_version() -> str:
+    """The extraction cache's code version: `code_version("extract")`, with the OCR engine
+    when it is not the default (the cache never serves one engine's reading to a run with
+    the other)."""
+    engine = config.ocr_engine()
+    base = code_version("extract")
+    return base if engine == config.DEFAULT_OCR_ENGINE else f"{base}+{engine}"
