@@ -155,6 +155,13 @@ def _read_line(line: _Line, layout: _Layout, name_left: float) -> _LineRead:
             if bad is None:
                 bad = text
             continue
+        low = min((w.confidence for w in cell if w.confidence is not None), default=None)
+        guessed = low is not None and low < _S.amount_confidence
+        if guessed and any(i.kind == "amount" for i in parsed):
+            # OCR's own guess, not a reading ("11mg" at 0% for "1 mg"): never taken
+            if bad is None:
+                bad = f"{text} (read with confidence {low or 0:.0f}%)"
+            continue
         items.extend(parsed)
     no_amount = not any(i.kind == "amount" for i in items)
     if bad is None and layout.value_left is None and not items and name_words:

@@ -24,6 +24,7 @@ class ReaderSettings:
     wrapped_header_gap: float = 0.8  # most vertical gap to the heading line it continues
     taller_line: float = 1.3  # a line this much taller than the rows ends an unboxed panel
     stray_confidence: float = 50.0  # a lone short word below this (OCR %) is a rule or speck
+    amount_confidence: float = 20.0  # an amount read below this (OCR %) is not taken
     panel_edge: float = 2.0  # a line this far outside the panel's x range ends it
     value_left_slack: float = 0.3  # a value word may start this far left of its column
     statement_gap: float = 1.2  # most vertical gap between lines of one statement

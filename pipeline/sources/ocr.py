@@ -343,8 +343,8 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
     """The labels of a scanned or photographed label image (raises a LabelError); `data`:
     the file's bytes as read by the extract stage (default: read from `path`).
 
-    With Tesseract, an image whose reading leaves rows unread (a read issue) or finds
-    no panel is read again with its text at each size of RETRY_TEXT_PX in turn (until a
+    With Tesseract, an image whose panel reading leaves rows unread (a read issue) is
+    read again with its text at each size of RETRY_TEXT_PX in turn (until a
     reading has no read issue), and the reading with most rows read (`reading_score`) is kept:
     the earlier one on a tie."""
     if data is None:
@@ -354,8 +354,8 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
     engine = config.ocr_engine()
     extraction, pages, small = _read_frames(path, source_file, data, engine, TARGET_TEXT_PX)
     for target in RETRY_TEXT_PX if engine == "tesseract" else ():
-        if small is not None or (extraction is not None and not extraction.issues):
-            break
+        if small is not None or extraction is None or not extraction.issues:
+            break  # an image with no panel found stays as read: other sizes found none
         again = _read_frames(path, source_file, data, engine, target)
         if reading_score(again[0]) > reading_score(extraction):
             extraction, pages, small = again
