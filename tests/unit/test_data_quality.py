@@ -15,8 +15,8 @@ import pytest
 from labelgen.dsld_formats import records_of
 from labelgen.products import dsld_labels
 from pipeline.records import Label, LabelRow, ReadIssue, records_to_frame
-from pipeline.validate import Validator, tables_to_findings
-from tests.builders import label_tables, score_records
+from pipeline.validate import Validator
+from tests.builders import label_tables, score_records, tables_to_findings
 from tests.stages_path import run_stages
 
 SOURCE = "dq/labels.csv"
