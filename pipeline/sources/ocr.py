@@ -57,8 +57,9 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
+from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.panel import words_to_labels
-from pipeline.records import FileExtraction, Word, bbox_in_pixels
+from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
@@ -81,6 +82,7 @@ from pipeline.sources.ocr_words import (
 )
 from pipeline.sources.ocr_words import repair_line as repair_line
 from pipeline.sources.ocr_words import unglue_line as unglue_line
+from pipeline.units import parse_amount
 
 NEEDS_TESSERACT_IMAGE = "needs OCR: install tesseract-ocr"
 NEEDS_TESSERACT_PDF = "needs OCR: install tesseract-ocr (the file has no text layer)"
@@ -353,15 +355,68 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
         raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
     engine = config.ocr_engine()
     extraction, pages, small = _read_frames(path, source_file, data, engine, TARGET_TEXT_PX)
+    readings = [extraction]
     for target in RETRY_TEXT_PX if engine == "tesseract" else ():
         if small is not None or extraction is None or not extraction.issues:
             break  # an image with no panel found stays as read: other sizes found none
         again = _read_frames(path, source_file, data, engine, target)
+        readings.append(again[0])
         if reading_score(again[0]) > reading_score(extraction):
             extraction, pages, small = again
     if extraction is None:
         raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
-    return extraction
+    return withhold_disagreements(extraction, [r for r in readings if r is not extraction])
+
+
+def _amount_key(amount: str | None, unit: str | None) -> tuple[float | str, str] | None:
+    if amount is None:
+        return None
+    parsed = parse_amount(amount)
+    value: float | str = parsed.value if parsed is not None else amount.strip()
+    return value, (unit or "").strip().lower()
+
+
+def withhold_disagreements(
+    kept: FileExtraction, others: Sequence[FileExtraction | None]
+) -> FileExtraction:
+    """`kept` with the amount of each row that another reading of the same image (at
+    another text size) read differently withheld: a read issue naming both readings (one
+    that blocks the verdict when the row is a protocol nutrient), never a guess between
+    them. Rows are matched by label and name; a row the other reading lacks is kept."""
+    shown: dict[tuple[int, str], dict[tuple[float | str, str], str]] = {}
+    for other in others:
+        for row in other.rows if other is not None else ():
+            key = _amount_key(row.amount_raw, row.unit_raw)
+            if key is not None:
+                name = (row.label_index, clean_name(row.name_raw))
+                text = f"{row.amount_raw} {row.unit_raw or ''}".strip()
+                shown.setdefault(name, {})[key] = text
+    rows: list[LabelRow] = []
+    issues = list(kept.issues)
+    for row in kept.rows:
+        key = _amount_key(row.amount_raw, row.unit_raw)
+        elsewhere = shown.get((row.label_index, clean_name(row.name_raw)), {})
+        differ = sorted(text for k, text in elsewhere.items() if k != key)
+        if key is None or not differ:
+            rows.append(row)
+            continue
+        read = f"{row.amount_raw} {row.unit_raw or ''}".strip()
+        issues.append(
+            ReadIssue(
+                row.source_file,
+                row.label_index,
+                row.page,
+                row.line_no,
+                f"page {row.page or 1}, line {row.line_no}: '{row.name_raw}' read as {read} at "
+                f"one text size and as {' or '.join(differ)} at another: the amount is not "
+                "taken (check the label)",
+                blocks_verdict=resolve(row.name_raw, row.form_raw).nutrient in PROTOCOL_NUTRIENTS,
+            )
+        )
+        rows.append(dataclasses.replace(row, amount_raw=None, unit_raw=None))
+    if len(issues) == len(kept.issues):
+        return kept
+    return dataclasses.replace(kept, rows=tuple(rows), issues=tuple(issues))
 
 
 # --- PDFs ---------------------------------------------------------------------------

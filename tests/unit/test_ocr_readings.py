@@ -43,3 +43,38 @@ def test_reading_score_counts_rows_with_amount_and_unit_minus_issues() -> None:
     assert ocr.reading_score(_extraction(rows, 2)) == (1, -1)
     # any panel beats none, even one with more issues than rows
     assert ocr.reading_score(_extraction([], 3)) > ocr.reading_score(None)
+
+
+def test_an_amount_two_readings_disagree_on_is_withheld_not_guessed() -> None:
+    kept = _extraction(
+        [_row("Vitamin B6", "15", "mg"), _row("Calcium", "500", "mg"), _row("Zinc", "10", "mg")],
+        0,
+    )
+    other = _extraction(
+        [
+            _row("Vitamin B6", "0.15", "mg"),
+            _row("Calcium", "500.0", "mg"),
+            _row("Boron", "3", "mg"),
+        ],
+        1,
+    )
+    done = ocr.withhold_disagreements(kept, [other, None])
+    assert [(r.name_raw, r.amount_raw, r.unit_raw) for r in done.rows] == [
+        ("Vitamin B6", None, None),
+        ("Calcium", "500", "mg"),  # the same amount, written another way: kept
+        ("Zinc", "10", "mg"),  # the other reading lacks it: kept
+    ]
+    assert [(i.detail, i.blocks_verdict) for i in done.issues] == [
+        (
+            "page 1, line 1: 'Vitamin B6' read as 15 mg at one text size and as 0.15 mg at "
+            "another: the amount is not taken (check the label)",
+            False,
+        )
+    ]
+    calcium = ocr.withhold_disagreements(
+        _extraction([_row("Calcium", "130", "mg")], 0),
+        [_extraction([_row("Calcium", "1130", "mg")], 0)],
+    )
+    assert calcium.rows[0].amount_raw is None
+    assert [i.blocks_verdict for i in calcium.issues] == [True]  # a protocol nutrient
+    assert ocr.withhold_disagreements(kept, []) is kept
