@@ -31,15 +31,27 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
         (),
         ("pdfplumber", "pdfminer.six", "pypdfium2", "pillow", "numpy", "scipy"),
     ),
-    "normalize": (("pipeline.normalize",), (), ("pandas", "pyarrow")),
+    # pipeline.rules: the registry finds its rule modules by importlib, not by import
+    # statements, so the package counts whole; corrections are applied before normalizing.
+    "normalize": (
+        ("pipeline.normalize", "pipeline.rules", "pipeline.corrections"),
+        (),
+        ("pandas", "pyarrow"),
+    ),
     "validate": (
-        ("pipeline.validate", "pipeline.expectations", "pipeline.compliance"),
+        ("pipeline.validate", "pipeline.expectations", "pipeline.compliance", "pipeline.rules"),
         (),
         ("pandas", "pyarrow", "great_expectations"),
     ),
     "chart": (("pipeline.chart",), (), ("matplotlib",)),
     "report": (
-        ("pipeline.report", "pipeline.document", "pipeline.chart", "pipeline.score"),
+        (
+            "pipeline.report",
+            "pipeline.document",
+            "pipeline.chart",
+            "pipeline.score",
+            "pipeline.rules",
+        ),
         ("templates/*",),
         ("pandas", "pyarrow", "jinja2", "markupsafe", "matplotlib"),
     ),

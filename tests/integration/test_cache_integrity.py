@@ -21,6 +21,7 @@ from pipeline.audit import run_audit
 from pipeline.infra.cache import cache_key, file_digest
 from pipeline.infra.versions import extractor_version
 from pipeline.protocol import load_protocol
+from pipeline.sources import inputs
 from tests.hostile import good_folder, simple_csv
 
 PROTOCOL = load_protocol(None)
@@ -111,7 +112,7 @@ def test_a_file_changed_before_it_is_read_is_cached_as_read(
             path.write_text(during, encoding="utf-8")  # after the run hashed it
         return digest
 
-    monkeypatch.setattr(extract, "file_digest", digest_then_change)
+    monkeypatch.setattr(inputs, "file_digest", digest_then_change)
     with caplog.at_level(logging.WARNING):
         audit = _run(labels, tmp_path)["audit"]
     assert _warnings(caplog) == [
@@ -126,7 +127,7 @@ def test_a_file_changed_before_it_is_read_is_cached_as_read(
     assert entry.name == f"{key}.json"  # the digest of "Beta Cal", the bytes read
     assert "Beta Cal" in entry.read_text()
 
-    monkeypatch.setattr(extract, "file_digest", real)
+    monkeypatch.setattr(inputs, "file_digest", real)
     (labels / "a.csv").write_text(before, encoding="utf-8")  # restored
     audit = _run(labels, tmp_path)["audit"]
     meta = json.loads((tmp_path / "work" / "run.json").read_text())

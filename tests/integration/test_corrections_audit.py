@@ -18,6 +18,7 @@ from labelgen.pdf_layouts import render_pdf
 from labelgen.products import sample_product
 from pipeline.cli import app
 from pipeline.extract import CORRECTIONS_ENTRY
+from pipeline.infra.history import read_history
 
 SOURCE = "bone-matrix-misread.pdf"
 NAME = "Bone Matrix Calcium + K2"
@@ -163,8 +164,7 @@ def test_a_corrected_amount_changes_amounts_score_and_verdict_and_stays(misread:
     again = _product(_audit(misread))  # nothing changed: still corrected
     assert (marker.read_text("utf-8"), marker.stat().st_mtime_ns) == done  # normalize reused
     assert (again["calcium_mg"], again["score"], again["verdict"]) == (500.0, 100.0, "matches")
-    history = sorted((misread / "reports" / "history").glob("*.json"))
-    last = json.loads(history[-1].read_text("utf-8"))
+    last = read_history(misread / "reports" / "history.jsonl")[-1]
     assert last["corrections_applied"] == [
         {
             "source_file": SOURCE,
@@ -196,7 +196,7 @@ def test_a_changed_label_file_makes_its_correction_stale(tmp_path: Path) -> None
     assert stale["reason"].startswith("the label file has changed since (its sha256 is now ")
     html = (tmp_path / "reports" / "audit.html").read_text("utf-8")
     assert "Corrections not applied (1)" in html
-    last = json.loads(sorted((tmp_path / "reports" / "history").glob("*.json"))[-1].read_text())
+    last = read_history(tmp_path / "reports" / "history.jsonl")[-1]
     assert (last["corrections_applied"], last["stale_corrections"]) == ([], 1)
 
 

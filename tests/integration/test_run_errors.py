@@ -93,9 +93,9 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_report(
     before = _reports(out)
     real_write_temp = atomic._write_temp
 
-    def disk_full(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    def disk_full(path: Path, write: Callable[[IO[bytes]], None], durable: bool = True) -> Path:
         if path.name != "audit.json":
-            return real_write_temp(path, write)
+            return real_write_temp(path, write, durable)
 
         def half(fh: IO[bytes]) -> None:
             fh.write(b'{\n  "generated_at": ')

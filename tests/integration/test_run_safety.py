@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import config
 from pipeline.cli import app
 from pipeline.infra.versions import extractor_version
 from tests.hostile import REPO, good_folder
@@ -226,11 +225,7 @@ def test_a_full_disk_under_work_is_one_line_and_keeps_the_last_report(
         f"labelaudit: error: cannot write {tmp_path / 'work' / 'labels.parquet'}: "
         "No space left on device"
     )
-    assert lines[:-1] == [
-        lines[0].split(" WARNING ")[0]
-        + f" WARNING could not write 1 cache entries in {tmp_path / 'work' / 'cache'}/"
-        f"extract-v{config.EXTRACTOR_VERSION} (No space left on device): those files are "
-        "read again next run"
-    ]
+    # cache entries are not fsynced (each is checked on use), so only the tables fail
+    assert lines[:-1] == []
     after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir() if p.is_file()}
     assert after == before
