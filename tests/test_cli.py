@@ -275,8 +275,10 @@ def test_python_dash_m_pipeline_runs_the_same_cli(tmp_path: Path) -> None:
 
 
 def test_an_audit_imports_no_pandas_before_its_validation_process_can_start() -> None:
+    """The CLI starts the validation process (pipeline.infra.validation) before it imports
+    the stages (pipeline.audit)."""
     code = (
-        "import sys, pipeline.cli, pipeline.audit, pipeline.protocol; "
+        "import sys, pipeline.cli, pipeline.infra.validation; "
         "print(sorted({'pandas', 'pyarrow', 'great_expectations'} & set(sys.modules)))"
     )
     result = subprocess.run(
