@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
+from pipeline import audit as audit_stages
 from pipeline import normalize, report, score
 from pipeline.cli import app
 
@@ -82,7 +83,9 @@ def test_a_product_that_breaks_scoring_is_rejected_and_the_rest_reported(
             raise ZeroDivisionError("float division by zero")
         return real(products, *args)
 
-    monkeypatch.setattr(score, "score_products", breaks_on_odd)
+    monkeypatch.setattr(
+        audit_stages, "score_products", breaks_on_odd
+    )  # as the report stage calls it
     code, output, audit = _audit(tmp_path)
     assert code == 0, output
     assert [p["product_name"] for p in audit["products"]] == [
