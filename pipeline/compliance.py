@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipeline import nutrients as nt
+from pipeline.infra.gx import Validator
 from pipeline.normalize import dv_consistent, parse_dv
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
@@ -45,8 +46,6 @@ from pipeline.values import text as _text
 
 if TYPE_CHECKING:
     import great_expectations as gx
-
-    from pipeline.validate import Validator
 
 __all__ = [
     "COMPLIANCE_COLUMNS",
@@ -531,7 +530,5 @@ def tables_to_compliance(
     nutrients: pd.DataFrame, products: pd.DataFrame, validator: Validator | None = None
 ) -> pd.DataFrame:
     """Compliance findings of whole tables (for tests and scripts)."""
-    from pipeline.validate import Validator
-
     found, _ = compliance_findings(nutrients, products, validator or Validator())
     return findings_frame(found)

@@ -15,18 +15,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from pipeline import __version__
+from pipeline.compliance import COMPLIANCE_COLUMNS, rule_table
 from pipeline.corrections import REVIEW_COLUMNS, applied_of
 from pipeline.evidence import BBOX_COLUMNS, flagged_products, needs_review, row_document
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import CHECKS, Protocol
+from pipeline.score import VERDICTS
+from pipeline.validate import conversions_used, daily_values
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pyarrow as pa  # type: ignore[import-untyped]
+    pass
 
 #: A product's fields in audit.json, in order: these, then score, verdict, verdict_reason
 #: and checks, then EXTRA_FIELDS, then label_rows.
@@ -150,8 +155,6 @@ class ProductDocs(Sequence[dict[str, Any]]):
     def check_labels(self) -> dict[str, str]:
         """check name -> its label, in the order the checks first appear (no product is
         built)."""
-        import pyarrow.compute as pc  # type: ignore[import-untyped]
-
         names = self._checks.column("name")
         labels = self._checks.column("label")
         out: dict[str, str] = {}
@@ -225,9 +228,6 @@ class ProductDocs(Sequence[dict[str, Any]]):
 def _starts(keys: pa.Array, order: pa.Array) -> np.ndarray:
     """For products `order` (product ids in rank order) and a table's `keys` column sorted
     in that order: where each product's rows start (and, last, where they end)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
     positions = pc.index_in(keys, value_set=order).to_numpy(zero_copy_only=False)
     counts = np.bincount(positions.astype(np.int64), minlength=len(order))
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -236,9 +236,6 @@ def _starts(keys: pa.Array, order: pa.Array) -> np.ndarray:
 def _in_rank_order(table: pa.Table, order: pa.Array, then: str | None) -> pa.Table:
     """`table`'s rows of the products in `order` (others dropped), grouped by product in
     that order; within a product by `then` (if given), else as they were."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     position = pc.index_in(table.column("product_id"), value_set=order)
     keyed = table.append_column("_position", position).append_column(
         "_seq", pa.array(range(table.num_rows), pa.int64())
@@ -257,9 +254,6 @@ def product_docs(
     ranking (product_id, rank and VERDICT_FIELDS), the scored checks (product_id, check and
     CHECK_FIELDS but "name") and the label rows (product_id and ROW_FIELDS); the three
     tables in any order."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     order = pa.array(ranking["product_id"].tolist(), pa.string())
     ranked = products.take(pc.index_in(order, value_set=products.column("product_id")))
 
@@ -289,8 +283,6 @@ def product_docs(
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """JSON-ready records: NaN/NA -> None, numpy scalars -> Python."""
-    import pyarrow as pa
-
     records: list[dict[str, Any]] = pa.Table.from_pandas(
         frame[columns], preserve_index=False
     ).to_pylist()
@@ -332,15 +324,10 @@ def build_audit(
 
     `products`, `ranking`, `checks` and `rows` as `product_docs` takes them.
     """
-    from pipeline.score import VERDICTS
-    from pipeline.validate import conversions_used, daily_values
-
     docs = product_docs(products, ranking, checks, rows)
     verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
     rejected = _records(rejections, ["source_file", "reason"])
     quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])
-    from pipeline.compliance import COMPLIANCE_COLUMNS, rule_table
-
     ruled = [] if compliance is None else _records(compliance, COMPLIANCE_COLUMNS)
     with_products = set(docs.column("source_file"))
     not_labels = [

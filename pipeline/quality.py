@@ -132,6 +132,7 @@ def gx_findings(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The data-quality suites over the nutrient rows and the products: one finding per
     unexpected row (with the label line it is about, for row findings), and the results."""
+    # Imports GX (~2 s, pipeline.infra.gx): only when a suite runs, not with this module.
     from pipeline import expectations as ex
 
     findings: list[dict[str, Any]] = []

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from pipeline import report_catalog
 from pipeline.chart import CHART_TITLE, protocol_bands, ratio_chart_svg, unplotted_products
@@ -383,8 +383,6 @@ class ProductPieces:
 
 def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:
     """A card's body when it could not be rendered: says so, and where the data is."""
-    from markupsafe import escape
-
     reason = escape(f"{type(exc).__name__}: {exc}")
     return Markup(
         f'<p class="empty">This card could not be built (internal error: {reason}); '
