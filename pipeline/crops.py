@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 from pipeline.evidence import has_box
 from pipeline.nutrients import PROTOCOL_NUTRIENTS
 from pipeline.sources.ocr import RENDER_DPI as RENDER_DPI_OCR
-from pipeline.sources.ocr import open_image, to_gray
+from pipeline.sources.ocr import open_image, render_gray, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,7 @@ def page_image(path: Path, page: int, units: str) -> tuple[Image.Image, float]:
         try:
             pdf_page = pdf[page - 1]
             try:
-                bitmap = pdf_page.render(scale=RENDER_DPI / 72.0, grayscale=True)
-                image = bitmap.to_pil().convert("L")
-                bitmap.close()
+                image = render_gray(pdf_page, RENDER_DPI)
             finally:
                 pdf_page.close()
         finally:

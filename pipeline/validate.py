@@ -388,14 +388,19 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             new_outcomes,
             collect_between,
         )
-        quality_runs = _suite_runs(
-            gx_findings,
-            ("rows", "products"),
-            zip(
+
+        def chunk_pairs() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+            """Each chunk's products with its nutrient rows (read anew for each suite)."""
+            return zip(
                 products.chunks(chunk_of, product_sizes),
                 nutrients.chunks(chunk_of, row_sizes),
                 strict=True,
-            ),
+            )
+
+        quality_runs = _suite_runs(
+            gx_findings,
+            ("rows", "products"),
+            chunk_pairs(),
             validator,
             new_findings,
             collect_between,
@@ -403,11 +408,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
         compliance_runs = _suite_runs(
             compliance_findings,
             ("row", "product"),
-            zip(
-                products.chunks(chunk_of, product_sizes),
-                nutrients.chunks(chunk_of, row_sizes),
-                strict=True,
-            ),
+            chunk_pairs(),
             validator,
             new_compliance,
             collect_between,

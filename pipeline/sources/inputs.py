@@ -52,6 +52,12 @@ DAMAGED_MEMBER = "the member is damaged: {why}"
 EMPTY_ARCHIVE = "the archive holds no label files"
 
 
+#: What reading a zip or one of its members can raise: a damaged archive (BadZipFile,
+#: EOFError, OSError), a compression method zipfile does not support (NotImplementedError)
+#: and an encrypted member (RuntimeError, "password required"). Each is a rejection.
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError)
+
+
 @dataclass(frozen=True)
 class FileTask:
     """One input to read: picklable, so a worker process can take it. `path` is the file
@@ -124,7 +130,7 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
                 for i, info in enumerate(infos)
                 if member_reason(info.filename) is None and wants_companions(info.filename)
             }
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise UnreadableFile(f"{NOT_A_ZIP}: {exc}", source_file=archive_source) from exc
     counts: dict[str, int] = {}
     readable: list[tuple[int, zipfile.ZipInfo]] = []
@@ -180,7 +186,7 @@ def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(info) as handle:
             return handle.read(COMPANION_HEAD_BYTES)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+    except ZIP_ERRORS:
         return b""  # not a companion: read on its own, it is rejected with the reason
 
 
@@ -221,7 +227,7 @@ def read_member(path: Path, index: int, source_file: str) -> tuple[bytes, str]:
     try:
         with archive.open(info) as handle:
             return handle.read(), member_digest(info)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise UnreadableFile(DAMAGED_MEMBER.format(why=exc), source_file=source_file) from exc
 
 

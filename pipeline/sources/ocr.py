@@ -438,6 +438,15 @@ def pages_to_ocr(
         return [i for i in low if pdf.pages[i].images]
 
 
+def render_gray(page: pdfium.PdfPage, dpi: float) -> Image.Image:
+    """A PDF page drawn at `dpi` as a grayscale ("L") image."""
+    bitmap = page.render(scale=dpi / 72.0, grayscale=True)
+    try:
+        return bitmap.to_pil().convert("L")
+    finally:
+        bitmap.close()
+
+
 def ocr_pdf_pages(
     path: Path,
     pages: list[list[Word]],
@@ -469,9 +478,7 @@ def ocr_pdf_pages(
             try:
                 width, height = page.get_size()
                 check_render_pixels(index + 1, width, height, RENDER_DPI, source_file)
-                bitmap = page.render(scale=RENDER_DPI / 72.0, grayscale=True)
-                gray = bitmap.to_pil().convert("L")
-                bitmap.close()
+                gray = render_gray(page, RENDER_DPI)
             finally:
                 page.close()
             try:

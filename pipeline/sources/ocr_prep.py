@@ -127,14 +127,6 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
         small[0] = False
         ground |= small[hole_labels]
     return ground
-    holes = ndimage.binary_fill_holes(ground) & ~ground
-    hole_labels, m = ndimage.label(holes)
-    if m:
-        hole_areas = np.bincount(hole_labels.ravel(), minlength=m + 1)
-        small = hole_areas <= 0.002 * h * w + 50
-        small[0] = False
-        ground |= small[hole_labels]
-    return ground
 
 
 def normalize_polarity(
