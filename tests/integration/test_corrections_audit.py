@@ -66,10 +66,12 @@ def _row(product: dict[str, Any], nutrient: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def misread(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A labels folder whose label prints calcium as 50 mg (the bottle says 500 mg)."""
+    """A labels folder whose label prints calcium as 50 mg (the bottle says 500 mg), audited
+    once."""
     root = tmp_path_factory.mktemp("misread")
     (root / "labels").mkdir()
     render_pdf([_label(50.0)], root / "labels" / SOURCE, "ruled")
+    _audit(root)  # `correct` and `confirm` check against the last audit's rows
     return root
 
 
