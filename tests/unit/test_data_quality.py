@@ -7,6 +7,7 @@ another product fails the test of that product.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,7 @@ WARFARIN = "Caution: consult your physician before use if you take warfarin."
 CA_LIMIT = "2500 mg/day (adults 19-50; 2000 mg/day from 51)"
 
 
-def good_rows(index: int, *, start: int = 1) -> list[LabelRow]:
+def good_rows(*, start: int = 1) -> list[LabelRow]:
     """Calcium, K2 (MK-7), magnesium and vitamin D that pass every data-quality check."""
     lines = [
         ("Calcium", "500", "mg", "38%", "calcium citrate"),
@@ -33,18 +34,16 @@ def good_rows(index: int, *, start: int = 1) -> list[LabelRow]:
         ("Vitamin D3", "25", "mcg", "125%", "cholecalciferol"),
     ]
     return [
-        LabelRow(SOURCE, index, start + n, name, amount, unit, dv, form)
+        LabelRow(SOURCE, 0, start + n, name, amount, unit, dv, form)
         for n, (name, amount, unit, dv, form) in enumerate(lines)
     ]
 
 
-def line(
-    index: int, line_no: int, name: str, amount: str | None, unit: str | None, **kw: Any
-) -> LabelRow:
-    return LabelRow(SOURCE, index, line_no, name, amount, unit, **kw)
+def line(line_no: int, name: str, amount: str | None, unit: str | None, **kw: Any) -> LabelRow:
+    return LabelRow(SOURCE, 0, line_no, name, amount, unit, **kw)
 
 
-# name -> (label fields, rows). label_index is the position in this dict.
+# name -> (label fields, rows). label_index is the position in this dict (case() sets it).
 CASES: dict[str, tuple[dict[str, Any], list[LabelRow]]] = {}
 
 
@@ -52,7 +51,7 @@ def case(name: str, rows: list[LabelRow], **label: Any) -> None:
     label.setdefault("serving_size", "2 Capsules")
     label.setdefault("directions", "Take 2 capsules daily with a meal.")
     label.setdefault("warnings", WARFARIN)
-    CASES[name] = (label, rows)
+    CASES[name] = (label, [replace(r, label_index=len(CASES)) for r in rows])
 
 
 def index_of(name: str) -> int:
@@ -60,102 +59,88 @@ def index_of(name: str) -> int:
 
 
 def _define_cases() -> None:
-    n = len(CASES)
-    case("clean", good_rows(n))
-    n += 1
+    case("clean", good_rows())
     case(
         "dv matches neither",
-        [*good_rows(n)[1:], line(n, 5, "Calcium", "500", "mg", dv_raw="60%")],
+        [*good_rows()[1:], line(5, "Calcium", "500", "mg", dv_raw="60%")],
     )
-    n += 1
     case(
         "dv matches older only",
         [
-            line(n, 1, "Calcium", "500", "mg", dv_raw="50%"),  # 1000 mg older DV
-            line(n, 2, "Vitamin D", "400", "IU", dv_raw="100%"),  # 10 mcg older DV
-            line(n, 3, "Magnesium", "200", "mg", dv_raw="50%"),  # 400 mg older DV
-            line(n, 4, "Vitamin K2", "80", "mcg", dv_raw="100%", form_raw="MK-7"),
+            line(1, "Calcium", "500", "mg", dv_raw="50%"),  # 1000 mg older DV
+            line(2, "Vitamin D", "400", "IU", dv_raw="100%"),  # 10 mcg older DV
+            line(3, "Magnesium", "200", "mg", dv_raw="50%"),  # 400 mg older DV
+            line(4, "Vitamin K2", "80", "mcg", dv_raw="100%", form_raw="MK-7"),
         ],
     )
-    n += 1
     case(
         "unknown units",
         [
-            *good_rows(n)[:3],
-            line(n, 4, "Vitamin D3", "25", "mkg"),  # a protocol nutrient: blocking
-            line(n, 5, "Boron", "3", "furlongs"),  # not a protocol nutrient
+            *good_rows()[:3],
+            line(4, "Vitamin D3", "25", "mkg"),  # a protocol nutrient: blocking
+            line(5, "Boron", "3", "furlongs"),  # not a protocol nutrient
         ],
     )
-    n += 1
     case(
         "vitamin k in iu",
-        [*good_rows(n)[:1], line(n, 2, "Vitamin K2", "100", "IU", form_raw="MK-7")],
+        [*good_rows()[:1], line(2, "Vitamin K2", "100", "IU", form_raw="MK-7")],
     )
-    n += 1
     case(
         "negative amount",
-        [*good_rows(n)[:2], line(n, 3, "Magnesium", "-5", "mg"), *good_rows(n, start=4)[3:]],
+        [*good_rows()[:2], line(3, "Magnesium", "-5", "mg"), *good_rows(start=4)[3:]],
     )
-    n += 1
     case(
         "missing amount",
         [
-            *good_rows(n),
-            line(n, 5, "Zinc", None, "mg"),
-            line(n, 6, "Bone Blend", "150", "mg"),
-            line(n, 7, "Natto Extract", None, None, parent="Bone Blend"),  # a member: no finding
-            line(n, 8, "Boron", None, "NP"),  # NP: no finding
+            *good_rows(),
+            line(5, "Zinc", None, "mg"),
+            line(6, "Bone Blend", "150", "mg"),
+            line(7, "Natto Extract", None, None, parent="Bone Blend"),  # a member: no finding
+            line(8, "Boron", None, "NP"),  # NP: no finding
         ],
     )
-    n += 1
     case(
         "unreadable calcium",
-        [line(n, 1, "Calcium", "5OO", "mg"), *good_rows(n, start=2)[1:]],
+        [line(1, "Calcium", "5OO", "mg"), *good_rows(start=2)[1:]],
     )
-    n += 1
     case(
         "two calcium lines",
         [
-            line(n, 1, "Calcium", "300", "mg", form_raw="calcium carbonate"),
-            line(n, 2, "Calcium", "200", "mg", form_raw="calcium citrate"),
-            *good_rows(n, start=3)[1:],
+            line(1, "Calcium", "300", "mg", form_raw="calcium carbonate"),
+            line(2, "Calcium", "200", "mg", form_raw="calcium citrate"),
+            *good_rows(start=3)[1:],
         ],
     )
-    n += 1
-    case("no serving size", good_rows(n), serving_size=None, directions="")
-    n += 1
+    case("no serving size", good_rows(), serving_size=None, directions="")
     case(
         "above upper limits",
         [
-            line(n, 1, "Calcium", "1,300", "mg"),
-            line(n, 2, "Vitamin D3", "125", "mcg"),
-            line(n, 3, "Magnesium", "400", "mg"),
-            line(n, 4, "Vitamin K2", "260", "mcg", form_raw="MK-7"),
+            line(1, "Calcium", "1,300", "mg"),
+            line(2, "Vitamin D3", "125", "mcg"),
+            line(3, "Magnesium", "400", "mg"),
+            line(4, "Vitamin K2", "260", "mcg", form_raw="MK-7"),
         ],
         serving_size="2 Tablets",
         directions="Take 2 tablets twice daily with food.",
     )
-    n += 1
     case(
         "at upper limits",
         [
-            line(n, 1, "Calcium", "1,250", "mg"),
-            line(n, 2, "Vitamin D3", "50", "mcg"),
-            line(n, 3, "Magnesium", "175", "mg"),
+            line(1, "Calcium", "1,250", "mg"),
+            line(2, "Vitamin D3", "50", "mcg"),
+            line(3, "Magnesium", "175", "mg"),
         ],
         max_daily_servings=2.0,
     )
-    n += 1
     case(
         "vitamin k of no form",
-        [*good_rows(n)[:1], line(n, 2, "Vitamin K", "100", "mcg"), *good_rows(n, start=3)[2:]],
+        [*good_rows()[:1], line(2, "Vitamin K", "100", "mcg"), *good_rows(start=3)[2:]],
     )
-    n += 1
     case(
         "vitamin k naming k1 and k2",
         [
-            *good_rows(n)[:1],
-            line(n, 2, "Vitamin K", "90", "mcg", form_raw="phylloquinone, menaquinone-7"),
+            *good_rows()[:1],
+            line(2, "Vitamin K", "90", "mcg", form_raw="phylloquinone, menaquinone-7"),
         ],
     )
 
@@ -203,14 +188,13 @@ def test_every_finding_belongs_to_a_product(tables: dict[str, pd.DataFrame]) -> 
     assert findings["product_id"].isin(tables["products"]["product_id"]).all()
 
 
-def test_clean_label_has_only_its_read_issue(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "clean") == [
-        ("read", "error", "page 1: a line could not be read", False)
-    ]
-
-
-def test_dv_matching_neither_daily_value(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "dv matches neither") == [
+#: (check, severity, detail, blocking) of every finding of a case, in order.
+Finding = tuple[str, str, str, bool]
+_NO_FORM = "whose form does not tell K1 from K2: the protocol checks cannot use it"
+_PER_DAY = '2 serving(s) a day, directions: "2 tablets twice daily with food"'
+FINDINGS: dict[str, list[Finding]] = {
+    "clean": [("read", "error", "page 1: a line could not be read", False)],
+    "dv matches neither": [
         (
             "dv_consistent",
             "warning",
@@ -218,20 +202,9 @@ def test_dv_matching_neither_daily_value(tables: dict[str, pd.DataFrame]) -> Non
             "or 50% (older DV 1,000 mg)",
             False,
         )
-    ]
-
-
-def test_dv_matching_the_older_daily_value_only_is_no_finding(
-    tables: dict[str, pd.DataFrame],
-) -> None:
-    assert findings_of(tables, "dv matches older only") == []
-    nutrients = tables["nutrients"]
-    mine = nutrients[nutrients["label_index"] == index_of("dv matches older only")]
-    assert mine["dv_consistent"].tolist() == [True, True, True, True]
-
-
-def test_unknown_units(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "unknown units") == [
+    ],
+    "dv matches older only": [],
+    "unknown units": [
         (
             "unit_known",
             "error",
@@ -244,96 +217,91 @@ def test_unknown_units(tables: dict[str, pd.DataFrame]) -> None:
             "line 5: 'Boron' 3 furlongs: unknown unit 'furlongs': kept as printed",
             False,
         ),
-    ]
-
-
-def test_vitamin_k_in_iu_is_a_unit_finding_that_blocks(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "vitamin k in iu") == [
+    ],
+    # a unit finding that blocks
+    "vitamin k in iu": [
         (
             "unit_known",
             "error",
             "line 2: 'Vitamin K2' 100 IU: Vitamin K2 is not measured in IU",
             True,
         )
-    ]
-
-
-def test_negative_amount(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "negative amount") == [
+    ],
+    "negative amount": [
         ("amount_non_negative", "error", "line 3: 'Magnesium' has a negative amount (-5 mg)", True)
-    ]
-
-
-def test_missing_amount(tables: dict[str, pd.DataFrame]) -> None:
-    found = findings_of(tables, "missing amount")
-    assert [(c, s, b) for c, s, _, b in found] == [("amount_present", "warning", False)]
-    assert found[0][2].startswith("line 5: 'Zinc' has no readable amount (printed: ")
-
-
-def test_missing_amount_detail_text(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "missing amount")[0][2] == (
-        "line 5: 'Zinc' has no readable amount (printed: mg)"
-    )
-
-
-def test_unreadable_calcium_amount_blocks(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "unreadable calcium") == [
+    ],
+    "missing amount": [
+        ("amount_present", "warning", "line 5: 'Zinc' has no readable amount (printed: mg)", False)
+    ],
+    "unreadable calcium": [
         (
             "amount_present",
             "error",
             "line 1: 'Calcium' has no readable amount (printed: 5OO mg)",
             True,
-        ),
-    ]
-
-
-def test_two_calcium_lines(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "two calcium lines") == [
+        )
+    ],
+    "two calcium lines": [
         (
             "one_calcium_amount",
             "warning",
             "calcium is declared on 2 lines; their sum (500 mg) is used",
             False,
         )
-    ]
-
-
-def test_missing_serving_size(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "no serving size") == [
+    ],
+    "no serving size": [
         ("serving_size_present", "warning", "the panel states no serving size", False)
-    ]
-
-
-def test_per_day_amounts_above_the_adult_upper_limits(tables: dict[str, pd.DataFrame]) -> None:
-    source = '2 serving(s) a day, directions: "2 tablets twice daily with food"'
-    assert findings_of(tables, "above upper limits") == [
+    ],
+    "above upper limits": [
         (
             "upper_limit",
             "safety",
-            f"Calcium: 2,600 mg per day ({source}) is above the adult upper limit of {CA_LIMIT}",
+            f"Calcium: 2,600 mg per day ({_PER_DAY}) is above the adult upper limit of {CA_LIMIT}",
             False,
         ),
         (
             "upper_limit",
             "safety",
-            f"Magnesium: 800 mg per day ({source}) is above the adult upper limit of "
+            f"Magnesium: 800 mg per day ({_PER_DAY}) is above the adult upper limit of "
             "350 mg/day from supplements",
             False,
         ),
         (
             "upper_limit",
             "safety",
-            f"Vitamin D: 250 mcg per day ({source}) is above the adult upper limit of "
+            f"Vitamin D: 250 mcg per day ({_PER_DAY}) is above the adult upper limit of "
             "100 mcg (4000 IU)/day",
             False,
         ),
-    ]
+    ],
+    "at upper limits": [],
+    "vitamin k of no form": [("vitamin_k_form", "error", f"100 mcg vitamin K {_NO_FORM}", True)],
+    "vitamin k naming k1 and k2": [
+        ("vitamin_k_form", "error", f"90 mcg vitamin K {_NO_FORM}", True)
+    ],
+}
+
+
+def test_every_case_has_its_findings() -> None:
+    assert list(FINDINGS) == list(CASES)
+
+
+@pytest.mark.parametrize("name", list(FINDINGS))
+def test_findings_of_each_case(tables: dict[str, pd.DataFrame], name: str) -> None:
+    assert findings_of(tables, name) == FINDINGS[name]
+
+
+def test_dv_matching_the_older_daily_value_only_is_no_finding(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    nutrients = tables["nutrients"]
+    mine = nutrients[nutrients["label_index"] == index_of("dv matches older only")]
+    assert mine["dv_consistent"].tolist() == [True, True, True, True]
 
 
 def test_per_day_amounts_at_the_upper_limits_are_no_finding(
     tables: dict[str, pd.DataFrame],
 ) -> None:
-    assert findings_of(tables, "at upper limits") == []
     products = tables["products"]
     p = products[products["label_index"] == index_of("at upper limits")].iloc[0]
     assert (
@@ -342,30 +310,6 @@ def test_per_day_amounts_at_the_upper_limits_are_no_finding(
         p["vitamin_d_mcg_per_day"],
         p["magnesium_mg_per_day"],
     ) == (2.0, 2500.0, 100.0, 350.0)
-
-
-def test_vitamin_k_of_no_form_blocks(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "vitamin k of no form") == [
-        (
-            "vitamin_k_form",
-            "error",
-            "100 mcg vitamin K whose form does not tell K1 from K2: "
-            "the protocol checks cannot use it",
-            True,
-        )
-    ]
-
-
-def test_vitamin_k_naming_both_forms_blocks(tables: dict[str, pd.DataFrame]) -> None:
-    assert findings_of(tables, "vitamin k naming k1 and k2") == [
-        (
-            "vitamin_k_form",
-            "error",
-            "90 mcg vitamin K whose form does not tell K1 from K2: "
-            "the protocol checks cannot use it",
-            True,
-        )
-    ]
 
 
 def test_findings_are_ordered_by_product_then_severity(tables: dict[str, pd.DataFrame]) -> None:
