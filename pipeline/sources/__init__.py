@@ -34,36 +34,33 @@ def read_bytes(path: Path, source_file: str) -> bytes:
         ) from exc
 
 
+def _over_limit(option: str, what: str, source_file: str) -> LimitExceeded:
+    """The rejection of a file over the per-file limit `option` (a FileLimits field):
+    `what` was found, and the command-line option that raises the limit."""
+    return LimitExceeded(f"{what} (limit {config.limit_option(option)})", source_file=source_file)
+
+
 def check_size(size: int, source_file: str) -> None:
     """LimitExceeded if a file of `size` bytes is over `max_file_mb`."""
     limit = LIMITS.max_file_mb
     if size > limit * 1024 * 1024:
-        raise LimitExceeded(
-            f"the file is {size / 1024 / 1024:.1f} MB: more than {limit} MB "
-            f"(limit {config.limit_option('max_file_mb')})",
-            source_file=source_file,
-        )
+        what = f"the file is {size / 1024 / 1024:.1f} MB: more than {limit} MB"
+        raise _over_limit("max_file_mb", what, source_file)
 
 
 def check_pages(pages: int, source_file: str) -> None:
     """LimitExceeded if a file of `pages` pages (or frames) is over `max_pages`."""
     limit = LIMITS.max_pages
     if pages > limit:
-        raise LimitExceeded(
-            f"{pages} pages: more than {limit} pages (limit {config.limit_option('max_pages')})",
-            source_file=source_file,
-        )
+        raise _over_limit("max_pages", f"{pages} pages: more than {limit} pages", source_file)
 
 
 def check_image_pixels(width: int, height: int, source_file: str) -> None:
     """LimitExceeded if an image of `width` x `height` pixels is over `max_pixels`."""
     limit = LIMITS.max_pixels
     if width * height > limit:
-        raise LimitExceeded(
-            f"the image is {width} x {height} pixels: more than {limit:,} pixels "
-            f"(limit {config.limit_option('max_pixels')})",
-            source_file=source_file,
-        )
+        what = f"the image is {width} x {height} pixels: more than {limit:,} pixels"
+        raise _over_limit("max_pixels", what, source_file)
 
 
 def check_render_pixels(
@@ -74,19 +71,15 @@ def check_render_pixels(
     limit = LIMITS.max_pixels
     pixels = round(width_pt * dpi / 72.0) * round(height_pt * dpi / 72.0)
     if pixels > limit:
-        raise LimitExceeded(
+        what = (
             f"page {page} is {width_pt:.0f} x {height_pt:.0f} pt: rendering it at {dpi:.0f} dpi "
-            f"would take {pixels:,} pixels, more than {limit:,} "
-            f"(limit {config.limit_option('max_pixels')})",
-            source_file=source_file,
+            f"would take {pixels:,} pixels, more than {limit:,}"
         )
+        raise _over_limit("max_pixels", what, source_file)
 
 
 def check_rows(rows: int, source_file: str) -> None:
     """LimitExceeded once a CSV has more than `max_rows` data rows."""
     limit = LIMITS.max_rows
     if rows > limit:
-        raise LimitExceeded(
-            f"more than {limit:,} rows (limit {config.limit_option('max_rows')})",
-            source_file=source_file,
-        )
+        raise _over_limit("max_rows", f"more than {limit:,} rows", source_file)
