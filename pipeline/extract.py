@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from pipeline import config, sources
 from pipeline.errors import AuditError, LabelError, LimitExceeded
@@ -507,18 +508,21 @@ LABEL_TABLES: dict[str, type] = {
 }
 
 
+class ExtractOptions(TypedDict, total=False):
+    """The keyword options of `extract_in_batches`, which `write_label_tables` passes on."""
+
+    jobs: int
+    use_cache: bool
+    progress: bool | None
+    batch_files: int
+    skip: Mapping[Path, str] | None
+    limits: config.FileLimits
+    plan: ExtractPlan | None
+    executor: Executor
+
+
 def write_label_tables(
-    labels_dir: Path,
-    work: config.WorkPaths,
-    *,
-    jobs: int = 1,
-    use_cache: bool = True,
-    progress: bool | None = None,
-    batch_files: int = EXTRACT_BATCH_FILES,
-    skip: Mapping[Path, str] | None = None,
-    limits: config.FileLimits = config.FILE_LIMITS,
-    plan: ExtractPlan | None = None,
-    executor: Executor = LOCAL,
+    labels_dir: Path, work: config.WorkPaths, **options: Unpack[ExtractOptions]
 ) -> ExtractStats:
     """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
@@ -534,26 +538,10 @@ def write_label_tables(
     with ParquetTables(targets) as out:
 
         def take(batch: list[FileExtraction]) -> None:
-            labels, rows, issues, rejections = concat_extractions(batch)
-            records: dict[str, Sequence[object]] = {
-                "labels": labels,
-                "rows": rows,
-                "issues": issues,
-                "rejections": rejections,
-            }
+            # concat_extractions: labels, rows, issues, rejections (LABEL_TABLES' order)
+            tables = concat_extractions(batch)
+            records: dict[str, Sequence[object]] = dict(zip(LABEL_TABLES, tables, strict=True))
             for name, kind in LABEL_TABLES.items():
                 out.write(name, records_to_table(records[name], kind))
 
-        return extract_in_batches(
-            labels_dir,
-            work,
-            take,
-            jobs=jobs,
-            use_cache=use_cache,
-            progress=progress,
-            batch_files=batch_files,
-            skip=skip,
-            limits=limits,
-            plan=plan,
-            executor=executor,
-        )
+        return extract_in_batches(labels_dir, work, take, **options)
