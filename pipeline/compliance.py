@@ -359,12 +359,43 @@ def _row_checks(
     return found
 
 
+#: The footnote rules: (name, the footnote's pattern, what is missing after the line that
+#: needs it).
+_FOOTNOTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    (
+        "calorie_footnote",
+        _CALORIE_NOTE,
+        "gives a %DV, but the panel has no footnote 'Percent Daily Values are based on a "
+        "2,000 calorie diet'",
+    ),
+    (
+        "dv_not_established_footnote",
+        _NOT_ESTABLISHED,
+        "has no Daily Value, but the panel has no footnote 'Daily Value not established' for "
+        "its symbol to refer to",
+    ),
+)
+
+
+def _footnote_check(
+    line: str | None, found: bool, panel: bool, exact: bool, missing: str
+) -> tuple[bool | None, str | None]:
+    """A footnote the panel must have when a `line` needs one: not assessed without such a
+    line or off a panel; passed when `found`; else failed (why: `missing`) where the source
+    keeps every footnote (`exact`), not assessed where it may not."""
+    if line is None or not panel:
+        return None, None
+    if found:
+        return True, None
+    return (False, missing) if exact else (None, None)
+
+
 def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """The products with one `ok_<rule>` column per product rule and `why_<rule>`.
 
     `rows`: `rows_table` of their nutrient rows (for the footnote rules)."""
-    needs_calorie: dict[str, str] = {}
-    needs_not_established: dict[str, str] = {}
+    # footnote rule -> product -> the first line that needs the footnote
+    needs: dict[str, dict[str, str]] = {name: {} for name, _, _ in _FOOTNOTES}
     for row in _records_of(rows[["product_id", "name_raw", "parent", "dv_raw", "line_no", "page"]]):
         if isinstance(row.get("parent"), str):
             continue
@@ -376,9 +407,9 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
             and reg.key in CALORIE_FOOTNOTE_KEYS
             and declared_pct(dv_raw) is not None
         ):
-            needs_calorie.setdefault(pid, _line(row))
+            needs["calorie_footnote"].setdefault(pid, _line(row))
         if reg is None and not names_a_nutrient_form(row["name_raw"]):
-            needs_not_established.setdefault(pid, _line(row))
+            needs["dv_not_established_footnote"].setdefault(pid, _line(row))
     table = products.reset_index(drop=True).copy()
     columns: dict[str, list[Any]] = {
         f"{kind}_{rule.name}": []
@@ -411,31 +442,10 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
                 "quantity of contents states the number of servings (the net quantity is not "
                 "read: check it on the label)",
             )
-        calorie = needs_calorie.get(pid)
-        if calorie is None or not panel:
-            checks["calorie_footnote"] = (None, None)
-        elif _CALORIE_NOTE.search(footnotes):
-            checks["calorie_footnote"] = (True, None)
-        elif not exact:
-            checks["calorie_footnote"] = (None, None)
-        else:
-            checks["calorie_footnote"] = (
-                False,
-                f"{calorie} gives a %DV, but the panel has no footnote 'Percent Daily Values "
-                "are based on a 2,000 calorie diet'",
-            )
-        no_dv = needs_not_established.get(pid)
-        if no_dv is None or not panel:
-            checks["dv_not_established_footnote"] = (None, None)
-        elif _NOT_ESTABLISHED.search(footnotes):
-            checks["dv_not_established_footnote"] = (True, None)
-        elif not exact:
-            checks["dv_not_established_footnote"] = (None, None)
-        else:
-            checks["dv_not_established_footnote"] = (
-                False,
-                f"{no_dv} has no Daily Value, but the panel has no footnote 'Daily Value not "
-                "established' for its symbol to refer to",
+        for name, pattern, missing in _FOOTNOTES:
+            line = needs[name].get(pid)
+            checks[name] = _footnote_check(
+                line, pattern.search(footnotes) is not None, panel, exact, f"{line} {missing}"
             )
         for name, (ok, why) in checks.items():
             columns[f"ok_{name}"].append(ok)
