@@ -25,20 +25,18 @@ if TYPE_CHECKING:
 
 ALL_TRANS, CIS, CIS_TRANS = "all-trans", "cis", "cis/trans"
 
+# The patterns read the label's text lower-cased.
 _MK7 = r"(?:mk|menaquinone)[\s-]*7"
 #: A cis isomer said to be absent ("cis-free", "free of cis isomers", "0% cis").
 _NO_CIS = re.compile(
-    r"\bcis[\s-]*free\b|\b(?:free\s+(?:of|from)|no|without|non|0\s*%)[\s-]*(?:any\s+)?cis\b",
-    re.IGNORECASE,
+    r"\bcis[\s-]*free\b|\b(?:free\s+(?:of|from)|no|without|non|0\s*%)[\s-]*(?:any\s+)?cis\b"
 )
 _MIXTURE = re.compile(
-    r"\bcis\s*(?:[/&+,-]|and|or)\s*(?:\w+[\s-]+)?trans\b|\btrans\s*(?:[/&+,-]|and|or)\s*cis\b",
-    re.IGNORECASE,
+    r"\bcis\s*(?:[/&+,-]|and|or)\s*(?:\w+[\s-]+)?trans\b|\btrans\s*(?:[/&+,-]|and|or)\s*cis\b"
 )
-_CIS = re.compile(r"\bcis\b", re.IGNORECASE)
+_CIS = re.compile(r"\bcis\b")
 _TRANS = re.compile(
-    rf"\ball[\s-]*trans\b|\btrans[\s-]*{_MK7}\b|\b100\s*%\s*trans\b|\bk2\s*vital\s*[®™]?\s*delta\b",
-    re.IGNORECASE,
+    rf"\ball[\s-]*trans\b|\btrans[\s-]*{_MK7}\b|\b100\s*%\s*trans\b|\bk2\s*vital\s*[®™]?\s*delta\b"
 )
 #: Evidence longer than this is cut (with "...") around what was found.
 _EVIDENCE_CHARS = 120
@@ -49,12 +47,13 @@ def isomer_stated(texts: Sequence[str]) -> tuple[str | None, str | None]:
     cis form named anywhere wins over an all-trans claim (a mixture is a cis form too)."""
     found: dict[str, str] = {}
     for said in texts:
-        rest = _NO_CIS.sub(" ", said)
+        low = said.lower()
+        rest = _NO_CIS.sub(" ", low)
         if _MIXTURE.search(rest):
             found.setdefault(CIS_TRANS, said)
         elif _CIS.search(rest):
             found.setdefault(CIS, said)
-        elif _TRANS.search(said) or rest != said:
+        elif _TRANS.search(low) or rest != low:
             found.setdefault(ALL_TRANS, said)
     for isomer in (CIS_TRANS, CIS, ALL_TRANS):
         if isomer in found:
