@@ -35,6 +35,13 @@ def _reports(out: Path) -> dict[str, bytes]:
     return {name: (out / name).read_bytes() for name in REPORTS}
 
 
+def _audited(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """A first audit that succeeds: its reports folder, and the reports it wrote."""
+    out = tmp_path / "out"
+    assert _audit(tmp_path)[0] == 0
+    return out, _reports(out)
+
+
 def test_out_or_work_that_is_a_file_is_one_line_exit_1(tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("x", encoding="utf-8")
@@ -67,9 +74,7 @@ def test_a_read_only_reports_folder_is_one_line_and_keeps_the_old_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # (as root nothing is read-only: creating a file in the reports folder is refused)
-    out = tmp_path / "out"
-    assert _audit(tmp_path)[0] == 0
-    before = _reports(out)
+    out, before = _audited(tmp_path)
     real_open = os.open
 
     def read_only(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
@@ -88,9 +93,7 @@ def test_a_read_only_reports_folder_is_one_line_and_keeps_the_old_report(
 def test_a_full_disk_is_one_line_and_keeps_the_old_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    assert _audit(tmp_path)[0] == 0
-    before = _reports(out)
+    out, before = _audited(tmp_path)
     real_write_temp = atomic._write_temp
 
     def disk_full(path: Path, write: Callable[[IO[bytes]], None], durable: bool = True) -> Path:

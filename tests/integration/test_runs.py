@@ -537,16 +537,26 @@ def test_lock_written_and_released(tmp_path: Path) -> None:
         assert again.held
 
 
+def _refused(lock_path: Path) -> tuple[RunLocked, str]:
+    """What a RunLock of `lock_path` raises while it is held, and when the holder started."""
+    started = _lock_json(lock_path)["started_at"]
+    with pytest.raises(RunLocked) as info, RunLock(lock_path):
+        pass
+    return info.value, started
+
+
+def _in_use(pid: int, started: str, folder: Path) -> str:
+    return (
+        f"another labelaudit run (pid {pid}, started {started}) is using {folder}; "
+        "try again when it ends"
+    )
+
+
 def test_a_second_lock_in_the_same_process_refuses(tmp_path: Path) -> None:
     lock_path = tmp_path / ".labelaudit.lock"
     with RunLock(lock_path):
-        started = _lock_json(lock_path)["started_at"]
-        with pytest.raises(RunLocked) as info, RunLock(lock_path):
-            pass
-    assert str(info.value) == (
-        f"another labelaudit run (pid {os.getpid()}, started {started}) is using "
-        f"{tmp_path}; try again when it ends"
-    )
+        refused, started = _refused(lock_path)
+    assert str(refused) == _in_use(os.getpid(), started, tmp_path)
 
 
 def _holder(lock_path: Path) -> subprocess.Popen[str]:
@@ -570,15 +580,10 @@ def test_lock_held_by_another_process_refuses(tmp_path: Path) -> None:
     child = _holder(lock_path)
     try:
         assert child.stdin is not None
-        started = _lock_json(lock_path)["started_at"]
-        with pytest.raises(RunLocked) as info, RunLock(lock_path):
-            pass
-        assert str(info.value) == (
-            f"another labelaudit run (pid {child.pid}, started {started}) is using "
-            f"{tmp_path}; try again when it ends"
-        )
-        assert (info.value.pid, info.value.started_at) == (child.pid, started)
-        assert isinstance(info.value, AuditError)
+        refused, started = _refused(lock_path)
+        assert str(refused) == _in_use(child.pid, started, tmp_path)
+        assert (refused.pid, refused.started_at) == (child.pid, started)
+        assert isinstance(refused, AuditError)
         assert _lock_json(lock_path)["pid"] == child.pid  # untouched
         child.stdin.close()
         assert child.wait(timeout=30) == 0
