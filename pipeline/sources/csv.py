@@ -79,12 +79,13 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from functools import partial
+from pathlib import PurePosixPath
 
 from pipeline import config
 from pipeline.errors import BadTable, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
-from pipeline.sources import read_bytes, registry
+from pipeline.sources import registry
 from pipeline.sources.csv_table import (
     Table,
     column_index,
@@ -255,13 +256,6 @@ def _amount(
     if unit.lower() in _NOT_PRESENT and re.fullmatch(r"0+(?:[.,]0+)?", amount):
         return None, unit_raw  # DSLD's placeholder for "listed without an amount"
     return amount, unit_raw
-
-
-def read_csv(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """`csv_from_bytes` of the file at `path` (or of `data`, its bytes), with the
-    companion files beside it."""
-    data = read_bytes(path, source_file) if data is None else data
-    return csv_from_bytes(data, path.name, source_file, registry.companions_beside(path))
 
 
 def csv_from_bytes(
@@ -510,3 +504,6 @@ def _read_overview(
 READER = register(
     Reader(FORMAT_DSLD, config.CSV_SUFFIXES, csv_from_bytes, is_companion=is_companion_head)
 )
+#: read_csv(path, source_file, data=None): `csv_from_bytes` of the file at `path`, with the
+#: companion files beside it.
+read_csv = partial(registry.read_path, csv_from_bytes)

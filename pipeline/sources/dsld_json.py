@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from pipeline import config
 from pipeline.errors import BadTable, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
-from pipeline.sources import read_bytes
-from pipeline.sources.registry import Member, Reader, register
+from pipeline.sources.registry import Member, Reader, read_path, register
 
 SOURCE_FORMAT = "dsld-json"
 ADULTS = "Adults and children 4 or more years of age"
@@ -70,13 +69,6 @@ def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     return "a number"
-
-
-def read_dsld_json(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """`dsld_json_from_bytes` of the file at `path` (or of `data`, its bytes)."""
-    return dsld_json_from_bytes(
-        read_bytes(path, source_file) if data is None else data, path.name, source_file
-    )
 
 
 def dsld_json_from_bytes(
@@ -300,3 +292,5 @@ def _rows(
 
 
 READER = register(Reader(SOURCE_FORMAT, config.JSON_SUFFIXES, dsld_json_from_bytes))
+#: read_dsld_json(path, source_file, data=None): `dsld_json_from_bytes` of the file at `path`.
+read_dsld_json = partial(read_path, dsld_json_from_bytes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,8 @@ from pipeline import config
 from pipeline.errors import NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, words_to_labels
 from pipeline.records import FileExtraction, Label, ReadIssue, Word
-from pipeline.sources import check_pages, ocr, read_bytes
-from pipeline.sources.registry import Member, Reader, register
+from pipeline.sources import check_pages, ocr
+from pipeline.sources.registry import Member, Reader, read_path, register
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
 ENCRYPTED = "cannot open PDF: it is encrypted (password-protected)"
@@ -269,13 +270,6 @@ def fallback_name(path: Path) -> str:
     return " ".join(path.stem.replace("-", " ").replace("_", " ").split())
 
 
-def read_pdf(path: Path, source_file: str, data: bytes | None = None) -> FileExtraction:
-    """`pdf_from_bytes` of the file at `path` (or of `data`, its bytes)."""
-    return pdf_from_bytes(
-        read_bytes(path, source_file) if data is None else data, path.name, source_file
-    )
-
-
 def pdf_from_bytes(
     data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
 ) -> FileExtraction:
@@ -317,3 +311,5 @@ def pdf_from_bytes(
 
 
 READER = register(Reader("pdf", config.PDF_SUFFIXES, pdf_from_bytes))
+#: read_pdf(path, source_file, data=None): `pdf_from_bytes` of the file at `path`.
+read_pdf = partial(read_path, pdf_from_bytes)

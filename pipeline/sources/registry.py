@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from pipeline import config
 from pipeline.records import FileExtraction
+from pipeline.sources import read_bytes
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,15 @@ def read_input(
     if reader is None:
         raise ValueError(f"no reader for {name!r}")
     return reader.read(data, name, source_file, companions)
+
+
+def read_path(
+    read: ReadFn, path: Path, source_file: str, data: bytes | None = None
+) -> FileExtraction:
+    """`read` (a reader's function of bytes) of the file at `path`, or of `data` (its
+    bytes), with the companion files beside it when its reader reads companions: each
+    reader module's `read_<format>(path, source_file, data=None)`, for a caller that reads
+    one file by its path (a test, a script)."""
+    data = read_bytes(path, source_file) if data is None else data
+    companions = companions_beside(path) if wants_companions(path.name) else []
+    return read(data, path.name, source_file, companions)
