@@ -74,6 +74,14 @@ def row(extraction: FileExtraction, name: str, label_index: int = 0) -> LabelRow
     return found
 
 
+def cells(
+    extraction: FileExtraction, name: str, *fields: str, label_index: int = 0
+) -> tuple[Any, ...]:
+    """The `fields` (LabelRow attributes) of the one row of a label printed with `name`."""
+    found = row(extraction, name, label_index)
+    return tuple(getattr(found, field) for field in fields)
+
+
 def only_label(extraction: FileExtraction) -> Label:
     """The one label of a reading with no read issues."""
     assert extraction.issues == ()

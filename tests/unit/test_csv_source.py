@@ -17,7 +17,7 @@ from pipeline.sources.csv import (
     split_as_form,
 )
 from pipeline.sources.registry import companions_beside
-from tests.builders import DATA, ROW_FIELDS, assert_rejected, row, rows_of
+from tests.builders import DATA, ROW_FIELDS, assert_rejected, cells, row, rows_of
 
 CSV_DATA = DATA / "csv"
 
@@ -46,29 +46,22 @@ def test_dsld_export_with_overview_reads_every_product(tmp_path: Path) -> None:
     assert mega.directions == "Recommended Use:\nTake four [4] tablets per day."
     assert mega.servings_per_container is None  # not in the export
     assert mega.warnings == ""
-    calcium = row(ex, "Calcium")
-    assert (calcium.amount_raw, calcium.unit_raw, calcium.dv_raw, calcium.form_raw) == (
+    assert cells(ex, "Calcium", "amount_raw", "unit_raw", "dv_raw", "form_raw", "line_no") == (
         "800",
         "mg",
         "80%",
         "calcium ascorbate, calcium carbonate",
+        14,
     )
-    assert calcium.line_no == 14
-    assert calcium.page is None
-    assert calcium.raw_text == (
+    assert row(ex, "Calcium").page is None
+    assert row(ex, "Calcium").raw_text == (
         "https://dsld.od.nih.gov/label/11243 | 11243 | Mega Daily 4 for Men | 4 Tablet(s) | "
         "Calcium (as calcium ascorbate, calcium carbonate) | Calcium | 800 | mg | 80 | "
         "Adults and children 4 or more years of age"
     )
-    vitamin_k = row(ex, "Vitamin K")
-    assert (vitamin_k.amount_raw, vitamin_k.unit_raw, vitamin_k.form_raw, vitamin_k.dv_raw) == (
-        "80",
-        "mcg",
-        "MenaQ7",
-        "100%",
-    )
-    k2 = row(ex, "Vitamin K2", 1)
-    assert (k2.amount_raw, k2.unit_raw, k2.form_raw, k2.dv_raw) == (
+    fields = ("amount_raw", "unit_raw", "form_raw", "dv_raw")
+    assert cells(ex, "Vitamin K", *fields) == ("80", "mcg", "MenaQ7", "100%")
+    assert cells(ex, "Vitamin K2", *fields, label_index=1) == (
         "120",
         "mcg",
         "menaquinone-7 (MenaQ7)",
@@ -172,13 +165,9 @@ def test_simple_layout_round_trip_with_blends_and_product_text(tmp_path: Path) -
         expect("Calcium", "500", "mg", "38%", "calcium citrate", None),
         expect("Magnesium", "250", "mg", "60%", "magnesium glycinate", None),
     ]
-    velvet = row(ex, "Velvet Bean", 1)
-    assert (velvet.amount_raw, velvet.unit_raw, velvet.parent, velvet.form_raw) == (
-        None,
-        "NP",
-        "Proprietary Blend",
-        "Mucuna pruriens seed extract",
-    )
+    assert cells(
+        ex, "Velvet Bean", "amount_raw", "unit_raw", "parent", "form_raw", label_index=1
+    ) == (None, "NP", "Proprietary Blend", "Mucuna pruriens seed extract")
     assert row(ex, "Isomalt", 1).parent == "Total Carbohydrates"
     for index, label in enumerate(labels):
         assert rows_of(ex, index) == expected_rows(label, parents="all")
@@ -233,8 +222,7 @@ def test_semicolon_delimiter(tmp_path: Path) -> None:
     ex = read_csv(path, "semi.csv")
     assert [lb.product_name for lb in ex.labels] == ["Daily Calcium with K2", "K2 MK-7 100"]
     assert ex.labels[0].other_ingredients == "Microcrystalline Cellulose, Croscarmellose Sodium"
-    calcium = row(ex, "Calcium")
-    assert (calcium.amount_raw, calcium.unit_raw, calcium.form_raw) == (
+    assert cells(ex, "Calcium", "amount_raw", "unit_raw", "form_raw") == (
         "1000",
         "mg",
         "calcium carbonate",

@@ -13,7 +13,7 @@ from labelgen.products import SAMPLE_PRODUCTS, dsld_label, dsld_labels, sample_p
 from pipeline.errors import BadTable, LabelError, NoPanel, UnreadableFile
 from pipeline.records import Label
 from pipeline.sources.dsld_json import read_dsld_json
-from tests.builders import DATA, assert_rejected, heading, row, rows_of
+from tests.builders import DATA, assert_rejected, cells, heading, row, rows_of
 
 JSON_DATA = DATA / "json"
 
@@ -68,14 +68,13 @@ def test_round_trip_of_a_real_label(tmp_path: Path) -> None:
     assert label.other_ingredients == (
         "Calcium Carbonate, Cellulose, Stearic Acid, Magnesium Stearate, carbomer homopolymer"
     )
-    calcium, vitamin_k = row(ex, "Calcium"), row(ex, "Vitamin K")
-    assert (calcium.amount_raw, calcium.unit_raw, calcium.dv_raw, calcium.line_no) == (
+    assert cells(ex, "Calcium", "amount_raw", "unit_raw", "dv_raw", "line_no") == (
         "800",
         "mg",
         "80%",
         14,
     )
-    assert (vitamin_k.amount_raw, vitamin_k.unit_raw, vitamin_k.form_raw, vitamin_k.dv_raw) == (
+    assert cells(ex, "Vitamin K", "amount_raw", "unit_raw", "form_raw", "dv_raw") == (
         "80",
         "mcg",
         "MenaQ7",

@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.pdf import fallback_name, read_pdf
-from tests.builders import PDFS, heading, only_label, row, two_column_rows
+from tests.builders import PDFS, cells, heading, only_label, row, two_column_rows
 
 
 def read(name: str) -> FileExtraction:
@@ -84,8 +84,7 @@ def test_two_columns_per_serving_and_per_day() -> None:
 def test_two_columns_two_serving_sizes() -> None:
     ex = read("two-column-two-serving-sizes")
     assert ex.labels[0].amount_columns == "Per 2 Softgels | Per 4 Softgels"
-    calcium = row(ex, "Calcium")
-    assert (calcium.amount_raw, calcium.amount_alt_raw, calcium.unit_alt_raw) == (
+    assert cells(ex, "Calcium", "amount_raw", "amount_alt_raw", "unit_alt_raw") == (
         "600",
         "1,200",
         "mg",

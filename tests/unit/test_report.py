@@ -178,23 +178,26 @@ def test_ranking_table_rows_in_rank_order(example_html: str) -> None:
 
 def test_card_shows_label_as_read_with_ocr_confidence(example_html: str) -> None:
     caldenex = card(example_html, 2)
-    assert missing(
-        caldenex,
-        'id="product-2"',
-        "read by OCR, confidence 71%",
-        "repaired: meg-&gt;mcg",
-        "<code>Vitamin K (as phylloquinone) 120 meg 150%</code>",
-        "<td>120 meg</td>",  # amount_raw + unit_raw as printed
-        '120 mcg<span class="nutrient"> (vitamin k1)</span>',  # normalized
-        "score 17.5 / 100",
-        "no vitamin K2 on the label (vitamin K1 only)",
-        '<th scope="row">Calcium : magnesium near 2:1</th>',
-        '<td class="num">7.5 / 15</td>',
-        '<span class="mark-na">– not assessed</span>',
-        "not assessed: the label has no K2",
-        "1 serving per day (directions: &#34;Three [3] tablets at mealtime&#34;)",
-        "<dt>Other ingredients</dt><dd>Microcrystalline Cellulose</dd>",
-    ) == []
+    assert (
+        missing(
+            caldenex,
+            'id="product-2"',
+            "read by OCR, confidence 71%",
+            "repaired: meg-&gt;mcg",
+            "<code>Vitamin K (as phylloquinone) 120 meg 150%</code>",
+            "<td>120 meg</td>",  # amount_raw + unit_raw as printed
+            '120 mcg<span class="nutrient"> (vitamin k1)</span>',  # normalized
+            "score 17.5 / 100",
+            "no vitamin K2 on the label (vitamin K1 only)",
+            '<th scope="row">Calcium : magnesium near 2:1</th>',
+            '<td class="num">7.5 / 15</td>',
+            '<span class="mark-na">– not assessed</span>',
+            "not assessed: the label has no K2",
+            "1 serving per day (directions: &#34;Three [3] tablets at mealtime&#34;)",
+            "<dt>Other ingredients</dt><dd>Microcrystalline Cellulose</dd>",
+        )
+        == []
+    )
     # Rows read from a text layer carry no OCR mark.
     assert "read by OCR" not in card(example_html, 1)
 
@@ -225,21 +228,24 @@ def test_findings_and_rejected_tables(example_html: str) -> None:
 
 def test_methodology_and_caveats(example_html: str) -> None:
     methodology = text_of(section(example_html, "methodology"))
-    assert missing(
-        methodology,
-        "K2 per 500 mg calcium (weight 25): 100-180 mcg of K2 for every 500 mg of calcium: "
-        "full credit inside, value/low below, high/value above.",
-        "K2 form is MK-7 (weight 20): K2 as MK-7; credit by the form the label names: ",
-        "(accepted band 1.5-2.5 : 1)",
-        "out of all 100, scaled to 0-100",
-        "Calcium 1300 mg 1000 mg",
-        "1 IU vitamin D 0.025 mcg",
-        "Magnesium (supplemental) 350 mg/day",
-        "A label audit cannot verify what is in the bottle.",
-        "Independent tests have found K2 products short of their MK-7 claim",
-        "People on warfarin or any other anticoagulant",
-        "must consult a clinician before taking vitamin K",
-    ) == []
+    assert (
+        missing(
+            methodology,
+            "K2 per 500 mg calcium (weight 25): 100-180 mcg of K2 for every 500 mg of calcium: "
+            "full credit inside, value/low below, high/value above.",
+            "K2 form is MK-7 (weight 20): K2 as MK-7; credit by the form the label names: ",
+            "(accepted band 1.5-2.5 : 1)",
+            "out of all 100, scaled to 0-100",
+            "Calcium 1300 mg 1000 mg",
+            "1 IU vitamin D 0.025 mcg",
+            "Magnesium (supplemental) 350 mg/day",
+            "A label audit cannot verify what is in the bottle.",
+            "Independent tests have found K2 products short of their MK-7 claim",
+            "People on warfarin or any other anticoagulant",
+            "must consult a clinician before taking vitamin K",
+        )
+        == []
+    )
 
 
 def test_changes_section_only_when_something_changed(
