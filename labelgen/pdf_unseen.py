@@ -323,6 +323,25 @@ def _serving(label: Label) -> tuple[str, str | None]:
 # --- flowables ----------------------------------------------------------------------
 
 
+def _table(
+    data: list[list[Any]],
+    widths: Sequence[float],
+    rules: list[tuple[Any, ...]],
+    *,
+    valign: str = "TOP",
+    pad: float,
+    side_pad: float | None = None,
+) -> Table:
+    """A panel table: its `rules` (reportlab style commands: lines, boxes, spans), every
+    cell aligned `valign` with `pad` points above and below it (and `side_pad` beside)."""
+    every = ((0, 0), (-1, -1))
+    style = [*rules, ("VALIGN", *every, valign)]
+    style += [("TOPPADDING", *every, pad), ("BOTTOMPADDING", *every, pad)]
+    if side_pad is not None:
+        style += [("LEFTPADDING", *every, side_pad), ("RIGHTPADDING", *every, side_pad)]
+    return Table(data, colWidths=list(widths), style=TableStyle(style))
+
+
 def _p(text: str, font: str, size: float, align: int = TA_LEFT, indent: float = 0.0) -> Paragraph:
     style = ParagraphStyle(
         f"{font}-{size}-{align}-{indent}",
@@ -394,18 +413,20 @@ def _times_grid(label: Label) -> list[Flowable]:
         data.append([_p(note, body, 7.5), "", ""])
     if other:
         data.append([_p(f"Other Ingredients: {other}", body, 8), "", ""])
-    style = [
-        ("BOX", (0, 0), (-1, -1), 1.0, colors.black),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("LINEBELOW", (0, rule_row), (-1, rule_row), 4, colors.black),
-        ("LINEBELOW", (0, head_row), (-1, head_row), 1, colors.black),
-        ("INNERGRID", (0, head_row + 1), (-1, last), 0.25, colors.black),
-        ("LINEBELOW", (0, last), (-1, last), 4, colors.black),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-    ]
-    style += [("SPAN", (0, i), (-1, i)) for i in range(len(data)) if i <= rule_row or i > last]
-    table = Table(data, colWidths=[2.3 * inch, 1.2 * inch, 0.9 * inch], style=TableStyle(style))
+    table = _table(
+        data,
+        [2.3 * inch, 1.2 * inch, 0.9 * inch],
+        [
+            ("BOX", (0, 0), (-1, -1), 1.0, colors.black),
+            ("LINEBELOW", (0, rule_row), (-1, rule_row), 4, colors.black),
+            ("LINEBELOW", (0, head_row), (-1, head_row), 1, colors.black),
+            ("INNERGRID", (0, head_row + 1), (-1, last), 0.25, colors.black),
+            ("LINEBELOW", (0, last), (-1, last), 4, colors.black),
+            *[("SPAN", (0, i), (-1, i)) for i in range(len(data)) if i <= rule_row or i > last],
+        ],
+        valign="MIDDLE",
+        pad=1.5,
+    )
     return [
         *_title(label, "Times-Bold", 20, "Times-Italic"),
         table,
@@ -524,19 +545,15 @@ def _sidebar_panel(label: Label, style: str = "sidebar-landscape") -> list[Flowa
         ["", "Per Serving", "%Daily Value"],
         [2.2 * inch, 0.9 * inch, 0.8 * inch],
     )
-    table = Table(
+    table = _table(
         data,
-        colWidths=[2.2 * inch, 0.9 * inch, 0.8 * inch],
-        style=TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEABOVE", (0, 0), (-1, 0), 2, colors.black),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
-                ("LINEBELOW", (0, last), (-1, last), 2, colors.black),
-                ("TOPPADDING", (0, 0), (-1, -1), 1),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-            ]
-        ),
+        [2.2 * inch, 0.9 * inch, 0.8 * inch],
+        [
+            ("LINEABOVE", (0, 0), (-1, 0), 2, colors.black),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+            ("LINEBELOW", (0, last), (-1, last), 2, colors.black),
+        ],
+        pad=1,
     )
     out.append(table)
     out.append(_p("*Percent Daily Values are based on a 2,000 calorie diet.", "Helvetica", 6.5))
@@ -556,19 +573,15 @@ def _bold_two_column(label: Label) -> list[Flowable]:
     data, last = _value_table(
         rows, "two", "Helvetica", size, header, widths, name_font="Helvetica-Bold"
     )
-    table = Table(
+    table = _table(
         data,
-        colWidths=widths,
-        style=TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, 0), 1.5, colors.black),
-                ("LINEBELOW", (0, 1), (-1, last), 0.3, colors.grey),
-                ("BOX", (0, 0), (-1, -1), 1, colors.black),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ]
-        ),
+        widths,
+        [
+            ("LINEBELOW", (0, 0), (-1, 0), 1.5, colors.black),
+            ("LINEBELOW", (0, 1), (-1, last), 0.3, colors.grey),
+            ("BOX", (0, 0), (-1, -1), 1, colors.black),
+        ],
+        pad=2,
     )
     out: list[Flowable] = [*_title(label, "Helvetica-Bold", 16, "Helvetica")]
     out.append(_p("Supplement Facts", "Helvetica-Bold", 16))
@@ -596,20 +609,16 @@ def _combined_cell(label: Label) -> list[Flowable]:
     if spc:
         head.append([_p(f"Servings Per Container {spc}", "Helvetica", size), ""])
     n = len(head)
-    table = Table(
+    table = _table(
         head + data,
-        colWidths=widths,
-        style=TableStyle(
-            [
-                *[("SPAN", (0, i), (-1, i)) for i in range(n)],
-                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
-                ("LINEBELOW", (0, n - 1), (-1, n - 1), 3, colors.black),
-                ("LINEBELOW", (0, n), (-1, n), 0.8, colors.black),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-            ]
-        ),
+        widths,
+        [
+            *[("SPAN", (0, i), (-1, i)) for i in range(n)],
+            ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+            ("LINEBELOW", (0, n - 1), (-1, n - 1), 3, colors.black),
+            ("LINEBELOW", (0, n), (-1, n), 0.8, colors.black),
+        ],
+        pad=1.5,
     )
     name = str(label["product_name"]).strip()
     mixed = " ".join(w.capitalize() if len(w) > 3 else w.lower() for w in name.split())
@@ -626,19 +635,8 @@ def _compact_glued(label: Label) -> list[Flowable]:
     widths = [1.9 * inch, 0.55 * inch, 0.4 * inch]
     header = ["", f"Amount Per {serving}", "% DV"]
     data, _ = _value_table(rows, "compact", "Helvetica", size, header, widths, amount_align=TA_LEFT)
-    table = Table(
-        data,
-        colWidths=widths,
-        style=TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
-                ("TOPPADDING", (0, 0), (-1, -1), 0.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 2),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-            ]
-        ),
+    table = _table(
+        data, widths, [("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black)], pad=0.5, side_pad=2
     )
     serving_line = f"Serving Size: {serving}" + (f"   Servings Per Container: {spc}" if spc else "")
     out: list[Flowable] = [*_title(label, "Helvetica-Bold", 13, "Helvetica-Oblique")]
@@ -686,20 +684,12 @@ def _fda_bars(label: Label) -> list[Flowable]:
                 _p(r.dv, "Helvetica", size, TA_RIGHT),
             ]
         )
-    table = Table(
+    table = _table(
         data,
-        colWidths=widths,
-        style=TableStyle(
-            [
-                ("SPAN", (0, 0), (1, 0)),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.black),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ]
-        ),
+        widths,
+        [("SPAN", (0, 0), (1, 0)), ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.black)],
+        pad=1.5,
+        side_pad=0,
     )
     out: list[Flowable] = [*_title(label, "Helvetica-Bold", 18, "Helvetica")]
     out += [_p("Supplement Facts", "Helvetica-Bold", 20), Spacer(1, 2), _Bar(width, 0.5)]
@@ -750,20 +740,17 @@ def _centered_caps(label: Label) -> list[Flowable]:
     if any(r.dv == "**" for r in rows):
         data.append([_p("** Daily Value not established.", "Helvetica", 6), "", ""])
     spans = [("SPAN", (0, i), (-1, i)) for i in range(len(data)) if i < n or i > last]
-    table = Table(
+    table = _table(
         data,
-        colWidths=widths,
-        style=TableStyle(
-            [
-                *spans,
-                ("BOX", (0, 0), (-1, -1), 0.6, colors.black),
-                ("LINEBELOW", (0, n - 1), (-1, n - 1), 2.5, colors.black),
-                ("LINEBELOW", (0, n), (-1, n), 0.6, colors.black),
-                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
-                ("TOPPADDING", (0, 0), (-1, -1), 0.3),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 0.3),
-            ]
-        ),
+        widths,
+        [
+            *spans,
+            ("BOX", (0, 0), (-1, -1), 0.6, colors.black),
+            ("LINEBELOW", (0, n - 1), (-1, n - 1), 2.5, colors.black),
+            ("LINEBELOW", (0, n), (-1, n), 0.6, colors.black),
+        ],
+        valign="BOTTOM",
+        pad=0.3,
     )
     after = _after(label, "Helvetica", 7, with_other=True)
     return [*_title(label, "Helvetica-Bold", 15, "Helvetica"), table, *after]
