@@ -88,21 +88,23 @@ def _label_texts(products: pd.DataFrame, nutrients: pd.DataFrame) -> list[list[s
     ]
 
 
+#: The products-table columns it adds (and reads): the isomer stated, and the text that says it.
+_COLUMNS = (("k2_isomer", "str"), ("k2_isomer_evidence", "str"))
+
+
 def _isomers(products: pd.DataFrame, nutrients: pd.DataFrame) -> dict[str, list[Any]]:
     found = [isomer_stated([t for t in ts if t]) for ts in _label_texts(products, nutrients)]
     return {"k2_isomer": [i for i, _ in found], "k2_isomer_evidence": [e for _, e in found]}
 
 
-def _expect(protocol: Protocol) -> Sequence[Expect]:
-    return [
-        Expect(
-            "in_set",
-            "k2_isomer",
-            "Only all-trans MK-7 is biologically active; cis isomers are reported as inactive.",
-            "Where the label names the isomer of its MK-7, it must be all-trans.",
-            value_set=(ALL_TRANS,),
-        )
-    ]
+#: Its expectation (the same whatever the protocol).
+_EXPECT = Expect(
+    "in_set",
+    "k2_isomer",
+    "Only all-trans MK-7 is biologically active; cis isomers are reported as inactive.",
+    "Where the label names the isomer of its MK-7, it must be all-trans.",
+    value_set=(ALL_TRANS,),
+)
 
 
 def _assess(p: Mapping[str, Any], protocol: Protocol) -> Assessment:
@@ -123,8 +125,8 @@ RULES = (
         label="MK-7 stated as all-trans",
         short="All-trans",
         order=80,
-        inputs=("k2_isomer", "k2_isomer_evidence"),
-        expect=_expect,
+        inputs=tuple(column for column, _ in _COLUMNS),
+        expect=lambda protocol: [_EXPECT],
         assess=_assess,
         methodology=lambda protocol: (
             'Where the label names the isomer of its MK-7: all-trans passes ("all-trans", '
@@ -132,6 +134,6 @@ RULES = (
             "(cis isomers are reported as biologically inactive); not assessed when the label "
             "is silent."
         ),
-        derived=(Derived((("k2_isomer", "str"), ("k2_isomer_evidence", "str")), _isomers),),
+        derived=(Derived(_COLUMNS, _isomers),),
     ),
 )
