@@ -51,6 +51,13 @@ def panel(serving: list[str], *, scale: float = 1.0) -> list[Word]:
     return words
 
 
+def panel_top(serving: str, *headings: tuple[float, str]) -> list[Word]:
+    """The words above a panel's rows: "Supplement Facts" (y 100), the serving line (y 118)
+    and the column headings (y 130, each cell (x, text)); the rows start at y 144."""
+    top = line(100, (50, "Supplement Facts"), h=14) + line(118, (50, serving))
+    return top + line(130, *headings, h=7)
+
+
 def read(words: list[Word]) -> tuple[list[Label], list[LabelRow], list[ReadIssue]]:
     return words_to_labels([words], "x.pdf", fallback_name="x", source_format="pdf")
 
@@ -101,9 +108,7 @@ def test_which_amount_column_is_per_serving(
 
 
 def test_unit_only_in_the_heading_applies_to_bare_numbers() -> None:
-    words = line(100, (50, "Supplement Facts"), h=14)
-    words += line(118, (50, "Serving Size 2 Capsules"))
-    words += line(130, (215, "Amount (mg)"), (300, "% DV"), h=7)
+    words = panel_top("Serving Size 2 Capsules", (215, "Amount (mg)"), (300, "% DV"))
     words += line(144, (50, "Calcium"), (230, "500"), (300, "38%"))
     words += line(156, (50, "Magnesium"), (230, "250"), (300, "60%"))
     words += line(168, (50, "Vitamin D3"), (230, "25 mcg"), (300, "125%"))
@@ -151,9 +156,9 @@ def test_decimal_commas() -> None:
 
 
 def test_decimal_comma_amounts_are_read() -> None:
-    words = line(100, (50, "Supplement Facts"), h=14)
-    words += line(118, (50, "Serving size: 2 capsules"))
-    words += line(130, (190, "Per daily dose (2 capsules)"), (300, "%NRV"), h=7)
+    words = panel_top(
+        "Serving size: 2 capsules", (190, "Per daily dose (2 capsules)"), (300, "%NRV")
+    )
     words += line(144, (50, "Vitamin B6"), (230, "4,80 mg"), (300, "343%"))
     words += line(156, (50, "Calcium"), (230, "1500,00 mg"), (300, "188%"))
     words += line(168, (50, "Magnesium"), (230, "1,250 mg"), (300, "333%"))
@@ -212,9 +217,9 @@ def test_ruled_table_with_unit_heading_beside_a_dv_heading() -> None:
     """ "Main Ingredients | mg/serving | DV (%)": the two value headings stand close but are
     two columns; the names' heading is no value column; a bare number under "DV" is a %DV,
     never an amount; "Ingredients (in descending order):" ends the panel."""
-    words = line(100, (50, "Supplement Facts"), h=14)
-    words += line(118, (50, "Serving Size 6 sprays"))
-    words += line(130, (50, "Main Ingredients"), (215, "mg/serving"), (256, "DV (%)"), h=7)
+    words = panel_top(
+        "Serving Size 6 sprays", (50, "Main Ingredients"), (215, "mg/serving"), (256, "DV (%)")
+    )
     words += line(144, (50, "Calcium"), (230, "500"), (262, "38"))
     words += line(156, (50, "Magnesium"), (230, "250"))
     words += line(168, (50, "Vitamin D3"), (222, "10001U"), (262, "167"))
@@ -234,9 +239,7 @@ def test_ruled_table_with_unit_heading_beside_a_dv_heading() -> None:
 def test_blend_amount_alone_on_the_line_under_its_name() -> None:
     """A blend's name on one line, its amount alone on the next, left of the value column
     ("9240mg †"), then its members as a comma paragraph without amounts."""
-    words = line(100, (50, "Supplement Facts"), h=14)
-    words += line(118, (50, "Serving Size 1 scoop"))
-    words += line(130, (150, "Amount Per Serving"), (240, "%DV"), h=7)
+    words = panel_top("Serving Size 1 scoop", (150, "Amount Per Serving"), (240, "%DV"))
     words += line(144, (50, "Zinc"), (200, "5mg"), (240, "45%"))
     words += line(156, (50, "Strength Matrix"))
     words += line(168, (170, "9240mg"), (245, "†"))
