@@ -484,26 +484,13 @@ _GEOMETRIES: dict[str, _Geometry] = {
         width=380, name_w=250, amount_x=320, amount_align="left", dv_x=430, pitch=11, leading=11
     ),
     "wrapped": _Geometry(
-        width=260,
-        name_w=120,
-        amount_x=240,
-        dv_x=300,
-        pitch=13,
-        leading=9.5,
-        amount_on_last=True,
+        width=260, name_w=120, amount_x=240, dv_x=300, pitch=13, amount_on_last=True
     ),
     "two-column": _Geometry(
-        width=420,
-        name_w=170,
-        amount_x=270,
-        dv_x=310,
-        alt_x=400,
-        dv_alt_x=450,
-        ruled=True,
-        pitch=12,
+        width=420, name_w=170, amount_x=270, dv_x=310, alt_x=400, dv_alt_x=450, ruled=True
     ),
-    "no-dv": _Geometry(width=300, name_w=200, amount_x=300, dv_x=None, pitch=11.5, leading=9.5),
-    "embedded": _Geometry(width=340, name_w=220, amount_x=320, dv_x=380, pitch=11, leading=9.5),
+    "no-dv": _Geometry(name_w=200, dv_x=None, pitch=11.5),
+    "embedded": _Geometry(width=340, name_w=220, amount_x=320, dv_x=380, pitch=11),
 }
 
 
