@@ -241,6 +241,10 @@ def rows_table(nutrients: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+#: The names of the row rules (the ones _row_checks assesses).
+_ROW_RULES = tuple(rule.name for rule in RULES if rule.level == "row")
+
+
 def _row_checks(
     row: Mapping[str, Any],
     source: str,
@@ -263,22 +267,16 @@ def _row_checks(
     marker = bool(_MARKER.match(dv_raw))
     current = daily_values(reg)[0] if reg is not None else None
     line = _line(row)
-    found: dict[str, tuple[bool | None, str | None]] = {}
+    # (None, None): not assessed, until a rule below applies to the line
+    found: dict[str, tuple[bool | None, str | None]] = dict.fromkeys(_ROW_RULES, (None, None))
 
-    # units
-    ok: bool | None = None
-    why = None
     if reg is not None and reg.units and given:
-        ok = unit is not None and unit.canonical in reg.units
-        if not ok:
-            wanted = " or ".join(reg.units)
-            why = f"{line}: {_printed(row)}: expected {reg.display} in {wanted}"
-            if unit is not None and unit.kind is UnitKind.IU:
-                why += " (IU only in parentheses after it; IU alone is the pre-2016 unit)"
-    found["units"] = (ok, why)
+        wanted = " or ".join(reg.units)
+        why = f"{line}: {_printed(row)}: expected {reg.display} in {wanted}"
+        if unit is not None and unit.kind is UnitKind.IU:
+            why += " (IU only in parentheses after it; IU alone is the pre-2016 unit)"
+        found["units"] = _unless(unit is not None and unit.canonical in reg.units, why)
 
-    # dv_declared
-    ok, why = None, None
     if (
         reg is not None
         and current is not None
@@ -289,74 +287,65 @@ def _row_checks(
         and amount is not None
         and amount.value > 0
     ):
-        ok = declared is not None
-        if not ok:
-            printed = f"'{dv_raw}'" if dv_raw and source not in DSLD_SOURCES else "no %DV"
-            why = (
-                f"{line}: {_printed(row)} has a Daily Value ({_dv_text(current)}) but its "
-                f"%DV column gives {printed}: expected a %DV"
-            )
-    found["dv_declared"] = (ok, why)
+        printed = f"'{dv_raw}'" if dv_raw and source not in DSLD_SOURCES else "no %DV"
+        found["dv_declared"] = _unless(
+            declared is not None,
+            f"{line}: {_printed(row)} has a Daily Value ({_dv_text(current)}) but its "
+            f"%DV column gives {printed}: expected a %DV",
+        )
 
-    # dv_2016
-    ok, why = None, None
     if reg is not None and current is not None and declared is not None and given:
         ok, expected = _dv_check(row, reg, declared)
-        why = f"{line}: {expected}" if expected else None
-    found["dv_2016"] = (ok, why)
+        found["dv_2016"] = (ok, f"{line}: {expected}" if expected else None)
 
-    # no_dv_symbol
-    ok, why = None, None
     if reg is None and not member and not names_a_nutrient_form(row["name_raw"]):
         if declared is not None:
-            ok = False
-            why = (
+            found["no_dv_symbol"] = (
+                False,
                 f"{line} has no Daily Value but gives {dv_raw}: expected a symbol (*) that "
-                "refers to 'Daily Value not established', and no %DV"
+                "refers to 'Daily Value not established', and no %DV",
             )
         elif marker:
-            ok = True
+            found["no_dv_symbol"] = (True, None)
         elif source in EXACT_SOURCES:
-            ok = False
-            why = (
+            found["no_dv_symbol"] = (
+                False,
                 f"{line} has no Daily Value and no symbol in the %DV column: expected a "
-                "symbol (*) that refers to 'Daily Value not established'"
+                "symbol (*) that refers to 'Daily Value not established'",
             )
-    found["no_dv_symbol"] = (ok, why)
 
-    # order
-    ok, why = None, None
     if reg is not None and reg.order is not None and not member:
-        ok = before is None or reg.order >= before[0]
-        if not ok and before is not None:
-            earlier = before[1]
-            why = (
-                f"{line} is listed after {_line(earlier)}: expected {reg.display.lower()} "
-                f"before {before[2].lower()} (the order of 101.36(b)(2)(i)(B))"
+        if before is None or reg.order >= before[0]:
+            found["order"] = (True, None)
+        else:
+            found["order"] = (
+                False,
+                f"{line} is listed after {_line(before[1])}: expected {reg.display.lower()} "
+                f"before {before[2].lower()} (the order of 101.36(b)(2)(i)(B))",
             )
-    found["order"] = (ok, why)
 
-    # zero
-    ok, why = None, None
     if reg is not None and current is not None and given and amount is not None:
-        ok = amount.value != 0
-        if not ok:
-            why = f"{line} is declared at zero ({_printed(row)}): expected it left off the panel"
-    found["zero"] = (ok, why)
+        found["zero"] = _unless(
+            amount.value != 0,
+            f"{line} is declared at zero ({_printed(row)}): expected it left off the panel",
+        )
 
-    # blend
-    ok, why = None, None
     name = _text(row.get("name_raw"))
     is_total = reg is None and (name in blend_names or bool(_BLEND_WORD.search(name)))
     is_total = is_total and not names_a_nutrient_form(name)
     if is_total and not member:
         weight = given and unit is not None and unit.kind is UnitKind.MASS
-        ok = weight and bool(base_name(name))
-        if not ok:
-            what = "no name" if not base_name(name) else f"gives {_printed(row)}"
-            why = f"{line}: the blend {what}: expected its name and total weight (e.g. 500 mg)"
-    found["blend"] = (ok, why)
+        what = "no name" if not base_name(name) else f"gives {_printed(row)}"
+        found["blend"] = _unless(
+            weight and bool(base_name(name)),
+            f"{line}: the blend {what}: expected its name and total weight (e.g. 500 mg)",
+        )
     return found
+
+
+def _unless(ok: bool, why: str) -> tuple[bool, str | None]:
+    """A rule's (ok, why): passed, or failed with `why`."""
+    return (True, None) if ok else (False, why)
 
 
 #: The footnote rules: (name, the footnote's pattern, what is missing after the line that
