@@ -71,20 +71,43 @@ def test_committed_regression_pdfs_are_small() -> None:
     assert len(sizes) == 8 and max(sizes.values()) < 10_000
 
 
-def test_dot_leaders_are_gaps_not_name_text() -> None:
-    # Courier lines "Calcium (as calcium citrate) .......... 500 mg  38%", a typed rule
-    # "-----" between the serving size and the column headings
-    ex = read("dot-leaders")
+@pytest.mark.parametrize(
+    ("case", "rows", "serving"),
+    [
+        # Courier lines "Calcium (as calcium citrate) .......... 500 mg  38%", a typed rule
+        # "-----" between the serving size and the column headings: leaders are gaps, not
+        # name text
+        (
+            "dot-leaders",
+            [
+                ("Vitamin D3", "25", "mcg", "cholecalciferol (D3)", "125%"),
+                ("Vitamin K2", "120", "mcg", "menaquinone-7 (MenaQ7)", "100%"),
+                ("Calcium", "500", "mg", "calcium citrate", "38%"),
+                ("Magnesium", "250", "mg", "magnesium glycinate", "60%"),
+            ],
+            ("2 Capsules", "60"),
+        ),
+        # the heading centred over the panel: rows start left of "Supplement Facts"; names
+        # in capitals
+        (
+            "centred-heading",
+            [
+                ("VITAMIN D3", "20", "mcg", "CHOLECALCIFEROL (D3)", "100%"),
+                ("VITAMIN K2", "150", "mcg", "MK-7", "125%"),
+                ("CALCIUM", "600", "mg", "CALCIUM CITRATE", "46%"),
+            ],
+            ("2 Softgels", "30"),
+        ),
+    ],
+)
+def test_panel_rows_and_serving(
+    case: str, rows: list[tuple[str, ...]], serving: tuple[str, str]
+) -> None:
+    ex = read(case)
     assert ex.issues == ()
-    got = [(r.name_raw, r.amount_raw, r.unit_raw, r.form_raw, r.dv_raw) for r in ex.rows]
-    assert got == [
-        ("Vitamin D3", "25", "mcg", "cholecalciferol (D3)", "125%"),
-        ("Vitamin K2", "120", "mcg", "menaquinone-7 (MenaQ7)", "100%"),
-        ("Calcium", "500", "mg", "calcium citrate", "38%"),
-        ("Magnesium", "250", "mg", "magnesium glycinate", "60%"),
-    ]
+    assert [(r.name_raw, r.amount_raw, r.unit_raw, r.form_raw, r.dv_raw) for r in ex.rows] == rows
     (label,) = ex.labels
-    assert (label.serving_size, label.servings_per_container) == ("2 Capsules", "60")
+    assert (label.serving_size, label.servings_per_container) == serving
 
 
 def test_drop_leaders() -> None:
@@ -168,19 +191,6 @@ def test_column_heading_wrapped_over_two_lines() -> None:
         ("Vitamin D3", "125", "mcg", "625%", "250", "mcg"),
         ("Vitamin K2", "180", "mcg", "150%", "360", "mcg"),
     ]
-
-
-def test_heading_centred_over_the_panel() -> None:
-    # rows start left of the centred "Supplement Facts"; names in capitals
-    ex = read("centred-heading")
-    assert ex.issues == ()
-    got = [(r.name_raw, r.amount_raw, r.unit_raw, r.form_raw, r.dv_raw) for r in ex.rows]
-    assert got == [
-        ("VITAMIN D3", "20", "mcg", "CHOLECALCIFEROL (D3)", "100%"),
-        ("VITAMIN K2", "150", "mcg", "MK-7", "125%"),
-        ("CALCIUM", "600", "mg", "CALCIUM CITRATE", "46%"),
-    ]
-    assert ex.labels[0].serving_size == "2 Softgels"
 
 
 def test_unsupported_text_beside_panel_starting_below_its_heading() -> None:
