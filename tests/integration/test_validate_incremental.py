@@ -35,8 +35,12 @@ def _write_work(root: Path, labels: list[Label], rows: list[LabelRow]) -> config
     return write_work(root, labels, rows, [issue])
 
 
+#: The labels and label rows of the first LABELS real DSLD labels.
+Corpus = tuple[list[Label], list[LabelRow]]
+
+
 @pytest.fixture(scope="module")
-def corpus() -> tuple[list[Label], list[LabelRow]]:
+def corpus() -> Corpus:
     return records_of(dsld_labels()[:LABELS])
 
 
@@ -49,7 +53,7 @@ def _outputs(work: config.WorkPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_only_changed_products_are_validated_and_results_equal_a_full_run(
-    corpus: tuple[list[Label], list[LabelRow]], validator: Validator, tmp_path: Path
+    corpus: Corpus, validator: Validator, tmp_path: Path
 ) -> None:
     labels, rows = corpus
     work = _write_work(tmp_path / "inc", labels, rows)
@@ -63,19 +67,7 @@ def test_only_changed_products_are_validated_and_results_equal_a_full_run(
     changed = calcium.source_file
     gone = next(label.source_file for label in labels if label.source_file != changed)
     new_rows = [
-        LabelRow(
-            r.source_file,
-            r.label_index,
-            r.line_no,
-            r.name_raw,
-            "2,000",
-            r.unit_raw,
-            r.dv_raw,
-            r.form_raw,
-            r.parent,
-        )
-        if r is calcium
-        else r
+        dataclasses.replace(r, amount_raw="2,000") if r is calcium else r
         for r in rows
         if r.source_file != gone
     ]
@@ -116,10 +108,7 @@ def test_only_changed_products_are_validated_and_results_equal_a_full_run(
 
 
 def test_validation_in_a_child_process_gives_the_same_outputs(
-    corpus: tuple[list[Label], list[LabelRow]],
-    validator: Validator,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    corpus: Corpus, validator: Validator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     labels, rows = corpus
     here = _write_work(tmp_path / "here", labels, rows)
@@ -172,10 +161,7 @@ def _gx_file(path: Path) -> dict[str, Any]:
 
 
 def test_validating_in_chunks_gives_the_outputs_of_one_run(
-    corpus: tuple[list[Label], list[LabelRow]],
-    validator: Validator,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    corpus: Corpus, validator: Validator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     labels, rows = corpus
     # Two labels in different chunks print 3,000 mg of calcium: upper-limit findings.
