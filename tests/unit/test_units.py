@@ -137,6 +137,9 @@ def test_parse_amount_not_a_number(printed: str | None) -> None:
 # ---- conversions through normalize_line ---------------------------------------------------------
 
 
+UNKNOWN_FURLONGS = "unknown unit ' furlongs ': kept as printed"
+
+
 def line(name: str, form: str | None, amount: str | None, unit: str | None) -> Normalized:
     return normalize_line(name, form, amount, unit)
 
@@ -290,35 +293,23 @@ def test_np_and_not_present_mean_no_amount_provided(unit: str, amount: str | Non
     )
 
 
-def test_unknown_unit_is_kept_as_printed_and_flagged() -> None:
-    n = line("Boron", None, "3", " furlongs ")
-    assert n == Normalized(
-        None,
-        None,
-        3.0,
-        None,
-        "furlongs",
-        None,
-        "unknown_unit",
-        "unknown unit ' furlongs ': kept as printed",
-    )
-
-
-def test_unparsed_amount() -> None:
-    n = line("Calcium", None, "abc", "mg")
-    assert (n.amount, n.amount_mcg, n.unit_status, n.note) == (
-        None,
-        None,
-        "unparsed_amount",
-        "amount 'abc' is not a number",
-    )
-
-
-@pytest.mark.parametrize("amount", [None, "", "  "])
-def test_no_amount(amount: str | None) -> None:
-    n = line("Zinc", None, amount, "mg")
-    assert (n.amount, n.unit, n.unit_status) == (None, "mg", "no_amount")
-    assert n.note == "no amount printed"
+@pytest.mark.parametrize(
+    ("name", "amount", "unit", "kept"),
+    [
+        # an unknown unit is kept as printed (stripped) and flagged
+        ("Boron", "3", " furlongs ", (3.0, "furlongs", "unknown_unit", UNKNOWN_FURLONGS)),
+        ("Calcium", "abc", "mg", (None, "mg", "unparsed_amount", "amount 'abc' is not a number")),
+        ("Zinc", None, "mg", (None, "mg", "no_amount", "no amount printed")),
+        ("Zinc", "", "mg", (None, "mg", "no_amount", "no amount printed")),
+        ("Zinc", "  ", "mg", (None, "mg", "no_amount", "no amount printed")),
+    ],
+)
+def test_a_line_without_a_usable_amount_is_kept_and_flagged(
+    name: str, amount: str | None, unit: str, kept: tuple[float | None, str, str, str]
+) -> None:
+    n = line(name, None, amount, unit)
+    assert (n.amount, n.unit, n.unit_status, n.note) == kept
+    assert n.amount_mcg is None
 
 
 def test_less_than_amount_keeps_its_operator() -> None:
