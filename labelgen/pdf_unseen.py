@@ -376,6 +376,17 @@ def _after(label: Label, font: str, size: float, *, with_other: bool) -> list[Fl
     return out
 
 
+def _closing(
+    label: Label, rows: Sequence[Row], mark: str, note_size: float, size: float
+) -> list[Flowable]:
+    """Below a Helvetica panel: "<mark>Daily Value not established." when a row's %DV is the
+    mark (`mark` with the space after it, if any), then the statements in `size`."""
+    out: list[Flowable] = []
+    if any(r.dv == mark.strip() for r in rows):
+        out.append(_p(f"{mark}Daily Value not established.", "Helvetica", note_size))
+    return out + _after(label, "Helvetica", size, with_other=True)
+
+
 def _times_grid(label: Label) -> list[Flowable]:
     rows = printed_rows(label, "times-grid")
     size = 9.0
@@ -557,10 +568,7 @@ def _sidebar_panel(label: Label, style: str = "sidebar-landscape") -> list[Flowa
     )
     out.append(table)
     out.append(_p("*Percent Daily Values are based on a 2,000 calorie diet.", "Helvetica", 6.5))
-    if any(r.dv == "*" for r in rows):
-        out.append(_p("*Daily Value not established.", "Helvetica", 6.5))
-    out += _after(label, "Helvetica", 7, with_other=True)
-    return out
+    return out + _closing(label, rows, "*", 6.5, 7)
 
 
 def _bold_two_column(label: Label) -> list[Flowable]:
@@ -590,9 +598,7 @@ def _bold_two_column(label: Label) -> list[Flowable]:
         out.append(_p(f"Servings Per Container {spc}", "Helvetica", size))
     out.append(Spacer(1, 3))
     out.append(table)
-    if any(r.dv == "*" for r in rows):
-        out.append(_p("* Daily Value not established.", "Helvetica", 7))
-    return out + _after(label, "Helvetica", 8, with_other=True)
+    return out + _closing(label, rows, "* ", 7, 8)
 
 
 def _combined_cell(label: Label) -> list[Flowable]:
@@ -623,9 +629,7 @@ def _combined_cell(label: Label) -> list[Flowable]:
     name = str(label["product_name"]).strip()
     mixed = " ".join(w.capitalize() if len(w) > 3 else w.lower() for w in name.split())
     out: list[Flowable] = [_p(mixed, "Helvetica-Bold", 17), Spacer(1, 12), table]
-    if any(r.dv == "*" for r in rows):
-        out.append(_p("* Daily Value not established.", "Helvetica", 7))
-    return out + _after(label, "Helvetica", 8, with_other=True)
+    return out + _closing(label, rows, "* ", 7, 8)
 
 
 def _compact_glued(label: Label) -> list[Flowable]:
@@ -645,9 +649,7 @@ def _compact_glued(label: Label) -> list[Flowable]:
         _p(serving_line, "Helvetica", size),
         table,
     ]
-    if any(r.dv == "‡" for r in rows):
-        out.append(_p("‡ Daily Value not established.", "Helvetica", 6))
-    return out + _after(label, "Helvetica", 6.5, with_other=True)
+    return out + _closing(label, rows, "‡ ", 6, 6.5)
 
 
 class _Bar(Flowable):
@@ -698,9 +700,7 @@ def _fda_bars(label: Label) -> list[Flowable]:
         out.append(_p(f"Servings Per Container {spc}", "Helvetica", size))
     out += [Spacer(1, 2), _Bar(width, 7), Spacer(1, 2), table, Spacer(1, 2), _Bar(width, 4)]
     out.append(_p("*Percent Daily Values are based on a 2,000 calorie diet.", "Helvetica", 6.5))
-    if any(r.dv == "†" for r in rows):
-        out.append(_p("†Daily Value not established.", "Helvetica", 6.5))
-    return out + _after(label, "Helvetica", 8, with_other=True)
+    return out + _closing(label, rows, "†", 6.5, 8)
 
 
 def _centered_caps(label: Label) -> list[Flowable]:
