@@ -200,17 +200,55 @@ def test_two_column_groups_are_parted_at_the_gutter_and_read_in_order() -> None:
 # --- step: the per-serving column --------------------------------------------------------
 
 
-def test_per_serving_column_second_per_tablet_first_kept_as_alt() -> None:
-    ex = read("dual-unit-first")
-    assert ex.issues == ()
-    assert ex.labels[0].amount_columns == "Per Tablet | Amount Per 2 Tablets"
-    assert ex.labels[0].serving_size == "2 Tablets"
-    assert rows(ex) == [
-        ("Vitamin D3", "50", "mcg", "250%", "25", "mcg", None),
-        ("Vitamin K2", "124", "mcg", "103%", "62", "mcg", None),
-        ("Calcium", "1,000", "mg", "77%", "500", "mg", None),
-        ("Magnesium", "500", "mg", "119%", "250", "mg", None),
-    ]
+@pytest.mark.parametrize(
+    ("case", "columns", "serving", "expected"),
+    [
+        # the per-serving column second, the per-tablet one first: kept as the alt amount
+        (
+            "dual-unit-first",
+            "Per Tablet | Amount Per 2 Tablets",
+            ("2 Tablets", "45"),
+            [
+                ("Vitamin D3", "50", "mcg", "250%", "25", "mcg", None),
+                ("Vitamin K2", "124", "mcg", "103%", "62", "mcg", None),
+                ("Calcium", "1,000", "mg", "77%", "500", "mg", None),
+                ("Magnesium", "500", "mg", "119%", "250", "mg", None),
+            ],
+        ),
+        # an EU panel: per capsule, per daily dose, NRV and decimal commas
+        (
+            "eu-nrv",
+            "Per capsule | Per daily dose (2 capsules)",
+            ("2 capsules", "60"),
+            [
+                ("Vitamin D3", "25", "µg", "125%", "12", "µg", None),
+                ("Vitamin K2", "120", "µg", "100%", "60", "µg", None),
+                ("Calcium", "500", "mg", "38%", "250", "mg", None),
+                ("Magnesium", "250", "mg", "60%", "125", "mg", None),
+            ],
+        ),
+        # the unit printed only in the heading applies to the bare numbers
+        (
+            "unit-in-heading",
+            None,
+            ("2 Capsules", "60"),
+            [
+                ("Vitamin D3", "25", "mcg", "125%", None, None, None),
+                ("Vitamin K2", "120", "mcg", "100%", None, None, None),
+                ("Calcium", "500", "mg", "38%", None, None, None),
+                ("Magnesium", "250", "mg", "60%", None, None, None),
+            ],
+        ),
+    ],
+)
+def test_amount_columns_and_rows(
+    case: str, columns: str | None, serving: tuple[str, str], expected: list[Row]
+) -> None:
+    ex = read(case)
+    label = only_label(ex)
+    assert label.amount_columns == columns
+    assert (label.serving_size, label.servings_per_container) == serving
+    assert rows(ex) == expected
 
 
 def test_per_serving_column_first_per_tablet_second_kept_as_alt() -> None:
@@ -224,30 +262,6 @@ def test_per_serving_column_first_per_tablet_second_kept_as_alt() -> None:
         ("Calcium", "1,200", "mg", "92%", "400", "mg", None),
     ]
     assert rows(ex)[6] == ("Boron", "3", "mg", "*", "1", "mg", "Bone Matrix Blend")
-
-
-def test_eu_panel_per_daily_dose_nrv_and_decimal_commas() -> None:
-    ex = read("eu-nrv")
-    label = only_label(ex)
-    assert label.amount_columns == "Per capsule | Per daily dose (2 capsules)"
-    assert (label.serving_size, label.servings_per_container) == ("2 capsules", "60")
-    assert rows(ex) == [
-        ("Vitamin D3", "25", "µg", "125%", "12", "µg", None),
-        ("Vitamin K2", "120", "µg", "100%", "60", "µg", None),
-        ("Calcium", "500", "mg", "38%", "250", "mg", None),
-        ("Magnesium", "250", "mg", "60%", "125", "mg", None),
-    ]
-
-
-def test_unit_printed_only_in_the_heading_applies_to_bare_numbers() -> None:
-    ex = read("unit-in-heading")
-    assert ex.issues == ()
-    assert rows(ex) == [
-        ("Vitamin D3", "25", "mcg", "125%", None, None, None),
-        ("Vitamin K2", "120", "mcg", "100%", None, None, None),
-        ("Calcium", "500", "mg", "38%", None, None, None),
-        ("Magnesium", "250", "mg", "60%", None, None, None),
-    ]
 
 
 def test_blend_members_as_running_text_are_members_without_amounts() -> None:
