@@ -221,20 +221,16 @@ def test_dsld_zero_percent_on_a_tiny_amount_reads_as_less_than_one_percent(
 def test_counts_over_the_committed_real_dsld_labels() -> None:
     """The README's table (scripts/compliance_counts.py); every finding was read by hand."""
     counts = compliance_counts.counts(compliance_counts.dsld_findings())
-    assert [(name, found, warnings, labels) for name, _, found, warnings, labels in counts] == [
-        ("heading", 0, 0, 0),
-        ("serving_size", 0, 0, 0),
-        ("servings_per_container", 0, 0, 0),
-        ("units", 60, 0, 39),
-        ("dv_declared", 19, 0, 2),
-        ("dv_2016", 230, 218, 66),
-        ("no_dv_symbol", 0, 0, 0),
-        ("dv_not_established_footnote", 0, 0, 0),
-        ("order", 12, 0, 9),
-        ("zero", 0, 0, 0),
-        ("blend", 5, 0, 5),
-        ("calorie_footnote", 0, 0, 0),
-    ]
+    counted = {name: (found, warnings, labels) for name, _, found, warnings, labels in counts}
+    # as the table has it: the rules with findings, then "the other 7 rules" with none
+    assert {name: c for name, c in counted.items() if c != (0, 0, 0)} == {
+        "units": (60, 0, 39),
+        "dv_declared": (19, 0, 2),
+        "dv_2016": (230, 218, 66),
+        "order": (12, 0, 9),
+        "blend": (5, 0, 5),
+    }
+    assert len(counted) == 12
 
 
 def test_fail_on_compliance_trips_on_any_finding() -> None:
