@@ -63,20 +63,12 @@ DSLD_UNITS: dict[str, tuple[str, str, float | None]] = {
     "Calorie(s)": ("Calories", "energy", None),
 }
 
-#: (unit as printed, status) over all 852 panel lines of the 163 labels.
+#: Status -> unit as printed -> lines, over all 852 panel lines of the 163 labels.
 DSLD_UNIT_STATUSES = {
-    ("mg", "ok"): 440,
-    ("NP", "not_provided"): 213,
-    ("mcg", "ok"): 137,
-    ("IU", "not_converted"): 17,
-    ("IU", "ok"): 15,
-    ("mcg DFE", "ok"): 10,
-    ("Gram(s)", "ok"): 7,
-    ("{Calories}", "not_mass"): 4,
-    ("Not Present", "not_provided"): 4,
-    ("Calorie(s)", "not_mass"): 3,
-    ("g", "ok"): 1,
-    ("ng", "ok"): 1,
+    "ok": {"mg": 440, "mcg": 137, "IU": 15, "mcg DFE": 10, "Gram(s)": 7, "g": 1, "ng": 1},
+    "not_provided": {"NP": 213, "Not Present": 4},
+    "not_converted": {"IU": 17},
+    "not_mass": {"{Calories}": 4, "Calorie(s)": 3},
 }
 
 #: Every IU line in the file by (name, form): status and micrograms per IU.
@@ -104,8 +96,11 @@ def test_every_dsld_unit_is_in_the_table() -> None:
 def test_every_dsld_line_normalizes_with_the_expected_status_unit_and_factor() -> None:
     _, nutrients, _ = dsld_tables()
     assert len(nutrients) == 852
-    statuses = Counter(zip(nutrients["unit_raw"], nutrients["unit_status"], strict=True))
-    assert dict(statuses) == DSLD_UNIT_STATUSES
+    statuses = Counter(zip(nutrients["unit_status"], nutrients["unit_raw"], strict=True))
+    expected = {
+        (st, unit): n for st, units in DSLD_UNIT_STATUSES.items() for unit, n in units.items()
+    }
+    assert dict(statuses) == expected
     for row in nutrients.to_dict("records"):
         canonical, kind, factor = DSLD_UNITS[row["unit_raw"]]
         assert row["unit"] == canonical
