@@ -45,6 +45,11 @@ RECORD_NAME = ".audit.done"
 LIGHT_KEYS = ("generated_at", "labels_dir", "tool_version", "protocol_file", "summary", "changes")
 #: Files and folders of the package that are not its code or data.
 _NOT_CODE = frozenset({"__pycache__"})
+#: Work files that are not kept pieces: the record, the lock, and run.json (what the last
+#: run did: every run that is not unchanged writes it anew before reading it).
+_NOT_KEPT = frozenset(
+    {RECORD_NAME, config.WorkPaths(Path(".")).lock.name, config.WorkPaths(Path(".")).run_meta.name}
+)
 
 
 def record_path(work_root: Path) -> Path:
@@ -157,17 +162,39 @@ def file_stats(reports_dir: Path) -> dict[str, list[int]] | None:
     return stats
 
 
+def work_stats(work_root: Path) -> dict[str, list[int]]:
+    """[size, modification time in ns] of every file the stages keep in the work folder
+    (its top level: the tables, the done markers, the report pieces, the chart, the
+    validation state; not the record, the lock or temp files): a kept piece that was
+    damaged or removed is one the next run must check, so that run is done in full."""
+    stats: dict[str, list[int]] = {}
+    with contextlib.suppress(OSError), os.scandir(work_root) as entries:
+        for entry in entries:
+            name = entry.name
+            if name in _NOT_KEPT or name.endswith(".tmp"):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    stats[name] = [info.st_size, info.st_mtime_ns]
+    return dict(sorted(stats.items()))
+
+
 def _checksum(fields: Mapping[str, Any]) -> str:
     text = json.dumps({k: v for k, v in fields.items() if k != "sha256"}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def record_text(
-    key: str, reports_dir: Path, audit: Mapping[str, Any], history: Mapping[str, Any]
+    key: str,
+    work_root: Path,
+    reports_dir: Path,
+    audit: Mapping[str, Any],
+    history: Mapping[str, Any],
 ) -> str | None:
     """The record of a run that wrote `audit` into `reports_dir` from inputs of `key`
-    (None when a report file is missing): the key, the report files' stats, the light part
-    of `audit` and the run's history line, with a checksum."""
+    (None when a report file is missing): the key, the report's and the work folder's
+    files' stats, the light part of `audit` and the run's history line, with a checksum."""
     stats = file_stats(reports_dir)
     if stats is None:
         return None
@@ -175,6 +202,7 @@ def record_text(
         "key": key,
         "reports_dir": str(reports_dir.resolve()),
         "files": stats,
+        "work_files": work_stats(work_root),
         "audit": {k: audit.get(k) for k in LIGHT_KEYS},
         "history": dict(history),
     }
@@ -183,9 +211,9 @@ def record_text(
 
 
 def read_record(work_root: Path, reports_dir: Path) -> dict[str, Any] | None:
-    """The record, if it is there, matches its checksum, is of `reports_dir` and every
-    report file it names is there with its recorded size and modification time, and no
-    other is (else None: the run is done in full)."""
+    """The record, if it is there, matches its checksum, is of `reports_dir`, and every
+    file of the report and of the work folder it names is there with its recorded size and
+    modification time, and no other is (else None: the run is done in full)."""
     try:
         record = json.loads(record_path(work_root).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -195,6 +223,8 @@ def read_record(work_root: Path, reports_dir: Path) -> dict[str, Any] | None:
     if record.get("reports_dir") != str(reports_dir.resolve()):
         return None
     if file_stats(reports_dir) != record.get("files"):
+        return None
+    if work_stats(work_root) != record.get("work_files"):
         return None
     return record
 

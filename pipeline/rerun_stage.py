@@ -4,6 +4,7 @@ recorded one, and the record a run that wrote its report leaves."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from typing import Any
 from pipeline import config, rerun
 from pipeline.extract import FolderScan, source_name
 from pipeline.infra import history, stages
-from pipeline.infra.atomic import atomic_write_text
+from pipeline.infra.atomic import atomic_write_text, remove_temp_files
 from pipeline.protocol import Protocol
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,26 @@ def kept_report(
         report_generated_at=light.get("generated_at"),
     )
     history.append_history_record(reports.history, line)
+    remove_temp_files(work.cache_dir)  # the cache entries' (extraction would remove them)
+    _describe_run(work, line["cached"], light["summary"]["products"])
     log.info("unchanged: the inputs, protocol and code of the last run: its report is kept")
     return rerun.ReusedAudit(light, reports.json)
+
+
+def _describe_run(work: config.WorkPaths, inputs: int, products: int) -> None:
+    """run.json of an unchanged run: nothing parsed, every input cached, nothing validated."""
+    try:
+        meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(meta, dict):
+        meta.update(parsed=0, cached=inputs)
+        meta["validation"] = {
+            "products_validated": 0,
+            "products_reused": products,
+            "label_rows_validated": 0,
+        }
+        atomic_write_text(work.run_meta, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def remember(
@@ -76,6 +95,6 @@ def remember(
         return
     if not stages.done_marker(work.root, "extract").exists():
         return
-    text = rerun.record_text(key, reports.root, audit, line)
+    text = rerun.record_text(key, work.root, reports.root, audit, line)
     if text is not None:
         atomic_write_text(rerun.record_path(work.root), text)
