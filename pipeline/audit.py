@@ -513,9 +513,10 @@ def run_audit(
     limits: config.FileLimits = config.FILE_LIMITS,
     executor: Executor = LOCAL,
     process: StageProcess | None = None,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """All stages under one lock on the work folder (and one on the reports folder);
-    returns the audit document. Each label file is read within `limits`, on `executor`.
+    returns the audit document (an unchanged run's: pipeline.rerun.ReusedAudit, the kept
+    audit.json). Each label file is read within `limits`, on `executor`.
     `process`: the validation process, if the caller started it already
     (pipeline.infra.validation.early_validation_process)."""
     started = time.monotonic()
