@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.report_scale import CHROMIUM, browse
 from bench.run import Step, audit_command, bench_arguments, machine, measure
 from labelgen.dsld_formats import to_dsld_api_json
 from labelgen.products import dsld_labels
@@ -41,6 +42,8 @@ CHANGED_FRACTION = 0.01
 #: Report files whose size is printed (under the reports folder; work files under work/).
 REPORT_FILES = ("audit.html", "audit.json", "products.jsonl", "ranking.csv")
 WORK_FILES = ("report_pieces.sqlite", "label_rows.parquet", "cache")
+#: What the browser check reads of each product.
+BROWSER_FIELDS = ("rank", "product_id", "product_name", "score", "verdict")
 
 
 def label_document(base: dict[str, Any], serial: int, edition: int = 0) -> dict[str, Any]:
@@ -98,7 +101,37 @@ def _size_mb(path: Path) -> float | None:
     return round(path.stat().st_size / 2**20, 1)
 
 
-def run(n: int, root: Path, jobs: int | None) -> dict[str, Any]:
+def report_products(audit_json: Path) -> dict[str, Any]:
+    """What the browser check needs of audit.json: its summary and, per product, the
+    fields the page shows; read a product line at a time (each product is one line)."""
+    products: list[dict[str, Any]] = []
+    head: list[str] = []
+    with audit_json.open(encoding="utf-8") as lines:
+        for line in lines:
+            text = line.strip().rstrip(",")
+            if text.startswith('{"rank"'):
+                product = json.loads(text)
+                products.append({k: product.get(k) for k in BROWSER_FIELDS})
+            elif not products:
+                head.append(line)
+    text = "".join(head)  # the document up to '"products": [': its first keys
+    summary = json.loads(text[: text.rindex('"products"')].rstrip().rstrip(",") + "}")["summary"]
+    return {"summary": summary, "products": products}
+
+
+def check_in_browser(reports: Path) -> list[str] | None:
+    """The Chromium check (bench.report_scale.browse) on the run's audit.html: it shows
+    its summary within 3 s, sorts, filters, searches and opens a product's card; the failed
+    checks (None: no Chromium here)."""
+    if not CHROMIUM.exists():
+        print(f"no Chromium at {CHROMIUM}: browser check skipped", file=sys.stderr)
+        return None
+    print("checking audit.html in Chromium ...", file=sys.stderr, flush=True)
+    reports = reports.resolve()
+    return browse(report_products(reports / "audit.json"), reports / "audit.html")
+
+
+def run(n: int, root: Path, jobs: int | None, browse_report: bool = True) -> dict[str, Any]:
     labels, out, work = root / "labels", root / "reports", root / "work"
     started = time.perf_counter()
     write_catalog(labels / ZIP_NAME, n)
@@ -113,6 +146,7 @@ def run(n: int, root: Path, jobs: int | None) -> dict[str, Any]:
     write_catalog(labels / ZIP_NAME, n, changed_serials(n))
     print("measuring 1% changed ...", file=sys.stderr, flush=True)
     steps["changed"] = measure("changed", audit, files=n)
+    browser = check_in_browser(out) if browse_report else None
     sizes = {name: _size_mb(out / name) for name in REPORT_FILES}
     sizes |= {name: _size_mb(work / name) for name in WORK_FILES}
     return {
@@ -123,6 +157,7 @@ def run(n: int, root: Path, jobs: int | None) -> dict[str, Any]:
             k: {kk: vv for kk, vv in vars(v).items() if kk != "output"} for k, v in steps.items()
         },
         "sizes_mb": sizes,
+        "browser_failures": browser,
     }
 
 
@@ -148,6 +183,11 @@ def format_results(results: dict[str, Any]) -> str:
         "sizes (MB): "
         + ", ".join(f"{k} {v}" for k, v in results["sizes_mb"].items() if v is not None)
     )
+    failures = results.get("browser_failures")
+    if failures is not None:
+        lines.append(
+            "Chromium: " + ("every check passed" if not failures else f"FAILED {failures}")
+        )
     return "\n".join(lines)
 
 
@@ -156,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_in[:1] == ["_loop"]:
         print(f"loop: {loop(Path(args_in[1]))} members")
         return 0
+    if args_in[:1] == ["_browse"]:  # the browser check alone, on a kept run's reports
+        return 1 if check_in_browser(Path(args_in[1])) else 0
     args = bench_arguments("bench.catalog", __doc__, 10_000, "labels in the zip", args_in)
     if args.keep is not None:
         shutil.rmtree(args.keep, ignore_errors=True)

@@ -69,6 +69,13 @@ def _wait_text(locator: Any, pattern: re.Pattern[str], timeout: float) -> None:
     )
 
 
+def _scores(products: Any) -> list[Any]:
+    """Every product's score: a ProductDocs' column, or a list of products' "score"."""
+    if hasattr(products, "column"):
+        return list(products.column("score"))
+    return [p.get("score") for p in products]
+
+
 def browse(audit: dict[str, Any], html: Path) -> list[str]:
     """Use the page in Chromium; return the failed checks."""
     from playwright.sync_api import sync_playwright
@@ -111,7 +118,7 @@ def browse(audit: dict[str, Any], html: Path) -> list[str]:
         page.locator("#ranking thead button.sort", has_text="Score").click()  # descending
         scores = page.locator("#ranking-rows tr td:nth-child(5)").all_inner_texts()
         print(f"  sorted by score (twice) in {time.monotonic() - started:.2f} s")
-        best = max((p for p in products.column("score") if p is not None), default=None)
+        best = max((p for p in _scores(products) if p is not None), default=None)
         numbers = [float(s) for s in scores if s != "—"]
         _check(
             numbers == sorted(numbers, reverse=True) and numbers[0] == round(best or 0, 2),

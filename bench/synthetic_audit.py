@@ -116,6 +116,7 @@ def _products(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "warnings": "Caution: if you take warfarin or another anticoagulant, ask your doctor.",
             "other_ingredients": "Hypromellose (capsule), rice flour, magnesium stearate.",
             "amount_columns": None,
+            "label_index": None,
         }
     )
     score = np.round(rng.uniform(0.0, 100.0, n), 1)
@@ -135,6 +136,7 @@ def _products(n: int, rng: np.random.Generator) -> pd.DataFrame:
 
 def _checks(ids: list[str], rng: np.random.Generator) -> pa.Table:
     n, names = len(ids), list(CHECKS)
+    weights = ([15, 20, 25, 15, 10, 10, 5] * 2)[: len(names)]  # one a check, whatever their number
     passed = rng.choice([True, False, None], size=n * len(names), p=[0.6, 0.3, 0.1])
     return pa.table(
         {
@@ -143,8 +145,8 @@ def _checks(ids: list[str], rng: np.random.Generator) -> pa.Table:
             "label": pa.array(np.tile(np.array(list(CHECKS.values()), dtype=object), n)),
             "passed": pa.array(passed.tolist(), pa.bool_()),
             "credit": pa.array(np.where(passed == True, 1.0, 0.0)),  # noqa: E712
-            "weight": pa.array(np.tile([15, 20, 25, 15, 10, 10, 5], n)),
-            "points": pa.array(np.tile([15.0, 20.0, 25.0, 15.0, 10.0, 10.0, 5.0], n)),
+            "weight": pa.array(np.tile(weights[: len(names)], n)),
+            "points": pa.array(np.tile([float(w) for w in weights[: len(names)]], n)),
             "detail": pa.array(
                 np.tile(np.array([f"the protocol asks for {c}" for c in names], dtype=object), n)
             ),
@@ -190,6 +192,10 @@ def _rows(ids: list[str], rng: np.random.Generator) -> pa.Table:
         "confidence": pa.nulls(n * k, pa.float64()),
         "repairs": empty,
     }
+    # where a row was read and its review: none here (a JSON label has no boxes)
+    kinds = {name: pa.float64() for name in ("bbox_x0", "bbox_top", "bbox_x1", "bbox_bottom")}
+    for name in ROW_FIELDS:
+        data.setdefault(name, pa.nulls(n * k, kinds.get(name, pa.string())))
     return pa.table({name: data[name] for name in ["product_id", *ROW_FIELDS]})
 
 

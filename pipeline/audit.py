@@ -23,10 +23,15 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from pipeline import config, corrections, crops, report
-from pipeline.document import ROW_FIELDS, build_audit
+from pipeline import config, corrections, crops, report, rerun, rerun_stage
+from pipeline.document import build_audit
 from pipeline.errors import AuditError
-from pipeline.extract import display_name, plan_extraction, write_label_tables
+from pipeline.extract import (
+    display_name,
+    plan_extraction,
+    scan_labels_folder,
+    write_label_tables,
+)
 from pipeline.infra import history, stages
 from pipeline.infra.atomic import (
     ParquetTables,
@@ -53,6 +58,14 @@ from pipeline.normalize import (
 from pipeline.protocol import Protocol
 from pipeline.records import Rejection, records_to_frame, records_to_table
 from pipeline.report import write_reports
+from pipeline.report_inputs import (
+    CHECKS_TYPES,
+    EMPTY_RANKING_DTYPES,
+    OUTCOMES_TYPES,
+    _cast_nulls,
+    _finding_lines,
+    _label_rows_table,
+)
 from pipeline.score import SCORE_INPUT_COLUMNS, rank_products, score_products
 from pipeline.validate import STATE_FILE, ValidationJob, validate_work
 
@@ -113,9 +126,7 @@ def run_extract(
     inside the labels folder: they are listed under "not_labels" with what they are.
     `executor`: where the files are read (pipeline.infra.executors)."""
     work.root.mkdir(parents=True, exist_ok=True)
-    skip = {work.root: "the work folder"}
-    if reports_dir is not None:
-        skip[reports_dir] = "the reports folder"
+    skip = _skipped(work, reports_dir)
     # Every input keyed by its content (a zip member by its CRC): when the keys are those
     # the last run's label tables were made of, the tables are kept and no cache entry is
     # read. Not when the last run read something it could not cache (over a limit, lost).
@@ -158,6 +169,14 @@ def run_extract(
     }
     _write_json(work.run_meta, meta)
     return meta
+
+
+def _skipped(work: config.WorkPaths, reports_dir: Path | None) -> dict[Path, str]:
+    """The folders never read as labels, even inside the labels folder, and why."""
+    skip = {work.root: "the work folder"}
+    if reports_dir is not None:
+        skip[reports_dir] = "the reports folder"
+    return skip
 
 
 def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, int]:
@@ -302,7 +321,10 @@ def run_report(
     *,
     started: float | None = None,
     data_docs: bool = False,
+    history_out: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Score, rank and write the reports; returns the audit document. The run's history
+    line is appended to REPORTS/history.jsonl (and, with `history_out`, put in it)."""
     _check_folder(reports.root, "the reports folder (--out)")
     findings = _read(work.data_quality)
     products, ranking, checks, unscored = _score(work, protocol, findings)
@@ -340,24 +362,24 @@ def run_report(
             product_keys=_product_keys(work, protocol, findings),
         )
     duration = round(time.monotonic() - started, 3) if started is not None else None
-    history.append_history_record(
-        reports.history,
-        {
-            "generated_at": audit["generated_at"],
-            "duration_s": duration,
-            "labels_dir": audit["labels_dir"],
-            "files": audit["summary"]["files"],
-            "parsed": meta.get("parsed"),
-            "cached": meta.get("cached"),
-            "products": audit["summary"]["products"],
-            "rejected_files": audit["summary"]["rejected_files"],
-            "verdicts": audit["summary"]["verdicts"],
-            "data_quality_findings": len(audit["data_quality"]),
-            "changes": {k: len(v) for k, v in audit["changes"].items()},
-            "corrections_applied": fixes["applied"],
-            "stale_corrections": len(fixes["stale"]),
-        },
-    )
+    line = {
+        "generated_at": audit["generated_at"],
+        "duration_s": duration,
+        "labels_dir": audit["labels_dir"],
+        "files": audit["summary"]["files"],
+        "parsed": meta.get("parsed"),
+        "cached": meta.get("cached"),
+        "products": audit["summary"]["products"],
+        "rejected_files": audit["summary"]["rejected_files"],
+        "verdicts": audit["summary"]["verdicts"],
+        "data_quality_findings": len(audit["data_quality"]),
+        "changes": {k: len(v) for k, v in audit["changes"].items()},
+        "corrections_applied": fixes["applied"],
+        "stale_corrections": len(fixes["stale"]),
+    }
+    history.append_history_record(reports.history, line)
+    if history_out is not None:
+        history_out.update(line)
     return audit
 
 
@@ -436,37 +458,6 @@ def _scored(
     return results
 
 
-#: The column types of the report stage's tables where an empty one cannot show them.
-EMPTY_RANKING_DTYPES = {
-    "product_id": "str",
-    "score": "float64",
-    "verdict": "str",
-    "verdict_reason": "str",
-    "rank": "int64",
-}
-CHECKS_TYPES = {
-    "product_id": "large_string",
-    "check": "large_string",
-    "label": "large_string",
-    "passed": "bool",
-    "credit": "float64",
-    "weight": "float64",
-    "points": "float64",
-    "detail": "large_string",
-}
-OUTCOMES_TYPES = {"product_id": "string", "check": "string", "passed": "bool"}
-
-
-def _cast_nulls(table: pa.Table, types: Mapping[str, str]) -> pa.Table:
-    """`table` with each column of `types` that has no type (an empty table written from
-    pandas objects, or a column all None) cast to its type."""
-    for name, kind in types.items():
-        index = table.schema.get_field_index(name)
-        if index >= 0 and pa.types.is_null(table.schema.field(index).type):
-            table = table.set_column(index, name, table.column(name).cast(kind))
-    return table
-
-
 def _all_rejections(work: config.WorkPaths, unscored: Sequence[Rejection]) -> pd.DataFrame:
     """The files rejected by extraction, those the normalize stage could not normalize (an
     internal error) and the products the report could not score, by file."""
@@ -481,18 +472,6 @@ def _all_rejections(work: config.WorkPaths, unscored: Sequence[Rejection]) -> pd
     frames = [rejections, *more] if len(rejections) else more
     merged = pd.concat(frames, ignore_index=True)
     return merged.sort_values("source_file", kind="mergesort").reset_index(drop=True)
-
-
-def _label_rows_table(nutrients: Path) -> pa.Table:
-    """The label rows the report shows (product_id and ROW_FIELDS) as an Arrow table,
-    never as pandas objects; line and page numbers as integers."""
-    if not nutrients.exists():
-        raise AuditError(f"{nutrients} does not exist: run the earlier stage first")
-    table = pq.read_table(nutrients, columns=["product_id", *ROW_FIELDS])
-    for name in ("line_no", "page"):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast(pa.int64()))
-    return table
 
 
 def _product_keys(
@@ -520,18 +499,6 @@ def _product_keys(
     return stages.product_report_keys(recorded, found)
 
 
-def _finding_lines(findings: pd.DataFrame) -> dict[Any, set[int]]:
-    """product_id -> the label lines with a data-quality finding (data_quality.parquet's
-    `line_no`; a work folder validated before it existed gives none)."""
-    if "line_no" not in findings.columns:
-        return {}
-    lines: dict[Any, set[int]] = {}
-    named = findings[findings["line_no"].notna()]
-    for pid, line in zip(named["product_id"], named["line_no"], strict=True):
-        lines.setdefault(pid, set()).add(int(line))
-    return lines
-
-
 def run_audit(
     labels_dir: Path,
     reports_dir: Path,
@@ -546,9 +513,10 @@ def run_audit(
     limits: config.FileLimits = config.FILE_LIMITS,
     executor: Executor = LOCAL,
     process: StageProcess | None = None,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """All stages under one lock on the work folder (and one on the reports folder);
-    returns the audit document. Each label file is read within `limits`, on `executor`.
+    returns the audit document (an unchanged run's: pipeline.rerun.ReusedAudit, the kept
+    audit.json). Each label file is read within `limits`, on `executor`.
     `process`: the validation process, if the caller started it already
     (pipeline.infra.validation.early_validation_process)."""
     started = time.monotonic()
@@ -559,17 +527,28 @@ def run_audit(
     with contextlib.ExitStack() as stack:
         if process is not None:
             stack.enter_context(process)
-        # Large inputs validate in a process of their own, started before reading and
-        # normalizing (the CLI starts it before it imports this module), so that GX's
-        # import (2-3 s) overlaps them; it is ended as soon as validation proves up to date
-        # (or when another run holds the lock).
-        if process is None and (process := early_validation_process(work)) is not None:
-            stack.enter_context(process)
         stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
         # The reports folder too: two work folders sharing one --out take turns.
         reports_lock = config.ReportPaths(reports_dir).lock
         if reports_lock.resolve() != work.lock.resolve():
             stack.enter_context(RunLock(reports_lock, wait_seconds=lock_wait_s))
+        # Nothing changed since the last report (pipeline.rerun): it is kept as it is.
+        key = None
+        if not full and not data_docs:
+            scan = scan_labels_folder(labels_dir, _skipped(work, reports_dir))
+            key = rerun_stage.run_key_of(scan, labels_dir, reports_dir, protocol, limits)
+            kept = rerun_stage.kept_report(work, config.ReportPaths(reports_dir), key, started)
+            if kept is not None:
+                if process is not None:
+                    process.stop()
+                return kept
+        rerun.forget(work.root)
+        # Large inputs validate in a process of their own, started before reading and
+        # normalizing (the CLI starts it before it imports this module unless the run may
+        # prove unchanged), so that GX's import (2-3 s) overlaps them; it is ended as soon
+        # as validation proves up to date.
+        if process is None and (process := early_validation_process(work)) is not None:
+            stack.enter_context(process)
         run_extract(
             labels_dir,
             work,
@@ -592,4 +571,10 @@ def run_audit(
             process=process,
         )
         release_memory()
-        return run_report(work, reports, protocol, started=started, data_docs=data_docs)
+        line: dict[str, Any] = {}
+        audit = run_report(
+            work, reports, protocol, started=started, data_docs=data_docs, history_out=line
+        )
+        if key is not None:
+            rerun_stage.remember(work, reports, key, audit, line)
+        return audit

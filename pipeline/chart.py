@@ -227,6 +227,34 @@ def ratio_chart_svg(
     return svg[start:].strip()
 
 
+def binned_content(
+    products: Sequence[Mapping[str, Any]],
+    *,
+    k2_band: Sequence[float] | None = None,
+    ca_mg_band: Sequence[float] | None = None,
+    max_points: int = CHART_MAX_POINTS,
+    bins: int = CHART_BINS,
+) -> list[Any] | None:
+    """All that a binned chart (`ratio_chart_svg` with more than `max_points` points)
+    draws, as JSON-ready lists: the bands, each cell's count, the cells' edges and the
+    legend's verdict counts; None when the chart is not binned. Two sets of products with
+    the same content give the same chart (its cache key: pipeline.report.chart_with_cache)."""
+    bands = protocol_bands(k2_band, ca_mg_band)
+    points = [
+        (point, str(p.get("verdict") or "other")) for p in products if (point := plot_point(p))
+    ]
+    if len(points) <= max_points:
+        return None
+    counts, x_edges, y_edges = bin_points(
+        [xy[0] for xy, _ in points], [xy[1] for xy, _ in points], (bands[0][1], bands[1][1]), bins
+    )
+    legend: dict[str, int] = {}
+    for _, verdict in points:
+        legend[verdict] = legend.get(verdict, 0) + 1
+    shown = [[v, legend[v]] for v in VERDICT_STYLE if v in legend]
+    return [list(bands), counts.tolist(), x_edges.tolist(), y_edges.tolist(), shown]
+
+
 def _binned_limits(values: Any, band_high: float) -> tuple[float, float]:
     """A binned axis: from a little below 0 (or the 1st percentile) to past the 99th
     percentile or the band's top, so a few far-off labels do not squeeze the rest."""

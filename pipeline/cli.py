@@ -214,11 +214,14 @@ def audit(
     # process is started (pipeline.infra.validation, a light module): GX's import (~2-3 s)
     # then overlaps this process's imports.
     from pipeline.infra.validation import early_validation_process
+    from pipeline.rerun import may_be_unchanged
 
     _use_ocr_engine(ocr_engine)
     _setup_logging(quiet, debug)
     with _one_line_errors(debug):
-        process = early_validation_process(config.WorkPaths(work)) if work.is_dir() else None
+        # Not when the run may prove unchanged (pipeline.rerun): it would never validate.
+        early = work.is_dir() and not may_be_unchanged(work, out)
+        process = early_validation_process(config.WorkPaths(work)) if early else None
         try:
             # (start-up time: see the top of this module)
             from pipeline.audit import run_audit

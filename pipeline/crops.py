@@ -32,8 +32,6 @@ from PIL import Image, ImageDraw
 
 from pipeline.evidence import has_box
 from pipeline.nutrients import PROTOCOL_NUTRIENTS
-from pipeline.sources.ocr import RENDER_DPI as RENDER_DPI_OCR
-from pipeline.sources.ocr import open_image, render_gray, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +80,11 @@ def _fit(image: Image.Image, max_w: int, max_h: int) -> Image.Image:
 def page_image(path: Path, page: int, units: str) -> tuple[Image.Image, float]:
     """Page `page` (1-based) of the label file as a grayscale image, and the pixels per
     bbox unit ("pt": a PDF drawn at RENDER_DPI; "px": an image as it is)."""
+    # Start-up time: the OCR module imports scipy (~0.9 s of every audit's start-up, even
+    # one whose labels are all JSON, or an unchanged run); only a card with a crop needs it.
+    from pipeline.sources.ocr import RENDER_DPI as RENDER_DPI_OCR
+    from pipeline.sources.ocr import open_image, render_gray, to_gray
+
     if units == "pt" and path.suffix.lower() == ".pdf":
         pdf = pdfium.PdfDocument(str(path))
         try:

@@ -31,7 +31,13 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from pipeline import report_catalog
-from pipeline.chart import CHART_TITLE, protocol_bands, ratio_chart_svg, unplotted_products
+from pipeline.chart import (
+    CHART_TITLE,
+    binned_content,
+    protocol_bands,
+    ratio_chart_svg,
+    unplotted_products,
+)
 from pipeline.config import (
     CHART_BINS,
     CHART_MAX_POINTS,
@@ -110,7 +116,7 @@ def write_reports(
         )
         ranked = _without_label_rows(_products(audit))
         try:
-            with report_catalog.card_pages(audit, ranked, pieces.card_body, paths.root):
+            with report_catalog.card_pages(audit, ranked, pieces.card_html, paths.root):
                 result = atomic_write_chunks(
                     [
                         (paths.html, html),
@@ -166,8 +172,11 @@ def chart_with_cache(
     matplotlib's version. A run whose chart is unchanged skips matplotlib (~0.7 s)."""
     if cache is None:
         return ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
-    fields = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio", "calcium_mg", "verdict", "rank")
-    inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
+    # A binned chart is keyed by what it draws (cells' counts, not each product's rank).
+    inputs: list[Any] | None = binned_content(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    if inputs is None:
+        fields = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio", "calcium_mg", "verdict", "rank")
+        inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
     inputs.append([CHART_MAX_POINTS, CHART_BINS])  # when the chart is binned, and how finely
     key = hashlib.sha256(
         f"{code_version('chart')}\n{json.dumps(inputs, default=str)}".encode()
@@ -301,6 +310,7 @@ class ProductPieces:
     ) -> None:
         self._products = products
         self._template = _environment().get_template(CARD_TEMPLATE)
+        self._card = _environment().get_template("card.html.j2")
         self._flagged = flagged_lines
         self._store = PieceStore.open(cache, code_version("report")) if cache is not None else None
         self._keys = keys or {}
@@ -352,6 +362,30 @@ class ProductPieces:
             self.reused += 1
         return Markup(html)  # rendered by the autoescaping template
 
+    def card_html(self, product: Mapping[str, Any], index: int) -> Markup:
+        """The whole card (templates/card.html.j2) of the product at `index`, for the card
+        pages: its header is kept with its place and rank left as marks (`_CARD_MARKS`)
+        that are filled in, so a product whose place changed is not rendered again."""
+        body = self.card_body(product, index)
+        key = self._key("card-head", product)
+        rank = product.get("rank")
+        n, mark_n, mark_rank = str(index + 1), *_CARD_MARKS
+        kept = self._store.get(key) if self._store is not None and key is not None else None
+        if kept is None:
+            marked = {**product, "rank": None if rank is None else int(mark_rank)}
+            text = self._card.render(p=marked, n=int(mark_n), card_body=lambda *_: _BODY_MARK)
+            head, _, tail = text.partition(_BODY_MARK)
+            expected = (3, 0 if rank is None else 1, 1)
+            found = (text.count(mark_n), text.count(mark_rank), text.count(_BODY_MARK))
+            if found != expected:  # a mark in the label's own text: rendered as is
+                return Markup(self._card.render(p=product, n=index + 1, card_body=lambda *_: body))
+            kept = json.dumps([head, tail], ensure_ascii=False)
+            if self._store is not None and key is not None:
+                self._store.put(key, kept)
+        head, tail = json.loads(kept)
+        head = head.replace(mark_n, n).replace(mark_rank, str(rank))
+        return Markup(f"{head}{body}{tail}")  # rendered by the autoescaping template
+
     def json_line(self, product: Mapping[str, Any], index: int) -> str:
         """The audit.json line of the product at `index` (JSON, one line)."""
         key = self._key("json", product)
@@ -379,6 +413,12 @@ class ProductPieces:
         if self._store is not None:
             self._store.close(prune=prune)
             self._store = None
+
+
+#: The marks a kept card header holds in place of its place in rank order and its rank
+#: (numbers no label shows: a card whose text has one anyway is not kept), and of its body.
+_CARD_MARKS = ("987654320123", "987654321023")
+_BODY_MARK = Markup("\x00card-body\x00")
 
 
 def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:

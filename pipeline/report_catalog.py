@@ -157,10 +157,10 @@ def page_context(
 def card_page_chunks(
     audit: Mapping[str, Any],
     products: Sequence[Mapping[str, Any]],
-    card_body: Callable[[Mapping[str, Any], int], Markup],
+    card_html: Callable[[Mapping[str, Any], int], Markup],
 ) -> Iterator[tuple[str, Iterator[str]]]:
     """(file name, its text in pieces) of each card page; `products` in rank order
-    without their label rows, `card_body` as ProductPieces.card_body."""
+    without their label rows, `card_html` as ProductPieces.card_html."""
     template = _environment().get_template(CARD_PAGE_TEMPLATE)
     total, per_page = len(products), REPORT_CARDS_PER_PAGE
     page_count = math.ceil(total / per_page)
@@ -178,7 +178,7 @@ def card_page_chunks(
                 per_page=per_page,
                 previous=card_page_name(page) if page else None,
                 next=card_page_name(page + 2) if page + 1 < page_count else None,
-                card_body=card_body,
+                card_html=card_html,
             ),
         )
 
@@ -193,7 +193,7 @@ def _remove_ours(folder: Path) -> None:
 def card_pages(
     audit: Mapping[str, Any],
     products: Sequence[Mapping[str, Any]],
-    card_body: Callable[[Mapping[str, Any], int], Markup],
+    card_html: Callable[[Mapping[str, Any], int], Markup],
     reports_dir: Path,
 ) -> Iterator[None]:
     """Around writing the report's three files: at catalog scale, first write the card
@@ -216,7 +216,7 @@ def card_pages(
     try:
         temp.chmod(0o755)  # mkdtemp's 0700 would hide the pages from other readers
         (temp / CARDS_MARKER).write_text("card pages of labelaudit's report\n", encoding="utf-8")
-        for name, chunks in card_page_chunks(audit, products, card_body):
+        for name, chunks in card_page_chunks(audit, products, card_html):
             with (temp / name).open("w", encoding="utf-8", newline="") as out:
                 out.writelines(chunks)
         yield

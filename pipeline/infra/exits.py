@@ -29,12 +29,22 @@ def exit_code_for(audit: Mapping[str, Any], fail_on: set[str]) -> int:
             f"unknown --fail-on value(s): {', '.join(sorted(unknown))}; "
             f"expected {' or '.join(sorted(FAIL_ON_CHOICES))}"
         )
-    if "fails" in fail_on and any(
-        product.get("verdict") == "fails" for product in audit.get("products") or ()
+    # With a summary (pipeline.document.build_audit), its counts: an unchanged run's
+    # document (pipeline.rerun.ReusedAudit) then never reads audit.json back.
+    summary = audit.get("summary")
+    counts = summary if isinstance(summary, Mapping) else {}
+    verdicts = counts.get("verdicts")
+    if "fails" in fail_on and (
+        verdicts.get("fails", 0) > 0
+        if isinstance(verdicts, Mapping)
+        else any(product.get("verdict") == "fails" for product in audit.get("products") or ())
     ):
         return EXIT_FINDINGS
-    if "data-quality" in fail_on and audit.get("data_quality"):
-        return EXIT_FINDINGS
-    if "compliance" in fail_on and audit.get("compliance"):
-        return EXIT_FINDINGS
+    for condition, key, count in (
+        ("data-quality", "data_quality", "data_quality_findings"),
+        ("compliance", "compliance", "compliance_findings"),
+    ):
+        found = counts[count] > 0 if count in counts else bool(audit.get(key))
+        if condition in fail_on and found:
+            return EXIT_FINDINGS
     return EXIT_OK

@@ -691,6 +691,46 @@ def test_with_product_keys_cards_and_json_lines_are_found_by_key(
     assert (html, text) == _page(changed, None)[:2]
 
 
+def _cards(audit: dict[str, Any], cache: Path | None, keys: dict[str, str] | None) -> list[str]:
+    """Each product's whole card for the card pages (ProductPieces.card_html)."""
+    products = report._products(audit)
+    pieces = report.ProductPieces(products, {}, cache, keys)
+    cards = [
+        str(pieces.card_html(p, i)) for i, p in enumerate(report._without_label_rows(products))
+    ]
+    pieces.close()
+    return cards
+
+
+def test_a_kept_card_header_takes_the_products_new_place_and_rank(
+    audit: dict[str, Any], tmp_path: Path
+) -> None:
+    cache = tmp_path / "pieces.sqlite"
+    keys = {p["product_id"]: f"key-{p['product_id']}" for p in audit["products"]}
+    first = _cards(audit, cache, keys)
+    assert first == _cards(audit, None, None)
+    assert 'id="product-1"' in first[0] and '<span class="rank">#1</span>' in first[0]
+    moved = copy.deepcopy(audit)
+    moved["products"].reverse()
+    for place, product in enumerate(moved["products"]):
+        product["rank"] = place + 7
+    again = _cards(moved, cache, keys)
+    assert again == _cards(moved, None, None)  # as rendered afresh, from the kept headers
+    assert 'id="product-1"' in again[0] and '<span class="rank">#7</span>' in again[0]
+    assert _cached(cache) == 2 * len(audit["products"])  # a body and a header a product
+
+
+def test_a_card_whose_text_holds_a_mark_is_rendered_as_is(
+    audit: dict[str, Any], tmp_path: Path
+) -> None:
+    odd = copy.deepcopy(audit)
+    odd["products"][0]["product_name"] = f"Cal {report._CARD_MARKS[0]} K2"
+    keys = {p["product_id"]: f"key-{p['product_id']}" for p in odd["products"]}
+    cards = _cards(odd, tmp_path / "pieces.sqlite", keys)
+    assert cards == _cards(odd, None, None)
+    assert f"Cal {report._CARD_MARKS[0]} K2" in cards[0]
+
+
 def test_a_new_report_code_empties_the_cache(
     audit: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
