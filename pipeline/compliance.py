@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.infra.gx import Validator
+from pipeline.infra.gx import Validator, unexpected
 from pipeline.normalize import dv_consistent, parse_dv
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
@@ -496,8 +496,8 @@ def compliance_findings(
         for res in result.results:
             rule = RULES_BY_NAME[res.expectation_config.meta["rule"]]
             why = frame[f"why_{rule.name}"].tolist()
-            for item in res.result.get("unexpected_index_list") or []:
-                at = position[item[index]]
+            for key in unexpected(res):
+                at = position[key]
                 detail = str(why[at])
                 findings.append(
                     {
