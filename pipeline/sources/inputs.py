@@ -334,6 +334,30 @@ def plan_inputs(
     return planned, not_labels, member_companions
 
 
+#: Small JSON inputs (a DSLD zip's members, or the files of an unpacked one) are read
+#: GROUP_FILES to a worker's item: one hand-over to a worker a file was a third of their
+#: cost. A group whose worker dies or runs out of time is read again one file at a time,
+#: so that only the file that did it is lost.
+GROUP_FILES = 32
+GROUPED_SUFFIXES = frozenset({".json"})
+
+
+def group_inputs(todo: Sequence[PlannedFile], size: int = GROUP_FILES) -> list[list[PlannedFile]]:
+    """`todo` in order, in groups: consecutive JSON inputs without companions up to `size`
+    a group, every other input alone."""
+
+    def small(p: PlannedFile) -> bool:
+        return Path(p.task.name).suffix.lower() in GROUPED_SUFFIXES and not p.task.companions
+
+    groups: list[list[PlannedFile]] = []
+    for p in todo:
+        if groups and small(p) and small(groups[-1][0]) and len(groups[-1]) < size:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return groups
+
+
 @dataclass(frozen=True)
 class ExtractStats:
     files: int
