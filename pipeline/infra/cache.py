@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -76,12 +77,28 @@ def cache_key(source_file: str, digests: Sequence[str], *, extractor_version: st
     """
     if isinstance(digests, str):
         raise TypeError("digests must be a sequence of digests, not one string")
-    payload = json.dumps(
-        ["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, source_file, list(digests)],
+    # json.dumps(["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, source_file,
+    # list(digests)], sort_keys=True, separators=(",", ":")), its constant head made once.
+    payload = "".join(
+        [
+            _key_head(extractor_version),
+            json.dumps(source_file),
+            ",",
+            json.dumps(list(digests), separators=(",", ":")),
+            "]",
+        ]
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _key_head(extractor_version: str) -> str:
+    head = json.dumps(
+        ["labelaudit-extraction", extractor_version, _RECORD_SCHEMA],
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return head[:-1] + ","
 
 
 _PLAIN = (str, int, float, bool, type(None))
