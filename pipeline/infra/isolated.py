@@ -202,35 +202,11 @@ class _Worker:
     deadline: float | None = None
 
 
-def map_isolated(
-    fn: Callable[[T], R],
-    items: Sequence[T],
-    *,
-    jobs: int,
-    describe: Callable[[T], str],
-    lost: Callable[[T, str], R],
-    box: WorkerBox | None = None,
-    reasons: Mapping[str, str] | None = None,
-    progress: bool | None = None,
-    label: str = "extract",
-    unit: str = "files",
-) -> list[R]:
+def map_isolated(fn: Callable[[T], R], items: Sequence[T], **options: Any) -> list[R]:
     """`[fn(item) for item in items]`, each item in a worker process (never in this one),
-    `jobs` workers at a time; results in input order (`imap_isolated`, all at once)."""
-    return list(
-        imap_isolated(
-            fn,
-            items,
-            jobs=jobs,
-            describe=describe,
-            lost=lost,
-            box=box,
-            reasons=reasons,
-            progress=progress,
-            label=label,
-            unit=unit,
-        )
-    )
+    `jobs` workers at a time; results in input order: `imap_isolated`'s (its `options`),
+    all at once."""
+    return list(imap_isolated(fn, items, **options))
 
 
 def imap_isolated(
