@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.infra.gx import Validator
+from pipeline.infra.gx import Validator, unexpected
 from pipeline.normalize import dv_consistent, parse_dv
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
@@ -38,11 +39,20 @@ from pipeline.rules.regulated import (
     base_name,
     daily_values,
     names_a_nutrient_form,
-    regulated,
 )
-from pipeline.units import UnitKind, lookup_unit, parse_amount
+from pipeline.rules.regulated import regulated as _regulated
+from pipeline.units import UnitKind
+from pipeline.units import lookup_unit as _lookup_unit
+from pipeline.units import parse_amount as _parse_amount
 from pipeline.values import fmt_number
 from pipeline.values import text as _text
+
+# The row rules look up every line's name, unit and amount (pure functions of the printed
+# text, frozen results): a catalog repeats the same few thousand texts (rows_table 0.67 ->
+# 0.42 s over 10,452 lines).
+regulated = lru_cache(maxsize=16384)(_regulated)
+lookup_unit = lru_cache(maxsize=4096)(_lookup_unit)
+parse_amount = lru_cache(maxsize=16384)(_parse_amount)
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -496,8 +506,8 @@ def compliance_findings(
         for res in result.results:
             rule = RULES_BY_NAME[res.expectation_config.meta["rule"]]
             why = frame[f"why_{rule.name}"].tolist()
-            for item in res.result.get("unexpected_index_list") or []:
-                at = position[item[index]]
+            for key in unexpected(res):
+                at = position[key]
                 detail = str(why[at])
                 findings.append(
                     {

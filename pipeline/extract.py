@@ -15,16 +15,16 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from pipeline import config, sources
 from pipeline.errors import AuditError, LabelError, LimitExceeded
 from pipeline.infra.atomic import ParquetTables
 from pipeline.infra.cache import ExtractionCache, bytes_digest
-from pipeline.infra.executors import LOCAL, Executor, map_files
+from pipeline.infra.executors import LOCAL, Executor, imap_files, map_files
 from pipeline.infra.isolated import WorkerBox
 from pipeline.infra.versions import extractor_version
 from pipeline.records import (
@@ -40,12 +40,14 @@ from pipeline.records import (
 )
 from pipeline.sources import read_bytes
 from pipeline.sources.inputs import (
+    GROUP_FILES,
     ExtractPlan,
     ExtractStats,
     FileTask,
     PlannedFile,
     companion_members,
     companions_of,
+    group_inputs,
     plan_inputs,
     read_task_bytes,
 )
@@ -296,40 +298,64 @@ class CacheTask:
 @dataclass(frozen=True)
 class CacheResult:
     """What a worker did with one file: `key`, the cache key of the bytes it actually read
-    (None if it could not read them); `extraction`, None once stored under `key`, else the
-    reading itself (not cacheable, or the cache could not be written)."""
+    (None if it could not read them); `extraction`, the reading; `stored`, whether it is
+    in the cache under `key` (not when it is not cacheable, or the cache could not be
+    written: `store_error` says why)."""
 
     key: str | None
-    extraction: FileExtraction | None
+    extraction: FileExtraction
     store_error: str | None = None  # why the cache could not be written
+    stored: bool = False
 
 
 def extract_into_cache(job: CacheTask) -> CacheResult:
     """Read one input once into memory, take the digest of those bytes (a file's sha256;
     a zip member's CRC-32, checked as it is inflated) and hand the same bytes to the
     reader, then store the reading under the key of that digest: what is cached is what
-    was read, even if the input changed since the run planned it (or changes again after)."""
+    was read, even if the input changed since the run planned it (or changes again after).
+    The reading is also given back (the parent hands it on without reading the entry)."""
+    return extract_group((job,))[0]
+
+
+def _read_for_cache(job: CacheTask) -> tuple[CacheResult, bool]:
+    """`extract_into_cache`'s reading, not stored yet, and whether it may be."""
     try:
         data, digest = read_task_bytes(job.task)
         read = [(data, digest), *((m.data, d) for m, d in companion_members(job.task))]
         companions = [m for m, _ in companion_members(job.task)] if job.task.companions else []
     except LabelError as exc:
-        return CacheResult(None, _rejected(job.task.source_file, exc.reason))
+        return CacheResult(None, _rejected(job.task.source_file, exc.reason)), False
     digests = tuple(d or bytes_digest(b) for b, d in read)
     del read
     cache = ExtractionCache(job.cache_dir, job.extractor_version)
     key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
     extraction, cacheable = read_once(job.task, data, companions)
-    del data
-    if not cacheable or key is None:
-        return CacheResult(key, extraction)
-    error = cache.put(key, extraction, warn=False)
-    return CacheResult(key, None if error is None else extraction, error)
+    return CacheResult(key, extraction), cacheable and key is not None
 
 
-def _lost(job: CacheTask, reason: str) -> CacheResult:
-    """The reading of a file whose worker was stopped or died (`reason` names why)."""
-    return CacheResult(None, _rejected(job.task.source_file, reason))
+def extract_group(jobs: tuple[CacheTask, ...]) -> tuple[CacheResult, ...]:
+    """A worker's item: one input, or a few small ones read one after the other
+    (`group_inputs`), their readings stored together (ExtractionCache.put_many)."""
+    read = [_read_for_cache(job) for job in jobs]
+    entries = [(r.key, r.extraction) for r, ok in read if ok and r.key is not None]
+    if not entries:
+        return tuple(r for r, _ in read)
+    cache = ExtractionCache(jobs[0].cache_dir, jobs[0].extractor_version)
+    error = cache.put_many(entries)
+    return tuple(replace(r, store_error=error, stored=error is None) if ok else r for r, ok in read)
+
+
+def _lost(jobs: tuple[CacheTask, ...], reason: str) -> tuple[CacheResult, ...]:
+    """The reading of a file whose worker was stopped or died (`reason` names why); ()
+    for a group of files (each is read again on its own)."""
+    if len(jobs) > 1:
+        return ()
+    return (CacheResult(None, _rejected(jobs[0].task.source_file, reason)),)
+
+
+def _describe(jobs: tuple[CacheTask, ...]) -> str:
+    first = jobs[0].task.source_file
+    return first if len(jobs) == 1 else f"{first} and {len(jobs) - 1} more (read again one by one)"
 
 
 #: How a file lost by its worker is worded (pipeline.infra.isolated.map_isolated's `reasons`).
@@ -403,13 +429,13 @@ def extract_in_batches(
 
     Files whose content (and companion files) are unchanged since a cached reading with the
     same extractor version are not parsed again (an entry that fails its checksum is not
-    used: the file is read again, with a warning). The rest are read first, each in a
-    worker process of its own within `limits` (pipeline.infra.isolated.map_isolated: a file
-    over a limit, or whose worker dies, is a rejection naming why), `jobs` at a time, or as
-    tasks of a dask cluster (`executor`, pipeline.infra.executors); each worker stores
-    its reading in the cache under the digest of the bytes it read; every batch is then
-    read back from it. So memory holds one batch, whatever the number of files. A reading
-    that cannot be stored comes back from the worker instead; an entry that cannot be read
+    used: the file is read again, with a warning). The rest are read in worker processes
+    within `limits` (pipeline.infra.isolated.imap_isolated: a file over a limit, or whose
+    worker dies, is a rejection naming why; small JSON files a group at a time,
+    `group_inputs`), `jobs` at a time, or as tasks of a dask cluster (`executor`); each
+    worker stores its reading in the cache under the digest of the bytes it read and gives
+    it back. They are read as the batches are handed on, about a batch ahead, so memory
+    holds a batch or two, whatever the number of files. A cache entry that cannot be read
     back (broken meanwhile) is read again, in a worker.
     """
     if plan is None:
@@ -420,47 +446,75 @@ def extract_in_batches(
         for p in plan.planned
     ]
 
-    def read_in_workers(todo: Sequence[PlannedFile]) -> list[CacheResult]:
-        return map_files(
-            executor,
-            extract_into_cache,
-            [
-                CacheTask(
-                    _absolute(p.task),
-                    p.key,
-                    p.digests,
-                    cache.cache_dir,
-                    cache.extractor_version,
-                )
-                for p in todo
-            ],
-            jobs=jobs,
-            describe=lambda job: job.task.source_file,
-            lost=_lost,
-            box=WorkerBox(
-                timeout_s=limits.file_timeout,
-                memory_mb=limits.max_memory_mb,
-                setup=_setup_worker,
-                setup_arg=limits,
-            ),
-            reasons=LOST_REASONS,
-            progress=progress,
+    box = WorkerBox(
+        timeout_s=limits.file_timeout,
+        memory_mb=limits.max_memory_mb,
+        setup=_setup_worker,
+        setup_arg=limits,
+    )
+    size = max(1, batch_files)
+
+    def job(p: PlannedFile) -> CacheTask:
+        version = cache.extractor_version
+        return CacheTask(_absolute(p.task), p.key, p.digests, cache.cache_dir, version)
+
+    def read_in_workers(groups: Sequence[Sequence[PlannedFile]]) -> Iterator[CacheResult]:
+        """The readings of `groups` (`group_inputs`), file by file in order."""
+        options: dict[str, Any] = dict(
+            jobs=jobs, describe=_describe, lost=_lost, box=box, reasons=LOST_REASONS
         )
+        items = [tuple(job(p) for p in group) for group in groups]
+        window = max(2 * max(1, jobs), size // GROUP_FILES)
+        found = imap_files(
+            executor, extract_group, items, window=window, weight=len, progress=progress, **options
+        )
+        for item, results in zip(items, found, strict=True):
+            if len(results) < len(item):  # a group lost by its worker: one by one
+                singles = [(j,) for j in item]
+                results = tuple(
+                    r for rs in map_files(executor, extract_group, singles, **options) for r in rs
+                )
+            yield from results
 
     todo = [p for p in planned if not p.cached and p.rejection is None]
-    found: dict[str, CacheResult] = {}
+    readings = read_in_workers(group_inputs(todo))
     changed_meanwhile = 0  # (its tables are not those of the inputs as planned)
-    for p, result in zip(todo, read_in_workers(todo), strict=True):
-        if result.key is not None and p.key is not None and result.key != p.key:
-            changed_meanwhile += 1
-            log.warning(
-                "%s changed while it was being read: its reading is of the content read, "
-                "and is cached under that content's digest",
-                p.task.source_file,
-            )
-        found[p.task.source_file] = result
-    unstored = [r.store_error for r in found.values() if r.store_error is not None]
-    not_cached = sum(1 for r in found.values() if r.extraction is not None)
+    unstored: list[str] = []
+    not_cached = 0
+    parsed = len(todo) + sum(p.rejection is not None for p in planned)
+    keep = {p.key for p in planned if p.cached and p.key is not None}
+    for start in range(0, len(planned), size):  # (`readings` ends with the last batch)
+        batch = []
+        for p in planned[start : start + size]:
+            if p.rejection is not None:
+                batch.append(_rejected(p.task.source_file, p.rejection))
+                continue
+            extraction: FileExtraction | None = None
+            if not p.cached:
+                result = next(readings)
+                if result.key is not None and p.key is not None and result.key != p.key:
+                    changed_meanwhile += 1
+                    log.warning(
+                        "%s changed while it was being read: its reading is of the content "
+                        "read, and is cached under that content's digest",
+                        p.task.source_file,
+                    )
+                if result.key is not None:
+                    keep.add(result.key)
+                if result.store_error is not None:
+                    unstored.append(result.store_error)
+                not_cached += not result.stored
+                extraction = result.extraction
+            elif p.key is not None:
+                extraction = cache.get(p.key)
+            if extraction is None:  # an entry broken meanwhile: read the file again
+                parsed += 1
+                again = next(read_in_workers([[p]]))
+                if again.key is not None:
+                    keep.add(again.key)
+                extraction = again.extraction
+            batch.append(extraction)
+        take(batch)
     if unstored:
         log.warning(
             "could not write %d cache entries in %s (%s): those files are read again next run",
@@ -468,31 +522,6 @@ def extract_in_batches(
             cache.entries_dir,
             unstored[0],
         )
-    parsed = len(todo) + sum(p.rejection is not None for p in planned)
-    size = max(1, batch_files)
-    keep = {p.key for p in planned if p.cached and p.key is not None}
-    keep |= {r.key for r in found.values() if r.key is not None}
-    for start in range(0, len(planned), size):
-        batch = []
-        for p in planned[start : start + size]:
-            if p.rejection is not None:
-                batch.append(_rejected(p.task.source_file, p.rejection))
-                continue
-            result = found.pop(p.task.source_file, CacheResult(p.key, None))
-            extraction = result.extraction
-            if extraction is None and result.key is not None:
-                extraction = cache.get(result.key)
-            if extraction is None:  # an entry broken meanwhile: read the file again
-                parsed += p.cached
-                again = read_in_workers([p])[0]
-                extraction = again.extraction or (
-                    cache.get(again.key) if again.key is not None else None
-                )
-                if extraction is None:
-                    reason = "could not be read: its cache entry could not be read back"
-                    extraction = _rejected(p.task.source_file, reason)
-            batch.append(extraction)
-        take(batch)
     cache.prune(keep)
     stats = plan.stats(parsed, unstored=not_cached + changed_meanwhile)
     log.info("extract: %d files, %d parsed, %d from cache", stats.files, parsed, stats.cached)

@@ -141,7 +141,7 @@ def gx_findings(
     rows_result = validator.run(ex.rows_quality_suite(), rows, ["row_id"])
     for res in rows_result.results:
         check = res.expectation_config.meta["check"]
-        for row_id in unexpected(res, "row_id"):
+        for row_id in unexpected(res):
             row = rows.loc[row_id]
             findings.append(
                 {
@@ -158,7 +158,7 @@ def gx_findings(
     products_result = validator.run(ex.products_quality_suite(), products, ["product_id"])
     for res in products_result.results:
         meta = res.expectation_config.meta
-        for pid in unexpected(res, "product_id"):
+        for pid in unexpected(res):
             row = by_id.loc[pid]
             findings.append(
                 {

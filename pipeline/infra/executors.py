@@ -18,12 +18,18 @@ cluster (`labelaudit audit --executor dask --scheduler tcp://HOST:8786`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pipeline.errors import AuditError
-from pipeline.infra.isolated import TaskFailed, WorkerBox, describe_exception, map_isolated
+from pipeline.infra.isolated import (
+    TaskFailed,
+    WorkerBox,
+    describe_exception,
+    imap_isolated,
+    map_isolated,
+)
 from pipeline.infra.progress import RunProgress
 
 logger = logging.getLogger(__name__)
@@ -72,6 +78,26 @@ def map_files(
         died=reasons.get("died", "its worker process died ({how})"),
         progress=options.get("progress"),
     )
+
+
+def imap_files(
+    executor: Executor,
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    window: int,
+    weight: Callable[[T], int] | None = None,
+    **options: Any,
+) -> Iterator[R]:
+    """`map_files`, the results given in input order as they are ready, never more than
+    `window` items ahead of the one taken last (pipeline.infra.isolated.imap_isolated; on
+    dask, `window` items at a time); `weight`: what an item counts for in the progress."""
+    if executor.kind == "local":
+        yield from imap_isolated(fn, items, window=window, weight=weight, **options)
+        return
+    step = max(1, window)
+    for start in range(0, len(items), step):
+        yield from map_files(executor, fn, items[start : start + step], **options)
 
 
 def _in_task(item: Any, fn: Callable[[Any], Any], box: WorkerBox) -> Any:

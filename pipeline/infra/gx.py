@@ -83,10 +83,8 @@ class Validator:
         self.runs += 1
         name = f"{suite.name}-{self.runs}"  # names are unique within one context
         suite.name = name
-        result_format = {
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": index_columns,
-        }
+        result_format = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
+        frame = keyed_by(frame, index_columns)
         source = self.context.data_sources.add_pandas(f"labelaudit-{self.runs}")
         try:
             batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(
@@ -121,5 +119,16 @@ class Validator:
         return next(iter(outcome.run_results.values()))
 
 
-def unexpected(result: Any, column: str) -> list[Any]:
-    return [row[column] for row in result.result.get("unexpected_index_list") or []]
+def keyed_by(frame: pd.DataFrame, index_columns: list[str]) -> pd.DataFrame:
+    """`frame` with the values of its one index column as its (unnamed) index: GX then
+    names each unexpected row by that value (`unexpected_index_list`), taking the index
+    as it is. Passing the column as `unexpected_index_column_names` instead (or naming the
+    index) makes GX look up every unexpected row's values one by one (`DataFrame.at`):
+    that was 40% of a catalog's validation."""
+    (column,) = index_columns
+    return frame.set_axis(pd.Index(frame[column].to_numpy()), axis=0)
+
+
+def unexpected(result: Any) -> list[Any]:
+    """The index values (`keyed_by`) of the rows an expectation found unexpected."""
+    return list(result.result.get("unexpected_index_list") or [])

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import dataclasses
 import faulthandler
+import gc
 import logging
 import multiprocessing
 import os
@@ -27,7 +28,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing.connection import wait as wait_any
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,6 +150,9 @@ def _worker_main(
     raised (value: (description, traceback)). After a MemoryError the worker exits (its
     heap may be in pieces); the parent starts another."""
     die_with_parent(parent_pid)
+    # What the worker inherits is never garbage here: a collection that walked it would
+    # touch (and so copy) every page of the parent's heap.
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     faulthandler.disable()  # a crash is the item's rejection, not a dump on stderr
     for fd in close:
@@ -198,7 +202,14 @@ class _Worker:
     deadline: float | None = None
 
 
-def map_isolated(
+def map_isolated(fn: Callable[[T], R], items: Sequence[T], **options: Any) -> list[R]:
+    """`[fn(item) for item in items]`, each item in a worker process (never in this one),
+    `jobs` workers at a time; results in input order: `imap_isolated`'s (its `options`),
+    all at once."""
+    return list(imap_isolated(fn, items, **options))
+
+
+def imap_isolated(
     fn: Callable[[T], R],
     items: Sequence[T],
     *,
@@ -210,9 +221,15 @@ def map_isolated(
     progress: bool | None = None,
     label: str = "extract",
     unit: str = "files",
-) -> list[R]:
-    """`[fn(item) for item in items]`, each item in a worker process (never in this one),
-    `jobs` workers at a time; results in input order.
+    window: int | None = None,
+    weight: Callable[[T], int] | None = None,
+) -> Iterator[R]:
+    """`fn(item)` for each of `items`, each item in a worker process (never in this one),
+    `jobs` workers at a time; the results given in input order as they are ready.
+
+    `window`: no item is started more than `window` items ahead of the next result to be
+    given, so what waits to be taken is at most `window` results (None: no bound).
+    `weight`: how many `unit`s an item counts for in the progress (default 1).
 
     Each worker takes one item at a time, within the limits of `box`. An item that runs out
     of time or memory, or whose worker dies (killed, out of memory, a crash in C code),
@@ -233,8 +250,9 @@ def map_isolated(
     if progress is None:
         progress = sys.stderr.isatty()
     if total == 0:
-        return []
-    results: list[Any] = [None] * total
+        return
+    results: dict[int, Any] = {}
+    given = 0  # the results given so far (the next to give is items[given])
     todo = list(range(total - 1, -1, -1))  # popped from the end: input order
     ctx = _fork_context()
     workers: list[_Worker] = []
@@ -275,19 +293,29 @@ def map_isolated(
         log_reason = f"{label}: {describe(items[index])}: {why}"
         logger.warning("%s", log_reason)
         results[index] = lost(items[index], why)
-        bar.advance(1)
+        bar.advance(units(index))
+
+    def units(index: int) -> int:
+        return 1 if weight is None else weight(items[index])
+
+    def may_give() -> bool:
+        return bool(todo) and (window is None or todo[-1] < given + max(1, window))
 
     done = 0
-    with RunProgress(label, unit, total, use_bar=progress) as bar:
+    size = total if weight is None else sum(weight(item) for item in items)
+    with RunProgress(label, unit, size, use_bar=progress) as bar:
         try:
             for _ in range(min(max(1, jobs), total)):
                 spawn()
             bar.start()
             while done < total:
+                while given in results:
+                    yield results.pop(given)
+                    given += 1
                 for worker in list(workers):
-                    if worker.index is None and todo:
+                    if worker.index is None and may_give():
                         give(worker)
-                    elif worker.index is None:
+                    elif worker.index is None and not todo:
                         worker.conn.send(None)
                         retire(worker)
                 deadlines = [w.deadline for w in workers if w.deadline is not None]
@@ -314,7 +342,7 @@ def map_isolated(
                         worker.index = worker.deadline = None
                         if kind == "ok":
                             results[index] = value
-                            bar.advance(1)
+                            bar.advance(units(index))
                         elif kind == "error":
                             error, tb = value
                             raise TaskFailed(
@@ -351,4 +379,6 @@ def map_isolated(
         finally:
             for worker in list(workers):
                 retire(worker)
-    return results
+    while given in results:
+        yield results.pop(given)
+        given += 1

@@ -95,12 +95,14 @@ def member_reason(name: str) -> str | None:
     why it is not read."""
     if name.endswith("/"):
         return ""
-    parts = PurePosixPath(name).parts
+    parts = PurePosixPath(name).parts  # (one path a member: 10,000 members took 1 s)
     if any(part.startswith(".") or part == "__MACOSX" for part in parts[:-1]):
         return "hidden folder"
-    if parts and parts[-1].startswith("."):
+    last = parts[-1] if parts else ""
+    if last.startswith("."):
         return "hidden file"
-    suffix = PurePosixPath(name).suffix.lower().lstrip(".")
+    dot = last.rfind(".")  # PurePosixPath.suffix, of the last part
+    suffix = last[dot + 1 :].lower() if 0 < dot < len(last) - 1 else ""
     if suffix in config.ARCHIVE_SUFFIXES:
         return NESTED_ARCHIVE
     if suffix not in config.LABEL_SUFFIXES:
@@ -125,10 +127,11 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
+            reasons = [member_reason(info.filename) for info in infos]
             heads = {
                 i: _head(archive, info)
                 for i, info in enumerate(infos)
-                if member_reason(info.filename) is None and wants_companions(info.filename)
+                if reasons[i] is None and wants_companions(info.filename)
             }
     except ZIP_ERRORS as exc:
         raise UnreadableFile(f"{NOT_A_ZIP}: {exc}", source_file=archive_source) from exc
@@ -138,7 +141,7 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
     not_labels: list[NotLabel] = []
     for index, info in enumerate(infos):
         name = info.filename
-        reason = member_reason(name)
+        reason = reasons[index]
         if reason:
             not_labels.append(NotLabel(member_source(archive_source, name), reason))
         elif reason is None:
@@ -153,16 +156,14 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
     for index, info in readable:
         if index in companion_ids:
             continue
-        folder = PurePosixPath(info.filename).parent
-        companions = (
-            sorted(
+        companions = []
+        if index in heads:
+            folder = PurePosixPath(info.filename).parent
+            companions = sorted(
                 (infos[i].filename, i)
                 for i in companion_ids
                 if PurePosixPath(infos[i].filename).parent == folder
             )
-            if index in heads
-            else []
-        )
         task = FileTask(
             path,
             member_source(archive_source, info.filename),
@@ -332,6 +333,30 @@ def plan_inputs(
         planned.append(PlannedFile(task, cache_key(source_file, digests), digests=digests))
     planned.sort(key=lambda p: p.task.source_file)
     return planned, not_labels, member_companions
+
+
+#: Small JSON inputs (a DSLD zip's members, or the files of an unpacked one) are read
+#: GROUP_FILES to a worker's item: one hand-over to a worker a file was a third of their
+#: cost. A group whose worker dies or runs out of time is read again one file at a time,
+#: so that only the file that did it is lost.
+GROUP_FILES = 32
+GROUPED_SUFFIXES = frozenset({".json"})
+
+
+def group_inputs(todo: Sequence[PlannedFile], size: int = GROUP_FILES) -> list[list[PlannedFile]]:
+    """`todo` in order, in groups: consecutive JSON inputs without companions up to `size`
+    a group, every other input alone."""
+
+    def small(p: PlannedFile) -> bool:
+        return Path(p.task.name).suffix.lower() in GROUPED_SUFFIXES and not p.task.companions
+
+    groups: list[list[PlannedFile]] = []
+    for p in todo:
+        if groups and small(p) and small(groups[-1][0]) and len(groups[-1]) < size:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return groups
 
 
 @dataclass(frozen=True)
