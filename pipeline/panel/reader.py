@@ -44,6 +44,7 @@ from pipeline.panel.text import (
     _serving,
     _statements,
     _title,
+    beside_group,
 )
 from pipeline.records import Label, LabelRow, ReadIssue, Word, bbox_fields
 from pipeline.units import ambiguous_among_decimal_commas, shows_decimal_comma
@@ -165,6 +166,12 @@ class _Reader:
                 right = max(right, line.x1)
                 left = min(left, line.x0)  # under a centred heading
                 prev = line
+                pos += 1
+                continue
+            if _is_footnote(line) and beside_group(
+                line, nxt if nxt is not None and nxt.region == region else None, left
+            ):
+                panel.side_notes.append(line)  # under the right group; the left one goes on
                 pos += 1
                 continue
             if _STATEMENT_RE.match(text) or _is_footnote(line):
@@ -491,7 +498,9 @@ class _Reader:
                     "other_ingredients": " ".join(statements["other"]),
                     "directions": " ".join(statements["directions"]),
                     "warnings": " ".join(statements["warnings"]),
-                    "footnotes": _footnotes(tail),
+                    "footnotes": " ".join(
+                        t for t in (*(n.text for n in panel.side_notes), _footnotes(tail)) if t
+                    ),
                 }
             )
 
