@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.panel import SETTINGS, column_gutters, group_lines
+from pipeline.panel.text import _AMOUNT_IN_TEXT
 from pipeline.records import Word
 from pipeline.sources.ocr_words import OcrWord
 
@@ -49,6 +50,8 @@ STRIP_TEXT = 0.5
 MIN_WORD_CONFIDENCE = 50.0
 #: The first word of a group's line is a name of at least this many letters.
 MIN_NAME_LETTERS = 3
+#: A group right of a gutter has at least this many lines with an amount and its unit.
+MIN_GROUP_AMOUNTS = 2
 #: White between the stacked parts, and left of each, in text heights.
 PART_GAP_TEXT = 2.0
 #: How far (text heights) from a band's edge its horizontal cut may move to an empty row.
@@ -145,11 +148,13 @@ def confirmed(words: Sequence[OcrWord], gutter: Gutter) -> bool:
     found = column_gutters(lines, [gutter.x])
     if not any(gutter.x0 - 1 <= x <= gutter.x1 + 1 for x in found):
         return False
-    # a group of its own starts with a word, not with a mark OCR read as letters ("Tt")
-    firsts = [next((w.text for w in ln if w.x0 > gutter.x), None) for ln in lines]
-    starts = [t for t in firsts if t is not None]
+    # a group of its own starts with a word, not with a mark OCR read as letters ("Tt"),
+    # and has amounts of its own (a %DV column beside the amounts has none)
+    rights = [[w.text for w in ln if w.x0 > gutter.x] for ln in lines]
+    starts = [r[0] for r in rights if r]
     named = sum(sum(c.isalpha() for c in t) >= MIN_NAME_LETTERS for t in starts)
-    return named >= SETTINGS.group_names * len(starts)
+    amounts = sum(bool(_AMOUNT_IN_TEXT.search(" ".join(r))) for r in rights)
+    return named >= SETTINGS.group_names * len(starts) and amounts >= MIN_GROUP_AMOUNTS
 
 
 def crossed(words: Sequence[OcrWord], gutter: Gutter) -> bool:
