@@ -38,6 +38,7 @@ from PIL import Image
 from pipeline.panel import SETTINGS, column_gutters, group_lines
 from pipeline.panel.text import _AMOUNT_IN_TEXT
 from pipeline.records import Word
+from pipeline.sources.ocr_glyphs import page_ink
 from pipeline.sources.ocr_words import OcrWord
 
 #: A gutter between column groups is at least this many body text heights wide...
@@ -247,7 +248,7 @@ def read_by_groups(
     """The words of a prepared page `image` (black ink on white) whose first reading
     is `found`: read again with `ocr` group by group when the page holds column
     groups side by side that the first reading merged, else `found` as it is."""
-    ink = np.asarray(image.convert("L")) < 128
+    ink = page_ink(image)
     gutters = [
         g for g in find_gutters(ink, text_px) if crossed(found, g) and confirmed(found, g)
     ]
