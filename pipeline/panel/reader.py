@@ -30,6 +30,7 @@ from pipeline.panel.rows import (
     _group_entries,
     _read_line,
     _split_members,
+    member_amount,
     split_name,
 )
 from pipeline.panel.settings import _END_GAP, _S
@@ -348,6 +349,10 @@ class _Reader:
                 members = _split_members(entry.name_text)
             for member in members:
                 line_no += 1
+                own = None  # a member's amount in parentheses: "Caffeine Anhydrous (300mg)"
+                if len(members) > 1 and first is None:
+                    member, printed = member_amount(member)
+                    own = _parse_cell(printed, 0.0) if printed else None
                 m_name, m_form, m_marker = (
                     (name, form, marker) if len(members) == 1 else split_name(member)
                 )
@@ -356,7 +361,7 @@ class _Reader:
                     label_index,
                     line_no,
                     name=m_name,
-                    amount=first,
+                    amount=own[0] if own else first,
                     dv=dv if len(members) == 1 else m_marker,
                     form=m_form,
                     parent=parent,
