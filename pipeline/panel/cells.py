@@ -173,6 +173,8 @@ def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
     columns = []
     for g in groups:
         text = " ".join(w.text for w in g)
+        if not any(c.isalnum() or c == "%" for c in text):
+            continue  # a speck or a rule's remains read as "=" or "«": no heading
         low = text.lower().replace(" ", "")
         kind = "dv" if ("%" in low or "dailyvalue" in low or low == "dv") else "amount"
         columns.append(_Column(kind, min(w.x0 for w in g), max(w.x1 for w in g), text))
@@ -265,7 +267,7 @@ def column_gutters(
 ) -> list[float]:
     """The x of each gutter that parts a panel's rows into column groups: an x gap
     (`group_gutter` text heights) or a vertical rule (x in `rules`) crossed by no word
-    of the rows, with words on both sides on enough lines, the lines right of it
+    of the rows, with words on each side on enough lines, the lines right of it
     starting with a name (not a value), and amounts left of it."""
     words = [w for ln in lines for w in ln]
     if len(lines) < 2 or not words:
@@ -282,7 +284,7 @@ def column_gutters(
     out: list[float] = []
     for g in sorted(set(gaps)):
         lo = out[-1] if out else -1e9
-        both = starts_name = right_lines = 0
+        starts_name = right_lines = 0
         lefts: list[list[Word]] = []
         for ln in lines:
             left = [w for w in ln if lo < w.x0 and w.x1 < g]
@@ -290,11 +292,12 @@ def column_gutters(
             if right:
                 right_lines += 1
                 starts_name += not _VALUE_START_RE.match(right[0].text)
-            both += bool(left and right)
             if left:
                 lefts.append(left)
+        # each side on enough lines (the two groups' rows need not be level: OCR'd
+        # groups whose names wrap on one side only give lines with one side alone)
         if (
-            both >= settings.group_min_lines * len(lines)
+            min(len(lefts), right_lines) >= settings.group_min_lines * len(lines)
             and right_lines
             and starts_name >= settings.group_names * right_lines
             and any(_trailing_amount_start(left) is not None for left in lefts)
