@@ -99,7 +99,9 @@ def write_side_groups(path: Path) -> Path:
     foot = _font(BODY - 4)
     draw.text((right_x, right_end), "† Daily Value not established.", font=foot, fill=0)
     draw.text(
-        (right_x, right_end + BODY), "* Percent Daily Values are based on a 2,000", font=foot,
+        (right_x, right_end + BODY),
+        "* Percent Daily Values are based on a 2,000",
+        font=foot,
         fill=0,
     )
     y = max(left_end, right_end + 2 * BODY) + 14

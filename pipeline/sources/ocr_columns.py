@@ -29,6 +29,7 @@ Tesseract line on both sides) is read again: a page read cleanly is OCR'd once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -105,10 +106,10 @@ def find_gutters(ink: np.ndarray, text_px: float) -> list[Gutter]:
     width = max(2, round(GUTTER_TEXT * text_px))
     if n < need or w < 3 * width:
         return []
-    filled = ink[: n * strip].reshape(n, strip, w).any(axis=1)  # ink per strip and column
+    filled = np.asarray(ink[: n * strip].reshape(n, strip, w).any(axis=1))  # ink a strip, column
     # columns empty over `need` strips from each strip down (a sliding window)
     counts = np.vstack([np.zeros((1, w), dtype=np.int32), np.cumsum(filled, axis=0)])
-    window = (counts[need:] - counts[:-need]) == 0
+    window: np.ndarray = (counts[need:] - counts[:-need]) == 0
     chains: list[list[int]] = []  # [first strip, last strip, x0, x1]
     for s in range(window.shape[0]):
         rows = filled[s : s + need].any(axis=0)
@@ -197,7 +198,7 @@ def layout(ink: np.ndarray, gutters: Sequence[Gutter], text_px: float) -> list[P
     xs.sort()
     rects = [(0, 0, w, top)]
     edges = [0, *xs, w]
-    rects += [(a, top, b, bottom) for a, b in zip(edges, edges[1:], strict=False)]
+    rects += [(a, top, b, bottom) for a, b in itertools.pairwise(edges)]
     rects.append((0, bottom, w, h))
     gap = round(PART_GAP_TEXT * text_px)
     parts: list[Part] = []
@@ -249,9 +250,7 @@ def read_by_groups(
     is `found`: read again with `ocr` group by group when the page holds column
     groups side by side that the first reading merged, else `found` as it is."""
     ink = page_ink(image)
-    gutters = [
-        g for g in find_gutters(ink, text_px) if crossed(found, g) and confirmed(found, g)
-    ]
+    gutters = [g for g in find_gutters(ink, text_px) if crossed(found, g) and confirmed(found, g)]
     if not gutters:
         return found
     parts = layout(ink, gutters, text_px)

@@ -64,6 +64,4 @@ def dropped_glyph(ink: np.ndarray, word: OcrWord) -> bool:
 def mark_dropped(ink: np.ndarray, words: Sequence[OcrWord]) -> list[OcrWord]:
     """`words` with the confidence of each amount word OCR dropped a glyph from set to 0
     (so the panel reader reports its amount as unreadable, never takes it)."""
-    return [
-        dataclasses.replace(w, confidence=0.0) if dropped_glyph(ink, w) else w for w in words
-    ]
+    return [dataclasses.replace(w, confidence=0.0) if dropped_glyph(ink, w) else w for w in words]
