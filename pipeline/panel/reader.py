@@ -24,6 +24,7 @@ from pipeline.panel.cells import (
 )
 from pipeline.panel.geometry import Box, _height, _Line, drop_leaders, group_lines, page_blocks
 from pipeline.panel.grammar import _HAS_DIGIT, _SERVING_SIZE_RE, _SERVINGS_PER_RE, _STATEMENT_RE
+from pipeline.panel.ocr_doubts import ocr_doubt
 from pipeline.panel.rows import (
     _INLINE_BLEND_RE,
     _assign_parents,
@@ -341,6 +342,12 @@ class _Reader:
             ):
                 bad = f"{first.amount} {first.unit or ''}".strip()
                 bad += " (decimal commas elsewhere on the panel: 1,250 could be 1.25 or 1250)"
+                first = None
+            doubt = None
+            if bad is None and first is not None and first.amount and "ocr" in self.source_format:
+                doubt = ocr_doubt(first.amount, first.unit, name)
+            if doubt is not None and first is not None:
+                bad = f"{first.amount} {first.unit or ''}".strip() + f" ({doubt})"
                 first = None
             members = [name]
             if (flat or (parent is not None and first is None and second is None)) and (
