@@ -100,8 +100,8 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     connected dark areas of the image (a dark background, a heading bar, a dark panel)
     together with the small light areas they enclose (their letters). Large light areas
     a dark area encloses (a white panel inside a black frame) are light ground; a solid
-    bar or a rule that encloses nothing (`_enclosing`) and a thin rule that letters
-    touch stay as they are (dark ink, dropped later by shape)."""
+    bar or a rule that encloses nothing (`_enclosing`: no letters printed in it) stays as
+    it is (dark ink, dropped later by shape)."""
     h, w = arr.shape
     level = otsu_threshold(arr.astype(np.uint8))
     dark = arr < level
@@ -114,13 +114,11 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     big = np.zeros(n + 1, dtype=bool)
     for i, sl in enumerate(slices, start=1):
         bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        # a ground: a large dark area, long one way (a heading bar is wide, not tall),
-        # and thick for its length (a thin rule that letters touch is tall in its box)
+        # a ground: a large dark area, long one way (a heading bar is wide, not tall)
         big[i] = (
             areas[i] >= 0.004 * h * w
             and max(bh, bw) >= 2 * min_side
             and min(bh, bw) >= 0.25 * min_side
-            and areas[i] / max(bh, bw) >= 0.25 * min_side
         )
     ground = big[labels]
     if not ground.any():

@@ -10,6 +10,7 @@ from PIL import Image
 from pipeline.panel import column_gutters
 from pipeline.panel.cells import _header_columns
 from pipeline.panel.geometry import _Line
+from pipeline.panel.ocr_doubts import ocr_doubt
 from pipeline.panel.rows import member_amount
 from pipeline.panel.text import _before_values, beside_group
 from pipeline.records import Word
@@ -24,6 +25,7 @@ from pipeline.sources.ocr_columns import (
     place,
 )
 from pipeline.sources.ocr_glyphs import dropped_glyph, glyph_count, mark_dropped, read_chars
+from pipeline.sources.ocr_prep import _enclosing
 from pipeline.sources.ocr_words import OcrWord, _box_words, ocr_words_to_words
 
 # --- gutters in pixels ---------------------------------------------------------------
@@ -221,3 +223,26 @@ def test_a_member_amount_in_parentheses() -> None:
     assert member_amount("Green Tea (leaf) (50 mg)") == ("Green Tea (leaf)", "50 mg")
     assert member_amount("Zinc (as zinc citrate)") == ("Zinc (as zinc citrate)", None)
     assert member_amount("Boron (1.5 mg) extra") == ("Boron (1.5 mg) extra", None)
+
+
+def test_only_dark_areas_that_enclose_something_are_a_dark_ground() -> None:
+    ground = np.zeros((40, 60), dtype=bool)
+    ground[2:8, 2:58] = True  # a solid bar: encloses nothing
+    ground[12:38, 2:58] = True  # a dark panel with a light letter in it
+    ground[20:26, 20:24] = False  # the letter: 24 light pixels
+    kept = _enclosing(ground, 20.0)
+    assert not kept[2:8].any()
+    assert kept[12:38].sum() == ground[12:38].sum()
+    assert not _enclosing(ground, 25.0).any()  # a letter too small to count: a speck
+
+
+def test_ocr_doubts_a_point_before_three_digits_and_a_bare_number() -> None:
+    assert ocr_doubt("5.000", "mcg", "Biotin") == (
+        "a point where a thousands comma may be: 5.000 could be 5,000"
+    )
+    assert ocr_doubt("0.125", "mg", "Copper") is None
+    assert ocr_doubt("29", None, "Sugars") == (
+        "no unit: OCR may have read the unit as a digit ('2g' as '29')"
+    )
+    assert ocr_doubt("15", None, "Calories") is None
+    assert ocr_doubt("2", "g", "Sugars") is None
