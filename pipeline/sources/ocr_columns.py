@@ -15,9 +15,10 @@ parts them with `pipeline.panel.column_gutters`, as it does there).
    with ink on both sides (any gap between a panel's name and amount columns is one
    too: step 2 tells them apart).
 2. `confirmed` (words of the first reading): the panel reader's own rule for column
-   groups (`column_gutters`): no word of the band crosses the gutter, the lines right
-   of it start with a name, not a value, and amounts stand left of it. Words read
-   with less than `MIN_WORD_CONFIDENCE` are specks, not words, and do not count.
+   groups (`parts_groups`, as `column_gutters` applies it): no word of the band crosses
+   the gutter, the lines right of it start with a name, not a value, and amounts
+   stand left of it; besides, the group right of it starts its lines with words of
+   `MIN_NAME_LETTERS` letters and has amounts of its own. Words read with less than `MIN_WORD_CONFIDENCE` are specks, not words, and do not count.
 3. `layout` and `compose`: the page cut into a part above the band, one part per group
    in the band, and a part below (each cut at the emptiest row near the band's edge),
    stacked one under another with white between them (one Tesseract call reads them
@@ -36,7 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from pipeline.panel import SETTINGS, column_gutters, group_lines
+from pipeline.panel import SETTINGS, group_lines
+from pipeline.panel.cells import parts_groups
 from pipeline.panel.text import _AMOUNT_IN_TEXT
 from pipeline.records import Word
 from pipeline.sources.ocr_glyphs import page_ink
@@ -144,11 +146,10 @@ def _band_words(words: Sequence[OcrWord], gutter: Gutter) -> list[Word]:
 
 def confirmed(words: Sequence[OcrWord], gutter: Gutter) -> bool:
     """Whether the first reading's `words` (page pixels) show `gutter` parting two
-    column groups: the panel reader's rule (`column_gutters`) over the words of its rows."""
+    column groups: the panel reader's rule (`parts_groups`) over the words of its rows."""
     band = _band_words(words, gutter)
     lines = group_lines(band)
-    found = column_gutters(lines, [gutter.x])
-    if not any(gutter.x0 - 1 <= x <= gutter.x1 + 1 for x in found):
+    if any(w.x0 < gutter.x < w.x1 for w in band) or not parts_groups(lines, gutter.x):
         return False
     # a group of its own starts with a word, not with a mark OCR read as letters ("Tt"),
     # and has amounts of its own (a %DV column beside the amounts has none)
