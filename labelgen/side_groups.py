@@ -16,8 +16,10 @@ from PIL import Image, ImageDraw
 
 from labelgen.image_styles import _font
 
-#: (name, second line or "", amount, unit, %DV, indent) of the left group, top to bottom.
-LEFT: tuple[tuple[str, str, str, str, str, int], ...] = (
+Row = tuple[str, str, str, str, str, int]
+#: (name, second line or "", amount, unit, %DV, indent) of each row; the left group's rows
+#: first, then from `RIGHT_FROM` on the right group's, each top to bottom.
+ROWS: tuple[Row, ...] = (
     ("Total Fat", "", "0", "g", "0%", 0),
     ("Saturated Fat", "", "0", "g", "0%", 1),
     ("Cholesterol", "", "0", "mg", "0%", 0),
@@ -28,9 +30,7 @@ LEFT: tuple[tuple[str, str, str, str, str, int], ...] = (
     ("Maca Root Powder", "(Lepidium meyenii)", "100", "mg", "†", 0),
     ("Horny Goat Weed", "(Epimedium sagittatum)", "83", "mg", "†", 0),
     ("Cordyceps Mycelium Powder", "(Cordyceps sinensis)", "75", "mg", "†", 0),
-)
-#: The right group, the same way.
-RIGHT: tuple[tuple[str, str, str, str, str, int], ...] = (
+    # the right group
     ("Vitamin D3 (as Cholecalciferol)", "", "25", "mcg", "125%", 0),
     ("Maitake Mushroom Powder", "(Grifola frondosa)", "58", "mg", "†", 0),
     ("Zinc (as Zinc Glycinate)", "", "50", "mg", "455%", 0),
@@ -41,10 +41,12 @@ RIGHT: tuple[tuple[str, str, str, str, str, int], ...] = (
     ("Vitamin K2 (as Menaquinone-7)", "", "90", "mcg", "75%", 0),
     ("Tribulus Terrestris", "", "3", "mg", "†", 0),
 )
+RIGHT_FROM = 10
+LEFT, RIGHT = ROWS[:RIGHT_FROM], ROWS[RIGHT_FROM:]
 #: What the image prints: (the row's name before any parenthesis, amount, unit), the left
 #: group then the right group, each top to bottom.
 SIDE_GROUP_ROWS: tuple[tuple[str, str, str], ...] = tuple(
-    (name.split(" (")[0], amount, unit) for name, _s, amount, unit, _dv, _i in (*LEFT, *RIGHT)
+    (name.split(" (")[0], amount, unit) for name, _s, amount, unit, _dv, _i in ROWS
 )
 
 #: Body text size (px) and the widths of the drawing.
@@ -54,9 +56,7 @@ GUTTER = 24  # the white between the groups
 MARGIN = 12
 
 
-def _group(
-    draw: ImageDraw.ImageDraw, x: int, y: int, rows: tuple[tuple[str, str, str, str, str, int], ...]
-) -> int:
+def _group(draw: ImageDraw.ImageDraw, x: int, y: int, rows: tuple[Row, ...]) -> int:
     """One column group from (x, y): its heading and rows; returns the y below it."""
     body, bold, small = _font(BODY), _font(BODY, bold=True), _font(BODY - 4)
     amount_right, dv_right = x + GROUP - 56, x + GROUP
