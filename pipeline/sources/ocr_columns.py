@@ -18,7 +18,8 @@ parts them with `pipeline.panel.column_gutters`, as it does there).
    groups (`parts_groups`, as `column_gutters` applies it): no word of the band crosses
    the gutter, the lines right of it start with a name, not a value, and amounts
    stand left of it; besides, the group right of it starts its lines with words of
-   `MIN_NAME_LETTERS` letters and has amounts of its own. Words read with less than `MIN_WORD_CONFIDENCE` are specks, not words, and do not count.
+   `MIN_NAME_LETTERS` letters and has amounts of its own. Words read with less than
+   `MIN_WORD_CONFIDENCE` are specks, not words, and do not count.
 3. `layout` and `compose`: the page cut into a part above the band, one part per group
    in the band, and a part below (each cut at the emptiest row near the band's edge),
    stacked one under another with white between them (one Tesseract call reads them
