@@ -26,7 +26,8 @@ _WITH_FAT = re.compile(
 )
 _OIL_CARRIER = re.compile(
     r"\b(olive|sunflower|safflower|mct|coconut|soybean|flaxseed|fish|rice bran|medium[- ]chain"
-    r"[\w ]*?) oil\b(?! powder)",  # "Coconut Oil powder" in a lozenge is not an oil carrier
+    r"[\w ]*?) oil\b(?! powder)"  # "Coconut Oil powder" in a lozenge is not an oil carrier
+    r"|\bmedium[- ]chain triglycerides?\b(?! powder)",  # MCT oil by its chemical name
     re.IGNORECASE,
 )
 

@@ -173,6 +173,8 @@ def _header_columns(lines: Sequence[_Line]) -> list[_Column]:
     columns = []
     for g in groups:
         text = " ".join(w.text for w in g)
+        if not any(c.isalnum() or c == "%" for c in text):
+            continue  # a speck or a rule's remains read as "=" or "«": no heading
         low = text.lower().replace(" ", "")
         kind = "dv" if ("%" in low or "dailyvalue" in low or low == "dv") else "amount"
         columns.append(_Column(kind, min(w.x0 for w in g), max(w.x1 for w in g), text))
@@ -265,7 +267,7 @@ def column_gutters(
 ) -> list[float]:
     """The x of each gutter that parts a panel's rows into column groups: an x gap
     (`group_gutter` text heights) or a vertical rule (x in `rules`) crossed by no word
-    of the rows, with words on both sides on enough lines, the lines right of it
+    of the rows, with words on each side on enough lines, the lines right of it
     starting with a name (not a value), and amounts left of it."""
     words = [w for ln in lines for w in ln]
     if len(lines) < 2 or not words:
@@ -281,26 +283,39 @@ def column_gutters(
     gaps += [x for x in rules if not any(x0 < x < x1 for x0, x1 in spans)]
     out: list[float] = []
     for g in sorted(set(gaps)):
-        lo = out[-1] if out else -1e9
-        both = starts_name = right_lines = 0
-        lefts: list[list[Word]] = []
-        for ln in lines:
-            left = [w for w in ln if lo < w.x0 and w.x1 < g]
-            right = [w for w in ln if w.x0 > g]
-            if right:
-                right_lines += 1
-                starts_name += not _VALUE_START_RE.match(right[0].text)
-            both += bool(left and right)
-            if left:
-                lefts.append(left)
-        if (
-            both >= settings.group_min_lines * len(lines)
-            and right_lines
-            and starts_name >= settings.group_names * right_lines
-            and any(_trailing_amount_start(left) is not None for left in lefts)
-        ):
+        if parts_groups(lines, g, out[-1] if out else -1e9, settings):
             out.append(g)
     return out
+
+
+def parts_groups(
+    lines: Sequence[Sequence[Word]],
+    g: float,
+    lo: float = -1e9,
+    settings: ReaderSettings = SETTINGS,
+) -> bool:
+    """Whether the gutter at x `g` (with the group before it starting at `lo`) parts
+    `lines` into two column groups: words on each side on enough lines, the lines right
+    of it starting with a name (not a value), and amounts left of it. (That no word
+    crosses it is the caller's to check.)"""
+    starts_name = right_lines = 0
+    lefts: list[list[Word]] = []
+    for ln in lines:
+        left = [w for w in ln if lo < w.x0 and w.x1 < g]
+        right = [w for w in ln if w.x0 > g]
+        if right:
+            right_lines += 1
+            starts_name += not _VALUE_START_RE.match(right[0].text)
+        if left:
+            lefts.append(left)
+    # each side on enough lines (the two groups' rows need not be level: OCR'd
+    # groups whose names wrap on one side only give lines with one side alone)
+    return bool(
+        min(len(lefts), right_lines) >= settings.group_min_lines * len(lines)
+        and right_lines
+        and starts_name >= settings.group_names * right_lines
+        and any(_trailing_amount_start(left) is not None for left in lefts)
+    )
 
 
 def _split_line(line: _Line, lo: float, hi: float) -> _Line | None:

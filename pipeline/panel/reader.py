@@ -24,12 +24,14 @@ from pipeline.panel.cells import (
 )
 from pipeline.panel.geometry import Box, _height, _Line, drop_leaders, group_lines, page_blocks
 from pipeline.panel.grammar import _HAS_DIGIT, _SERVING_SIZE_RE, _SERVINGS_PER_RE, _STATEMENT_RE
+from pipeline.panel.ocr_doubts import ocr_doubt
 from pipeline.panel.rows import (
     _INLINE_BLEND_RE,
     _assign_parents,
     _group_entries,
     _read_line,
     _split_members,
+    member_amount,
     split_name,
 )
 from pipeline.panel.settings import _END_GAP, _S
@@ -44,6 +46,7 @@ from pipeline.panel.text import (
     _serving,
     _statements,
     _title,
+    beside_group,
 )
 from pipeline.records import Label, LabelRow, ReadIssue, Word, bbox_fields
 from pipeline.units import ambiguous_among_decimal_commas, shows_decimal_comma
@@ -165,6 +168,12 @@ class _Reader:
                 right = max(right, line.x1)
                 left = min(left, line.x0)  # under a centred heading
                 prev = line
+                pos += 1
+                continue
+            if _is_footnote(line) and beside_group(
+                line, nxt if nxt is not None and nxt.region == region else None, left
+            ):
+                panel.side_notes.append(line)  # under the right group; the left one goes on
                 pos += 1
                 continue
             if _STATEMENT_RE.match(text) or _is_footnote(line):
@@ -334,6 +343,12 @@ class _Reader:
                 bad = f"{first.amount} {first.unit or ''}".strip()
                 bad += " (decimal commas elsewhere on the panel: 1,250 could be 1.25 or 1250)"
                 first = None
+            doubt = None
+            if bad is None and first is not None and first.amount and "ocr" in self.source_format:
+                doubt = ocr_doubt(first.amount, first.unit, name)
+            if doubt is not None and first is not None:
+                bad = f"{first.amount} {first.unit or ''}".strip() + f" ({doubt})"
+                first = None
             members = [name]
             if (flat or (parent is not None and first is None and second is None)) and (
                 "," in name and form is None
@@ -341,6 +356,10 @@ class _Reader:
                 members = _split_members(entry.name_text)
             for member in members:
                 line_no += 1
+                own = None  # a member's amount in parentheses: "Caffeine Anhydrous (300mg)"
+                if len(members) > 1 and first is None:
+                    member, printed = member_amount(member)
+                    own = _parse_cell(printed, 0.0) if printed else None
                 m_name, m_form, m_marker = (
                     (name, form, marker) if len(members) == 1 else split_name(member)
                 )
@@ -349,7 +368,7 @@ class _Reader:
                     label_index,
                     line_no,
                     name=m_name,
-                    amount=first,
+                    amount=own[0] if own else first,
                     dv=dv if len(members) == 1 else m_marker,
                     form=m_form,
                     parent=parent,
@@ -491,7 +510,9 @@ class _Reader:
                     "other_ingredients": " ".join(statements["other"]),
                     "directions": " ".join(statements["directions"]),
                     "warnings": " ".join(statements["warnings"]),
-                    "footnotes": _footnotes(tail),
+                    "footnotes": " ".join(
+                        t for t in (*(n.text for n in panel.side_notes), _footnotes(tail)) if t
+                    ),
                 }
             )
 

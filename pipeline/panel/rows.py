@@ -97,6 +97,21 @@ def _split_members(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+#: A blend member that prints its own amount in parentheses after its name, in running
+#: text: "Caffeine Anhydrous (300mg)".
+_MEMBER_AMOUNT_RE = re.compile(
+    rf"^(?P<name>.*?[A-Za-z0-9)\]])\s*\(\s*(?P<amount>(?:<\s*)?(?:{_NUM})\s*(?:{_UNIT}))\s*\)$",
+    re.IGNORECASE,
+)
+
+
+def member_amount(member: str) -> tuple[str, str | None]:
+    """A blend member as (its name, the amount it prints in parentheses after its name or
+    None): "Caffeine Anhydrous (300mg)" -> ("Caffeine Anhydrous", "300mg")."""
+    m = _MEMBER_AMOUNT_RE.match(member.strip())
+    return (m.group("name"), m.group("amount")) if m else (member, None)
+
+
 _INLINE_BLEND_RE = re.compile(
     rf"^(?P<name>[^:]*?[A-Za-z)][^:]*?)\s+"
     rf"(?P<amount>(?:<\s*)?(?:{_NUM})\s*(?:{_UNIT}))\s*:\s*(?P<members>.+)$",

@@ -23,6 +23,7 @@ from pipeline.panel.grammar import (
     _WARNING_PREFIX_RE,
 )
 from pipeline.panel.settings import _S, _TITLE_RATIO
+from pipeline.records import Word
 
 # --- the reader -------------------------------------------------------------------
 
@@ -37,6 +38,7 @@ class _Panel:
     pages: list[int] = field(default_factory=list)
     headers: list[_Line] = field(default_factory=list)  # column heading lines (in `pre`)
     cut_at: _Line | None = None  # a panel-like line that ended the panel by running past it
+    side_notes: list[_Line] = field(default_factory=list)  # footnotes under one column group
 
 
 _AMOUNT_IN_TEXT = re.compile(rf"(?:{_NUM})\s*(?:{_BASE_UNIT})\b")
@@ -78,6 +80,16 @@ def _is_footnote(line: _Line) -> bool:
     return bool(_FOOTNOTE_RE.search(text))
 
 
+def beside_group(line: _Line, nxt: _Line | None, left: float) -> bool:
+    """Whether a footnote `line` stands under a column group on the right while the
+    group on the left goes on beside it (`nxt`, the next line, starts at the panel's
+    `left` edge and ends before the footnote starts): it ends that group, not the panel."""
+    if nxt is None or _STATEMENT_RE.match(nxt.text) or _is_footnote(nxt):
+        return False
+    tol = _S.panel_edge * line.height
+    return line.x0 > left + tol and abs(nxt.x0 - left) <= tol and nxt.x1 < line.x0
+
+
 def _footnotes(tail: list[_Line]) -> str:
     """The panel's footnotes: the lines after it, from its first footnote line up to the
     first statement ("Other ingredients: ...")."""
@@ -90,14 +102,25 @@ def _footnotes(tail: list[_Line]) -> str:
     return re.sub(r"\s+", " ", " ".join(kept)).strip()
 
 
+def _before_values(words: list[Word], value_left: float | None) -> list[Word]:
+    """The words of a serving line before the value columns: up to the first word that
+    reaches past `value_left` after a cell gap (running text set tight, "2 Gummies (6g)",
+    stays whole even where it runs over the column's edge); all of them when none does."""
+    if value_left is None:
+        return words
+    for i in range(1, len(words)):
+        w = words[i]
+        if w.x1 > value_left and w.x0 - words[i - 1].x1 >= _S.cell_gap * (w.bottom - w.top):
+            return words[:i]
+    return words
+
+
 def _serving(panel: _Panel, layout: _Layout) -> tuple[str | None, str | None]:
     """(serving size, servings per container) from the panel's preamble."""
     serving_size = None
     servings = None
     for line in panel.pre:
-        value_words = line.words
-        if layout.value_left is not None:
-            value_words = [w for w in line.words if w.x1 <= layout.value_left] or line.words
+        value_words = _before_values(line.words, layout.value_left)
         text = " ".join(w.text for w in value_words)
         if _SERVING_SIZE_RE.match(line.text) and (
             not _SERVING_SIZE_RE.match(text) or _SERVINGS_PER_RE.search(line.text)

@@ -61,6 +61,8 @@ from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.panel import words_to_labels
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
+from pipeline.sources.ocr_columns import read_by_groups
+from pipeline.sources.ocr_glyphs import mark_dropped, page_ink
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
 from pipeline.sources.ocr_pixels import remove_rules as remove_rules
@@ -172,6 +174,13 @@ def read_page(
     prepared = preprocess(gray, dpi, target)
     try:
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe)
+        found = read_by_groups(
+            prepared.image,
+            found,
+            target,
+            lambda image: run_tesseract(image, prepared.dpi, exe=exe),
+        )
+        found = mark_dropped(page_ink(prepared.image), found)
     finally:
         prepared.image.close()
     words, repairs = ocr_words_to_words(found, prepared.dpi, prepared.offset, page)

@@ -403,6 +403,18 @@ def _join_split_keywords(line: list[OcrWord]) -> list[OcrWord]:
     return out
 
 
+#: A word of at least this many letters or digits is text; shorter ones may be marks.
+BOX_WORD_CHARS = 3
+
+
+def _box_words(line: Sequence[OcrWord]) -> list[OcrWord]:
+    """The words whose ink sets a line's extent: those of BOX_WORD_CHARS letters or digits
+    or more when the line has any (a dagger printed taller than the text, read as "Tt",
+    or a speck does not make its line taller than its words), else all of them."""
+    text = [w for w in line if sum(c.isalnum() for c in w.text) >= BOX_WORD_CHARS]
+    return text or list(line)
+
+
 def ocr_words_to_words(
     found: Sequence[OcrWord], dpi: float, offset: tuple[float, float], page: int
 ) -> tuple[list[Word], dict[Word, str]]:
@@ -430,8 +442,8 @@ def ocr_words_to_words(
         # the line's extent: Tesseract's line box, clipped to its words' own ink where
         # the box is much taller (a speck or a rule's remains counted in the line)
         top, bottom = line[0].top, line[0].top + line[0].height
-        inks = [w.ink for w in line if w.ink is not None]
-        if inks and len(inks) == len(line):
+        inks = [w.ink for w in _box_words(line) if w.ink is not None]
+        if inks and len(inks) == len(_box_words(line)):
             ink_top, ink_bottom = min(i[0] for i in inks), max(i[1] for i in inks)
             if ink_bottom > ink_top and bottom - top > LINE_CLIP * (ink_bottom - ink_top):
                 top, bottom = max(top, ink_top), min(bottom, ink_bottom)

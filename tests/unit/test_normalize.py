@@ -420,8 +420,14 @@ def test_fat_guidance_real_dsld_11249() -> None:
             "MCT Oil, Gelatin",
             "oil carrier in the other ingredients: MCT Oil",
         ),
+        (
+            "",
+            "Water, vitamin D3, medium chain triglycerides (MCTs), curcumin.",
+            "oil carrier in the other ingredients: medium chain triglycerides",
+        ),
         # negatives
         ("Take 1 lozenge approximately 1 hour after meals.", "", None),  # real DSLD 6775
+        ("", "Maltodextrin, medium-chain triglyceride powder", None),
         ("Take one lozenge 30 - 60 minutes after meals or prior to bedtime.", "", None),
         ("Take with or without food.", "", None),
         ("Take with a glass of water.", "", None),
