@@ -63,6 +63,7 @@ from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 from pipeline.sources.ocr_locate import (
     PanelRegion,
+    below,
     heading_spans,
     holds,
     panel_region,
@@ -192,19 +193,21 @@ def _tesseract_words(
 
 def _region_of(
     gray: Image.Image, words: Sequence[Word], dpi: float, faint: bool
-) -> PanelRegion | None:
-    """The region (page pixels) of the one panel heading among `words`, when reading
-    it apart from the rest of the image is worth it (`ocr_locate`); else None."""
+) -> tuple[PanelRegion, PanelRegion] | None:
+    """The region (page pixels) of the one panel heading among `words` and the part of
+    it below the heading, when reading that apart from the rest of the image is worth
+    it (`ocr_locate`); else None."""
     heads = heading_spans(words)
     if len(heads) != 1:
         return None
     ink, _, dark, factor = page_masks(gray, faint)
     f = dpi / 72.0 * factor
-    head = tuple(v * f for v in heads[0])
-    region = panel_region(ink, dark, (head[0], head[1], head[2], head[3]))
+    x0, top, x1, bottom = (v * f for v in heads[0])
+    region = panel_region(ink, dark, (x0, top, x1, bottom))
     if not worth_reading_alone(region, ink.shape):
         return None
-    return scaled(region, 1.0 / factor, (gray.height, gray.width))
+    shape = (gray.height, gray.width)
+    return scaled(region, 1.0 / factor, shape), scaled(below(region, bottom), 1.0 / factor, shape)
 
 
 def read_page(
@@ -232,11 +235,14 @@ def read_page(
         again = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=True)
         if _headings(again[0]):
             (words, repairs, text_px), faint = again, True
-    region = _region_of(gray, words, dpi, faint)
-    if region is None:
+    located = _region_of(gray, words, dpi, faint)
+    if located is None:
         return PageRead(panel_words(words), repairs, text_px, gray.width)
-    # the panel read on its own, at the size of its own text, as one block of text
-    crop = gray.crop((region.x0, region.top, region.x1, region.bottom))
+    # the panel below its heading read on its own, at the size of its own text, as one
+    # block of text (a heading three times the size of the rows is left out: mode 6
+    # drops it); the heading and the rest of the image keep the first reading's words
+    region, body = located
+    crop = gray.crop((body.x0, body.top, body.x1, body.bottom))
     try:
         inside, fixed, inside_px = _tesseract_words(
             crop,
@@ -246,17 +252,33 @@ def read_page(
             target=target,
             faint=faint,
             psm=PANEL_PSM,
-            origin=(region.x0, region.top),
+            origin=(body.x0, body.top),
         )
     finally:
         crop.close()
-    if not _headings(inside):
-        return PageRead(panel_words(words), repairs, text_px, gray.width)
+    whole = PageRead(panel_words(words), repairs, text_px, gray.width)
+    if not inside:
+        return whole
     to_px = dpi / 72.0
-    rest = [w for w in words if not holds(region, w, to_px)]
-    kept = {w: n for w, n in repairs.items() if not holds(region, w, to_px)}
+    rest = [w for w in words if not holds(body, w, to_px)]
+    kept = {w: n for w, n in repairs.items() if not holds(body, w, to_px)}
     box = Box(region.x0 / to_px, region.top / to_px, region.x1 / to_px, region.bottom / to_px)
-    return PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, (box,))
+    alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, (box,))
+    # the panel read alone is kept when it reads more rows than the whole page did
+    return alone if _page_score(alone) > _page_score(whole) else whole
+
+
+def _page_score(done: PageRead) -> tuple[int, int]:
+    """`reading_score` of the panels one page reading gives on its own."""
+    labels, rows, issues = words_to_labels(
+        [done.words],
+        "",
+        fallback_name="",
+        source_format="image-ocr",
+        repairs=done.repairs,
+        graphics=[list(done.panels)],
+    )
+    return _rows_score(rows, issues) if labels else (0, 0)
 
 
 def page_words(
@@ -390,8 +412,12 @@ def reading_score(extraction: FileExtraction | None) -> tuple[int, int]:
     found, rows with an amount and its unit minus read issues)."""
     if extraction is None:
         return 0, 0
-    read = sum(r.amount_raw is not None and r.unit_raw is not None for r in extraction.rows)
-    return 1, read - len(extraction.issues)
+    return _rows_score(extraction.rows, extraction.issues)
+
+
+def _rows_score(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> tuple[int, int]:
+    read = sum(r.amount_raw is not None and r.unit_raw is not None for r in rows)
+    return 1, read - len(issues)
 
 
 def _read_frames(

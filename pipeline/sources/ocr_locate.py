@@ -89,7 +89,7 @@ def _wall_bottom(walls: np.ndarray, x: int, top: int) -> int:
     """How far down the wall in column `x` (give or take a pixel) runs from `top`,
     across gaps of a few pixels (a wall hidden behind a picture ends there)."""
     h, w = walls.shape
-    column: np.ndarray = walls[:, max(0, x - 1) : min(w, x + 2)].any(axis=1)
+    column = np.asarray(walls[:, max(0, x - 1) : min(w, x + 2)].any(axis=1))
     y, gap = top, 0
     last = top
     while y < h and gap <= 3:
@@ -139,7 +139,7 @@ def column_region(ink: np.ndarray, head: Head) -> PanelRegion:
     x0, top, x1, _ = (round(v) for v in head)
     head_h = max(1.0, head[3] - head[1])
     gutter = max(4, round(GUTTER_HEADINGS * head_h))
-    used: np.ndarray = ink[max(0, top) :, :].any(axis=0)
+    used = np.asarray(ink[max(0, top) :, :].any(axis=0))
 
     def reach(start: int, step: int) -> int:
         edge, gap, x = start, 0, start
@@ -168,6 +168,13 @@ def panel_region(ink: np.ndarray, dark: np.ndarray, head: Head) -> PanelRegion:
     `dark`, its dark-ground mask, both at one scale): its box where walls bound it,
     else its column (`column_region`)."""
     return boxed_region(ink, dark, head) or column_region(ink, head)
+
+
+def below(region: PanelRegion, y: float) -> PanelRegion:
+    """The part of `region` below the row `y` (the heading's bottom)."""
+    return PanelRegion(
+        region.x0, min(region.bottom, round(y) + 1), region.x1, region.bottom, region.boxed
+    )
 
 
 def worth_reading_alone(region: PanelRegion, shape: tuple[int, int]) -> bool:
