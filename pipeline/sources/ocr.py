@@ -58,7 +58,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
-from pipeline.panel import Box, words_to_labels
+from pipeline.panel import Box, panel_regions, words_to_labels
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 from pipeline.sources.ocr_locate import (
@@ -66,6 +66,7 @@ from pipeline.sources.ocr_locate import (
     below,
     heading_spans,
     holds,
+    level_with,
     panel_region,
     scaled,
     worth_reading_alone,
@@ -263,7 +264,15 @@ def read_page(
     rest = [w for w in words if not holds(body, w, to_px)]
     kept = {w: n for w, n in repairs.items() if not holds(body, w, to_px)}
     box = Box(region.x0 / to_px, region.top / to_px, region.x1 / to_px, region.bottom / to_px)
-    alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, (box,))
+    panels: tuple[Box, ...] = (box,)
+    if not panel_regions(rest + inside, panels):
+        # a region the panel reader does not take for the panel's box (a heading large
+        # for its panel): the words beside the panel's body are left out instead
+        rest = [w for w in rest if not level_with(body, w, to_px)]
+        panels = ()
+    left = set(rest)
+    kept = {w: n for w, n in kept.items() if w in left}
+    alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, panels)
     # the panel read alone is kept when it reads more rows than the whole page did
     return alone if _page_score(alone) > _page_score(whole) else whole
 

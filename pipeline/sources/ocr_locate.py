@@ -40,6 +40,8 @@ LOCATE_TEXT_PX = 13.0
 #: heights wide (a panel's own gaps, name to amount, are filled by its longer rows,
 #: rules and footnotes over the height of the column).
 GUTTER_HEADINGS = 2.0
+#: A heading set across at least this share of the image's width spans its panel.
+WIDE_HEADING = 0.4
 #: A wall of the panel's box: a vertical line at least this many heading heights tall.
 WALL_HEADINGS = 2.5
 #: The walls are looked for at most this many heading widths left and right of it.
@@ -163,11 +165,37 @@ def column_region(ink: np.ndarray, head: Head) -> PanelRegion:
     )
 
 
+def heading_column(head: Head, shape: tuple[int, int]) -> PanelRegion:
+    """The column under a heading as wide as the heading (a tenth of a heading height
+    more each side), from its top to the bottom of an image of `shape` (h, w)."""
+    h, w = shape
+    margin = 0.1 * (head[3] - head[1])
+    return PanelRegion(
+        max(0, round(head[0] - margin)),
+        max(0, round(head[1] - margin)),
+        min(w, round(head[2] + margin)),
+        h,
+        boxed=False,
+    )
+
+
 def panel_region(ink: np.ndarray, dark: np.ndarray, head: Head) -> PanelRegion:
     """The region of the panel headed by `head` (pixels of `ink`, the image's ink, and
     `dark`, its dark-ground mask, both at one scale): its box where walls bound it,
-    else its column (`column_region`)."""
-    return boxed_region(ink, dark, head) or column_region(ink, head)
+    else its column (`column_region`). Where that column is the whole picture (a
+    product photo or badges touch the panel's side) and the heading is set across at
+    least WIDE_HEADING of the image, the panel is taken to be as wide as its heading
+    (`heading_column`: a panel's heading is set across the panel)."""
+    boxed = boxed_region(ink, dark, head)
+    if boxed is not None:
+        return boxed
+    column = column_region(ink, head)
+    if (
+        not worth_reading_alone(column, ink.shape)
+        and head[2] - head[0] >= WIDE_HEADING * ink.shape[1]
+    ):
+        return heading_column(head, ink.shape)
+    return column
 
 
 def below(region: PanelRegion, y: float) -> PanelRegion:
@@ -218,3 +246,10 @@ def holds(region: PanelRegion, word: Word, to_px: float) -> bool:
     """Whether the centre of `word` (points; `to_px` pixels a point) is in `region`."""
     cx, cy = (word.x0 + word.x1) / 2 * to_px, (word.top + word.bottom) / 2 * to_px
     return region.x0 <= cx <= region.x1 and region.top <= cy <= region.bottom
+
+
+def level_with(region: PanelRegion, word: Word, to_px: float) -> bool:
+    """Whether the middle of `word` (points; `to_px` pixels a point) is level with
+    `region` (between its top and bottom), beside it or in it."""
+    cy = (word.top + word.bottom) / 2 * to_px
+    return region.top <= cy <= region.bottom
