@@ -273,12 +273,16 @@ def read_page(
     left = set(rest)
     kept = {w: n for w, n in kept.items() if w in left}
     alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, panels)
-    # the panel read alone is kept when it reads more rows than the whole page did
+    # the panel read alone is kept when it reads more (protocol rows, then rows) than
+    # the whole page did
     return alone if _page_score(alone) > _page_score(whole) else whole
 
 
-def _page_score(done: PageRead) -> tuple[int, int]:
-    """`reading_score` of the panels one page reading gives on its own."""
+def _page_score(done: PageRead) -> tuple[int, int, int]:
+    """How well one page reading went, on its own: (a panel was found, protocol
+    nutrients read with an amount and unit, `reading_score`'s rows read minus read
+    issues). A reading that reads more rows but loses a protocol amount (a column group
+    merged into the rows beside it) is the worse one."""
     labels, rows, issues = words_to_labels(
         [done.words],
         "",
@@ -287,7 +291,15 @@ def _page_score(done: PageRead) -> tuple[int, int]:
         repairs=done.repairs,
         graphics=[list(done.panels)],
     )
-    return _rows_score(rows, issues) if labels else (0, 0)
+    if not labels:
+        return 0, 0, 0
+    protocol = sum(
+        r.amount_raw is not None
+        and r.unit_raw is not None
+        and resolve(r.name_raw, r.form_raw).nutrient in PROTOCOL_NUTRIENTS
+        for r in rows
+    )
+    return 1, protocol, _rows_score(rows, issues)[1]
 
 
 def page_words(

@@ -1,25 +1,27 @@
-"""Find the Supplement Facts panel on a label image before reading it (no OCR engine here).
+"""Find the Supplement Facts panel on a label image, to read it on its own (no OCR here).
 
 A whole wrap or a product-page composite holds the panel as one part of the picture, its
-text often a third of the size of the directions beside it. Reading the whole picture
-at one scale with one page layout mixes the panel's lines with the text beside it and
-sizes the panel by the wrong text. So the reader (`pipeline.sources.ocr.read_page`)
-first reads the image at a small scale (`LOCATE_TEXT_PX`: large type such as the
-heading reads well there, and it costs a fraction of a full reading), finds the
-"Supplement Facts" heading in it, and then reads only the panel's region at the scale
-its own text needs (`panel_region`). The rest of the image (name, directions,
-warnings) keeps the words of the small-scale reading.
+text often a third of the size of the directions beside it. Read as one page, the
+panel's lines merge with the text beside them and the panel is sized by the wrong text.
+So the reader (`pipeline.sources.ocr.read_page`) takes the "Supplement Facts" heading
+from its reading of the whole image, finds the panel's region around it here, reads the
+region below the heading again on its own, at the size of the panel's own text, and
+keeps that reading when it reads more rows. The rest of the image (name, directions,
+warnings) keeps the words of the whole reading.
 
 Pure functions of pixels and boxes:
 
-- `panel_region`: the panel's region around its heading: the panel's box, whose walls
-  are vertical lines of ink or the edge of a differently coloured ground (a white panel
-  printed on a blue wrap) left and right of the heading; else the column of the page
-  the heading heads, parted from the rest by an empty gutter (`GUTTER_HEADINGS` heading
-  heights wide), from the heading down to the bottom of the image.
+- `panel_region`: the region around a heading: the panel's box (`boxed_region`), whose
+  walls are vertical lines of ink or the edge of a differently coloured ground (a white
+  panel printed on a blue wrap) left and right of the heading; else the column of the
+  image the heading heads (`column_region`), parted from the rest by an empty gutter
+  (`GUTTER_HEADINGS` heading heights wide), down to the bottom of the image; else, when
+  that column is the whole picture and the heading is wide, a column as wide as the
+  heading (`heading_column`).
+- `worth_reading_alone`: a region of at most `MAX_REGION_SHARE` of the image.
 
-Faint print (a light grey or gold heading) is darkened before locating again when the
-first look finds no heading (`ocr_prep.stretch_contrast`).
+Faint print (a light grey or gold heading) is darkened when the first reading finds no
+heading (`ocr_prep.stretch_contrast`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ from pipeline.records import Word
 from pipeline.sources.ocr_pixels import _runs
 from pipeline.sources.ocr_words import _headings
 
-#: Body text size (median letter height, pixels) of the locating reading: about half the
-#: size OCR reads panel rows best at; a heading (twice the body text or more) reads well.
-LOCATE_TEXT_PX = 13.0
 #: A gutter parting the panel's column from other text is at least this many heading
 #: heights wide (a panel's own gaps, name to amount, are filled by its longer rows,
 #: rules and footnotes over the height of the column).
