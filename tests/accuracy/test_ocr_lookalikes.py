@@ -41,6 +41,9 @@ def test_each_lookalike_reads_every_protocol_field(tmp_path: Path, kind: str) ->
 def test_the_boxed_wrap_reads_its_panel_rows_and_the_directions_beside_it(
     tmp_path: Path,
 ) -> None:
+    """The panel in its small box is read alone; the wrap's directions column beside it
+    is kept for the label's statements (only the first line of that statement joins it:
+    the lines it wraps onto are read as lines of their own)."""
     _, _, ex = _read(tmp_path, "boxed-wrap", "sample-bone-matrix")
     assert [(r.name_raw, r.amount_raw, r.unit_raw) for r in ex.rows] == [  # type: ignore[attr-defined]
         ("Vitamin D3", "25", "mcg"),
@@ -50,4 +53,4 @@ def test_the_boxed_wrap_reads_its_panel_rows_and_the_directions_beside_it(
     ]
     label = ex.labels[0]  # type: ignore[attr-defined]
     assert label.serving_size == "2 Capsules"
-    assert "capsule daily with food" in label.directions
+    assert label.directions == "As a dietary Take 2 capsules daily with a meal that contains fat."
