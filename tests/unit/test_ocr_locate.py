@@ -6,19 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.records import Word
-from pipeline.sources.ocr_locate import (
-    PanelRegion,
-    below,
-    boxed_region,
-    column_region,
-    heading_column,
-    heading_spans,
-    holds,
-    level_with,
-    panel_region,
-    scaled,
-    worth_reading_alone,
-)
+from pipeline.sources import ocr_locate as loc
+from pipeline.sources.ocr_locate import PanelRegion
 from pipeline.sources.ocr_prep import stretch_contrast
 
 HEAD = (60.0, 30.0, 200.0, 45.0)  # x0, top, x1, bottom: a heading 15 px high
@@ -48,8 +37,8 @@ def boxed_panel() -> np.ndarray:
 def test_a_boxed_panel_is_the_inside_of_its_box() -> None:
     ink = boxed_panel()
     dark = np.zeros_like(ink)
-    assert boxed_region(ink, dark, HEAD) == PanelRegion(51, 21, 250, 182, boxed=True)
-    assert panel_region(ink, dark, HEAD) == PanelRegion(51, 21, 250, 182, boxed=True)
+    assert loc.boxed_region(ink, dark, HEAD) == PanelRegion(51, 21, 250, 182, boxed=True)
+    assert loc.panel_region(ink, dark, HEAD) == PanelRegion(51, 21, 250, 182, boxed=True)
 
 
 def test_a_light_panel_on_a_dark_wrap_is_bounded_by_the_dark_ground() -> None:
@@ -58,7 +47,7 @@ def test_a_light_panel_on_a_dark_wrap_is_bounded_by_the_dark_ground() -> None:
     dark = np.zeros_like(ink)
     dark[:, :40] = dark[:, 260:] = True
     # no row of ink above the heading: the box's top is a heading height above it
-    assert boxed_region(ink, dark, HEAD) == PanelRegion(39, 15, 261, 200, boxed=True)
+    assert loc.boxed_region(ink, dark, HEAD) == PanelRegion(39, 15, 261, 200, boxed=True)
 
 
 def test_a_panel_without_a_box_is_its_column_up_to_the_gutter() -> None:
@@ -67,11 +56,11 @@ def test_a_panel_without_a_box_is_its_column_up_to_the_gutter() -> None:
     _heading(ink, 120, 20, 200, 35)
     _rows(ink, 120, 290, 45, 190)
     head = (120.0, 20.0, 200.0, 35.0)
-    assert boxed_region(ink, np.zeros_like(ink), head) is None
+    assert loc.boxed_region(ink, np.zeros_like(ink), head) is None
     # the 38 px gutter (2 heading heights: 30 px) ends the column; half a heading
     # height of margin (8 px); the column runs to the image's right edge and bottom
-    assert column_region(ink, head) == PanelRegion(112, 12, 300, 200, boxed=False)
-    assert panel_region(ink, np.zeros_like(ink), head) == PanelRegion(112, 12, 300, 200, False)
+    assert loc.column_region(ink, head) == PanelRegion(112, 12, 300, 200, boxed=False)
+    assert loc.panel_region(ink, np.zeros_like(ink), head) == PanelRegion(112, 12, 300, 200, False)
 
 
 def test_a_wide_heading_whose_column_is_the_whole_picture_gives_its_own_width() -> None:
@@ -80,20 +69,20 @@ def test_a_wide_heading_whose_column_is_the_whole_picture_gives_its_own_width() 
     _rows(ink, 20, 140, 50, 190)
     _rows(ink, 150, 296, 60, 190)  # a photo's edge right beside the panel
     head = (20.0, 10.0, 160.0, 40.0)
-    assert column_region(ink, head) == PanelRegion(5, 0, 300, 200, boxed=False)
-    assert panel_region(ink, np.zeros_like(ink), head) == PanelRegion(17, 7, 163, 200, False)
-    assert heading_column((100.0, 10.0, 300.0, 60.0), (400, 500)) == PanelRegion(
+    assert loc.column_region(ink, head) == PanelRegion(5, 0, 300, 200, boxed=False)
+    assert loc.panel_region(ink, np.zeros_like(ink), head) == PanelRegion(17, 7, 163, 200, False)
+    assert loc.heading_column((100.0, 10.0, 300.0, 60.0), (400, 500)) == PanelRegion(
         95, 5, 305, 400, boxed=False
     )
 
 
 def test_regions_below_the_heading_scaled_and_worth_reading_alone() -> None:
     region = PanelRegion(10, 20, 110, 220, boxed=True)
-    assert below(region, 40.4) == PanelRegion(10, 41, 110, 220, boxed=True)
+    assert loc.below(region, 40.4) == PanelRegion(10, 41, 110, 220, boxed=True)
     assert region.area == 20_000
-    assert worth_reading_alone(region, (300, 300))  # 22% of the image
-    assert not worth_reading_alone(region, (200, 120))  # 83%: it is the picture
-    assert scaled(region, 0.5, (100, 100)) == PanelRegion(5, 10, 55, 100, boxed=True)
+    assert loc.worth_reading_alone(region, (300, 300))  # 22% of the image
+    assert not loc.worth_reading_alone(region, (200, 120))  # 83%: it is the picture
+    assert loc.scaled(region, 0.5, (100, 100)) == PanelRegion(5, 10, 55, 100, boxed=True)
 
 
 def _word(text: str, x0: float, top: float, x1: float, bottom: float) -> Word:
@@ -107,18 +96,18 @@ def test_heading_spans_run_from_supplement_to_facts() -> None:
         _word("Facts", 86, 21, 120, 33),
         _word("Serving", 10, 40, 40, 46),
     ]
-    assert heading_spans(words) == [(10, 20, 120, 33)]
-    assert heading_spans(words[:2]) == []
+    assert loc.heading_spans(words) == [(10, 20, 120, 33)]
+    assert loc.heading_spans(words[:2]) == []
 
 
 def test_a_word_is_in_or_level_with_a_region_by_its_middle() -> None:
     region = PanelRegion(100, 100, 200, 300, boxed=True)
     # 2 px a point: the word's middle is at (150, 140) px, then (30, 140) px
-    assert holds(region, _word("Calcium", 70, 65, 80, 75), 2.0)
+    assert loc.holds(region, _word("Calcium", 70, 65, 80, 75), 2.0)
     outside = _word("Directions", 10, 65, 20, 75)
-    assert not holds(region, outside, 2.0)
-    assert level_with(region, outside, 2.0)
-    assert not level_with(region, _word("Name", 70, 10, 80, 20), 2.0)
+    assert not loc.holds(region, outside, 2.0)
+    assert loc.level_with(region, outside, 2.0)
+    assert not loc.level_with(region, _word("Name", 70, 10, 80, 20), 2.0)
 
 
 def test_faint_print_is_darkened_and_ordinary_print_and_noise_are_not() -> None:
