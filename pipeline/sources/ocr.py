@@ -219,13 +219,10 @@ def read_page(
     exe: str | None,
     engine: str,
     target: float = TARGET_TEXT_PX,
-    locate: bool = True,
 ) -> PageRead:
     """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here with its
     text scaled to `target` px, then the tesseract command `exe`; "rapidocr": the image as
-    it is, see ocr_rapid). With Tesseract: a page with text but no heading is read again
-    with faint print darkened; with `locate`, the panel found around its heading
-    (`ocr_locate`) is read again on its own, and that reading kept when it reads more."""
+    it is, see ocr_rapid)."""
     if engine == "rapidocr":
         measured = analyse(gray)
         words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
@@ -239,7 +236,7 @@ def read_page(
         again = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=True)
         if _headings(again[0]):
             (words, repairs, text_px), faint = again, True
-    located = _region_of(gray, words, dpi, faint) if locate else None
+    located = _region_of(gray, words, dpi, faint)
     if located is None:
         return PageRead(panel_words(words), repairs, text_px, gray.width)
     # the panel below its heading read on its own, at the size of its own text, as one
@@ -459,17 +456,7 @@ def _read_frames(
         if missing is not None:
             raise NeedsOcr(missing, source_file=source_file)
         try:
-            # the panel is read alone at the first text size only: the further sizes
-            # (RETRY_TEXT_PX) read the whole page, as many OCR calls as before
-            done = read_page(
-                gray,
-                dpi,
-                number,
-                exe=exe,
-                engine=engine,
-                target=target,
-                locate=target == TARGET_TEXT_PX,
-            )
+            done = read_page(gray, dpi, number, exe=exe, engine=engine, target=target)
         except LabelError as exc:
             exc.source_file = source_file
             raise
