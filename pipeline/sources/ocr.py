@@ -61,16 +61,7 @@ from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.panel import Box, panel_regions, words_to_labels
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
-from pipeline.sources.ocr_locate import (
-    PanelRegion,
-    below,
-    heading_spans,
-    holds,
-    level_with,
-    panel_region,
-    scaled,
-    worth_reading_alone,
-)
+from pipeline.sources.ocr_locate import holds, level_with, page_score, region_of, rows_score
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
 from pipeline.sources.ocr_pixels import remove_rules as remove_rules
@@ -80,7 +71,6 @@ from pipeline.sources.ocr_prep import (
     RETRY_TEXT_PX,
     TARGET_TEXT_PX,
     analyse,
-    page_masks,
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
@@ -192,25 +182,6 @@ def _tesseract_words(
     return words, repairs, prepared.text_px
 
 
-def _region_of(
-    gray: Image.Image, words: Sequence[Word], dpi: float, faint: bool
-) -> tuple[PanelRegion, PanelRegion] | None:
-    """The region (page pixels) of the one panel heading among `words` and the part of
-    it below the heading, when reading that apart from the rest of the image is worth
-    it (`ocr_locate`); else None."""
-    heads = heading_spans(words)
-    if len(heads) != 1:
-        return None
-    ink, _, dark, factor = page_masks(gray, faint)
-    f = dpi / 72.0 * factor
-    x0, top, x1, bottom = (v * f for v in heads[0])
-    region = panel_region(ink, dark, (x0, top, x1, bottom))
-    if not worth_reading_alone(region, ink.shape):
-        return None
-    shape = (gray.height, gray.width)
-    return scaled(region, 1.0 / factor, shape), scaled(below(region, bottom), 1.0 / factor, shape)
-
-
 def read_page(
     gray: Image.Image,
     dpi: float,
@@ -236,7 +207,7 @@ def read_page(
         again = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=True)
         if _headings(again[0]):
             (words, repairs, text_px), faint = again, True
-    located = _region_of(gray, words, dpi, faint)
+    located = region_of(gray, words, dpi, faint)
     if located is None:
         return PageRead(panel_words(words), repairs, text_px, gray.width)
     # the panel below its heading read on its own, at the size of its own text, as one
@@ -275,31 +246,11 @@ def read_page(
     alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, panels)
     # the panel read alone is kept when it reads more (protocol rows, then rows) than
     # the whole page did
-    return alone if _page_score(alone) > _page_score(whole) else whole
+    return alone if _score(alone) > _score(whole) else whole
 
 
-def _page_score(done: PageRead) -> tuple[int, int, int]:
-    """How well one page reading went, on its own: (a panel was found, protocol
-    nutrients read with an amount and unit, `reading_score`'s rows read minus read
-    issues). A reading that reads more rows but loses a protocol amount (a column group
-    merged into the rows beside it) is the worse one."""
-    labels, rows, issues = words_to_labels(
-        [done.words],
-        "",
-        fallback_name="",
-        source_format="image-ocr",
-        repairs=done.repairs,
-        graphics=[list(done.panels)],
-    )
-    if not labels:
-        return 0, 0, 0
-    protocol = sum(
-        r.amount_raw is not None
-        and r.unit_raw is not None
-        and resolve(r.name_raw, r.form_raw).nutrient in PROTOCOL_NUTRIENTS
-        for r in rows
-    )
-    return 1, protocol, _rows_score(rows, issues)[1]
+def _score(done: PageRead) -> tuple[int, int, int]:
+    return page_score(done.words, done.repairs, done.panels)
 
 
 def page_words(
@@ -433,12 +384,7 @@ def reading_score(extraction: FileExtraction | None) -> tuple[int, int]:
     found, rows with an amount and its unit minus read issues)."""
     if extraction is None:
         return 0, 0
-    return _rows_score(extraction.rows, extraction.issues)
-
-
-def _rows_score(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> tuple[int, int]:
-    read = sum(r.amount_raw is not None and r.unit_raw is not None for r in rows)
-    return 1, read - len(issues)
+    return rows_score(extraction.rows, extraction.issues)
 
 
 def _read_frames(
