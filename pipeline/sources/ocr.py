@@ -42,6 +42,7 @@ Modules: this one runs the engines and reads files; `ocr_words` (TSV, repairs, w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import shutil
@@ -58,11 +59,12 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
-from pipeline.panel import words_to_labels
+from pipeline.panel import Box, panel_regions, words_to_labels
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 from pipeline.sources.ocr_columns import read_by_groups
 from pipeline.sources.ocr_glyphs import mark_dropped, page_ink
+from pipeline.sources.ocr_locate import holds, level_with, page_score, region_of, rows_score
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
 from pipeline.sources.ocr_pixels import remove_rules as remove_rules
@@ -98,6 +100,10 @@ RENDER_DPI = 300.0
 #: against 6 (one uniform block) on the scanned test panels: the same fields right after
 #: rule removal, but 4 also finds table lines itself, where 6 misread ruled rows.
 PSM = 4
+#: The page segmentation mode a panel read on its own is read with: 6, one uniform block
+#: of text (it is one: cut out of the picture). Mode 4 on a panel set beside other text
+#: split and merged its rows ("Icium" for "Calcium", two rows on one line).
+PANEL_PSM = 6
 #: Seconds one page may take before OCR gives up on the file.
 OCR_TIMEOUT = 180.0
 #: A PDF page with fewer text-layer characters than this has no usable text layer.
@@ -118,11 +124,12 @@ def tesseract_path() -> str | None:
     return shutil.which("tesseract")
 
 
-def run_tesseract(image: Image.Image, dpi: float, *, exe: str) -> list[OcrWord]:
-    """Tesseract's words (TSV) for one preprocessed page image."""
+def run_tesseract(image: Image.Image, dpi: float, *, exe: str, psm: int = PSM) -> list[OcrWord]:
+    """Tesseract's words (TSV) for one preprocessed page image, read with page
+    segmentation mode `psm`."""
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    cmd = [exe, "stdin", "stdout", "--psm", str(PSM), "--dpi", str(round(dpi)), "-l", "eng", "tsv"]
+    cmd = [exe, "stdin", "stdout", "--psm", str(psm), "--dpi", str(round(dpi)), "-l", "eng", "tsv"]
     try:
         done = subprocess.run(
             cmd,
@@ -151,6 +158,34 @@ class PageRead:
     repairs: dict[Word, str]
     text_px: float | None  # median letter height in the page image's own pixels
     width: int  # the page image's width in pixels
+    panels: tuple[Box, ...] = ()  # the panel regions read on their own (points)
+
+
+def _tesseract_words(
+    gray: Image.Image,
+    dpi: float,
+    page: int,
+    *,
+    exe: str,
+    target: float,
+    faint: bool,
+    psm: int = PSM,
+    origin: tuple[int, int] = (0, 0),
+) -> tuple[list[Word], dict[Word, str], float | None]:
+    """One Tesseract reading of `gray` (a page image, or a part of one starting at
+    `origin` pixels of the page): words in the page's points, repairs, text height."""
+    prepared = preprocess(gray, dpi, target, faint)
+    try:
+        found = run_tesseract(prepared.image, prepared.dpi, exe=exe, psm=psm)
+        again = functools.partial(run_tesseract, dpi=prepared.dpi, exe=exe, psm=psm)
+        found = read_by_groups(prepared.image, found, target, again)
+        found = mark_dropped(page_ink(prepared.image), found)
+    finally:
+        prepared.image.close()
+    scale = prepared.dpi / dpi
+    offset = (prepared.offset[0] + origin[0] * scale, prepared.offset[1] + origin[1] * scale)
+    words, repairs = ocr_words_to_words(found, prepared.dpi, offset, page)
+    return words, repairs, prepared.text_px
 
 
 def read_page(
@@ -171,20 +206,57 @@ def read_page(
         return PageRead(panel_words(words), repairs, measured.text_px, gray.width)
     if exe is None:
         raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
-    prepared = preprocess(gray, dpi, target)
+    faint = False
+    words, repairs, text_px = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=faint)
+    if words and not _headings(words):
+        # text but no heading: look again with faint print (a light heading) darkened
+        again = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=True)
+        if _headings(again[0]):
+            (words, repairs, text_px), faint = again, True
+    located = region_of(gray, words, dpi, faint)
+    if located is None:
+        return PageRead(panel_words(words), repairs, text_px, gray.width)
+    # the panel below its heading read on its own, at the size of its own text, as one
+    # block of text (a heading three times the size of the rows is left out: mode 6
+    # drops it); the heading and the rest of the image keep the first reading's words
+    region, body = located
+    crop = gray.crop((body.x0, body.top, body.x1, body.bottom))
     try:
-        found = run_tesseract(prepared.image, prepared.dpi, exe=exe)
-        found = read_by_groups(
-            prepared.image,
-            found,
-            target,
-            lambda image: run_tesseract(image, prepared.dpi, exe=exe),
+        inside, fixed, inside_px = _tesseract_words(
+            crop,
+            dpi,
+            page,
+            exe=exe,
+            target=target,
+            faint=faint,
+            psm=PANEL_PSM,
+            origin=(body.x0, body.top),
         )
-        found = mark_dropped(page_ink(prepared.image), found)
     finally:
-        prepared.image.close()
-    words, repairs = ocr_words_to_words(found, prepared.dpi, prepared.offset, page)
-    return PageRead(panel_words(words), repairs, prepared.text_px, gray.width)
+        crop.close()
+    whole = PageRead(panel_words(words), repairs, text_px, gray.width)
+    if not inside:
+        return whole
+    to_px = dpi / 72.0
+    rest = [w for w in words if not holds(body, w, to_px)]
+    kept = {w: n for w, n in repairs.items() if not holds(body, w, to_px)}
+    box = Box(region.x0 / to_px, region.top / to_px, region.x1 / to_px, region.bottom / to_px)
+    panels: tuple[Box, ...] = (box,)
+    if not panel_regions(rest + inside, panels):
+        # a region the panel reader does not take for the panel's box (a heading large
+        # for its panel): the words beside the panel's body are left out instead
+        rest = [w for w in rest if not level_with(body, w, to_px)]
+        panels = ()
+    left = set(rest)
+    kept = {w: n for w, n in kept.items() if w in left}
+    alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, panels)
+    # the panel read alone is kept when it reads more (protocol rows, then rows) than
+    # the whole page did
+    return alone if _score(alone) > _score(whole) else whole
+
+
+def _score(done: PageRead) -> tuple[int, int, int]:
+    return page_score(done.words, done.repairs, done.panels)
 
 
 def page_words(
@@ -289,6 +361,7 @@ def _extraction(
     source_file: str,
     path: Path,
     source_format: str,
+    graphics: Sequence[Sequence[Box]] | None = None,
 ) -> FileExtraction | None:
     labels, rows, issues = words_to_labels(
         pages,
@@ -296,6 +369,7 @@ def _extraction(
         fallback_name=_fallback_name(path),
         source_format=source_format,
         repairs=repairs,
+        graphics=graphics,
     )
     if not labels:
         return None
@@ -316,8 +390,7 @@ def reading_score(extraction: FileExtraction | None) -> tuple[int, int]:
     found, rows with an amount and its unit minus read issues)."""
     if extraction is None:
         return 0, 0
-    read = sum(r.amount_raw is not None and r.unit_raw is not None for r in extraction.rows)
-    return 1, read - len(extraction.issues)
+    return rows_score(extraction.rows, extraction.issues)
 
 
 def _read_frames(
@@ -327,6 +400,7 @@ def _read_frames(
     extraction (None without a panel), the words of each page and the too-small reason."""
     exe, missing = engine_ready(engine)
     pages: list[list[Word]] = []
+    panels: list[list[Box]] = []
     repairs: dict[Word, str] = {}
     small: str | None = None
     dpis: dict[int, float] = {}
@@ -339,10 +413,11 @@ def _read_frames(
             exc.source_file = source_file
             raise
         pages.append(done.words)
+        panels.append(list(done.panels))
         repairs.update(done.repairs)
         small = small or too_small(done.width, done.text_px)
         dpis[number] = dpi
-    extraction = _extraction(pages, repairs, source_file, path, "image-ocr")
+    extraction = _extraction(pages, repairs, source_file, path, "image-ocr", panels)
     if extraction is not None:
         # each row's bbox in the image's own pixels (the panel reader works in points)
         rows = tuple(bbox_in_pixels(r, dpis.get(r.page or 1, RENDER_DPI)) for r in extraction.rows)

@@ -166,6 +166,27 @@ def normalize_polarity(
     return flat.astype(np.uint8), share, dark
 
 
+#: Faint print: a block whose darkest ink is at least this many grey levels darker than
+#: its ground holds print (or a picture); less is noise (JPEG) and stays as it is.
+MIN_CONTRAST = 40.0
+#: Faint print is darkened until its darkest ink is this many levels below white.
+STRETCH_DEPTH = 215.0
+
+
+def stretch_contrast(flat: np.ndarray) -> np.ndarray:
+    """`flat` (uint8, dark text on white: lighting flattened) with faint print (light
+    grey or gold text) darkened: in each of 24 x 24 blocks the depth of the darkest ink
+    below white (its 1st percentile) is measured; where it is at least MIN_CONTRAST, the
+    darkness of every pixel is multiplied so that this depth becomes STRETCH_DEPTH
+    (never lightened: ordinary print stays as it is). The gain is interpolated between
+    blocks."""
+    arr = flat.astype(np.float32)
+    depth = 255.0 - _block_grid(arr, 24, 1)
+    gain = np.where(depth >= MIN_CONTRAST, np.maximum(1.0, STRETCH_DEPTH / np.maximum(depth, 1)), 1)
+    out = 255.0 - (255.0 - arr) * _upsample(gain, arr.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def binarize(flat: np.ndarray) -> np.ndarray:
     """Ink of a flattened image: Otsu, but never above 200 (a page with little ink)
     nor below 90. (Measured against a per-block threshold halfway to each block's
@@ -274,11 +295,24 @@ def _to_analysis(gray: Image.Image) -> tuple[np.ndarray, float]:
     return np.asarray(gray, dtype=np.uint8), factor
 
 
-def analyse(gray: Image.Image) -> Analysis:
-    """Measure a page image: text height (in the image's own pixels) and inversion."""
+def page_masks(
+    gray: Image.Image, faint: bool = False
+) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """The ink of a page image at the analysis scale (`ANALYSIS_SIDE`): polarity and
+    lighting normalized, faint print darkened when `faint`, binarized. Returns the ink,
+    the inverted share, the dark-ground mask and the analysis scale's factor."""
     arr, factor = _to_analysis(gray)
     flat, share, dark = normalize_polarity(arr)
-    comps = ink_components(binarize(flat))
+    if faint:
+        flat = stretch_contrast(flat)
+    return binarize(flat), share, dark, factor
+
+
+def analyse(gray: Image.Image, faint: bool = False) -> Analysis:
+    """Measure a page image: text height (in the image's own pixels) and inversion;
+    `faint`: with faint print darkened first (`stretch_contrast`)."""
+    ink, share, dark, factor = page_masks(gray, faint)
+    comps = ink_components(ink)
     height = text_height(comps)
     return Analysis(
         text_px=None if height is None else height / factor,
@@ -298,10 +332,13 @@ def scale_for(text_px: float | None, target: float = TARGET_TEXT_PX) -> float:
     return 1.0 if abs(scale - 1.0) < 0.08 else scale
 
 
-def clean_page(gray: Image.Image, scale: float, measured: Analysis) -> tuple[np.ndarray, float]:
+def clean_page(
+    gray: Image.Image, scale: float, measured: Analysis, faint: bool = False
+) -> tuple[np.ndarray, float]:
     """The page at `scale` as ink (bool): polarity normalized, lighting flattened,
-    deskewed (`estimate_skew`), table rules removed (`remove_rules`), then box edges,
-    pictures and specks dropped by shape. Returns the ink and the skew undone."""
+    faint print darkened when `faint` (`stretch_contrast`), deskewed (`estimate_skew`),
+    table rules removed (`remove_rules`), then box edges, pictures and specks dropped
+    by shape. Returns the ink and the skew undone."""
 
     # a scan's specks, enlarged with the image, would break letters apart: a median
     # filter where the analysis found many (it also thins a small clean image's
@@ -319,6 +356,8 @@ def clean_page(gray: Image.Image, scale: float, measured: Analysis) -> tuple[np.
     # must fall between letters, pixel for pixel); a page with none skips that
     dark = None if measured.dark.any() else np.zeros((gray.height, gray.width), dtype=bool)
     flat_arr, _, _ = normalize_polarity(np.asarray(gray, dtype=np.uint8), dark)
+    if faint:
+        flat_arr = stretch_contrast(flat_arr)
     ink = binarize(flat_arr)
     factor = max(1, max(ink.shape) // 1200)
     small = ink[::factor, ::factor]
@@ -356,13 +395,15 @@ class Prepared:
     text_px: float | None = None  # median letter height measured in the page as given
 
 
-def preprocess(gray: Image.Image, dpi: float, target: float = TARGET_TEXT_PX) -> Prepared:
+def preprocess(
+    gray: Image.Image, dpi: float, target: float = TARGET_TEXT_PX, faint: bool = False
+) -> Prepared:
     """Measure the text (`analyse`), scale it to `target` px (the size OCR reads best),
-    normalize polarity and lighting, deskew, remove rules, boxes, pictures and specks,
-    binarize and crop to the ink."""
-    measured = analyse(gray)
+    normalize polarity and lighting (and darken faint print when `faint`), deskew,
+    remove rules, boxes, pictures and specks, binarize and crop to the ink."""
+    measured = analyse(gray, faint)
     scale = scale_for(measured.text_px, target)
-    ink, skew = clean_page(gray, scale, measured)
+    ink, skew = clean_page(gray, scale, measured, faint)
     x0, y0, x1, y1 = _bbox(ink, 24)
     binary = Image.fromarray(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8)).convert("1")
     return Prepared(binary, dpi * scale, (float(x0), float(y0)), skew, measured.text_px)

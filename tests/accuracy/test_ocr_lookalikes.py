@@ -1,0 +1,56 @@
+"""Label pictures whose panel must be found before it is read (`ocr_locate`): look-alikes
+of real label images (labelgen.image_lookalikes) read field for field against the text
+PDF they were drawn from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labelgen.image_lookalikes import LOOKALIKES, write_lookalike
+from labelgen.image_styles import render_text_pdf
+from labelgen.products import product_label
+from pipeline.sources import ocr
+from pipeline.sources.pdf import read_pdf
+from tests.builders import PROTOCOL_FIELDS, products_of, same_value
+
+pytestmark = pytest.mark.ocr
+
+
+def _read(tmp_path: Path, kind: str, label_id: str) -> tuple[object, object, object]:
+    label = product_label(label_id)
+    pdf = render_text_pdf(label, "small-web", tmp_path / "text.pdf")
+    truth = products_of(read_pdf(pdf, pdf.name))
+    image = write_lookalike(label, kind, tmp_path / f"{kind}.png")
+    ex = ocr.read_image(image, image.name)
+    return truth, products_of(ex), ex
+
+
+@pytest.mark.parametrize("kind", LOOKALIKES)
+def test_each_lookalike_reads_every_protocol_field(tmp_path: Path, kind: str) -> None:
+    truth, got, _ = _read(tmp_path, kind, "sample-bone-matrix")
+    wrong = [
+        f"{f}: {truth[f].iloc[0]!r} read as {got[f].iloc[0]!r}"  # type: ignore[index]
+        for f in PROTOCOL_FIELDS
+        if not same_value(truth[f].iloc[0], got[f].iloc[0])  # type: ignore[index]
+    ]
+    assert wrong == []
+
+
+def test_the_boxed_wrap_reads_its_panel_rows_and_the_directions_beside_it(
+    tmp_path: Path,
+) -> None:
+    """The panel in its small box is read alone; the wrap's directions column beside it
+    is kept for the label's statements (only the first line of that statement joins it:
+    the lines it wraps onto are read as lines of their own)."""
+    _, _, ex = _read(tmp_path, "boxed-wrap", "sample-bone-matrix")
+    assert [(r.name_raw, r.amount_raw, r.unit_raw) for r in ex.rows] == [  # type: ignore[attr-defined]
+        ("Vitamin D3", "25", "mcg"),
+        ("Vitamin K2", "120", "mcg"),
+        ("Calcium", "500", "mg"),
+        ("Magnesium", "250", "mg"),
+    ]
+    label = ex.labels[0]  # type: ignore[attr-defined]
+    assert label.serving_size == "2 Capsules"
+    assert label.directions == "As a dietary Take 2 capsules daily with a meal that contains fat."
