@@ -83,25 +83,12 @@ def _upsample(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
 
 
-def _enclosing(ground: np.ndarray, min_holes: float) -> np.ndarray:
-    """The parts of `ground` (a mask of dark areas) that enclose light areas of at least
-    `min_holes` pixels in all (letters, a panel): a solid bar or a rule with nothing
-    printed in it is no ground to invert (inverted, its edges would stay as outlines);
-    it stays dark ink, dropped later as a bar."""
-    regions, n = ndimage.label(ndimage.binary_fill_holes(ground))
-    holes = np.bincount(regions[~ground].ravel(), minlength=n + 1)
-    keep = holes >= min_holes
-    keep[0] = False
-    return ground & keep[regions]
-
-
 def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     """True where the ground is dark (light text on dark), pixel by pixel: the large
     connected dark areas of the image (a dark background, a heading bar, a dark panel)
     together with the small light areas they enclose (their letters). Large light areas
-    a dark area encloses (a white panel inside a black frame) are light ground; a solid
-    bar or a rule that encloses nothing (`_enclosing`: no letters printed in it) stays as
-    it is (dark ink, dropped later by shape)."""
+    a dark area encloses (a white panel inside a black frame) are light ground; so are
+    a thin frame or rule (large, but enclosing no letters), which only turn white."""
     h, w = arr.shape
     level = otsu_threshold(arr.astype(np.uint8))
     dark = arr < level
@@ -121,9 +108,6 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
             and min(bh, bw) >= 0.25 * min_side
         )
     ground = big[labels]
-    if not ground.any():
-        return ground
-    ground = _enclosing(ground, (0.15 * min_side) ** 2)
     if not ground.any():
         return ground
     # light strokes narrower than `size` inside the dark ground (letters, and the thin

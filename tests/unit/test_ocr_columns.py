@@ -25,7 +25,6 @@ from pipeline.sources.ocr_columns import (
     place,
 )
 from pipeline.sources.ocr_glyphs import dropped_glyph, glyph_count, mark_dropped, read_chars
-from pipeline.sources.ocr_prep import _enclosing
 from pipeline.sources.ocr_words import OcrWord, _box_words, ocr_words_to_words
 
 # --- gutters in pixels ---------------------------------------------------------------
@@ -223,17 +222,6 @@ def test_a_member_amount_in_parentheses() -> None:
     assert member_amount("Green Tea (leaf) (50 mg)") == ("Green Tea (leaf)", "50 mg")
     assert member_amount("Zinc (as zinc citrate)") == ("Zinc (as zinc citrate)", None)
     assert member_amount("Boron (1.5 mg) extra") == ("Boron (1.5 mg) extra", None)
-
-
-def test_only_dark_areas_that_enclose_something_are_a_dark_ground() -> None:
-    ground = np.zeros((40, 60), dtype=bool)
-    ground[2:8, 2:58] = True  # a solid bar: encloses nothing
-    ground[12:38, 2:58] = True  # a dark panel with a light letter in it
-    ground[20:26, 20:24] = False  # the letter: 24 light pixels
-    kept = _enclosing(ground, 20.0)
-    assert not kept[2:8].any()
-    assert kept[12:38].sum() == ground[12:38].sum()
-    assert not _enclosing(ground, 25.0).any()  # a letter too small to count: a speck
 
 
 def test_ocr_doubts_a_point_before_three_digits_and_a_bare_number() -> None:
