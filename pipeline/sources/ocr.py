@@ -290,7 +290,7 @@ def _image_dpi(image: Image.Image) -> float:
 
 def _register_heif() -> None:
     """Let Pillow open HEIC/HEIF phone photos (pillow-heif), once per process."""
-    try:
+    try:  # only when an image is opened: a run of PDFs and CSVs never loads the plugin
         import pillow_heif
     except ImportError:  # pragma: no cover - a dependency; without it HEIC is "damaged"
         return

@@ -29,6 +29,7 @@ NEEDS_RAPIDOCR = "needs OCR: install the rapidocr extra (pip install 'labelaudit
 
 def available() -> bool:
     """Whether the rapidocr_onnxruntime package can be imported."""
+    # an optional extra (`labelaudit[rapidocr]`): imported here so the package runs without it
     try:
         import rapidocr_onnxruntime  # noqa: F401
     except ImportError:
@@ -38,6 +39,7 @@ def available() -> bool:
 
 @lru_cache(maxsize=1)
 def _engine() -> Any:
+    # the optional extra again (see available)
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:
