@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__, config
-from pipeline.infra.versions import STAGES, _library_version
+from pipeline.infra.versions import STAGES, files_digest
 
 #: The record's name in the work folder.
 RECORD_NAME = ".audit.done"
@@ -59,15 +59,10 @@ def record_path(work_root: Path) -> Path:
 def package_version(root: Path = config.PACKAGE_DIR) -> str:
     """The sha256 of every file of the package (path and bytes) and of the versions of
     every library a stage's results depend on (pipeline.infra.versions.STAGES)."""
-    digest = hashlib.sha256()
-    for path in sorted(_package_files(root)):
-        digest.update(f"{path.relative_to(root).as_posix()}\n".encode())
-        digest.update(path.read_bytes())
+    files = {p.relative_to(root).as_posix(): p for p in _package_files(root)}
     libraries = sorted({lib for _, _, libs in STAGES.values() for lib in libs})
-    for library in libraries:
-        digest.update(f"{library}={_library_version(library)}\n".encode())
-    digest.update(f"python={sys.version}\n".encode())
-    return digest.hexdigest()
+    code = files_digest(files, libraries)
+    return hashlib.sha256(f"{code}\npython={sys.version}\n".encode()).hexdigest()
 
 
 def _package_files(root: Path) -> Iterator[Path]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -129,11 +130,24 @@ def dependencies(roots: tuple[str, ...], root: Path = config.PACKAGE_DIR) -> dic
     return dict(sorted(seen.items()))
 
 
-def _library_version(name: str) -> str:
+def library_version(name: str) -> str:
+    """The installed version of the library `name` ("absent" when it is not installed)."""
     try:
         return version(name)
     except PackageNotFoundError:
         return "absent"
+
+
+def files_digest(files: Mapping[str, Path], libraries: Iterable[str] = ()) -> str:
+    """The sha256 (hex) of `files` ({name: path}, in name order: each name and its bytes)
+    and of the `libraries`' versions."""
+    digest = hashlib.sha256()
+    for relative, path in sorted(files.items()):
+        digest.update(f"{relative}\n".encode())
+        digest.update(path.read_bytes())
+    for library in libraries:
+        digest.update(f"{library}={library_version(library)}\n".encode())
+    return digest.hexdigest()
 
 
 def source_version(
@@ -144,16 +158,10 @@ def source_version(
 ) -> str:
     """The sha256 (first VERSION_DIGITS hex digits) of the source of `roots` and what they
     import, the `data` files (globs under `root`) and the `libraries`' versions."""
-    digest = hashlib.sha256()
     files = {str(p.relative_to(root)): p for p in dependencies(roots, root).values()}
     for pattern in data:
         files.update({str(p.relative_to(root)): p for p in root.glob(pattern) if p.is_file()})
-    for relative, path in sorted(files.items()):
-        digest.update(f"{relative}\n".encode())
-        digest.update(path.read_bytes())
-    for library in libraries:
-        digest.update(f"{library}={_library_version(library)}\n".encode())
-    return digest.hexdigest()[:VERSION_DIGITS]
+    return files_digest(files, libraries)[:VERSION_DIGITS]
 
 
 @functools.cache
