@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__, config
+from pipeline.infra.digests import file_digest
 from pipeline.infra.versions import STAGES, files_digest
 
 #: The record's name in the work folder.
@@ -82,16 +83,8 @@ def archive_digest(path: Path) -> str:
             for info in archive.infolist():
                 digest.update(f"{info.filename}\0{info.CRC:08x}\0{info.file_size}\n".encode())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        return "not-a-zip:" + _file_digest(path)
+        return "not-a-zip:" + file_digest(path)
     return "zip:" + digest.hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_digest(path: Path) -> str:
@@ -100,7 +93,7 @@ def input_digest(path: Path) -> str:
     try:
         if path.suffix.lower().lstrip(".") in config.ARCHIVE_SUFFIXES:
             return archive_digest(path)
-        return _file_digest(path)
+        return file_digest(path)
     except OSError as exc:
         return f"unreadable: {exc.strerror}"
 

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.infra.atomic import atomic_write_bytes
+from pipeline.infra.digests import bytes_digest as bytes_digest
+from pipeline.infra.digests import file_digest as file_digest
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_CHUNK_SIZE = 1024 * 1024
 
 #: A pack of entries (`ExtractionCache.put_many`): several small files' readings in one file.
 PACK_SUFFIX = ".pack"
@@ -45,26 +46,6 @@ _RECORD_SCHEMA = {
     record_type.__name__: field_names(record_type)
     for record_type in (FileExtraction, Label, LabelRow, ReadIssue, Rejection)
 }
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of the file's content (hex), read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    buffer = bytearray(_CHUNK_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as fh:
-        while True:
-            n = fh.readinto(buffer)
-            if not n:
-                break
-            digest.update(view[:n])
-    return digest.hexdigest()
-
-
-def bytes_digest(data: bytes) -> str:
-    """sha256 of `data` (hex): the digest of a member read from an archive, or of the
-    bytes a worker read, as `file_digest` is of a file."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def cache_key(source_file: str, digests: Sequence[str], *, extractor_version: str) -> str:
