@@ -188,6 +188,32 @@ class ProductDocs(Sequence[dict[str, Any]]):
             docs.append(doc)
         return docs
 
+    def batch(self, first: int, end: int) -> list[dict[str, Any]]:
+        """The products at `first` to `end`, built."""
+        return self._batch(first, end)
+
+    def check_marks(self, names: Sequence[str]) -> list[str]:
+        """Per product, one character per check of `names`: "1" passed, "0" failed, "-"
+        not assessed or not run (no product is built)."""
+        count, width = len(self), len(names)
+        marks = np.full((count, max(width, 1)), b"-", dtype="S1")
+        if width and self._checks.num_rows:
+            sizes = np.diff(self._check_starts)
+            product = np.repeat(np.arange(count), sizes)
+            column = pc.index_in(self._checks.column("name"), value_set=pa.array(list(names)))
+            column = column.to_numpy(zero_copy_only=False)
+            passed = self._checks.column("passed")
+            value = np.where(
+                pc.fill_null(passed, False).to_numpy(zero_copy_only=False), b"1", b"0"
+            )
+            known = ~np.isnan(column.astype(float)) & pc.is_valid(passed).to_numpy(
+                zero_copy_only=False
+            )
+            marks[product[known], column[known].astype(np.int64)] = value[known]
+        if not width:
+            return [""] * count
+        return [row.decode("ascii") for row in marks.view(f"S{width}").ravel()]
+
     def __len__(self) -> int:
         return int(self._products.num_rows)
 

@@ -36,6 +36,7 @@ from markupsafe import Markup
 
 from pipeline.chart import _number as finite_number
 from pipeline.config import REPORT_CARDS_PER_PAGE, REPORT_INLINE_PRODUCTS, REPORT_TABLE_ROWS
+from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
 from pipeline.report_format import VERDICT_LABELS, _environment, passed_by_name, verdict_label
 
@@ -75,6 +76,25 @@ def _mark(passed: Any) -> str:
     return "-" if passed is None else ("1" if passed else "0")
 
 
+def _field(products: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+    """One field of every product (a ProductDocs' column: no product is built)."""
+    if isinstance(products, ProductDocs):
+        return products.column(name)
+    return [product.get(name) for product in products]
+
+
+def check_marks(products: Sequence[Mapping[str, Any]], check_names: Sequence[str]) -> list[str]:
+    """Per product, one character per check of `check_names`: "1" passed, "0" failed, "-"
+    not assessed."""
+    if isinstance(products, ProductDocs):
+        return products.check_marks(check_names)
+    marks = []
+    for product in products:
+        passed = passed_by_name(product.get("checks") or [])
+        marks.append("".join(_mark(passed.get(name)) for name in check_names))
+    return marks
+
+
 def ranking_data(
     products: Sequence[Mapping[str, Any]],
     check_names: Sequence[str],
@@ -85,30 +105,30 @@ def ranking_data(
     digits, K2 per 500 mg Ca 1, Ca:Mg 1); "checks" is one character per check of
     `check_names`: "1" passed, "0" failed, "-" not assessed."""
     verdicts = list(VERDICT_LABELS)
+    for verdict in dict.fromkeys(str(v or "") for v in _field(products, "verdict")):
+        if verdict not in verdicts:
+            verdicts.append(verdict)
+    verdict_index = {v: i for i, v in enumerate(verdicts)}
     brands: dict[str, int] = {}
     forms: dict[str, int] = {}
     columns: dict[str, list[Any]] = {
-        key: [] for key in ("rank", "id", "file", "name", "brand", "verdict", "score")
+        "rank": [r if isinstance(r, int) else None for r in _field(products, "rank")],
+        "id": [str(v or "") for v in _field(products, "product_id")],
+        "file": [str(v or "") for v in _field(products, "source_file")],
+        "name": [str(v or "") for v in _field(products, "product_name")],
+        "brand": [
+            brands.setdefault(str(b), len(brands)) if b else -1
+            for b in _field(products, "brand")
+        ],
+        "verdict": [verdict_index[str(v or "")] for v in _field(products, "verdict")],
+        "score": [_rounded(v, 2) for v in _field(products, "score")],
+        "form": [
+            forms.setdefault(str(f), len(forms)) if f else -1 for f in _field(products, "k2_form")
+        ],
+        "k2": [_rounded(v, 1) for v in _field(products, "k2_mcg_per_500mg_ca")],
+        "camg": [_rounded(v, 1) for v in _field(products, "ca_to_mg_ratio")],
+        "checks": check_marks(products, check_names),
     }
-    columns.update(form=[], k2=[], camg=[], checks=[])
-    for product in products:
-        verdict = str(product.get("verdict") or "")
-        if verdict not in verdicts:
-            verdicts.append(verdict)
-        brand, form = product.get("brand"), product.get("k2_form")
-        rank = product.get("rank")
-        columns["rank"].append(rank if isinstance(rank, int) else None)
-        columns["id"].append(str(product.get("product_id") or ""))
-        columns["file"].append(str(product.get("source_file") or ""))
-        columns["name"].append(str(product.get("product_name") or ""))
-        columns["brand"].append(brands.setdefault(str(brand), len(brands)) if brand else -1)
-        columns["verdict"].append(verdicts.index(verdict))
-        columns["score"].append(_rounded(product.get("score"), 2))
-        columns["form"].append(forms.setdefault(str(form), len(forms)) if form else -1)
-        columns["k2"].append(_rounded(product.get("k2_mcg_per_500mg_ca"), 1))
-        columns["camg"].append(_rounded(product.get("ca_to_mg_ratio"), 1))
-        passed = passed_by_name(product.get("checks") or [])
-        columns["checks"].append("".join(_mark(passed.get(name)) for name in check_names))
     return {
         "verdicts": verdicts,
         "verdict_labels": [verdict_label(v) for v in verdicts],
@@ -156,29 +176,28 @@ def page_context(
 
 def card_page_chunks(
     audit: Mapping[str, Any],
-    products: Sequence[Mapping[str, Any]],
-    card_html: Callable[[Mapping[str, Any], int], Markup],
+    total: int,
+    cards: Callable[[int, int], Sequence[Markup]],
 ) -> Iterator[tuple[str, Iterator[str]]]:
-    """(file name, its text in pieces) of each card page; `products` in rank order
-    without their label rows, `card_html` as ProductPieces.card_html."""
+    """(file name, its text in pieces) of each card page of `total` products; `cards` as
+    ProductPieces.cards (the whole cards of the products at first to end, in rank order)."""
     template = _environment().get_template(CARD_PAGE_TEMPLATE)
-    total, per_page = len(products), REPORT_CARDS_PER_PAGE
+    per_page = REPORT_CARDS_PER_PAGE
     page_count = math.ceil(total / per_page)
     for page in range(page_count):
         first = page * per_page
-        cards = [products[i] for i in range(first, min(first + per_page, total))]
+        shown = cards(first, min(first + per_page, total))
         yield (
             card_page_name(page + 1),
             template.generate(
                 audit=audit,
-                cards=cards,
+                cards=shown,
                 first=first + 1,
-                last=first + len(cards),
+                last=first + len(shown),
                 total=total,
                 per_page=per_page,
                 previous=card_page_name(page) if page else None,
                 next=card_page_name(page + 2) if page + 1 < page_count else None,
-                card_html=card_html,
             ),
         )
 
@@ -192,8 +211,8 @@ def _remove_ours(folder: Path) -> None:
 @contextlib.contextmanager
 def card_pages(
     audit: Mapping[str, Any],
-    products: Sequence[Mapping[str, Any]],
-    card_html: Callable[[Mapping[str, Any], int], Markup],
+    total: int,
+    cards: Callable[[int, int], Sequence[Markup]],
     reports_dir: Path,
 ) -> Iterator[None]:
     """Around writing the report's three files: at catalog scale, first write the card
@@ -202,7 +221,7 @@ def card_pages(
     earlier catalog-scale run. On an error the temp folder is removed and products/ is
     left as it was."""
     target = reports_dir / CARDS_DIR
-    if not is_catalog(len(products)):
+    if not is_catalog(total):
         yield
         _remove_ours(target)
         return
@@ -216,7 +235,7 @@ def card_pages(
     try:
         temp.chmod(0o755)  # mkdtemp's 0700 would hide the pages from other readers
         (temp / CARDS_MARKER).write_text("card pages of labelaudit's report\n", encoding="utf-8")
-        for name, chunks in card_page_chunks(audit, products, card_html):
+        for name, chunks in card_page_chunks(audit, total, cards):
             with (temp / name).open("w", encoding="utf-8", newline="") as out:
                 out.writelines(chunks)
         yield

@@ -53,7 +53,7 @@ def audit_json_chunks(
     each product is written on one line of its own (`grep product-id audit.json` shows a
     whole product). That line is encoded by the standard library's C encoder; an indented
     product would go through its pure-Python encoder, several times slower. With `pieces`,
-    a product's line comes from `ProductPieces.json_line` (reused from an earlier run).
+    products' lines come from `ProductPieces.json_lines` (reused from an earlier run).
     """
     if not audit:
         yield "{}\n"
@@ -65,14 +65,22 @@ def audit_json_chunks(
             if pieces is None:
                 lines: Iterable[str] = (_dumps(product, None) for product in value)
             else:
-                products = enumerate(_without_label_rows(value))
-                lines = (pieces.json_line(product, index) for index, product in products)
+                lines = _piece_lines(pieces, len(value))
             for index, line in enumerate(lines):
                 yield (",\n    " if index else "\n    ") + line
             yield "\n  ]"
         else:
             yield head + _dumps(value, 2).replace("\n", "\n  ")
     yield "\n}\n"
+
+
+def _piece_lines(pieces: ProductPieces, count: int) -> Iterator[str]:
+    for first in range(0, count, _LINES_AT_ONCE):
+        yield from pieces.json_lines(first, min(first + _LINES_AT_ONCE, count))
+
+
+#: audit.json lines asked of ProductPieces at a time.
+_LINES_AT_ONCE = 256
 
 
 def _json_default(value: Any) -> Any:

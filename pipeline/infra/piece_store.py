@@ -10,12 +10,15 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.infra.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
+
+#: Keys asked for in one query (SQLite allows 32,766 parameters).
+_QUERY_KEYS = 500
 
 
 def _text_checksum(key: str, text: str) -> str:
@@ -136,8 +139,32 @@ class PieceStore:
         if found is None:
             return None
         stored_key, text, sha = found
+        return self._checked(key, text, sha if stored_key == key else None)
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """`get` of each key, in one query (each piece still checked)."""
+        self._used.update(keys)
+        if self._db is None or not keys:
+            return [None] * len(keys)
+        found: dict[str, tuple[bytes, str]] = {}
         try:
-            if stored_key != key or self._checksum(key, bytes(text)) != sha:
+            for start in range(0, len(keys), _QUERY_KEYS):
+                part = list(dict.fromkeys(keys[start : start + _QUERY_KEYS]))
+                marks = ",".join("?" * len(part))
+                query = f"SELECT key, text, sha256 FROM pieces WHERE key IN ({marks})"
+                found.update((k, (t, s)) for k, t, s in self._db.execute(query, part))
+        except sqlite3.Error as exc:
+            self._rebuild(exc)
+            return [None] * len(keys)
+        out: list[str | None] = []
+        for key in keys:
+            text, sha = found.get(key, (None, None))
+            out.append(None if text is None else self._checked(key, text, sha))
+        return out
+
+    def _checked(self, key: str, text: bytes, sha: str | None) -> str | None:
+        try:
+            if self._checksum(key, bytes(text)) != sha:
                 raise ValueError("checksum")
             return bytes(text).decode("utf-8")
         except (ValueError, TypeError):
@@ -146,6 +173,20 @@ class PieceStore:
                 self._path,
             )
             return None
+
+    def put_many(self, items: Sequence[tuple[str, str]]) -> None:
+        """`put` of each (key, text), in one statement."""
+        self._used.update(key for key, _ in items)
+        if self._db is None or not items:
+            return
+        rows = []
+        for key, text in items:
+            data = text.encode("utf-8")
+            rows.append((key, data, self._checksum(key, data)))
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO pieces VALUES (?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            self._rebuild(exc)
 
     def put(self, key: str, text: str) -> None:
         if self._db is None:

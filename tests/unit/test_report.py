@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipeline import report
+from pipeline import report, report_pieces
 from pipeline.chart import (
     POINTS_ID_PREFIX,
     TARGET_BOX_ID,
@@ -692,12 +692,10 @@ def test_with_product_keys_cards_and_json_lines_are_found_by_key(
 
 
 def _cards(audit: dict[str, Any], cache: Path | None, keys: dict[str, str] | None) -> list[str]:
-    """Each product's whole card for the card pages (ProductPieces.card_html)."""
+    """Each product's whole card for the card pages (ProductPieces.cards)."""
     products = report._products(audit)
     pieces = report.ProductPieces(products, {}, cache, keys)
-    cards = [
-        str(pieces.card_html(p, i)) for i, p in enumerate(report._without_label_rows(products))
-    ]
+    cards = [str(card) for card in pieces.cards(0, len(products))]
     pieces.close()
     return cards
 
@@ -717,7 +715,8 @@ def test_a_kept_card_header_takes_the_products_new_place_and_rank(
     again = _cards(moved, cache, keys)
     assert again == _cards(moved, None, None)  # as rendered afresh, from the kept headers
     assert 'id="product-1"' in again[0] and '<span class="rank">#7</span>' in again[0]
-    assert _cached(cache) == 2 * len(audit["products"])  # a body and a header a product
+    # a run that asked for the cards only keeps those (its first made a line with each card)
+    assert _cached(cache) == len(audit["products"])
 
 
 def test_a_card_whose_text_holds_a_mark_is_rendered_as_is(
@@ -736,7 +735,7 @@ def test_a_new_report_code_empties_the_cache(
 ) -> None:
     cache = tmp_path / "pieces.sqlite"
     _page(audit, cache)
-    monkeypatch.setattr(report, "code_version", lambda stage: "another version")
+    monkeypatch.setattr(report_pieces, "code_version", lambda stage: "another version")
     _, _, pieces = _page(audit, cache)
     assert _counts(pieces) == (len(audit["products"]), 0, 0)
 
