@@ -20,7 +20,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from pipeline import config, corrections, crops, report, rerun, rerun_stage
@@ -48,10 +47,10 @@ from pipeline.infra.validation import (
     early_validation_process,
     validation_process,
 )
+from pipeline.infra.versions import code_version
 from pipeline.normalize import (
     NUTRIENTS_SCHEMA,
     PRODUCTS_SCHEMA,
-    internal_error_reason,
     label_batches,
     normalize_files,
 )
@@ -59,14 +58,12 @@ from pipeline.protocol import Protocol
 from pipeline.records import Rejection, records_to_frame, records_to_table
 from pipeline.report import write_reports
 from pipeline.report_inputs import (
-    CHECKS_TYPES,
-    EMPTY_RANKING_DTYPES,
     OUTCOMES_TYPES,
     _cast_nulls,
     _finding_lines,
     _label_rows_table,
 )
-from pipeline.score import SCORE_INPUT_COLUMNS, rank_products, score_products
+from pipeline.report_scores import SCORES_FILE, score_all
 from pipeline.validate import STATE_FILE, ValidationJob, validate_work
 
 log = logging.getLogger(__name__)
@@ -327,7 +324,8 @@ def run_report(
     line is appended to REPORTS/history.jsonl (and, with `history_out`, put in it)."""
     _check_folder(reports.root, "the reports folder (--out)")
     findings = _read(work.data_quality)
-    products, ranking, checks, unscored = _score(work, protocol, findings)
+    keys = _product_keys(work, protocol, findings)
+    products, ranking, checks, unscored = _score(work, protocol, findings, keys)
     atomic_write_parquet(work.root / "ranking.parquet", ranking)
     atomic_write_table(work.root / "checks.parquet", checks)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
@@ -359,7 +357,7 @@ def run_report(
             flagged_lines=_finding_lines(findings),
             chart_cache=work.root / "chart.json",
             pieces_cache=work.root / "report_pieces.sqlite",
-            product_keys=_product_keys(work, protocol, findings),
+            product_keys=keys,
         )
     duration = round(time.monotonic() - started, 3) if started is not None else None
     line = {
@@ -383,16 +381,16 @@ def run_report(
     return audit
 
 
-#: Products scored at a time by the report stage (as pandas objects only while scored).
-SCORE_GROUP_PRODUCTS = 1000
-
-
 def _score(
-    work: config.WorkPaths, protocol: Protocol, findings: pd.DataFrame
+    work: config.WorkPaths,
+    protocol: Protocol,
+    findings: pd.DataFrame,
+    keys: Mapping[str, str] | None = None,
 ) -> tuple[pa.Table, pd.DataFrame, pa.Table, list[Rejection]]:
-    """Score the products a group at a time (pipeline.score.score_products), then rank them
-    all: the products and the checks stay in Arrow tables. Returns the products, the
-    ranking, the checks and the products that could not be scored (`_scored`)."""
+    """Score and rank the products (pipeline.report_scores; with `keys`, a product whose
+    results are kept under its key is not scored again): the products and the checks stay
+    in Arrow tables. Returns the products, the ranking, the checks and the products that
+    could not be scored."""
     for path in (work.products, work.outcomes):
         if not path.exists():
             raise AuditError(f"{path} does not exist: run the earlier stage first")
@@ -400,62 +398,17 @@ def _score(
         pq.read_table(work.products),
         _cast_nulls(pq.read_table(work.outcomes), OUTCOMES_TYPES),
     )
-    scored: list[pd.DataFrame] = []
-    checks: list[pa.Table] = []
-    failed: list[Rejection] = []
-    for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
-        group = products.slice(start, SCORE_GROUP_PRODUCTS)
-        ids = group.column("product_id")
-        mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
-        their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
-        inputs = group.select([*SCORE_INPUT_COLUMNS, "source_file"]).to_pylist()
-        for group_scored, group_checks in _scored(
-            inputs, mine.to_pandas(), their_findings, protocol, failed
-        ):
-            scored.append(group_scored)
-            checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
-    ranking = rank_products(pd.concat(scored, ignore_index=True))
-    if ranking.empty:  # no product: typed columns all the same
-        ranking = ranking.astype(EMPTY_RANKING_DTYPES)
-    all_checks = pa.concat_tables(checks, promote_options="default")
-    return products, ranking, _cast_nulls(all_checks, CHECKS_TYPES), failed
-
-
-def _scored(
-    products: list[dict[str, Any]],
-    outcomes: pd.DataFrame,
-    findings: pd.DataFrame,
-    protocol: Protocol,
-    failed: list[Rejection],
-) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """`score_products` of a group, so that an internal error in one product loses only
-    that product: if the group fails, each product is scored on its own, and one that still
-    fails is added to `failed` (a rejection of its file, naming the product and the error)."""
-    try:
-        return [score_products(products, outcomes, findings, protocol)]
-    except Exception:
-        log.warning(
-            "report: scoring a group failed; scoring its products one by one", exc_info=True
-        )
-    results = []
-    for product in products:
-        pid = product["product_id"]
-        try:
-            results.append(
-                score_products(
-                    [product],
-                    outcomes[outcomes["product_id"] == pid],
-                    findings[findings["product_id"] == pid],
-                    protocol,
-                )
-            )
-        except Exception as exc:
-            log.error("report: product %s: %s", pid, exc, exc_info=True)
-            reason = internal_error_reason("scoring", exc)
-            name = product.get("product_name")
-            source_file = str(product.get("source_file"))
-            failed.append(Rejection(source_file, f"product {name!r}: {reason}"))
-    return results
+    ranking, checks, failed, count = score_all(
+        products,
+        outcomes,
+        findings,
+        protocol,
+        keys=keys,
+        kept=work.root / SCORES_FILE,
+        salt=f"{code_version('report')} {protocol!r}",
+    )
+    log.info("report: %d products scored, %d kept", count, products.num_rows - count)
+    return products, ranking, checks, failed
 
 
 def _all_rejections(work: config.WorkPaths, unscored: Sequence[Rejection]) -> pd.DataFrame:

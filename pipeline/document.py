@@ -203,9 +203,7 @@ class ProductDocs(Sequence[dict[str, Any]]):
             column = pc.index_in(self._checks.column("name"), value_set=pa.array(list(names)))
             column = column.to_numpy(zero_copy_only=False)
             passed = self._checks.column("passed")
-            value = np.where(
-                pc.fill_null(passed, False).to_numpy(zero_copy_only=False), b"1", b"0"
-            )
+            value = np.where(pc.fill_null(passed, False).to_numpy(zero_copy_only=False), b"1", b"0")
             known = ~np.isnan(column.astype(float)) & pc.is_valid(passed).to_numpy(
                 zero_copy_only=False
             )

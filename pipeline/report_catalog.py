@@ -36,9 +36,14 @@ from markupsafe import Markup
 
 from pipeline.chart import _number as finite_number
 from pipeline.config import REPORT_CARDS_PER_PAGE, REPORT_INLINE_PRODUCTS, REPORT_TABLE_ROWS
-from pipeline.document import ProductDocs
 from pipeline.errors import AuditError
-from pipeline.report_format import VERDICT_LABELS, _environment, passed_by_name, verdict_label
+from pipeline.report_format import (
+    VERDICT_LABELS,
+    _environment,
+    _field,
+    check_marks,
+    verdict_label,
+)
 
 CARDS_DIR = "products"
 CARD_PAGE_TEMPLATE = "cards_page.html.j2"
@@ -72,29 +77,6 @@ def _rounded(value: Any, digits: int) -> float | None:
     return None if number is None else round(number, digits)
 
 
-def _mark(passed: Any) -> str:
-    return "-" if passed is None else ("1" if passed else "0")
-
-
-def _field(products: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
-    """One field of every product (a ProductDocs' column: no product is built)."""
-    if isinstance(products, ProductDocs):
-        return products.column(name)
-    return [product.get(name) for product in products]
-
-
-def check_marks(products: Sequence[Mapping[str, Any]], check_names: Sequence[str]) -> list[str]:
-    """Per product, one character per check of `check_names`: "1" passed, "0" failed, "-"
-    not assessed."""
-    if isinstance(products, ProductDocs):
-        return products.check_marks(check_names)
-    marks = []
-    for product in products:
-        passed = passed_by_name(product.get("checks") or [])
-        marks.append("".join(_mark(passed.get(name)) for name in check_names))
-    return marks
-
-
 def ranking_data(
     products: Sequence[Mapping[str, Any]],
     check_names: Sequence[str],
@@ -117,8 +99,7 @@ def ranking_data(
         "file": [str(v or "") for v in _field(products, "source_file")],
         "name": [str(v or "") for v in _field(products, "product_name")],
         "brand": [
-            brands.setdefault(str(b), len(brands)) if b else -1
-            for b in _field(products, "brand")
+            brands.setdefault(str(b), len(brands)) if b else -1 for b in _field(products, "brand")
         ],
         "verdict": [verdict_index[str(v or "")] for v in _field(products, "verdict")],
         "score": [_rounded(v, 2) for v in _field(products, "score")],

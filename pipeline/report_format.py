@@ -95,6 +95,29 @@ def passed_by_name(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {str(check.get("name")): check.get("passed") for check in checks}
 
 
+def _mark(passed: Any) -> str:
+    return "-" if passed is None else ("1" if passed else "0")
+
+
+def _field(products: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+    """One field of every product (a ProductDocs' column: no product is built)."""
+    if isinstance(products, ProductDocs):
+        return products.column(name)
+    return [product.get(name) for product in products]
+
+
+def check_marks(products: Sequence[Mapping[str, Any]], check_names: Sequence[str]) -> list[str]:
+    """Per product, one character per check of `check_names`: "1" passed, "0" failed, "-"
+    not assessed."""
+    if isinstance(products, ProductDocs):
+        return products.check_marks(check_names)
+    marks = []
+    for product in products:
+        passed = passed_by_name(product.get("checks") or [])
+        marks.append("".join(_mark(passed.get(name)) for name in check_names))
+    return marks
+
+
 def verdict_label(verdict: Any) -> str:
     text = str(verdict or "")
     return VERDICT_LABELS.get(text, text.replace("_", " "))

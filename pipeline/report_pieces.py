@@ -262,4 +262,3 @@ def _broken_card(product: Mapping[str, Any], exc: Exception) -> Markup:
         f'<p class="empty">This card could not be built (internal error: {reason}); '
         "the product's data is in audit.json.</p>\n"
     )
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -11,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
-from pipeline.report_format import _products, _without_label_rows, check_names, passed_by_name
+from pipeline.report_format import (
+    _field,
+    _products,
+    _without_label_rows,
+    check_marks,
+    check_names,
+)
 
 if TYPE_CHECKING:
     from pipeline.report import ProductPieces
@@ -32,6 +39,8 @@ RANKING_COLUMNS: tuple[str, ...] = (
 _INT_COLUMNS = ("rank",)
 _FLOAT_COLUMNS = ("score", *PROTOCOL_AMOUNT_COLUMNS, *PROTOCOL_METRIC_COLUMNS)
 CHECK_COLUMN_PREFIX = "check_"
+#: A check's mark (pipeline.report_format.check_marks) as a ranking.csv value.
+_PASSED: dict[str, bool | None] = {"1": True, "0": False, "-": None}
 
 
 def audit_json(audit: Mapping[str, Any]) -> str:
@@ -43,6 +52,58 @@ def _dumps(value: Any, indent: int | None) -> str:
     return json.dumps(
         value, indent=indent, ensure_ascii=False, allow_nan=False, default=_json_default
     )
+
+
+_SCALARS = (str, int, float, type(None))
+
+
+@functools.cache
+def _flat_encoder(pad: str) -> json.JSONEncoder:
+    """The C encoder whose item separator starts a new line at `pad`."""
+    return json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",\n" + pad, ": "))
+
+
+def _is_flat(value: Any) -> bool:
+    """A non-empty object of text keys, or a non-empty list, that holds no container."""
+    if isinstance(value, dict):
+        return bool(value) and all(
+            type(k) is str and isinstance(v, _SCALARS) for k, v in value.items()
+        )
+    return isinstance(value, list) and bool(value) and all(isinstance(v, _SCALARS) for v in value)
+
+
+def _indented(value: Any, pad: str) -> str:
+    """`_dumps(value, 2)` with each new line starting with `pad` too, made by the C encoder
+    (indent=2 takes the pure-Python one, 2-3 times slower, and audit.json's lists of
+    findings grow with the catalog): a flat list or object (`_is_flat`), or a list of flat
+    objects, is one call of it whose separators carry the indentation (a raw new line is
+    never inside a JSON string, so the one between two objects is found by its text)."""
+    if isinstance(value, _SCALARS):
+        return _dumps(value, None)
+    inner = pad + "  "
+    if isinstance(value, dict | list | tuple) and not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    if _is_flat(value):
+        flat = _flat_encoder(inner).encode(value)
+        return flat[0] + "\n" + inner + flat[1:-1] + "\n" + pad + flat[-1]
+    if isinstance(value, list) and all(isinstance(v, dict) and _is_flat(v) for v in value):
+        deeper = inner + "  "
+        flat = _flat_encoder(deeper).encode(value)[2:-2]
+        between = f"\n{inner}}},\n{inner}{{\n{deeper}"
+        return (
+            f"[\n{inner}{{\n{deeper}"
+            + flat.replace("},\n" + deeper + "{", between)
+            + (f"\n{inner}}}\n{pad}]")
+        )
+    if isinstance(value, dict):
+        if not all(type(k) is str for k in value):  # keys JSON must convert: as it does
+            return _dumps(value, 2).replace("\n", "\n" + pad)
+        items = (f"{_dumps(k, None)}: {_indented(v, inner)}" for k, v in value.items())
+        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + pad + "}"
+    if isinstance(value, list | tuple):
+        items = (_indented(v, inner) for v in value)
+        return "[\n" + inner + (",\n" + inner).join(items) + "\n" + pad + "]"
+    return _indented(_json_default(value), pad)
 
 
 def audit_json_chunks(
@@ -70,7 +131,7 @@ def audit_json_chunks(
                 yield (",\n    " if index else "\n    ") + line
             yield "\n  ]"
         else:
-            yield head + _dumps(value, 2).replace("\n", "\n  ")
+            yield head + _indented(value, "  ")
     yield "\n}\n"
 
 
@@ -111,16 +172,13 @@ def ranking_frame(audit: Mapping[str, Any]) -> pd.DataFrame:
     """One row per product in rank order: RANKING_COLUMNS, then "check_<name>" per check
     (nullable boolean: True passed, False failed, missing = not assessed / not run)."""
     names = check_names(audit)
-    records: list[dict[str, Any]] = []
-    for product in _without_label_rows(_products(audit)):
-        record: dict[str, Any] = {column: product.get(column) for column in RANKING_COLUMNS}
-        passed = passed_by_name(product.get("checks") or [])
-        for name in names:
-            value = passed.get(name)
-            record[CHECK_COLUMN_PREFIX + name] = None if value is None else bool(value)
-        records.append(record)
+    products = _without_label_rows(_products(audit))  # a ProductDocs' columns: none built
+    data: dict[str, list[Any]] = {column: _field(products, column) for column in RANKING_COLUMNS}
+    marks = check_marks(products, names)
+    for position, name in enumerate(names):
+        data[CHECK_COLUMN_PREFIX + name] = [_PASSED[mark[position]] for mark in marks]
     columns = [*RANKING_COLUMNS, *(CHECK_COLUMN_PREFIX + n for n in names)]
-    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame(data, columns=columns, dtype=object)
     for column in columns:
         if column in _INT_COLUMNS:
             frame[column] = frame[column].astype("Int64")

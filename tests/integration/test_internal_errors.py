@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 
 from labelgen.dsld_formats import write_simple_csv
 from labelgen.products import sample_product
-from pipeline import audit as audit_stages
-from pipeline import normalize, report, score
+from pipeline import normalize, report, report_scores, score
 from tests.builders import audit_cli, two_product_folder
 
 runner = CliRunner()
@@ -68,7 +67,7 @@ def test_a_product_that_breaks_scoring_is_rejected_and_the_rest_reported(
             raise ZeroDivisionError("float division by zero")
         return real(products, *args)
 
-    monkeypatch.setattr(audit_stages, "score_products", breaks_on_odd)
+    monkeypatch.setattr(report_scores, "score_products", breaks_on_odd)
     code, output, audit = _audit(tmp_path)
     assert code == 0, output
     assert [p["product_name"] for p in audit["products"]] == [
