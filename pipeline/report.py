@@ -136,6 +136,12 @@ def write_reports(
         written = True
     finally:
         pieces.close(prune=written)
+    log.info(
+        "report: %d product documents built, %d cards and %d audit.json lines reused",
+        pieces.built,
+        pieces.reused,
+        pieces.lines_reused,
+    )
     return result
 
 

@@ -86,6 +86,7 @@ class ProductPieces:
                     flagged = sorted(flagged_lines.get(pid, ()))
                     self._keys[index] = hashlib.sha256(f"{base}\n{flagged}".encode()).hexdigest()
         self._pending: list[tuple[str, str]] = []
+        self._made: set[str] = set()  # keys of the pieces made by this run
         # lines made with a card that the store does not keep, until audit.json is written
         # (only up to REPORT_INLINE_PRODUCTS; above, such a line is made again)
         self._lines: dict[int, str] = {}
@@ -127,6 +128,7 @@ class ProductPieces:
 
     def _keep(self, key: str | None, text: str) -> None:
         if key is not None and self._store is not None:
+            self._made.add(key)
             self._pending.append((key, text))
             if len(self._pending) >= PIECE_BATCH:
                 self._flush()
@@ -228,6 +230,7 @@ class ProductPieces:
 
     def json_lines(self, first: int, end: int) -> list[str]:
         """The audit.json lines (JSON, one line each) of the products at `first` to `end`."""
+        self._flush()  # the lines made with the cards
         keys = [self._keys[i] for i in range(first, end)]
         lines: list[str | None] = [self._lines.pop(i, None) for i in range(first, end)]
         wanted = [f"{k}:json" for k, line in zip(keys, lines, strict=True) if k and not line]
@@ -236,7 +239,7 @@ class ProductPieces:
             if key and not line:
                 tail = next(found)
                 if tail is not None:
-                    self.lines_reused += 1
+                    self.lines_reused += f"{key}:json" not in self._made
                     lines[n] = f'{{"rank": {_rank_text(self._ranks[first + n])}, {tail}'
         missing = [first + n for n, line in enumerate(lines) if line is None]
         for index, document in self._documents(missing).items():
