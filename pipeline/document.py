@@ -23,7 +23,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from pipeline import __version__
 from pipeline.compliance import COMPLIANCE_COLUMNS, rule_table
 from pipeline.corrections import REVIEW_COLUMNS, applied_of
-from pipeline.evidence import BBOX_COLUMNS, flagged_products, needs_review, row_document
+from pipeline.evidence import BBOX_COLUMNS, flagged_products, needs_review, row_keys
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
 from pipeline.protocol import CHECKS, Protocol
@@ -163,29 +163,24 @@ class ProductDocs(Sequence[dict[str, Any]]):
             out[str(name)] = str(labels[first].as_py() or name)
         return out
 
-    def _slice(self, table: pa.Table, starts: np.ndarray, first: int, end: int) -> list[Any]:
+    def _slice(self, table: pa.Table, starts: np.ndarray, first: int, end: int) -> pa.Table:
         begin, stop = int(starts[first]), int(starts[end])
-        rows: list[Any] = table.slice(begin, stop - begin).to_pylist()
-        return rows
+        return table.slice(begin, stop - begin)
 
     def _batch(self, first: int, end: int) -> list[dict[str, Any]]:
-        products = self._products.slice(first, end - first).to_pylist()
-        checks = self._slice(self._checks, self._check_starts, first, end)
-        rows = self._slice(self._rows, self._row_starts, first, end) if self._label_rows else []
-        base_check, base_row = int(self._check_starts[first]), int(self._row_starts[first])
-        docs = []
-        for i, product in enumerate(products, start=first):
-            doc = {"rank": product["rank"]}
-            doc.update((f, product[f]) for f in PRODUCT_FIELDS)
-            doc.update((f, product[f]) for f in VERDICT_FIELDS)
-            c0, c1 = int(self._check_starts[i]) - base_check, int(self._check_starts[i + 1])
-            doc["checks"] = checks[c0 : c1 - base_check]
-            doc.update((f, product[f]) for f in EXTRA_FIELDS)
-            if self._label_rows:
-                r0, r1 = int(self._row_starts[i]) - base_row, int(self._row_starts[i + 1])
-                doc["label_rows"] = [row_document(r) for r in rows[r0 : r1 - base_row]]
+        checks = _table_records(self._slice(self._checks, self._check_starts, first, end))
+        at = (self._check_starts[first : end + 1] - self._check_starts[first]).tolist()
+        table = self._products.slice(first, end - first)
+        columns = [table.column(name).to_pylist() for name in _BEFORE_CHECKS]
+        columns.append([checks[at[n] : at[n + 1]] for n in range(end - first)])
+        columns += [table.column(name).to_pylist() for name in EXTRA_FIELDS]
+        docs = [dict(zip(_DOC_KEYS, values, strict=True)) for values in zip(*columns, strict=True)]
+        if self._label_rows:
+            rows = _row_documents(self._slice(self._rows, self._row_starts, first, end))
+            at = (self._row_starts[first : end + 1] - self._row_starts[first]).tolist()
+            for n, doc in enumerate(docs):
+                doc["label_rows"] = rows[at[n] : at[n + 1]]
                 doc["corrections"] = applied_of(doc["label_rows"])
-            docs.append(doc)
         return docs
 
     def batch(self, first: int, end: int) -> list[dict[str, Any]]:
@@ -247,6 +242,30 @@ class ProductDocs(Sequence[dict[str, Any]]):
 
     def __repr__(self) -> str:
         return f"<ProductDocs: {len(self)} products>"
+
+
+#: A product document's keys (but its label rows and corrections), in order.
+_BEFORE_CHECKS = ["rank", *PRODUCT_FIELDS, *VERDICT_FIELDS]
+_DOC_KEYS = [*_BEFORE_CHECKS, "checks", *EXTRA_FIELDS]
+
+
+def _table_records(table: pa.Table) -> list[dict[str, Any]]:
+    """`table.to_pylist()`, made column by column (several times faster)."""
+    keys = table.column_names
+    columns = [table.column(name).to_pylist() for name in keys]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _row_documents(table: pa.Table) -> list[dict[str, Any]]:
+    """`evidence.row_document` of each row of `table`, made column by column."""
+    names = table.column_names
+    columns = {name: table.column(name).to_pylist() for name in names}
+    nones = [None] * table.num_rows
+    boxes = zip(*(columns.get(c, nones) for c in BBOX_COLUMNS), strict=True)
+    columns["bbox"] = [None if None in box else [float(v) for v in box] for box in boxes]
+    keys = row_keys(names)
+    values = [columns[key] for key in keys]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _starts(keys: pa.Array, order: pa.Array) -> np.ndarray:

@@ -111,6 +111,7 @@ class ProductPieces:
             else:
                 runs.append([index])
         for run in runs:
+            built: Sequence[Mapping[str, Any]]
             if isinstance(docs, ProductDocs):
                 built = docs.batch(run[0], run[-1] + 1)
             else:
