@@ -749,3 +749,27 @@ def test_a_broken_cache_is_rebuilt(
         assert _page(audit, cache)[:2] == _page(audit, None)[:2]
     assert "report cache" in caplog.text
     assert _cached(cache) == len(audit["products"])
+
+
+def test_the_indented_sections_of_audit_json_are_what_json_dumps_writes() -> None:
+    from pipeline.report_tables import _indented
+
+    cases: list[Any] = [
+        {},
+        [],
+        "é\n",
+        -0.0,
+        [{"source_file": "a.csv", "detail": 'line 3: "},\n {" as text', "n": 1.5}, {"x": None}],
+        [{}, {"a": 1}],
+        [{"a": 1}, {2: "non-text key"}],
+        {"a": {}, "b": [], "c": [[]], "d": [{}], "e": (1, 2), "f": {"x": [1.5, None, True]}},
+        [1, [2, [3, {"q": "line\nbreak"}]]],
+        {"s": {1}, "k": [{"a": 1, "b": "x"}, {"c": None}], 3: "three"},
+    ]
+    for value in cases:
+        assert _indented(value, "  ") == json.dumps(
+            value, indent=2, ensure_ascii=False, default=list
+        ).replace("\n", "\n  ")
+    for bad in ([{"y": float("nan")}], {"x": [float("inf")]}):
+        with pytest.raises(ValueError, match="Out of range float values"):
+            _indented(bad, "  ")
