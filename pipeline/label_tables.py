@@ -64,6 +64,24 @@ TABLE_KEYS_FILE = "label_tables.keys.json"
 _KEPT_SALT = "label-tables-1"
 
 
+def _targets(work: config.WorkPaths) -> dict[str, tuple[Path, pa.Schema]]:
+    paths = {
+        "labels": work.labels,
+        "rows": work.label_rows,
+        "issues": work.read_issues,
+        "rejections": work.rejections,
+    }
+    return {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
+
+
+def label_table_keys(work: config.WorkPaths) -> dict[str, str]:
+    """Per source file, the content key its rows in the label tables of `work` were read
+    from (pipeline.infra.kept_rows), when those tables are the ones the index was written
+    with; {} when not known (a file without a key was not cached: it is read again)."""
+    kept = KeptRows.load(work.root / TABLE_KEYS_FILE, _targets(work), _KEPT_SALT)
+    return {} if kept is None else kept.keys
+
+
 def write_label_tables(
     labels_dir: Path, work: config.WorkPaths, **options: Unpack[ExtractOptions]
 ) -> ExtractStats:
@@ -71,13 +89,7 @@ def write_label_tables(
     rejections.parquet: each batch is one row group of each (an empty one if the batch has
     no such records), with the record type's fixed schema. The four files are replaced
     together when every batch is written (none if the stage fails)."""
-    paths = {
-        "labels": work.labels,
-        "rows": work.label_rows,
-        "issues": work.read_issues,
-        "rejections": work.rejections,
-    }
-    targets = {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
+    targets = _targets(work)
     index = work.root / TABLE_KEYS_FILE
     kept = KeptRows.load(index, targets, _KEPT_SALT) if options.get("use_cache", True) else None
     with ParquetTables(targets) as out:

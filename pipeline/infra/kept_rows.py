@@ -32,6 +32,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from pipeline.infra.atomic import atomic_write_text
 from pipeline.infra.digests import file_digest
+from pipeline.infra.stages import read_record
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,8 @@ class KeptRows:
         """The rows recorded in `index` for `tables` (name -> (file, schema)), or None when
         there is no sound index of `salt` or a table is not the file it names (or not of
         its schema): then nothing is kept."""
-        try:
-            recorded = json.loads(index.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(recorded, dict) or recorded.get("salt") != salt:
+        recorded = read_record(index, "salt", salt)
+        if recorded is None:
             return None
         digests, keys = recorded.get("tables"), recorded.get("keys")
         if not isinstance(digests, dict) or not isinstance(keys, dict):
