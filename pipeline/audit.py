@@ -29,11 +29,9 @@ from pipeline.extract import (
     display_name,
     plan_extraction,
     scan_labels_folder,
-    write_label_tables,
 )
 from pipeline.infra import history, stages
 from pipeline.infra.atomic import (
-    ParquetTables,
     atomic_write_parquet,
     atomic_write_table,
     atomic_write_text,
@@ -48,14 +46,11 @@ from pipeline.infra.validation import (
     validation_process,
 )
 from pipeline.infra.versions import code_version
-from pipeline.normalize import (
-    NUTRIENTS_SCHEMA,
-    PRODUCTS_SCHEMA,
-    label_batches,
-    normalize_files,
-)
+from pipeline.label_tables import write_label_tables
+from pipeline.normalize import internal_error_reason
+from pipeline.normalize_tables import write_normalized
 from pipeline.protocol import Protocol
-from pipeline.records import Rejection, records_to_frame, records_to_table
+from pipeline.records import Rejection, records_to_frame
 from pipeline.report import write_reports
 from pipeline.report_inputs import (
     OUTCOMES_TYPES,
@@ -194,24 +189,10 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
     for path in (work.labels, work.label_rows):
         if not path.exists():
             raise AuditError(f"{path} does not exist: run the earlier stage first")
-    targets = {
-        "nutrients": (work.nutrients, NUTRIENTS_SCHEMA),
-        "products": (work.products, PRODUCTS_SCHEMA),
-    }
-    rejected: list[Rejection] = []
-    fixes = corrections.current(corrections.load_snapshot(work.corrections))
-    with ParquetTables(targets) as out:
-        for labels, rows in label_batches(work.labels, work.label_rows):
-            tables, failed = normalize_files(labels, corrections.apply_to_rows(rows, fixes))
-            del labels, rows
-            rejected += failed
-            for nutrients, products in tables:
-                out.write("nutrients", nutrients)
-                out.write("products", products)
-            del tables
-    atomic_write_table(errors_path, records_to_table(rejected, Rejection))
+    # (the unchanged files' rows are the last run's: pipeline.normalize_tables)
+    counts = write_normalized(work, errors_path, reuse=not full)
     stages.mark_done(marker, fingerprint, outputs)
-    return out.rows["nutrients"], out.rows["products"]
+    return counts
 
 
 def _normalize_rejections(work: config.WorkPaths) -> Path:

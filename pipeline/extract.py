@@ -18,25 +18,19 @@ import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any
 
 from pipeline import config, sources
 from pipeline.errors import AuditError, LabelError, LimitExceeded
-from pipeline.infra.atomic import ParquetTables
 from pipeline.infra.cache import ExtractionCache, bytes_digest
 from pipeline.infra.executors import LOCAL, Executor, imap_files, map_files
 from pipeline.infra.isolated import WorkerBox
+from pipeline.infra.kept_rows import KeptRows
 from pipeline.infra.versions import extractor_version
 from pipeline.records import (
     FileExtraction,
-    Label,
-    LabelRow,
     NotLabel,
-    ReadIssue,
     Rejection,
-    concat_extractions,
-    record_schema,
-    records_to_table,
 )
 from pipeline.sources import read_bytes
 from pipeline.sources.inputs import (
@@ -279,6 +273,14 @@ def read_once(
     return extraction, True
 
 
+@dataclass(frozen=True)
+class KeptFile:
+    """A file whose rows are the last run's (pipeline.infra.kept_rows): its content key is
+    the one its rows in the label tables were made from."""
+
+    source_file: str
+
+
 def extract_file(task: FileTask) -> FileExtraction:
     """Read one file; a LabelError (or an unexpected reader crash) becomes its rejection."""
     return read_once(task)[0]
@@ -411,7 +413,7 @@ def _absolute(task: FileTask) -> FileTask:
 def extract_in_batches(
     labels_dir: Path,
     work: config.WorkPaths,
-    take: Callable[[list[FileExtraction]], None],
+    take: Callable[[list[FileExtraction | KeptFile]], None],
     *,
     jobs: int = 1,
     use_cache: bool = True,
@@ -421,6 +423,7 @@ def extract_in_batches(
     limits: config.FileLimits = config.FILE_LIMITS,
     plan: ExtractPlan | None = None,
     executor: Executor = LOCAL,
+    kept: KeptRows | None = None,
 ) -> ExtractStats:
     """Read every label file under `labels_dir` (`plan_extraction`, with `skip`; or the
     inputs of `plan`), handing
@@ -437,12 +440,27 @@ def extract_in_batches(
     it back. They are read as the batches are handed on, about a batch ahead, so memory
     holds a batch or two, whatever the number of files. A cache entry that cannot be read
     back (broken meanwhile) is read again, in a worker.
+
+    `kept`: the last run's label tables; a file whose key is the one its rows there were
+    made from is handed on as a `KeptFile` (its cache entry is not even looked at). The
+    stats' `table_keys` say which key each file's handed-on rows are of (not the files
+    whose reading could not be cached: they are read again next run).
     """
     if plan is None:
         plan = plan_extraction(labels_dir, work, skip)
     cache = ExtractionCache(work.cache_dir.absolute(), extractor_version())
+    table_keys: dict[str, str] = {}
+    last_keys = kept.keys if use_cache and kept is not None else {}
+    for p in plan.planned:
+        if p.key is not None and p.rejection is None and last_keys.get(p.task.source_file) == p.key:
+            table_keys[p.task.source_file] = p.key
     planned = [
-        replace(p, cached=use_cache and p.key is not None and cache.verify(p.key))
+        replace(
+            p,
+            cached=use_cache
+            and p.key is not None
+            and (p.task.source_file in table_keys or cache.verify(p.key)),
+        )
         for p in plan.planned
     ]
 
@@ -484,10 +502,13 @@ def extract_in_batches(
     parsed = len(todo) + sum(p.rejection is not None for p in planned)
     keep = {p.key for p in planned if p.cached and p.key is not None}
     for start in range(0, len(planned), size):  # (`readings` ends with the last batch)
-        batch = []
+        batch: list[FileExtraction | KeptFile] = []
         for p in planned[start : start + size]:
             if p.rejection is not None:
                 batch.append(_rejected(p.task.source_file, p.rejection))
+                continue
+            if p.task.source_file in table_keys:
+                batch.append(KeptFile(p.task.source_file))
                 continue
             extraction: FileExtraction | None = None
             if not p.cached:
@@ -501,17 +522,23 @@ def extract_in_batches(
                     )
                 if result.key is not None:
                     keep.add(result.key)
+                    if result.stored:
+                        table_keys[p.task.source_file] = result.key
                 if result.store_error is not None:
                     unstored.append(result.store_error)
                 not_cached += not result.stored
                 extraction = result.extraction
             elif p.key is not None:
                 extraction = cache.get(p.key)
+                if extraction is not None:
+                    table_keys[p.task.source_file] = p.key
             if extraction is None:  # an entry broken meanwhile: read the file again
                 parsed += 1
                 again = next(read_in_workers([[p]]))
                 if again.key is not None:
                     keep.add(again.key)
+                    if again.stored:
+                        table_keys[p.task.source_file] = again.key
                 extraction = again.extraction
             batch.append(extraction)
         take(batch)
@@ -523,54 +550,6 @@ def extract_in_batches(
             unstored[0],
         )
     cache.prune(keep)
-    stats = plan.stats(parsed, unstored=not_cached + changed_meanwhile)
+    stats = plan.stats(parsed, unstored=not_cached + changed_meanwhile, table_keys=table_keys)
     log.info("extract: %d files, %d parsed, %d from cache", stats.files, parsed, stats.cached)
     return stats
-
-
-#: The four tables of the extract stage: name -> record type.
-LABEL_TABLES: dict[str, type] = {
-    "labels": Label,
-    "rows": LabelRow,
-    "issues": ReadIssue,
-    "rejections": Rejection,
-}
-
-
-class ExtractOptions(TypedDict, total=False):
-    """The keyword options of `extract_in_batches`, which `write_label_tables` passes on."""
-
-    jobs: int
-    use_cache: bool
-    progress: bool | None
-    batch_files: int
-    skip: Mapping[Path, str] | None
-    limits: config.FileLimits
-    plan: ExtractPlan | None
-    executor: Executor
-
-
-def write_label_tables(
-    labels_dir: Path, work: config.WorkPaths, **options: Unpack[ExtractOptions]
-) -> ExtractStats:
-    """`extract_in_batches` into labels.parquet, label_rows.parquet, read_issues.parquet and
-    rejections.parquet: each batch is one row group of each (an empty one if the batch has
-    no such records), with the record type's fixed schema. The four files are replaced
-    together when every batch is written (none if the stage fails)."""
-    paths = {
-        "labels": work.labels,
-        "rows": work.label_rows,
-        "issues": work.read_issues,
-        "rejections": work.rejections,
-    }
-    targets = {name: (paths[name], record_schema(kind)) for name, kind in LABEL_TABLES.items()}
-    with ParquetTables(targets) as out:
-
-        def take(batch: list[FileExtraction]) -> None:
-            # concat_extractions: labels, rows, issues, rejections (LABEL_TABLES' order)
-            tables = concat_extractions(batch)
-            records: dict[str, Sequence[object]] = dict(zip(LABEL_TABLES, tables, strict=True))
-            for name, kind in LABEL_TABLES.items():
-                out.write(name, records_to_table(records[name], kind))
-
-        return extract_in_batches(labels_dir, work, take, **options)

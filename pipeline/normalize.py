@@ -460,7 +460,7 @@ def normalize_files(
     return tables, rejections
 
 
-def _batches_aligned(labels_file: pq.ParquetFile, rows_file: pq.ParquetFile) -> bool:
+def batches_aligned(labels_file: pq.ParquetFile, rows_file: pq.ParquetFile) -> bool:
     """Does row group i of the label rows only name files whose labels are in row group i
     of the labels (as the extract stage writes them)? Reads the source_file columns only."""
     if labels_file.num_row_groups != rows_file.num_row_groups:
@@ -478,7 +478,7 @@ def label_batches(labels: Path, rows: Path) -> Iterator[tuple[pd.DataFrame, pd.D
     files at a time: their row groups in pairs when they are aligned (the extract stage
     writes one row group per batch of files in each), else the whole tables at once."""
     labels_file, rows_file = pq.ParquetFile(labels), pq.ParquetFile(rows)
-    if not _batches_aligned(labels_file, rows_file):
+    if not batches_aligned(labels_file, rows_file):
         yield pd.read_parquet(labels), pd.read_parquet(rows)
         return
     for i in range(labels_file.num_row_groups):

@@ -41,6 +41,18 @@ def fingerprint(stage: str, inputs: Sequence[Path], settings: Any = None) -> str
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def read_record(path: Path, field: str, value: str) -> dict[str, Any] | None:
+    """The JSON object in `path` when its `field` is `value` (a done marker of this
+    fingerprint, an index of this salt); None when it is not, or is not there or sound."""
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get(field) != value:
+        return None
+    return recorded
+
+
 def done_marker(root: Path, stage: str) -> Path:
     """The stage's done marker in the work folder `root`."""
     return root / f".{stage}.done"
@@ -53,11 +65,8 @@ def up_to_date(marker: Path, stage_fingerprint: str | None, outputs: Sequence[Pa
     run's) is logged: the stage is run again, never counted as reused."""
     if stage_fingerprint is None:
         return False
-    try:
-        recorded = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(recorded, dict) or recorded.get("fingerprint") != stage_fingerprint:
+    recorded = read_record(marker, "fingerprint", stage_fingerprint)
+    if recorded is None:
         return False
     digests = recorded.get("outputs")
     if not isinstance(digests, dict):

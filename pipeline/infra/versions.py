@@ -82,8 +82,11 @@ def module_file(name: str, root: Path = config.PACKAGE_DIR) -> Path | None:
     return None
 
 
-def _imported(path: Path, name: str, root: Path) -> set[str]:
-    """The package modules the source file `path` (module `name`) imports, anywhere in it."""
+@functools.cache
+def _imported(path: Path, name: str, root: Path) -> frozenset[str]:
+    """The package modules the source file `path` (module `name`) imports, anywhere in it;
+    parsed once a process (the stages share most modules: five code versions parsed 141
+    files, 0.7 s of a run; the files do not change while it runs)."""
     found: set[str] = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
@@ -96,7 +99,7 @@ def _imported(path: Path, name: str, root: Path) -> set[str]:
                 base = ".".join([*anchor, *([base] if base else [])])
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {m for m in found if module_file(m, root) is not None}
+    return frozenset(m for m in found if module_file(m, root) is not None)
 
 
 def _package_modules(name: str, root: Path) -> set[str]:

@@ -24,7 +24,7 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipeline import config
@@ -368,6 +368,8 @@ class ExtractStats:
     source_files: tuple[str, ...] = ()  # the label files, in the tables' order
     not_labels: tuple[NotLabel, ...] = ()  # what is under the folder but not read, and why
     unstored: int = 0  # readings not cached as planned (over a limit, lost, changed meanwhile)
+    #: source file -> the content key of the reading handed on for it (when it was cached).
+    table_keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -400,7 +402,9 @@ class ExtractPlan:
         cache = ExtractionCache(cache_dir, extractor_version())
         cache.prune({p.key for p in self.planned if p.key is not None})
 
-    def stats(self, parsed: int = 0, unstored: int = 0) -> ExtractStats:
+    def stats(
+        self, parsed: int = 0, unstored: int = 0, table_keys: Mapping[str, str] | None = None
+    ) -> ExtractStats:
         files = len(self.planned)
         return ExtractStats(
             files=files,
@@ -410,4 +414,5 @@ class ExtractPlan:
             source_files=tuple(p.task.source_file for p in self.planned),
             not_labels=self.not_labels,
             unstored=unstored,
+            table_keys=dict(table_keys or {}),
         )

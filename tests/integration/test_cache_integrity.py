@@ -20,6 +20,7 @@ from pipeline import extract
 from pipeline.audit import run_audit
 from pipeline.infra.cache import cache_key, file_digest
 from pipeline.infra.versions import extractor_version
+from pipeline.label_tables import TABLE_KEYS_FILE
 from pipeline.protocol import load_protocol
 from pipeline.sources import inputs
 from tests.hostile import good_folder, simple_csv
@@ -191,9 +192,10 @@ def test_a_damaged_cache_entry_is_rebuilt_with_a_warning(
         entry.write_bytes(raw[: len(raw) // 2])
     else:
         entry.write_bytes(b"[" + raw[1:])
-    # entries are checked when used: when the label tables are made again (an unchanged
-    # folder keeps its tables and reads no entry)
+    # entries are checked when used: when the label tables are made again from the cache
+    # (an unchanged folder keeps its tables, an unchanged file its rows, and reads no entry)
     (tmp_path / "work" / ".extract.done").unlink()
+    (tmp_path / "work" / TABLE_KEYS_FILE).unlink()
     with caplog.at_level(logging.WARNING):
         report = _run(labels, tmp_path)
     said = (

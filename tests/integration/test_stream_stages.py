@@ -19,16 +19,12 @@ import pytest
 
 from pipeline import config
 from pipeline.audit import run_extract, run_normalize
-from pipeline.extract import (
-    LABEL_TABLES,
-    extract_in_batches,
-    find_label_files,
-    write_label_tables,
-)
+from pipeline.extract import extract_in_batches, find_label_files
 from pipeline.infra import cache as cache_module
 from pipeline.infra.atomic import ParquetTables
 from pipeline.infra.cache import file_digest
 from pipeline.infra.versions import extractor_version
+from pipeline.label_tables import LABEL_TABLES, TABLE_KEYS_FILE, write_label_tables
 from pipeline.normalize import (
     NUTRIENTS_SCHEMA,
     PRODUCTS_SCHEMA,
@@ -312,7 +308,8 @@ def test_a_broken_cache_entry_is_read_again(tmp_path: Path) -> None:
     entries[0].write_text("{broken")
     # the label tables are those of these inputs: kept, no cache entry is read
     assert (run_extract(labels, work, progress=False)["parsed"]) == 0
-    (work.root / ".extract.done").unlink()  # the tables must be made again
+    (work.root / ".extract.done").unlink()  # the tables must be made again,
+    (work.root / TABLE_KEYS_FILE).unlink()  # from the cache (not from the last tables)
     meta = run_extract(labels, work, progress=False)
     assert (meta["parsed"], meta["cached"]) == (1, 2)
     for name, p in _paths(work).items():

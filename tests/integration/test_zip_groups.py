@@ -21,6 +21,7 @@ from pipeline.audit import run_extract
 from pipeline.infra import isolated
 from pipeline.infra.cache import PACK_SUFFIX, ExtractionCache
 from pipeline.infra.versions import extractor_version
+from pipeline.label_tables import TABLE_KEYS_FILE
 from pipeline.records import FileExtraction, Label
 
 ZIP = "DSLD-full-database-JSON.zip"
@@ -45,7 +46,8 @@ def _entries(work: config.WorkPaths) -> tuple[int, int]:
 
 
 def _run(labels: Path, work: config.WorkPaths) -> tuple[dict[str, Any], pd.DataFrame]:
-    (work.root / ".extract.done").unlink(missing_ok=True)  # the tables made again
+    (work.root / ".extract.done").unlink(missing_ok=True)  # the tables made again,
+    (work.root / TABLE_KEYS_FILE).unlink(missing_ok=True)  # from the cache, not the last tables
     meta = run_extract(labels, work, jobs=2, progress=False)
     return meta, pd.read_parquet(work.labels)[["source_file", "product_name"]]
 
