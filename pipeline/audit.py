@@ -47,7 +47,6 @@ from pipeline.infra.validation import (
 )
 from pipeline.infra.versions import code_version
 from pipeline.label_tables import write_label_tables
-from pipeline.normalize import internal_error_reason
 from pipeline.normalize_tables import write_normalized
 from pipeline.protocol import Protocol
 from pipeline.records import Rejection, records_to_frame
