@@ -106,6 +106,13 @@ _DV_RE = re.compile(
     + r")$"
 )
 _MARK_TAIL = "".join(k for k in MARK_REPAIRS if len(k) == 1 and not k.isalnum() and k != ".")
+#: A %DV with its footnote marks misread ("1%\"" for "1%*"): the marks, each a misread of
+#: "*" (MARK_REPAIRS) or a "*" as printed, one to three of them.
+_DV_MARKS_RE = re.compile(
+    r"^(?P<dv>[<>]?\d+(?:\.\d+)?%)(?P<marks>[" + re.escape(_MARK_TAIL + "*") + r"]{1,3})$"
+)
+#: A run of footnote marks of which some are misread ("\"*" for "**").
+_MARK_RUN_RE = re.compile(r"^[" + re.escape(_MARK_TAIL + "*") + r"]{2,3}$")
 #: Words that are the remains of a table rule or box edge, not text: dropped; so are
 #: words of punctuation only read with less than NOISE_CONFIDENCE (specks).
 _RULE_GLYPHS_RE = re.compile(r"^[|¦_]+$")
@@ -215,6 +222,15 @@ VITAMIN_B_REPAIRS: dict[str, str] = {
     "Bl2": "B12",
     "BI2": "B12",
     "B1Z": "B12",
+    # a "B" read as an "8": there is no vitamin 8, 81, 812
+    "81": "B1",
+    "82": "B2",
+    "83": "B3",
+    "85": "B5",
+    "86": "B6",
+    "87": "B7",
+    "89": "B9",
+    "812": "B12",
 }
 
 
@@ -243,8 +259,11 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
     for i, text in enumerate(texts):
         pre, core, post = _split_wrap(text)
         m = _DV_RE.match(core)
+        marks = _DV_MARKS_RE.match(core)
         if m:
             core = m.group("num") + "%"
+        elif marks and any(c != "*" for c in marks.group("marks")):
+            core = marks.group("dv") + "*" * len(marks.group("marks"))
         elif _fix_glued(core) is not None:
             core = _fix_glued(core) or core
         elif i > 0 and _is_numberish(texts[i - 1]) and _fix_unit(core) is not None:
@@ -253,7 +272,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
         elif unit_at(i + 1) and _fix_number(core) is not None:
             core = _fix_number(core) or core
         elif (
-            (core in MARK_REPAIRS or core in DAGGER_REPAIRS)
+            (core in MARK_REPAIRS or core in DAGGER_REPAIRS or _MARK_RUN_RE.match(core))
             and not pre
             and not post
             and i >= 1
@@ -262,7 +281,9 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
                 or _is_glued(texts[i - 1])
             )
         ):
-            core = MARK_REPAIRS.get(core, "†")
+            core = (
+                "*" * len(core) if _MARK_RUN_RE.match(core) else MARK_REPAIRS.get(core, "†")
+            )
         elif core in VITAMIN_B_REPAIRS and i > 0 and _split_wrap(texts[i - 1])[1] == "Vitamin":
             core = VITAMIN_B_REPAIRS[core]
         elif _fix_heading_unit(core) is not None:
