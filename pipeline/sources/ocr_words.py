@@ -281,9 +281,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
                 or _is_glued(texts[i - 1])
             )
         ):
-            core = (
-                "*" * len(core) if _MARK_RUN_RE.match(core) else MARK_REPAIRS.get(core, "†")
-            )
+            core = "*" * len(core) if _MARK_RUN_RE.match(core) else MARK_REPAIRS.get(core, "†")
         elif core in VITAMIN_B_REPAIRS and i > 0 and _split_wrap(texts[i - 1])[1] == "Vitamin":
             core = VITAMIN_B_REPAIRS[core]
         elif _fix_heading_unit(core) is not None:

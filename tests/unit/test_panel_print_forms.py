@@ -62,7 +62,7 @@ def test_dv_in_parentheses_and_added_sugars_in_the_name() -> None:
     words += line(156, (58, "Includes 3g Added Sugars"), (300, "6%"))
     words += line(168, (50, "Copper"), (230, "2mg"), (290, "(100% DV)"))
     words += line(180, (50, "Zinc"), (230, "10 mg (91% DV)"))
-    labels, rows, issues = read(words)
+    _, rows, issues = read(words)
     assert issues == []
     assert [(r.name_raw, r.amount_raw, r.unit_raw, r.dv_raw) for r in rows] == [
         ("Total Sugars", "3", "g", None),
