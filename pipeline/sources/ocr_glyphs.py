@@ -25,7 +25,7 @@ from PIL import Image
 from scipy import ndimage
 
 from pipeline.config import MIN_AMOUNT_CONFIDENCE
-from pipeline.sources.ocr_words import OcrWord
+from pipeline.sources.ocr_words import _UNIT_RE, UNIT_REPAIRS, OcrWord
 
 #: A glyph is at least this share of the word's tallest glyph high (a "." is not).
 MIN_GLYPH_SHARE = 0.5
@@ -84,12 +84,31 @@ CONFIRM_MAX_WORDS = 12
 CONFIRM_PSM = 7
 
 
-def word_crop(image: Image.Image, word: OcrWord) -> Image.Image:
-    """The word's ink box in `image` with CONFIRM_MARGIN of its height around it."""
-    top, bottom = word.ink if word.ink is not None else (word.top, word.top + word.height)
+def word_crop(image: Image.Image, words: Sequence[OcrWord]) -> Image.Image:
+    """The ink box of `words` (one word, or an amount and its unit) in `image` with
+    CONFIRM_MARGIN of its height around it."""
+    inks = [w.ink if w.ink is not None else (w.top, w.top + w.height) for w in words]
+    top, bottom = min(i[0] for i in inks), max(i[1] for i in inks)
     m = round(CONFIRM_MARGIN * max(1, bottom - top))
-    box = (max(0, word.left - m), max(0, top - m), word.left + word.width + m, bottom + m)
-    return image.crop(box)
+    right = max(w.left + w.width for w in words)
+    return image.crop((max(0, words[0].left - m), max(0, top - m), right + m, bottom + m))
+
+
+def _amounts(words: Sequence[OcrWord]) -> list[list[int]]:
+    """The amount words of `words`, each with the unit word after it on its line when
+    there is one ("850" "mcg"): lists of indices."""
+    out: list[list[int]] = []
+    for i, w in enumerate(words):
+        if not _AMOUNT_WORD_RE.match(w.text):
+            continue
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        unit = (
+            nxt is not None
+            and nxt.line_key == w.line_key
+            and (_UNIT_RE.match(nxt.text) is not None or nxt.text in UNIT_REPAIRS)
+        )
+        out.append([i, i + 1] if unit else [i])
+    return out
 
 
 def confirm_low(
@@ -97,27 +116,23 @@ def confirm_low(
     words: Sequence[OcrWord],
     read_line: Callable[[Image.Image], list[OcrWord]],
 ) -> list[OcrWord]:
-    """`words` with each amount word read below CONFIRM_BELOW read again on its own
-    (`read_line`: OCR of one line of text): when that reading gives the same text, and
-    only that, with CONFIRM_CONFIDENCE or more, two readings agree and the word takes the
-    second one's confidence. A different text, or a second reading as unsure, leaves the
-    word as read (still doubtful). The text is never changed here."""
+    """`words` (in reading order) with each amount read below CONFIRM_BELOW (its number,
+    or its unit word) read again on its own (`read_line`: OCR of one line of text): when
+    that reading gives the same text (spaces aside), and only that, every word of it with
+    CONFIRM_CONFIDENCE or more, two readings agree and the amount's words take the second
+    reading's lowest confidence. A different text, or a second reading as unsure, leaves
+    them as read (still doubtful). The text is never changed here."""
     out = list(words)
-    low = [
-        i
-        for i, w in enumerate(words)
-        if w.confidence < CONFIRM_BELOW and _AMOUNT_WORD_RE.match(w.text)
-    ]
-    for i in low[:CONFIRM_MAX_WORDS]:
-        crop = word_crop(image, words[i])
+    low = [a for a in _amounts(words) if min(words[i].confidence for i in a) < CONFIRM_BELOW]
+    for group in low[:CONFIRM_MAX_WORDS]:
+        crop = word_crop(image, [words[i] for i in group])
         try:
             again = read_line(crop)
         finally:
             crop.close()
-        if (
-            len(again) == 1
-            and again[0].text == words[i].text
-            and again[0].confidence >= CONFIRM_CONFIDENCE
-        ):
-            out[i] = dataclasses.replace(words[i], confidence=again[0].confidence)
+        same = "".join(w.text for w in again) == "".join(words[i].text for i in group)
+        if same and again and min(w.confidence for w in again) >= CONFIRM_CONFIDENCE:
+            conf = min(w.confidence for w in again)
+            for i in group:
+                out[i] = dataclasses.replace(words[i], confidence=conf)
     return out

@@ -37,7 +37,7 @@ def test_same_text_read_surely_confirms_the_amount() -> None:
     ]
     # the word's ink (20 px high) with 12 px of white around it
     assert calls == [(84, 44)]
-    assert word_crop(page, words[1]).size == (84, 44)
+    assert word_crop(page, [words[1]]).size == (84, 44)
 
 
 def test_another_text_or_an_unsure_second_reading_leaves_it_doubtful() -> None:
@@ -54,3 +54,12 @@ def test_at_most_a_number_of_words_a_page_are_read_again() -> None:
     out = confirm_low(page, words, _reader("10mg", 90.0, calls))
     assert len(calls) == CONFIRM_MAX_WORDS
     assert [w.confidence for w in out].count(90.0) == CONFIRM_MAX_WORDS
+
+
+def test_an_amount_and_its_unit_word_are_read_again_together() -> None:
+    page = Image.new("L", (400, 120), 255)
+    calls: list[tuple[int, int]] = []
+    words = [_word("850", 60.0), _word("mcg", 0.0, 170)]
+    out = confirm_low(page, words, _reader("850mcg", 91.0, calls))
+    assert [(w.text, w.confidence) for w in out] == [("850", 91.0), ("mcg", 91.0)]
+    assert calls == [(154, 44)]  # from the number's left to the unit's right, 12 px around
