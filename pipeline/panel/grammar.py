@@ -59,9 +59,15 @@ _FOOTNOTE_RE = re.compile(
     r"based\s+on\s+a\s+2,?000",
     re.IGNORECASE,
 )
-_SERVING_SIZE_RE = re.compile(r"^serving\s+size\s*[:.\-–—]?\s*", re.IGNORECASE)
+#: "Serving Size", or "<a misread word> Size" before a number (the word "Serving" lost to
+#: an arrow or a rule crossing it: "ina Size 10 Drops"); only preamble lines are matched.
+_SERVING_SIZE_RE = re.compile(
+    r"^(?:serving|[^\s\d]{1,9}(?=\s+size\s*[:.\-–—]?\s*\d))\s+size\s*[:.\-–—]?\s*",
+    re.IGNORECASE,
+)
+#: "Servings Per Container", or "Per Container" at a line's start (its first word lost).
 _SERVINGS_PER_RE = re.compile(
-    r"servings?\s+per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*",
+    r"(?:servings?\s+|^\W*)per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*",
     re.IGNORECASE,
 )
 _SERVING_UNITS = (

@@ -42,6 +42,8 @@ def top(serving: list[tuple[float, str]]) -> list[Word]:
         ([(50, "Serving Size:"), (240, "2 Capsules")], "2 Capsules"),
         ([(50, "Serving Size1 Capsule")], "1 Capsule"),
         ([(50, "Serving Size 2 Gummies (6g)")], "2 Gummies (6g)"),  # a weight stays glued
+        # "Serving" lost to an arrow crossing it: "<word> Size <number>" under the heading
+        ([(50, "ina Size 10 Drops (0.5 ml)")], "10 Drops (0.5 ml)"),
     ],
 )
 def test_serving_size_in_the_value_column_and_glued(
@@ -97,3 +99,18 @@ def test_includes_without_an_amount_is_left_as_printed() -> None:
 )
 def test_mark_runs_and_vitamin_b_read_as_8(printed: str, expected: list[str]) -> None:
     assert [text for text, _ in repair_line(printed.split())] == expected
+
+
+def test_servings_per_container_with_its_first_word_lost() -> None:
+    words = line(100, (50, "Supplement Facts"), h=14)
+    words += line(118, (50, "ina Size 10 Drops (0.5 ml)"))
+    words += line(128, (50, ": Per Container Approx. 30"))
+    words += line(140, (220, "Amount Per Serving"), (300, "% DV"), h=7)
+    words += line(154, (50, "Calcium"), (230, "500 mg"), (300, "38%"))
+    labels, rows, issues = read(words)
+    assert issues == []
+    assert (labels[0].serving_size, labels[0].servings_per_container) == (
+        "10 Drops (0.5 ml)",
+        "Approx. 30",
+    )
+    assert [(r.name_raw, r.amount_raw) for r in rows] == [("Calcium", "500")]
