@@ -24,6 +24,7 @@ words of the band are replaced by that reading.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
 from collections.abc import Callable, Sequence
@@ -188,16 +189,7 @@ def read_split_lines(
 
     kept = [w for w in found if not in_band(w)]
     moved = [
-        OcrWord(
-            w.text,
-            w.left,
-            w.top,
-            w.width,
-            w.height,
-            w.confidence,
-            (w.line_key[0] + KEY_OFFSET, w.line_key[1], w.line_key[2]),
-            w.ink,
-        )
+        dataclasses.replace(w, line_key=(w.line_key[0] + KEY_OFFSET, *w.line_key[1:]))
         for w in again
     ]
     return kept + moved
