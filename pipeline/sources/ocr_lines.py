@@ -170,11 +170,16 @@ def read_split_lines(
     pieces: list[Image.Image] = []
     at = gap
     for band in sorted(bands):
-        for piece in halves(image, band):
-            parts.append(Part(0, band[0], image.width, band[2], gap, at))
-            pieces.append(piece)
+        # the band's columns only (its words' span with `gap` of white), not the page's
+        inside = [w for w in found if band[0] <= w.top + w.height / 2 < band[2]]
+        left = max(0, min(w.left for w in inside) - gap)
+        right = min(image.width, max(w.left + w.width for w in inside) + gap)
+        for half in halves(image, band):
+            parts.append(Part(left, band[0], right, band[2], gap, at))
+            pieces.append(half.crop((left, 0, right, half.height)))
+            half.close()
             at += band[2] - band[0] + gap
-    stacked = Image.new("L", (image.width + 2 * gap, at), 255)
+    stacked = Image.new("L", (max(p.right - p.left for p in parts) + 2 * gap, at), 255)
     for part, piece in zip(parts, pieces, strict=True):
         stacked.paste(piece, (part.at_x, part.at_y))
         piece.close()
