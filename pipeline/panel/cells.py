@@ -15,6 +15,7 @@ from pipeline.panel.grammar import (
     _AMOUNT_RE,
     _HEADER_KEY_RE,
     _MARK_RE,
+    _PCT_PAREN_RE,
     _PCT_RE,
     _SERVING_UNITS,
 )
@@ -48,9 +49,20 @@ def _parse_cell(text: str, x: float) -> list[_Item] | None:
             items.append(_Item("dv", x, dv=re.sub(r"\s+", "", m.group(0))))
             pos = m.end()
             continue
+        m = _PCT_PAREN_RE.match(text, pos)
+        if m and (m.end() == len(text) or text[m.end()].isspace()):
+            dv = re.sub(r"\s+", "", m.group("pct")) + (m.group("mark") or "")
+            items.append(_Item("dv", x, dv=dv))
+            pos = m.end()
+            continue
         m = _AMOUNT_RE.match(text, pos)
         if m and (m.end() == len(text) or text[m.end()].isspace()):
             alt = m.group("alt")
+            paren = text.rfind("(", pos, m.start("alt")) if alt is not None else -1
+            if alt is not None and _PCT_PAREN_RE.match(text, paren):
+                # "2 mg (100% DV)": the amount, then its %DV in parentheses
+                m = _AMOUNT_RE.match(text[:paren].rstrip(), pos) or m
+                alt = None
             if alt is not None and not _ALT_RE.fullmatch(alt.strip()):
                 return None
             op = re.sub(r"\s+", "", m.group("op") or "")

@@ -23,6 +23,11 @@ _AMOUNT_RE = re.compile(
     re.IGNORECASE,
 )
 _PCT_RE = re.compile(rf"(?:(?:<|>)\s*)?(?:{_NUM})\s*%\s*(?:{_MARKS})?")
+#: A %DV printed in parentheses with its name ("(100% DV)"): read as the %DV "100%".
+_PCT_PAREN_RE = re.compile(
+    rf"\(\s*(?P<pct>(?:(?:<|>)\s*)?(?:{_NUM})\s*%)\s*(?:DV)?\s*\)(?P<mark>{_MARKS})?",
+    re.IGNORECASE,
+)
 _MARK_RE = re.compile(rf"{_MARKS}|[—–]")
 _ALT_RE = re.compile(rf"(?:{_NUM})\s*(?:{_UNIT})", re.IGNORECASE)
 _HAS_DIGIT = re.compile(r"\d")
@@ -54,9 +59,15 @@ _FOOTNOTE_RE = re.compile(
     r"based\s+on\s+a\s+2,?000",
     re.IGNORECASE,
 )
-_SERVING_SIZE_RE = re.compile(r"^serving\s+size\s*[:.\-–—]?\s*", re.IGNORECASE)
+#: "Serving Size", or "<a misread word> Size" before a number (the word "Serving" lost to
+#: an arrow or a rule crossing it: "ina Size 10 Drops"); only preamble lines are matched.
+_SERVING_SIZE_RE = re.compile(
+    r"^(?:serving|[^\s\d]{1,9}(?=\s+size\s*[:.\-–—]?\s*\d))\s+size\s*[:.\-–—]?\s*",
+    re.IGNORECASE,
+)
+#: "Servings Per Container", or "Per Container" at a line's start (its first word lost).
 _SERVINGS_PER_RE = re.compile(
-    r"servings?\s+per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*",
+    r"(?:servings?\s+|^\W*)per\s+(?:container|package|bottle|pack|jar|tube|box)\s*[:.\-–—]?\s*",
     re.IGNORECASE,
 )
 _SERVING_UNITS = (
@@ -64,6 +75,9 @@ _SERVING_UNITS = (
     r"scoops?|drops?|packets?|sachets?|sticks?|pieces?|servings?|wafers?|chews?|pills?|"
     r"teaspoons?|tablespoons?|ml|g"
 )
+#: A serving's count glued to its unit ("1Softgel", "2Gummies"): parted by a space.
+#: (A weight, "6g", stays as printed.)
+_GLUED_COUNT_RE = re.compile(rf"\b(\d+)(?!(?:g|ml)\b)((?:{_SERVING_UNITS})\b)", re.IGNORECASE)
 _HEADER_KEY_RE = re.compile(
     r"\bamount\b|daily\s+value|%\s*dv\b|\bper\s+day\b|\bper\s+serving\b|"
     r"\bper\s+\d[\d.,]*\s+\w+|%\s*nrv\b|\bnrv\b|\bper\s+daily\s+dose\b|/\s*serving\b|"

@@ -26,6 +26,7 @@ from pipeline.panel.geometry import Box, _height, _Line, drop_leaders, group_lin
 from pipeline.panel.grammar import _HAS_DIGIT, _SERVING_SIZE_RE, _SERVINGS_PER_RE, _STATEMENT_RE
 from pipeline.panel.ocr_doubts import ocr_doubt
 from pipeline.panel.rows import (
+    _INCLUDES_RE,
     _INLINE_BLEND_RE,
     _assign_parents,
     _group_entries,
@@ -291,6 +292,11 @@ class _Reader:
             confidences.extend(conf_values)
             name, form, marker = split_name(entry.name_text)
             amounts = [i for i in entry.items if i.kind == "amount"]
+            includes = _INCLUDES_RE.match(name) if len(amount_cols) < 2 else None
+            if includes is not None and not amounts:
+                # "Includes 3g Added Sugars": the nutrient, its amount printed in its name
+                amounts = [i for i in _parse_cell(includes.group("amount"), 0.0) or []]
+                name = includes.group("name")
             inline = None if amounts else _INLINE_BLEND_RE.match(entry.name_text)
             if inline is not None:
                 # "Proprietary Blend 415 mg: Guggul, Bitter Melon": the total, then

@@ -112,6 +112,12 @@ def member_amount(member: str) -> tuple[str, str | None]:
     return (m.group("name"), m.group("amount")) if m else (member, None)
 
 
+#: A nutrition panel's "Includes 3g Added Sugars" (FDA format): the amount printed inside
+#: the name, the nutrient after it.
+_INCLUDES_RE = re.compile(
+    rf"^includes\s+(?P<amount>(?:{_NUM})\s*(?:{_BASE_UNIT}))\s+(?P<name>added\s+sugars?)$",
+    re.IGNORECASE,
+)
 _INLINE_BLEND_RE = re.compile(
     rf"^(?P<name>[^:]*?[A-Za-z)][^:]*?)\s+"
     rf"(?P<amount>(?:<\s*)?(?:{_NUM})\s*(?:{_UNIT}))\s*:\s*(?P<members>.+)$",

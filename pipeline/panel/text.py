@@ -12,6 +12,7 @@ from pipeline.panel.grammar import (
     _BASE_UNIT,
     _DIRECTIONS_RE,
     _FOOTNOTE_RE,
+    _GLUED_COUNT_RE,
     _HAS_DIGIT,
     _HEADER_KEY_RE,
     _NUM,
@@ -123,9 +124,13 @@ def _serving(panel: _Panel, layout: _Layout) -> tuple[str | None, str | None]:
         value_words = _before_values(line.words, layout.value_left)
         text = " ".join(w.text for w in value_words)
         if _SERVING_SIZE_RE.match(line.text) and (
-            not _SERVING_SIZE_RE.match(text) or _SERVINGS_PER_RE.search(line.text)
+            not _SERVING_SIZE_RE.match(text)
+            or _SERVINGS_PER_RE.search(line.text)
+            or not _SERVING_SIZE_RE.sub("", text).strip(" |;,")
         ):
-            text = line.text  # the serving line runs over the value columns
+            # the serving line runs over the value columns, or its size is printed in
+            # them, set right ("Serving Size: ........ 1 Softgel")
+            text = line.text
         m = _SERVINGS_PER_RE.search(text)
         if _SERVING_SIZE_RE.match(text):
             rest = _SERVING_SIZE_RE.sub("", text)
@@ -134,7 +139,7 @@ def _serving(panel: _Panel, layout: _Layout) -> tuple[str | None, str | None]:
                 if m2:
                     servings = rest[m2.end() :].strip() or None
                     rest = rest[: m2.start()]
-            serving_size = rest.strip(" |;,") or None
+            serving_size = _GLUED_COUNT_RE.sub(r"\1 \2", rest.strip(" |;,")) or None
         elif m:
             servings = text[m.end() :].strip() or None
     return serving_size, servings

@@ -63,7 +63,7 @@ from pipeline.panel import Box, panel_regions, words_to_labels
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
 from pipeline.sources.ocr_columns import read_by_groups
-from pipeline.sources.ocr_glyphs import mark_dropped, page_ink
+from pipeline.sources.ocr_lines import read_again
 from pipeline.sources.ocr_locate import holds, level_with, page_score, region_of, rows_score
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
@@ -179,7 +179,7 @@ def _tesseract_words(
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe, psm=psm)
         again = functools.partial(run_tesseract, dpi=prepared.dpi, exe=exe, psm=psm)
         found = read_by_groups(prepared.image, found, target, again)
-        found = mark_dropped(page_ink(prepared.image), found)
+        found = read_again(prepared.image, found, again)
     finally:
         prepared.image.close()
     scale = prepared.dpi / dpi

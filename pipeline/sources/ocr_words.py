@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import statistics
 from collections.abc import Sequence
@@ -106,6 +107,13 @@ _DV_RE = re.compile(
     + r")$"
 )
 _MARK_TAIL = "".join(k for k in MARK_REPAIRS if len(k) == 1 and not k.isalnum() and k != ".")
+#: A %DV with its footnote marks misread ("1%\"" for "1%*"): the marks, each a misread of
+#: "*" (MARK_REPAIRS) or a "*" as printed, one to three of them.
+_DV_MARKS_RE = re.compile(
+    r"^(?P<dv>[<>]?\d+(?:\.\d+)?%)(?P<marks>[" + re.escape(_MARK_TAIL + "*") + r"]{1,3})$"
+)
+#: A run of footnote marks of which some are misread ("\"*" for "**").
+_MARK_RUN_RE = re.compile(r"^[" + re.escape(_MARK_TAIL + "*") + r"]{2,3}$")
 #: Words that are the remains of a table rule or box edge, not text: dropped; so are
 #: words of punctuation only read with less than NOISE_CONFIDENCE (specks).
 _RULE_GLYPHS_RE = re.compile(r"^[|¦_]+$")
@@ -215,6 +223,15 @@ VITAMIN_B_REPAIRS: dict[str, str] = {
     "Bl2": "B12",
     "BI2": "B12",
     "B1Z": "B12",
+    # a "B" read as an "8": there is no vitamin 8, 81, 812
+    "81": "B1",
+    "82": "B2",
+    "83": "B3",
+    "85": "B5",
+    "86": "B6",
+    "87": "B7",
+    "89": "B9",
+    "812": "B12",
 }
 
 
@@ -243,8 +260,11 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
     for i, text in enumerate(texts):
         pre, core, post = _split_wrap(text)
         m = _DV_RE.match(core)
+        marks = _DV_MARKS_RE.match(core)
         if m:
             core = m.group("num") + "%"
+        elif marks and any(c != "*" for c in marks.group("marks")):
+            core = marks.group("dv") + "*" * len(marks.group("marks"))
         elif _fix_glued(core) is not None:
             core = _fix_glued(core) or core
         elif i > 0 and _is_numberish(texts[i - 1]) and _fix_unit(core) is not None:
@@ -253,7 +273,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
         elif unit_at(i + 1) and _fix_number(core) is not None:
             core = _fix_number(core) or core
         elif (
-            (core in MARK_REPAIRS or core in DAGGER_REPAIRS)
+            (core in MARK_REPAIRS or core in DAGGER_REPAIRS or _MARK_RUN_RE.match(core))
             and not pre
             and not post
             and i >= 1
@@ -262,7 +282,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
                 or _is_glued(texts[i - 1])
             )
         ):
-            core = MARK_REPAIRS.get(core, "†")
+            core = "*" * len(core) if _MARK_RUN_RE.match(core) else MARK_REPAIRS.get(core, "†")
         elif core in VITAMIN_B_REPAIRS and i > 0 and _split_wrap(texts[i - 1])[1] == "Vitamin":
             core = VITAMIN_B_REPAIRS[core]
         elif _fix_heading_unit(core) is not None:
@@ -415,6 +435,51 @@ def _box_words(line: Sequence[OcrWord]) -> list[OcrWord]:
     return text or list(line)
 
 
+#: A Tesseract line is read as parts at gaps wider than this many of its words' ink
+#: heights (a column gutter)...
+PART_GAP = 4.0
+#: ...when one part's text is this many times as tall as another's (page-wide text
+#: beside a large heading: Tesseract gives both the heading's line box).
+PART_RATIO = 1.6
+
+
+def _ink_height(w: OcrWord) -> int:
+    return (w.ink[1] - w.ink[0]) if w.ink is not None else w.height
+
+
+def line_parts(line: Sequence[OcrWord]) -> list[list[OcrWord]]:
+    """A Tesseract line (sorted left to right) as the parts it joins across gutters when
+    their text sizes differ by PART_RATIO or more ("SUGGESTED USE: As a dietary ..."
+    beside a "Supplement Facts" three times its size), else as one part."""
+    if len(line) < 2:
+        return [list(line)]
+    body = statistics.median(_ink_height(w) for w in _box_words(line))
+    parts: list[list[OcrWord]] = [[line[0]]]
+    for prev, w in itertools.pairwise(line):
+        if w.left - (prev.left + prev.width) > PART_GAP * body:
+            parts.append([w])
+        else:
+            parts[-1].append(w)
+    if len(parts) < 2:
+        return parts
+    sizes = [statistics.median(_ink_height(w) for w in _box_words(p)) for p in parts]
+    return parts if max(sizes) >= PART_RATIO * max(1, min(sizes)) else [list(line)]
+
+
+def line_extent(line: Sequence[OcrWord]) -> tuple[int, int]:
+    """A line's (top, bottom) in pixels: Tesseract's line box, clipped to its words' own
+    ink where the box is much taller (a speck or a rule's remains counted in the line)."""
+    top, bottom = line[0].top, line[0].top + line[0].height
+    boxed = _box_words(line)
+    inks = [w.ink for w in boxed if w.ink is not None]
+    if not inks or len(inks) != len(boxed):
+        return top, bottom
+    ink_top, ink_bottom = min(i[0] for i in inks), max(i[1] for i in inks)
+    if ink_bottom > ink_top and bottom - top > LINE_CLIP * (ink_bottom - ink_top):
+        top, bottom = max(top, ink_top), min(bottom, ink_bottom)
+    return top, bottom
+
+
 def ocr_words_to_words(
     found: Sequence[OcrWord], dpi: float, offset: tuple[float, float], page: int
 ) -> tuple[list[Word], dict[Word, str]]:
@@ -439,15 +504,10 @@ def ocr_words_to_words(
     for line in lines.values():
         line.sort(key=lambda w: w.left)
         line = unglue_line(line)
-        # the line's extent: Tesseract's line box, clipped to its words' own ink where
-        # the box is much taller (a speck or a rule's remains counted in the line)
-        top, bottom = line[0].top, line[0].top + line[0].height
-        inks = [w.ink for w in _box_words(line) if w.ink is not None]
-        if inks and len(inks) == len(_box_words(line)):
-            ink_top, ink_bottom = min(i[0] for i in inks), max(i[1] for i in inks)
-            if ink_bottom > ink_top and bottom - top > LINE_CLIP * (ink_bottom - ink_top):
-                top, bottom = max(top, ink_top), min(bottom, ink_bottom)
+        spans = [(part, line_extent(part)) for part in line_parts(line)]
+        extent = {id(w): span for part, span in spans for w in part}
         for w, (text, note) in zip(line, repair_line([w.text for w in line]), strict=True):
+            top, bottom = extent[id(w)]
             word = Word(
                 text=text,
                 x0=round((w.left + ox) * to_pt, 2),
