@@ -12,6 +12,7 @@ those of a run that scores everything.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,6 +94,13 @@ def _keep(
         atomic_write_table(path, table.replace_schema_metadata({_SALT: salt.encode()}))
     except OSError as exc:  # kept for speed only: the next run scores everything
         log.warning("report: cannot keep the scores in %s (%s)", path, exc)
+
+
+def scores_salt(report_version: str, protocol: Protocol) -> str:
+    """What kept scores are valid for: the report's code version (it covers pipeline.score
+    and the rules), this module's own source (the file's format) and the protocol."""
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"{report_version} {own} {protocol!r}"
 
 
 def score_all(
