@@ -57,7 +57,7 @@ from pipeline.report_inputs import (
     _finding_lines,
     _label_rows_table,
 )
-from pipeline.report_scores import SCORES_FILE, score_all
+from pipeline.report_scores import SCORES_FILE, score_all, scores_salt
 from pipeline.validate import STATE_FILE, ValidationJob, validate_work
 
 log = logging.getLogger(__name__)
@@ -385,7 +385,7 @@ def _score(
         protocol,
         keys=keys,
         kept=work.root / SCORES_FILE,
-        salt=f"{code_version('report')} {protocol!r}",
+        salt=scores_salt(code_version("report"), protocol),
     )
     log.info("report: %d products scored, %d kept", count, products.num_rows - count)
     return products, ranking, checks, failed

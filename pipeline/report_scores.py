@@ -12,11 +12,13 @@ those of a run that scores everything.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
@@ -61,7 +63,11 @@ def _kept(
         position = pc.index_in(table.column("product_id"), value_set=ids)
         same = pc.equal(table.column("key"), pc.take(current, position))
         table = table.filter(pc.fill_null(same, False))
-        scored = table.select(SCORED_COLUMNS).to_pandas().drop_duplicates("product_id")
+        codes = pc.dictionary_encode(table.column("product_id")).combine_chunks().indices
+        _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
+        rows = table.select(SCORED_COLUMNS).take(pa.array(np.sort(first))).to_pylist()
+        # as pipeline.score.score_products makes them (the same column types)
+        scored = pd.DataFrame(rows, columns=SCORED_COLUMNS)
         checks = table.select(CHECK_COLUMNS)
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         log.warning("report: the kept scores %s cannot be read (%s): all are scored", path, exc)
@@ -95,6 +101,13 @@ def _keep(
         log.warning("report: cannot keep the scores in %s (%s)", path, exc)
 
 
+def scores_salt(report_version: str, protocol: Protocol) -> str:
+    """What kept scores are valid for: the report's code version (it covers pipeline.score
+    and the rules), this module's own source (the file's format) and the protocol."""
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"{report_version} {own} {protocol!r}"
+
+
 def score_all(
     products: pa.Table,
     outcomes: pa.Table,
@@ -120,7 +133,9 @@ def score_all(
         done = pa.array(kept_scored["product_id"].tolist(), pa.string())
         products = products.filter(pc.invert(pc.is_in(products.column("product_id"), done)))
     failed: list[Rejection] = []
-    for start in range(0, max(products.num_rows, 1), SCORE_GROUP_PRODUCTS):
+    # no product at all: one empty group, for the typed empty tables it gives
+    groups = max(products.num_rows, 0 if scored else 1)
+    for start in range(0, groups, SCORE_GROUP_PRODUCTS):
         group = products.slice(start, SCORE_GROUP_PRODUCTS)
         ids = group.column("product_id")
         mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
