@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -57,7 +58,11 @@ def _gx() -> Any:
     finder = _LazyFinder()
     sys.meta_path.insert(0, finder)
     try:
-        import great_expectations
+        # With LAZY_IN_GX deferred, GX itself is the first to import sre_parse and
+        # sre_constants (deprecated since Python 3.11), which warned: its import stays quiet.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import great_expectations
     finally:
         sys.meta_path.remove(finder)
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.infra.versions import extractor_version
+from pipeline.label_tables import TABLE_KEYS_FILE
 from tests.hostile import REPO, good_folder
 
 runner = CliRunner()
@@ -176,6 +177,7 @@ def test_damaged_work_files_never_stop_a_later_run(tmp_path: Path) -> None:
     entry = next((work / "cache" / f"extract-v{extractor_version()}").glob("*.json"))
     entry.write_bytes(entry.read_bytes()[:300])  # a truncated cache entry
     (work / ".extract.done").unlink()  # (else the label tables are kept: no entry is read)
+    (work / TABLE_KEYS_FILE).unlink()  # (else each file's rows are kept: no entry is read)
     (work / "validation_state.json").write_text("{")
     (work / "chart.json").write_text("[]")
     code, output = _audit(tmp_path)
