@@ -66,6 +66,8 @@ class Analysis:
     letters: int  # letter-like components counted
     dark: np.ndarray  # the dark-ground mask, at the analysis copy's size
     noisy: bool = False  # many specks (a scan's noise): worth a median filter
+    ink: np.ndarray | None = None  # the ink (`page_masks`), at the analysis copy's size
+    factor: float = 1.0  # the analysis copy's size over the image's
 
 
 def _block_grid(arr: np.ndarray, blocks: int, q: float) -> np.ndarray:
@@ -304,6 +306,8 @@ def analyse(gray: Image.Image, faint: bool = False) -> Analysis:
         letters=int(comps.letter.sum()),
         dark=dark,
         noisy=bool(((comps.heights <= 2) & (comps.widths <= 2)).sum() > 0.3 * comps.letter.sum()),
+        ink=ink,
+        factor=factor,
     )
 
 
@@ -314,6 +318,15 @@ def scale_for(text_px: float | None, target: float = TARGET_TEXT_PX) -> float:
     scale = target / text_px
     scale = min(MAX_UPSCALE, max(MIN_SCALE, scale))
     return 1.0 if abs(scale - 1.0) < 0.08 else scale
+
+
+def _flatten(gray: Image.Image, measured: Analysis, faint: bool) -> np.ndarray:
+    """`gray` as dark text on white (`normalize_polarity`), faint print darkened when
+    `faint`. The dark ground is measured again at this scale where there is one (its
+    edges must fall between letters, pixel for pixel); a page with none skips that."""
+    dark = None if measured.dark.any() else np.zeros((gray.height, gray.width), dtype=bool)
+    flat, _, _ = normalize_polarity(np.asarray(gray, dtype=np.uint8), dark)
+    return stretch_contrast(flat) if faint else flat
 
 
 def clean_page(
@@ -336,12 +349,7 @@ def clean_page(
         gray = gray.resize(size, resample)
     if measured.noisy and not early:
         gray = gray.filter(ImageFilter.MedianFilter(3))
-    # the dark ground is measured again at this scale where there is one (its edges
-    # must fall between letters, pixel for pixel); a page with none skips that
-    dark = None if measured.dark.any() else np.zeros((gray.height, gray.width), dtype=bool)
-    flat_arr, _, _ = normalize_polarity(np.asarray(gray, dtype=np.uint8), dark)
-    if faint:
-        flat_arr = stretch_contrast(flat_arr)
+    flat_arr = _flatten(gray, measured, faint)
     ink = binarize(flat_arr)
     factor = max(1, max(ink.shape) // 1200)
     small = ink[::factor, ::factor]
@@ -380,12 +388,18 @@ class Prepared:
 
 
 def preprocess(
-    gray: Image.Image, dpi: float, target: float = TARGET_TEXT_PX, faint: bool = False
+    gray: Image.Image,
+    dpi: float,
+    target: float = TARGET_TEXT_PX,
+    faint: bool = False,
+    measured: Analysis | None = None,
 ) -> Prepared:
-    """Measure the text (`analyse`), scale it to `target` px (the size OCR reads best),
-    normalize polarity and lighting (and darken faint print when `faint`), deskew,
-    remove rules, boxes, pictures and specks, binarize and crop to the ink."""
-    measured = analyse(gray, faint)
+    """Measure the text (`analyse`, unless `measured` gives it), scale it to `target` px
+    (the size OCR reads best), normalize polarity and lighting (and darken faint print
+    when `faint`), deskew, remove rules, boxes, pictures and specks, binarize and crop to
+    the ink."""
+    if measured is None:
+        measured = analyse(gray, faint)
     scale = scale_for(measured.text_px, target)
     ink, skew = clean_page(gray, scale, measured, faint)
     x0, y0, x1, y1 = _bbox(ink, 24)
