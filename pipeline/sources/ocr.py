@@ -51,7 +51,7 @@ import shutil
 import statistics
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pdfplumber
@@ -203,14 +203,21 @@ def _tesseract_words(
     return words, repairs, prepared.text_px
 
 
-def _measured(gray: Image.Image, faint: bool, cache: dict[bool, Analysis] | None) -> Analysis:
-    """`analyse(gray, faint)`, kept in `cache` (one page's analyses: they do not depend on
-    the text size a reading scales to, so every reading of the page measures it once)."""
-    if cache is None:
-        return analyse(gray, faint)
-    if faint not in cache:
-        cache[faint] = analyse(gray, faint)
-    return cache[faint]
+@dataclass
+class PageMemo:
+    """What the readings of one page (at each text size) share: its analyses, by whether
+    faint print was darkened (they do not depend on the text size a reading scales to),
+    and whether its heading was found only with faint print darkened (later readings
+    start there)."""
+
+    analyses: dict[bool, Analysis] = field(default_factory=dict)
+    faint: bool = False
+
+    def measured(self, gray: Image.Image, faint: bool) -> Analysis:
+        """`analyse(gray, faint)`, made once."""
+        if faint not in self.analyses:
+            self.analyses[faint] = analyse(gray, faint)
+        return self.analyses[faint]
 
 
 def read_page(
@@ -221,34 +228,36 @@ def read_page(
     exe: str | None,
     engine: str,
     target: float = TARGET_TEXT_PX,
-    analyses: dict[bool, Analysis] | None = None,
+    memo: PageMemo | None = None,
     source_file: str = "",
     fallback_name: str = "",
 ) -> PageRead:
     """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here with its
     text scaled to `target` px, then the tesseract command `exe`; "rapidocr": the image as
-    it is, see ocr_rapid). `analyses`: the page's measurements kept between readings;
+    it is, see ocr_rapid). `memo`: what the readings of this page share (`PageMemo`);
     `source_file` and `fallback_name`: for the panel reader's reading of the page
     (`PageRead.parsed`, made when the panel was also read alone, to choose)."""
+    memo = memo if memo is not None else PageMemo()
     if engine == "rapidocr":
-        measured = _measured(gray, False, analyses)
+        measured = memo.measured(gray, False)
         words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
         return PageRead(panel_words(words), repairs, measured.text_px, gray.width)
     if exe is None:
         raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
-    faint = False
-    measured = _measured(gray, faint, analyses)
+    faint = memo.faint
+    measured = memo.measured(gray, faint)
     words, repairs, text_px = _tesseract_words(
         gray, dpi, page, exe=exe, target=target, faint=faint, measured=measured
     )
-    if words and not _headings(words):
+    if words and not faint and not _headings(words):
         # text but no heading: look again with faint print (a light heading) darkened
-        darker = _measured(gray, True, analyses)
+        darker = memo.measured(gray, True)
         again = _tesseract_words(
             gray, dpi, page, exe=exe, target=target, faint=True, measured=darker
         )
         if _headings(again[0]):
             (words, repairs, text_px), faint, measured = again, True, darker
+            memo.faint = True
     whole = PageRead(panel_words(words), repairs, text_px, gray.width)
     located = region_of(measured, words, dpi, (gray.height, gray.width))
     if located is None:
@@ -401,11 +410,11 @@ def _read_frames(
     data: bytes,
     engine: str,
     target: float,
-    analyses: dict[int, dict[bool, Analysis]],
+    memos: dict[int, PageMemo],
 ) -> tuple[FileExtraction | None, list[list[Word]], str | None]:
     """One reading of every frame of an image with its text scaled to `target` px: the
     extraction (None without a panel), the words of each page and the too-small reason.
-    `analyses`: each frame's measurements, kept between the readings of one file."""
+    `memos`: what each frame's readings share, kept between the readings of one file."""
     exe, missing = engine_ready(engine)
     pages: list[list[Word]] = []
     panels: list[list[Box]] = []
@@ -424,7 +433,7 @@ def _read_frames(
                 exe=exe,
                 engine=engine,
                 target=target,
-                analyses=analyses.setdefault(number, {}),
+                memo=memos.setdefault(number, PageMemo()),
                 source_file=source_file,
                 fallback_name=_fallback_name(path),
             )
@@ -458,15 +467,13 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
     if not data:
         raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
     engine = config.ocr_engine()
-    analyses: dict[int, dict[bool, Analysis]] = {}
-    extraction, pages, small = _read_frames(
-        path, source_file, data, engine, TARGET_TEXT_PX, analyses
-    )
+    memos: dict[int, PageMemo] = {}
+    extraction, pages, small = _read_frames(path, source_file, data, engine, TARGET_TEXT_PX, memos)
     readings = [extraction]
     for target in RETRY_TEXT_PX if engine == "tesseract" else ():
         if small is not None or extraction is None or not extraction.issues:
             break  # an image with no panel found stays as read: other sizes found none
-        again = _read_frames(path, source_file, data, engine, target, analyses)
+        again = _read_frames(path, source_file, data, engine, target, memos)
         readings.append(again[0])
         if extraction_score(again[0]) > extraction_score(extraction):
             extraction, pages, small = again
