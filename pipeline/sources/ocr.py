@@ -34,8 +34,10 @@ would run, and calling it keeps the dependency list, the timeout and the "is it
 installed" check in one place. Without it, an image is rejected with
 `NEEDS_TESSERACT_IMAGE` and a PDF without text with `NEEDS_TESSERACT_PDF`.
 
-Modules: this one runs the engines and reads files; `ocr_words` (TSV, repairs, words),
-`ocr_prep` and `ocr_pixels` (preprocessing), `ocr_rapid` (RapidOCR). `repair_line`,
+Modules: this one runs the engines and reads files; `ocr_load` (opening image files),
+`ocr_words` (TSV, repairs, words), `ocr_prep` and `ocr_pixels` (preprocessing),
+`ocr_locate` (the panel found), `ocr_readings` (which reading is kept: one rule),
+`ocr_rapid` (RapidOCR). `repair_line`,
 `parse_tsv`, `OcrWord`, ... stay importable from here.
 """
 
@@ -48,35 +50,41 @@ import os
 import shutil
 import statistics
 import subprocess
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pdfplumber
 import pypdfium2 as pdfium
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image
 
 from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
-from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.panel import Box, panel_regions, words_to_labels
-from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word, bbox_in_pixels
-from pipeline.sources import check_image_pixels, check_pages, check_render_pixels, read_bytes
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Word, bbox_in_pixels
+from pipeline.sources import check_render_pixels, read_bytes
 from pipeline.sources.ocr_columns import read_by_groups
 from pipeline.sources.ocr_lines import read_again
-from pipeline.sources.ocr_locate import holds, level_with, page_score, region_of, rows_score
+from pipeline.sources.ocr_load import DAMAGED_IMAGE as DAMAGED_IMAGE
+from pipeline.sources.ocr_load import RENDER_DPI as RENDER_DPI
+from pipeline.sources.ocr_load import image_frames
+from pipeline.sources.ocr_load import open_image as open_image
+from pipeline.sources.ocr_locate import holds, level_with, region_of
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
 from pipeline.sources.ocr_pixels import remove_rules as remove_rules
-from pipeline.sources.ocr_pixels import to_gray
+from pipeline.sources.ocr_pixels import to_gray as to_gray
 from pipeline.sources.ocr_prep import (
     MIN_READABLE_PX,
     RETRY_TEXT_PX,
     TARGET_TEXT_PX,
+    Analysis,
     analyse,
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
+from pipeline.sources.ocr_readings import NO_PANEL, Score, extraction_score, reading_score
+from pipeline.sources.ocr_readings import withhold_disagreements as withhold_disagreements
 from pipeline.sources.ocr_words import (
     OcrWord,
     _headings,
@@ -86,16 +94,12 @@ from pipeline.sources.ocr_words import (
 )
 from pipeline.sources.ocr_words import repair_line as repair_line
 from pipeline.sources.ocr_words import unglue_line as unglue_line
-from pipeline.units import parse_amount
 
 NEEDS_TESSERACT_IMAGE = "needs OCR: install tesseract-ocr"
 NEEDS_TESSERACT_PDF = "needs OCR: install tesseract-ocr (the file has no text layer)"
-DAMAGED_IMAGE = "cannot open image: the file is damaged or is not an image"
 NO_TEXT = "no text found by OCR"
 CANNOT_RENDER = "cannot render the PDF's pages for OCR: the file is damaged"
 
-#: Resolution PDF pages are rendered at, and assumed for an image that gives none.
-RENDER_DPI = 300.0
 #: Tesseract page segmentation mode 4 (one column of text of varying sizes). Measured
 #: against 6 (one uniform block) on the scanned test panels: the same fields right after
 #: rule removal, but 4 also finds table lines itself, where 6 misread ruled rows.
@@ -104,6 +108,9 @@ PSM = 4
 #: of text (it is one: cut out of the picture). Mode 4 on a panel set beside other text
 #: split and merged its rows ("Icium" for "Calcium", two rows on one line).
 PANEL_PSM = 6
+#: The page is binarized dark on light already (`ocr_prep`): Tesseract need not try each
+#: line inverted as well (about a tenth of its time on the dev set's pages).
+NO_INVERT = ("-c", "tessedit_do_invert=0")
 #: Seconds one page may take before OCR gives up on the file.
 OCR_TIMEOUT = 180.0
 #: A PDF page with fewer text-layer characters than this has no usable text layer.
@@ -129,7 +136,8 @@ def run_tesseract(image: Image.Image, dpi: float, *, exe: str, psm: int = PSM) -
     segmentation mode `psm`."""
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    cmd = [exe, "stdin", "stdout", "--psm", str(psm), "--dpi", str(round(dpi)), "-l", "eng", "tsv"]
+    cmd = [exe, "stdin", "stdout", "--psm", str(psm), "--dpi", str(round(dpi)), "-l", "eng"]
+    cmd += [*NO_INVERT, "tsv"]
     try:
         done = subprocess.run(
             cmd,
@@ -149,6 +157,10 @@ def run_tesseract(image: Image.Image, dpi: float, *, exe: str, psm: int = PSM) -
     return parse_tsv(done.stdout.decode("utf-8", "replace"))
 
 
+#: What the panel reader made of a reading: its labels, panel rows and read issues.
+Parsed = tuple[list[Label], list[LabelRow], list[ReadIssue]]
+
+
 @dataclass(frozen=True)
 class PageRead:
     """One OCR'd page: its words in points (repaired), the repairs, and what the
@@ -159,6 +171,7 @@ class PageRead:
     text_px: float | None  # median letter height in the page image's own pixels
     width: int  # the page image's width in pixels
     panels: tuple[Box, ...] = ()  # the panel regions read on their own (points)
+    parsed: Parsed | None = None  # the panel reader's reading of this page alone, if made
 
 
 def _tesseract_words(
@@ -171,10 +184,12 @@ def _tesseract_words(
     faint: bool,
     psm: int = PSM,
     origin: tuple[int, int] = (0, 0),
+    measured: Analysis | None = None,
 ) -> tuple[list[Word], dict[Word, str], float | None]:
     """One Tesseract reading of `gray` (a page image, or a part of one starting at
-    `origin` pixels of the page): words in the page's points, repairs, text height."""
-    prepared = preprocess(gray, dpi, target, faint)
+    `origin` pixels of the page; `measured`: its analysis, if made already): words in
+    the page's points, repairs, text height."""
+    prepared = preprocess(gray, dpi, target, faint, measured)
     try:
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe, psm=psm)
         again = functools.partial(run_tesseract, dpi=prepared.dpi, exe=exe, psm=psm)
@@ -188,6 +203,23 @@ def _tesseract_words(
     return words, repairs, prepared.text_px
 
 
+@dataclass
+class PageMemo:
+    """What the readings of one page (at each text size) share: its analyses, by whether
+    faint print was darkened (they do not depend on the text size a reading scales to),
+    and whether its heading was found only with faint print darkened (later readings
+    start there)."""
+
+    analyses: dict[bool, Analysis] = field(default_factory=dict)
+    faint: bool = False
+
+    def measured(self, gray: Image.Image, faint: bool) -> Analysis:
+        """`analyse(gray, faint)`, made once."""
+        if faint not in self.analyses:
+            self.analyses[faint] = analyse(gray, faint)
+        return self.analyses[faint]
+
+
 def read_page(
     gray: Image.Image,
     dpi: float,
@@ -196,26 +228,40 @@ def read_page(
     exe: str | None,
     engine: str,
     target: float = TARGET_TEXT_PX,
+    memo: PageMemo | None = None,
+    source_file: str = "",
+    fallback_name: str = "",
 ) -> PageRead:
     """OCR one page image at `dpi` with `engine` ("tesseract": preprocessed here with its
     text scaled to `target` px, then the tesseract command `exe`; "rapidocr": the image as
-    it is, see ocr_rapid)."""
+    it is, see ocr_rapid). `memo`: what the readings of this page share (`PageMemo`);
+    `source_file` and `fallback_name`: for the panel reader's reading of the page
+    (`PageRead.parsed`, made when the panel was also read alone, to choose)."""
+    memo = memo if memo is not None else PageMemo()
     if engine == "rapidocr":
-        measured = analyse(gray)
+        measured = memo.measured(gray, False)
         words, repairs = ocr_words_to_words(run_rapidocr(gray), dpi, (0.0, 0.0), page)
         return PageRead(panel_words(words), repairs, measured.text_px, gray.width)
     if exe is None:
         raise NeedsOcr(NEEDS_TESSERACT_IMAGE)
-    faint = False
-    words, repairs, text_px = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=faint)
-    if words and not _headings(words):
+    faint = memo.faint
+    measured = memo.measured(gray, faint)
+    words, repairs, text_px = _tesseract_words(
+        gray, dpi, page, exe=exe, target=target, faint=faint, measured=measured
+    )
+    if words and not faint and not _headings(words):
         # text but no heading: look again with faint print (a light heading) darkened
-        again = _tesseract_words(gray, dpi, page, exe=exe, target=target, faint=True)
+        darker = memo.measured(gray, True)
+        again = _tesseract_words(
+            gray, dpi, page, exe=exe, target=target, faint=True, measured=darker
+        )
         if _headings(again[0]):
-            (words, repairs, text_px), faint = again, True
-    located = region_of(gray, words, dpi, faint)
+            (words, repairs, text_px), faint, measured = again, True, darker
+            memo.faint = True
+    whole = PageRead(panel_words(words), repairs, text_px, gray.width)
+    located = region_of(measured, words, dpi, (gray.height, gray.width))
     if located is None:
-        return PageRead(panel_words(words), repairs, text_px, gray.width)
+        return whole
     # the panel below its heading read on its own, at the size of its own text, as one
     # block of text (a heading three times the size of the rows is left out: mode 6
     # drops it); the heading and the rest of the image keep the first reading's words
@@ -234,7 +280,6 @@ def read_page(
         )
     finally:
         crop.close()
-    whole = PageRead(panel_words(words), repairs, text_px, gray.width)
     if not inside:
         return whole
     to_px = dpi / 72.0
@@ -250,13 +295,39 @@ def read_page(
     left = set(rest)
     kept = {w: n for w, n in kept.items() if w in left}
     alone = PageRead(rest + inside, {**kept, **fixed}, inside_px, gray.width, panels)
-    # the panel read alone is kept when it reads more (protocol rows, then rows) than
-    # the whole page did
-    return alone if _score(alone) > _score(whole) else whole
+    # the panel read alone is kept when it reads better (`ocr_readings.reading_score`)
+    # than the whole page did; the winner's reading by the panel reader is kept with it
+    whole, alone = (
+        dataclasses.replace(
+            done,
+            parsed=_parse([done.words], done.repairs, source_file, fallback_name, [done.panels]),
+        )
+        for done in (whole, alone)
+    )
+    return alone if _page_score(alone) > _page_score(whole) else whole
 
 
-def _score(done: PageRead) -> tuple[int, int, int]:
-    return page_score(done.words, done.repairs, done.panels)
+def _parse(
+    pages: Sequence[Sequence[Word]],
+    repairs: dict[Word, str],
+    source_file: str,
+    fallback_name: str,
+    graphics: Sequence[Sequence[Box]] | None,
+    source_format: str = "image-ocr",
+) -> Parsed:
+    return words_to_labels(
+        pages,
+        source_file,
+        fallback_name=fallback_name,
+        source_format=source_format,
+        repairs=repairs,
+        graphics=graphics,
+    )
+
+
+def _page_score(done: PageRead) -> Score:
+    labels, rows, issues = done.parsed or ([], [], [])
+    return reading_score(rows, issues) if labels else NO_PANEL
 
 
 def page_words(
@@ -277,55 +348,6 @@ def engine_ready(engine: str) -> tuple[str | None, str | None]:
 
 
 # --- sources ------------------------------------------------------------------------
-
-
-def _image_dpi(image: Image.Image) -> float:
-    dpi = image.info.get("dpi")
-    try:
-        value = float(dpi[0]) if isinstance(dpi, tuple) else float(dpi) if dpi else 0.0
-    except (TypeError, ValueError):
-        value = 0.0
-    return value if 100.0 <= value <= 1200.0 else RENDER_DPI
-
-
-def _register_heif() -> None:
-    """Let Pillow open HEIC/HEIF phone photos (pillow-heif), once per process."""
-    try:  # only when an image is opened: a run of PDFs and CSVs never loads the plugin
-        import pillow_heif
-    except ImportError:  # pragma: no cover - a dependency; without it HEIC is "damaged"
-        return
-    pillow_heif.register_heif_opener()
-
-
-def open_image(path: Path, data: bytes | None = None) -> Image.Image:
-    """The image file opened by Pillow (any format it or pillow-heif reads), from `data`
-    (the file's bytes) if given."""
-    if path.suffix.lower() in (".heic", ".heif"):
-        _register_heif()
-    return Image.open(path if data is None else io.BytesIO(data))
-
-
-def image_frames(
-    path: Path, source_file: str, data: bytes | None = None
-) -> Iterator[tuple[Image.Image, float]]:
-    """Each frame of an image file (grayscale) and its dpi, from `data` (the file's bytes)
-    if given; raises UnreadableFile, or LimitExceeded for an image over the pixel limit."""
-    Image.MAX_IMAGE_PIXELS = None  # the pixel limit is checked here, frame by frame
-    try:
-        with open_image(path, data) as image:
-            check_pages(getattr(image, "n_frames", 1), source_file)
-            for frame in ImageSequence.Iterator(image):
-                check_image_pixels(frame.width, frame.height, source_file)
-                frame.load()
-                gray = to_gray(frame)
-                try:
-                    yield gray, _image_dpi(image)
-                finally:
-                    gray.close()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file) from exc
-    except Image.DecompressionBombError as exc:
-        raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file) from exc
 
 
 def _mean_confidence(pages: Sequence[Sequence[Word]]) -> float | None:
@@ -362,15 +384,12 @@ def _extraction(
     path: Path,
     source_format: str,
     graphics: Sequence[Sequence[Box]] | None = None,
+    parsed: Parsed | None = None,
 ) -> FileExtraction | None:
-    labels, rows, issues = words_to_labels(
-        pages,
-        source_file,
-        fallback_name=_fallback_name(path),
-        source_format=source_format,
-        repairs=repairs,
-        graphics=graphics,
-    )
+    """The panel reader's reading of a file's pages (`parsed`, when made already)."""
+    if parsed is None:
+        parsed = _parse(pages, repairs, source_file, _fallback_name(path), graphics, source_format)
+    labels, rows, issues = parsed
     if not labels:
         return None
     return FileExtraction(
@@ -385,30 +404,39 @@ def too_small(width: int, text_px: float | None) -> str | None:
     return f"image {width} px wide: panel text {text_px:.0f} px high, too small to read"
 
 
-def reading_score(extraction: FileExtraction | None) -> tuple[int, int]:
-    """How well a reading went, to compare two readings of one image: (a panel was
-    found, rows with an amount and its unit minus read issues)."""
-    if extraction is None:
-        return 0, 0
-    return rows_score(extraction.rows, extraction.issues)
-
-
 def _read_frames(
-    path: Path, source_file: str, data: bytes, engine: str, target: float
+    path: Path,
+    source_file: str,
+    data: bytes,
+    engine: str,
+    target: float,
+    memos: dict[int, PageMemo],
 ) -> tuple[FileExtraction | None, list[list[Word]], str | None]:
     """One reading of every frame of an image with its text scaled to `target` px: the
-    extraction (None without a panel), the words of each page and the too-small reason."""
+    extraction (None without a panel), the words of each page and the too-small reason.
+    `memos`: what each frame's readings share, kept between the readings of one file."""
     exe, missing = engine_ready(engine)
     pages: list[list[Word]] = []
     panels: list[list[Box]] = []
     repairs: dict[Word, str] = {}
     small: str | None = None
     dpis: dict[int, float] = {}
+    parsed: Parsed | None = None
     for number, (gray, dpi) in enumerate(image_frames(path, source_file, data), start=1):
         if missing is not None:
             raise NeedsOcr(missing, source_file=source_file)
         try:
-            done = read_page(gray, dpi, number, exe=exe, engine=engine, target=target)
+            done = read_page(
+                gray,
+                dpi,
+                number,
+                exe=exe,
+                engine=engine,
+                target=target,
+                memo=memos.setdefault(number, PageMemo()),
+                source_file=source_file,
+                fallback_name=_fallback_name(path),
+            )
         except LabelError as exc:
             exc.source_file = source_file
             raise
@@ -417,7 +445,8 @@ def _read_frames(
         repairs.update(done.repairs)
         small = small or too_small(done.width, done.text_px)
         dpis[number] = dpi
-    extraction = _extraction(pages, repairs, source_file, path, "image-ocr", panels)
+        parsed = done.parsed if number == 1 else None  # one page: its reading is the file's
+    extraction = _extraction(pages, repairs, source_file, path, "image-ocr", panels, parsed)
     if extraction is not None:
         # each row's bbox in the image's own pixels (the panel reader works in points)
         rows = tuple(bbox_in_pixels(r, dpis.get(r.page or 1, RENDER_DPI)) for r in extraction.rows)
@@ -431,76 +460,26 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
 
     With Tesseract, an image whose panel reading leaves rows unread (a read issue) is
     read again with its text at each size of RETRY_TEXT_PX in turn (until a
-    reading has no read issue), and the reading with most rows read (`reading_score`) is kept:
-    the earlier one on a tie."""
+    reading has no read issue), and the best reading (`ocr_readings.reading_score`) is
+    kept: the earlier one on a tie."""
     if data is None:
         data = read_bytes(path, source_file)
     if not data:
         raise UnreadableFile(DAMAGED_IMAGE, source_file=source_file)
     engine = config.ocr_engine()
-    extraction, pages, small = _read_frames(path, source_file, data, engine, TARGET_TEXT_PX)
+    memos: dict[int, PageMemo] = {}
+    extraction, pages, small = _read_frames(path, source_file, data, engine, TARGET_TEXT_PX, memos)
     readings = [extraction]
     for target in RETRY_TEXT_PX if engine == "tesseract" else ():
         if small is not None or extraction is None or not extraction.issues:
             break  # an image with no panel found stays as read: other sizes found none
-        again = _read_frames(path, source_file, data, engine, target)
+        again = _read_frames(path, source_file, data, engine, target, memos)
         readings.append(again[0])
-        if reading_score(again[0]) > reading_score(extraction):
+        if extraction_score(again[0]) > extraction_score(extraction):
             extraction, pages, small = again
     if extraction is None:
         raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
     return withhold_disagreements(extraction, [r for r in readings if r is not extraction])
-
-
-def _amount_key(amount: str | None, unit: str | None) -> tuple[float | str, str] | None:
-    if amount is None:
-        return None
-    parsed = parse_amount(amount)
-    value: float | str = parsed.value if parsed is not None else amount.strip()
-    return value, (unit or "").strip().lower()
-
-
-def withhold_disagreements(
-    kept: FileExtraction, others: Sequence[FileExtraction | None]
-) -> FileExtraction:
-    """`kept` with the amount of each row that another reading of the same image (at
-    another text size) read differently withheld: a read issue naming both readings (one
-    that blocks the verdict when the row is a protocol nutrient), never a guess between
-    them. Rows are matched by label and name; a row the other reading lacks is kept."""
-    shown: dict[tuple[int, str], dict[tuple[float | str, str], str]] = {}
-    for other in others:
-        for row in other.rows if other is not None else ():
-            key = _amount_key(row.amount_raw, row.unit_raw)
-            if key is not None:
-                name = (row.label_index, clean_name(row.name_raw))
-                text = f"{row.amount_raw} {row.unit_raw or ''}".strip()
-                shown.setdefault(name, {})[key] = text
-    rows: list[LabelRow] = []
-    issues = list(kept.issues)
-    for row in kept.rows:
-        key = _amount_key(row.amount_raw, row.unit_raw)
-        elsewhere = shown.get((row.label_index, clean_name(row.name_raw)), {})
-        differ = sorted(text for k, text in elsewhere.items() if k != key)
-        if key is None or not differ:
-            rows.append(row)
-            continue
-        read = f"{row.amount_raw} {row.unit_raw or ''}".strip()
-        issues.append(
-            ReadIssue(
-                row.source_file,
-                row.label_index,
-                row.page,
-                row.line_no,
-                f"page {row.page or 1}, line {row.line_no}: '{row.name_raw}' read as {read} at "
-                f"one text size and as {' or '.join(differ)} at another: the amount is not "
-                "taken (check the label)",
-                blocks_verdict=resolve(row.name_raw, row.form_raw).nutrient in PROTOCOL_NUTRIENTS,
-            )
-        )
-        rows.append(dataclasses.replace(row, amount_raw=None, unit_raw=None))
-    if len(issues) == len(kept.issues):
-        return kept
-    return dataclasses.replace(kept, rows=tuple(rows), issues=tuple(issues))
 
 
 # --- PDFs ---------------------------------------------------------------------------

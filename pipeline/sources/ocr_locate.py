@@ -19,8 +19,9 @@ Pure functions of pixels and boxes:
   that column is the whole picture and the heading is wide, a column as wide as the
   heading (`heading_column`).
 - `worth_reading_alone`: a region of at most `MAX_REGION_SHARE` of the image.
-- `region_of`: the region of the one heading of a page's words, in the page's pixels;
-  `page_score`: how well a page reading went, to keep the better of the two readings.
+- `region_of`: the region of the one heading of a page's words, in the page's pixels,
+  from the page's analysis (`ocr_prep.analyse`: made once a page). Which reading is kept,
+  the whole page's or the panel's alone, is `ocr_readings.reading_score`'s choice.
 
 Faint print (a light grey or gold heading) is darkened when the first reading finds no
 heading (`ocr_prep.stretch_contrast`).
@@ -28,17 +29,14 @@ heading (`ocr_prep.stretch_contrast`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
-from pipeline.nutrients import PROTOCOL_NUTRIENTS, resolve
-from pipeline.panel import Box, words_to_labels
-from pipeline.records import LabelRow, ReadIssue, Word
+from pipeline.records import Word
 from pipeline.sources.ocr_pixels import _runs
-from pipeline.sources.ocr_prep import page_masks
+from pipeline.sources.ocr_prep import Analysis
 from pipeline.sources.ocr_words import _headings
 
 #: A gutter parting the panel's column from other text is at least this many heading
@@ -261,52 +259,19 @@ def level_with(region: PanelRegion, word: Word, to_px: float) -> bool:
 
 
 def region_of(
-    gray: Image.Image, words: Sequence[Word], dpi: float, faint: bool
+    measured: Analysis, words: Sequence[Word], dpi: float, shape: tuple[int, int]
 ) -> tuple[PanelRegion, PanelRegion] | None:
     """The region (page pixels) of the one panel heading among `words` and the part of
-    it below the heading, when reading that apart from the rest of the image is worth
-    it (`ocr_locate`); else None."""
+    it below the heading, when reading that apart from the rest of the page image of
+    `shape` (h, w) is worth it; else None. `measured`: the page's analysis (its ink and
+    dark ground at the analysis scale, `ocr_prep.analyse`)."""
     heads = heading_spans(words)
-    if len(heads) != 1:
+    if len(heads) != 1 or measured.ink is None:
         return None
-    ink, _, dark, factor = page_masks(gray, faint)
+    ink, dark, factor = measured.ink, measured.dark, measured.factor
     f = dpi / 72.0 * factor
     x0, top, x1, bottom = (v * f for v in heads[0])
     region = panel_region(ink, dark, (x0, top, x1, bottom))
     if not worth_reading_alone(region, ink.shape):
         return None
-    shape = (gray.height, gray.width)
     return scaled(region, 1.0 / factor, shape), scaled(below(region, bottom), 1.0 / factor, shape)
-
-
-def rows_score(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> tuple[int, int]:
-    """(1, rows read with an amount and its unit minus read issues)."""
-    read = sum(r.amount_raw is not None and r.unit_raw is not None for r in rows)
-    return 1, read - len(issues)
-
-
-def page_score(
-    words: Sequence[Word], repairs: Mapping[Word, str], panels: Sequence[Box]
-) -> tuple[int, int, int]:
-    """How well one page reading (its `words`, `repairs` and the `panels` read alone)
-    went, on its own: (a panel was found, protocol
-    nutrients read with an amount and unit, `reading_score`'s rows read minus read
-    issues). A reading that reads more rows but loses a protocol amount (a column group
-    merged into the rows beside it) is the worse one."""
-    labels, rows, issues = words_to_labels(
-        [words],
-        "",
-        fallback_name="",
-        source_format="image-ocr",
-        repairs=repairs,
-        graphics=[list(panels)],
-    )
-    if not labels:
-        return 0, 0, 0
-    protocol = sum(
-        r.amount_raw is not None
-        and r.unit_raw is not None
-        and resolve(r.name_raw, r.form_raw).nutrient in PROTOCOL_NUTRIENTS
-        for r in rows
-    )
-    return 1, protocol, rows_score(rows, issues)[1]

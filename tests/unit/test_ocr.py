@@ -180,6 +180,25 @@ def test_rules_are_removed_and_text_kept() -> None:
     assert out[40:46, 10:200:20].all()
 
 
+def test_crossing_strokes_are_measured_only_beside_the_rules() -> None:
+    import numpy as np
+
+    from pipeline.sources.ocr_pixels import _near_rules, _runs
+
+    ink = np.zeros((30, 200), dtype=bool)
+    ink[5, 0:200] = True  # a long run in every column
+    ink[10:13, 20:30] = True  # a 10 px run
+    rules = np.zeros((30, 200), dtype=bool)
+    rules[:, 24] = True  # one rule column, inside the 10 px run
+    near = _near_rules(ink, rules, 4)
+    # in the rule's column, the runs of at least 4 px exactly as measured on the whole
+    # page; measured with 4 columns of context either side; nothing measured elsewhere
+    assert (near[:, 24] == _runs(ink, 4)[:, 24]).all()
+    assert near[10:13, 20:29].all() and near[5, 20:29].all() and not near[0:5, 20:29].any()
+    assert not near[:, :20].any() and not near[:, 29:].any()
+    assert not _near_rules(ink, np.zeros_like(rules), 4).any()
+
+
 # --- rejections ----------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.records import FileExtraction, LabelRow, ReadIssue
 from pipeline.sources import ocr
+from pipeline.sources.ocr_readings import extraction_score, reading_score
 from pipeline.sources.ocr_words import repair_line
 
 
@@ -36,13 +37,17 @@ def _extraction(rows: list[LabelRow], issues: int) -> FileExtraction:
     return FileExtraction(source_file="x.png", labels=(), rows=tuple(rows), issues=found)
 
 
-def test_reading_score_counts_rows_with_amount_and_unit_minus_issues() -> None:
+def test_reading_score_counts_protocol_amounts_then_rows_minus_issues() -> None:
     rows = [_row("Calcium", "500", "mg"), _row("Zinc", "10", None), _row("Boron", None, None)]
-    assert ocr.reading_score(None) == (0, 0)
-    assert ocr.reading_score(_extraction(rows, 0)) == (1, 1)
-    assert ocr.reading_score(_extraction(rows, 2)) == (1, -1)
+    assert extraction_score(None) == (0, 0, 0)
+    assert extraction_score(_extraction(rows, 0)) == (1, 1, 1)
+    assert extraction_score(_extraction(rows, 2)) == (1, 1, -1)
     # any panel beats none, even one with more issues than rows
-    assert ocr.reading_score(_extraction([], 3)) > ocr.reading_score(None)
+    assert extraction_score(_extraction([], 3)) > extraction_score(None)
+    # more rows read do not make up for a protocol amount lost (one rule for every choice)
+    more = [_row("Zinc", "10", "mg"), _row("Boron", "3", "mg"), _row("Iron", "8", "mg")]
+    assert reading_score(more, []) == (1, 0, 3)
+    assert reading_score(more, []) < reading_score([_row("Magnesium", "50", "mg")], [])
 
 
 def test_an_amount_two_readings_disagree_on_is_withheld_not_guessed() -> None:

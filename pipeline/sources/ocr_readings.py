@@ -1,0 +1,96 @@
+"""Which of several OCR readings of one image is kept, and what two readings disagree on.
+
+An image is read more than once where one reading may miss what another gets: the panel
+cut out and read on its own beside the whole page (`pipeline.sources.ocr.read_page`), and
+the page again at other text sizes when a reading leaves rows unread
+(`pipeline.sources.ocr.read_image`). Both choices use the one rule here,
+`reading_score`: a reading that finds a panel beats one that finds none; then the one
+with more protocol nutrients read with an amount and its unit (a reading that reads
+more rows but loses a protocol amount, a column group merged into the rows beside it, is
+the worse one); then the one with more rows read with an amount and unit minus read
+issues. The earlier reading is kept on a tie.
+
+`withhold_disagreements`: a row's amount that another reading of the same image read
+differently is withheld (a read issue naming both), never guessed between.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
+from pipeline.records import FileExtraction, LabelRow, ReadIssue
+from pipeline.units import parse_amount
+
+#: (a panel was found, protocol amounts read, rows read minus read issues)
+Score = tuple[int, int, int]
+#: The score of a reading that found no panel.
+NO_PANEL: Score = (0, 0, 0)
+
+
+def reading_score(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> Score:
+    """How well a reading that found a panel went (higher is better): (1, protocol
+    nutrients read with an amount and its unit, rows read with an amount and its unit
+    minus read issues)."""
+    read = [r for r in rows if r.amount_raw is not None and r.unit_raw is not None]
+    protocol = sum(resolve(r.name_raw, r.form_raw).nutrient in PROTOCOL_NUTRIENTS for r in read)
+    return 1, protocol, len(read) - len(issues)
+
+
+def extraction_score(extraction: FileExtraction | None) -> Score:
+    """`reading_score` of a file's reading; NO_PANEL when it found none (None)."""
+    if extraction is None:
+        return NO_PANEL
+    return reading_score(extraction.rows, extraction.issues)
+
+
+def _amount_key(amount: str | None, unit: str | None) -> tuple[float | str, str] | None:
+    if amount is None:
+        return None
+    parsed = parse_amount(amount)
+    value: float | str = parsed.value if parsed is not None else amount.strip()
+    return value, (unit or "").strip().lower()
+
+
+def withhold_disagreements(
+    kept: FileExtraction, others: Sequence[FileExtraction | None]
+) -> FileExtraction:
+    """`kept` with the amount of each row that another reading of the same image (at
+    another text size) read differently withheld: a read issue naming both readings (one
+    that blocks the verdict when the row is a protocol nutrient), never a guess between
+    them. Rows are matched by label and name; a row the other reading lacks is kept."""
+    shown: dict[tuple[int, str], dict[tuple[float | str, str], str]] = {}
+    for other in others:
+        for row in other.rows if other is not None else ():
+            key = _amount_key(row.amount_raw, row.unit_raw)
+            if key is not None:
+                name = (row.label_index, clean_name(row.name_raw))
+                text = f"{row.amount_raw} {row.unit_raw or ''}".strip()
+                shown.setdefault(name, {})[key] = text
+    rows: list[LabelRow] = []
+    issues = list(kept.issues)
+    for row in kept.rows:
+        key = _amount_key(row.amount_raw, row.unit_raw)
+        elsewhere = shown.get((row.label_index, clean_name(row.name_raw)), {})
+        differ = sorted(text for k, text in elsewhere.items() if k != key)
+        if key is None or not differ:
+            rows.append(row)
+            continue
+        read = f"{row.amount_raw} {row.unit_raw or ''}".strip()
+        issues.append(
+            ReadIssue(
+                row.source_file,
+                row.label_index,
+                row.page,
+                row.line_no,
+                f"page {row.page or 1}, line {row.line_no}: '{row.name_raw}' read as {read} at "
+                f"one text size and as {' or '.join(differ)} at another: the amount is not "
+                "taken (check the label)",
+                blocks_verdict=resolve(row.name_raw, row.form_raw).nutrient in PROTOCOL_NUTRIENTS,
+            )
+        )
+        rows.append(dataclasses.replace(row, amount_raw=None, unit_raw=None))
+    if len(issues) == len(kept.issues):
+        return kept
+    return dataclasses.replace(kept, rows=tuple(rows), issues=tuple(issues))
