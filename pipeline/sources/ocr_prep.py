@@ -38,16 +38,17 @@ from scipy import ndimage
 from pipeline.sources.ocr_pixels import _bbox, estimate_skew, otsu_threshold, remove_rules
 
 #: The median height (pixels) of a letter of the panel's text that OCR reads best: about
-#: an 8 pt cap height at 300 dpi. Images are scaled so their body text reaches it.
-#: Measured against 26 px (the real-label dev set: rows 107/132 against 106, protocol
-#: fields 17/26 both; the generated small web image 9/12 against 8/12) at a third fewer
-#: pixels for the preprocessing and Tesseract.
-TARGET_TEXT_PX = 21.0
+#: a 10 pt cap height at 300 dpi. Images are scaled so their body text reaches it.
+#: Measured against 21 px with the panel reader's rules of this release (the real-label
+#: dev set: protocol fields 21/26 against 19/26, rows 105/132 both; 21 px lost a
+#: softgel panel's serving size and its take-with-food line), though 21 px costs a third
+#: fewer pixels to preprocess and OCR.
+TARGET_TEXT_PX = 26.0
 #: The letter heights of further readings, when one leaves panel rows unread: the same
 #: font can be misread at one scale and read at another ("{0" for "10" at 26 px, "10"
 #: at 30 px), so an image with unread rows is read again at these sizes in turn and the
 #: best reading is kept (`pipeline.sources.ocr.read_image`).
-RETRY_TEXT_PX: tuple[float, ...] = (32.0, 26.0)
+RETRY_TEXT_PX: tuple[float, ...] = (32.0, 21.0)
 #: Upscaling stops here (a 6 px text would need more, and is not readable anyway).
 MAX_UPSCALE = 4.0
 #: Downscaling stops here (a close-up photo).
