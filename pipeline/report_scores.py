@@ -12,7 +12,6 @@ those of a run that scores everything.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -102,10 +101,9 @@ def _keep(
 
 
 def scores_salt(report_version: str, protocol: Protocol) -> str:
-    """What kept scores are valid for: the report's code version (it covers pipeline.score
-    and the rules), this module's own source (the file's format) and the protocol."""
-    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return f"{report_version} {own} {protocol!r}"
+    """What kept scores are valid for: the report's code version (it covers this module,
+    pipeline.score and the rules: `pipeline.infra.versions.STAGES`) and the protocol."""
+    return f"{report_version} {protocol!r}"
 
 
 def score_all(

@@ -48,6 +48,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "report": (
         (
             "pipeline.report",
+            "pipeline.report_scores",
             "pipeline.document",
             "pipeline.chart",
             "pipeline.score",
