@@ -16,6 +16,8 @@ class ReaderSettings:
     indent: float = 0.6  # x offset that counts as an indent
     end_gap: float = 2.6  # vertical gap (in line heights) that ends an unboxed panel
     title_ratio: float = 1.2  # a product name is this much taller than the panel's rows
+    title_confidence: float = 60.0  # an OCR'd word of a product name is read with this (%)
+    title_share: float = 0.75  # share of an OCR'd title's letters and digits in such words
     heading_pair_gap: float = 1.5  # most x gap between "Supplement" and "Facts"
     heading_pair_dy: float = 0.3  # most top offset between "Supplement" and "Facts"
     side_gutter: float = 2.0  # x gap on the heading's line that may part two page columns

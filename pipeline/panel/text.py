@@ -24,6 +24,7 @@ from pipeline.panel.grammar import (
     _WARNING_PREFIX_RE,
 )
 from pipeline.panel.settings import _S, _TITLE_RATIO
+from pipeline.panel.title import credible, title_text
 from pipeline.records import Word
 
 # --- the reader -------------------------------------------------------------------
@@ -187,7 +188,7 @@ def _statements(lines: list[_Line]) -> tuple[dict[str, list[str]], list[_Line]]:
 
 
 def _title(head: list[_Line], body_height: float) -> tuple[str | None, str | None]:
-    candidates = [ln for ln in head if not _is_heading(ln)[0]]
+    candidates = [ln for ln in head if not _is_heading(ln)[0] and credible(ln.words)]
     if not candidates:
         return None, None
     tallest = max(ln.height for ln in candidates)
@@ -202,7 +203,7 @@ def _title(head: list[_Line], body_height: float) -> tuple[str | None, str | Non
         and candidates[end].top - candidates[end - 1].bottom <= 0.8 * tallest
     ):
         end += 1
-    title = " ".join(ln.text for ln in candidates[idx:end])
+    title = " ".join(title_text(ln.words) for ln in candidates[idx:end])
     brand = None
     if idx > 0:
         above = candidates[idx - 1]
@@ -213,7 +214,7 @@ def _title(head: list[_Line], body_height: float) -> tuple[str | None, str | Non
             and not above.text.rstrip().endswith(".")
             and candidates[idx].top - above.bottom <= 2.5 * tallest
         ):
-            brand = above.text
+            brand = title_text(above.words)
     if brand is None and end < len(candidates):
         below = candidates[end]
         if below.text.lower().startswith("by ") and len(below.words) <= 8:
