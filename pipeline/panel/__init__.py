@@ -24,9 +24,10 @@ The reader never sees a whole page as one string: it works from word positions.
    left edge is the heading's or, under a centred heading, the preamble's. The panel
    ends at a footnote ("* Daily Value not
    established"), at a statement ("Other ingredients:", "Suggested use:", "Warning:",
-   ...), at a line wider than the panel or taller than its text, at a wide vertical
-   gap, or at the next heading. A panel that reaches the end of a page goes on at the
-   top of the next page.
+   ...), at a line wider than the panel or taller than its text (not a row up to 1.6
+   times as tall, from the panel's left edge, with its amount: a rule's remains read into
+   its ink), at a wide vertical gap, or at the next heading. A panel that reaches the
+   end of a page goes on at the top of the next page.
 3. Columns. The left edge of the value columns is measured from the lines whose
    trailing words, after a wide gap, read as an amount with a unit (and from the
    column headings). Words right of it are values, words left of it the name.
@@ -44,7 +45,8 @@ The reader never sees a whole page as one string: it works from word positions.
 4. Rows. A line continues the row above when that row has an open parenthesis or
    ends with a joining word ("/", "and", "as", "from", ...), when it brings the
    amount to a name printed without one, or when it is set tighter than the row
-   pitch. A line indented under a row is a member of that row (a blend); lines
+   pitch, but never to a nutrition row ("Calories", "Total Fat", ... : each a whole row)
+   without its amount. A line indented under a row is a member of that row (a blend); lines
    without amounts under a "... Blend"/"Complex"/"Formula" total are its members too
    (a comma-separated member paragraph gives one row per member), and so do the
    members run on after a total ("Proprietary Blend 415 mg: Guggul, Bitter Melon").
@@ -58,7 +60,9 @@ pages), the product name is the tallest line (word height, bottom - top; a title
 wrapped over consecutive lines of the same height is joined), if it is at least 1.2
 times as tall as the panel's rows; the brand is the short line (at most 8 words, not
 a sentence) right above that title, else a line right below it that starts with "by".
-Without such a title the caller's `fallback_name` is used and the brand is None.
+An OCR'd line is a candidate only when it reads as words (`title`: a real word, most of
+its letters in words read with 60% or more): a badge or picture read as "i M-63 :" is no
+name. Without such a title the caller's `fallback_name` is used and the brand is None.
 
 Every tolerance is a field of `ReaderSettings` (`SETTINGS`), in text heights.
 

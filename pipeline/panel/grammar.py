@@ -88,5 +88,13 @@ _BLEND_RE = re.compile(
     r"\b(?:blend|complex|formula|matrix|proprietary|mix|mixture|technology|system)\b",
     re.IGNORECASE,
 )
+#: The nutrition rows a panel lists first (21 CFR 101.36(b)(2)(i)), each a whole row: a line
+#: that is one of them, without its amount, never joins the row on the next line to it.
+_NUTRITION_ROW_RE = re.compile(
+    r"(?:calories(?:\s+from\s+fat)?|total\s+fat|saturated\s+fat|trans\s+fat|cholesterol|"
+    r"sodium|total\s+carbohydrates?|dietary\s+fiber|(?:total\s+|added\s+)?sugars|protein)"
+    r"\W*",
+    re.IGNORECASE,
+)
 _CONNECTOR_END_RE = re.compile(r"(?:[/,&(+-]|\b(?:and|or|as|from|with|of|in|plus))$", re.I)
 _SOURCE_PAREN_RE = re.compile(r"^(?:as|from)\s+", re.IGNORECASE)

@@ -44,6 +44,7 @@ from pipeline.panel.text import (
     _is_heading,
     _is_stray_mark,
     _Panel,
+    _row_like,
     _serving,
     _statements,
     _title,
@@ -188,9 +189,14 @@ class _Reader:
                 and not self._bar_between(line.page, prev.bottom, line.top)
             ):
                 break
-            if not line.boxed and body_heights and line.height > _S.taller_line * ref_h:
-                break
             tol = _S.panel_edge * line.height
+            if (
+                not line.boxed
+                and body_heights
+                and line.height > _S.taller_line * ref_h
+                and not _row_like(line, left, right, ref_h)
+            ):
+                break
             if not line.boxed and (
                 line.x0 < left - tol or (line.x1 > right + tol and body_heights)
             ):

@@ -28,10 +28,12 @@ from pipeline.panel.grammar import (
     _MARK_RE,
     _MARKS,
     _NUM,
+    _NUTRITION_ROW_RE,
     _SOURCE_PAREN_RE,
     _UNIT,
 )
 from pipeline.panel.settings import _CELL_GAP, _INDENT, _S
+from pipeline.panel.text import stray_words
 from pipeline.records import Word
 
 
@@ -172,6 +174,8 @@ def _read_line(line: _Line, layout: _Layout, name_left: float) -> _LineRead:
     for cell in _cells(value_words):
         text = _cell_text(cell)
         parsed = _parse_cell(text, _cell_x(cell))
+        if parsed is None and any(i.kind == "amount" for i in items) and stray_words(cell):
+            continue  # a speck after the amount, read as letters at low confidence
         if parsed is None:
             if bad is None:
                 bad = text
@@ -254,6 +258,8 @@ def _group_entries(reads: list[_LineRead]) -> list[_Entry]:
                     and prev_first.indent <= tol
                     and not flat_list
                     and not _BLEND_RE.search(prev.name_text)
+                    and not _NUTRITION_ROW_RE.fullmatch(prev.name_text)
+                    and not _NUTRITION_ROW_RE.fullmatch(read.name)
                 )
             elif (
                 prev.has_amount

@@ -25,6 +25,7 @@ class ReaderSettings:
     wrapped_header_indent: float = 2.0  # a wrapped heading line starts this far right
     wrapped_header_gap: float = 0.8  # most vertical gap to the heading line it continues
     taller_line: float = 1.3  # a line this much taller than the rows ends an unboxed panel
+    taller_row: float = 1.6  # unless it is a row up to this much taller (`text._row_like`)
     stray_confidence: float = 50.0  # a lone short word below this (OCR %) is a rule or speck
     amount_confidence: float = 20.0  # an amount read below this (OCR %) is not taken
     panel_edge: float = 2.0  # a line this far outside the panel's x range ends it

@@ -4,6 +4,7 @@ statements and the product title (steps 2 and 5 of the reader)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.panel.cells import _Layout
@@ -59,14 +60,33 @@ def _is_heading(line: _Line) -> tuple[bool, bool]:
     return False, False
 
 
-def _is_stray_mark(line: _Line) -> bool:
-    """Short words without digits, read with low confidence: not text of the panel."""
-    return len(line.words) <= 2 and all(
+def stray_words(words: Sequence[Word]) -> bool:
+    """At most two short words without digits, read with low confidence: a speck or a mark
+    OCR read as letters ("to" at 16% for a "**"), not text of the panel."""
+    return 0 < len(words) <= 2 and all(
         len(w.text) <= 3
         and not _HAS_DIGIT.search(w.text)
         and w.confidence is not None
         and w.confidence < _S.stray_confidence
-        for w in line.words
+        for w in words
+    )
+
+
+def _is_stray_mark(line: _Line) -> bool:
+    """Short words without digits, read with low confidence: not text of the panel."""
+    return stray_words(line.words)
+
+
+def _row_like(line: _Line, left: float, right: float, body_height: float) -> bool:
+    """A line taller than the panel's rows that is one of them: at most `taller_row` times
+    their height (a row whose ink took in a rule's remains under it, not a heading), from
+    the panel's left edge to within its right edge, with an amount and its unit."""
+    tol = _S.panel_edge * body_height
+    return (
+        line.height <= _S.taller_row * body_height
+        and abs(line.x0 - left) <= tol
+        and line.x1 <= right + tol
+        and bool(_AMOUNT_IN_TEXT.search(line.text))
     )
 
 

@@ -8,8 +8,10 @@ name: without a credible title the caller's fallback name is used, as when there
 - A confident word: OCR confidence at least `ReaderSettings.title_confidence` (60%).
 - A real word: confident, with at least 3 letters, letters at least 2/3 of its letters
   and digits, a vowel and a consonant among them, and no run of 5 consonants.
-- A credible line: at least one real word, and the confident words hold at least
-  `ReaderSettings.title_share` (75%) of the line's letters and digits.
+- A credible line: at least one real word, the confident words holding at least
+  `ReaderSettings.title_share` (75%) of the line's letters and digits, at most
+  `TITLE_WORDS` words, and not a statement ("These statements have not been evaluated
+  ...", "Suggested use: ...": `grammar._STATEMENT_RE`) once its unsure words are dropped.
 - The title's text is the line's words with the words that are not confident dropped at
   either end ("Triple Caroten *" with "*" at 44% gives "Triple Caroten").
 """
@@ -19,9 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from pipeline.panel.grammar import _STATEMENT_RE
 from pipeline.panel.settings import _S
 from pipeline.records import Word
 
+#: An OCR'd line of more words than this is running text, not a product name.
+TITLE_WORDS = 8
 _VOWELS = frozenset("aeiouy")
 _CONSONANT_RUN = re.compile(r"[b-df-hj-np-tv-xz]{5}")
 
@@ -52,20 +57,30 @@ def real_word(word: Word) -> bool:
 
 def credible(words: Sequence[Word]) -> bool:
     """Whether a line's words may be a product name: always for a text layer's; for OCR'd
-    words, one real word at least and the confident words holding `title_share` of the
-    line's letters and digits."""
+    words, one real word at least, the confident words holding `title_share` of the
+    line's letters and digits, at most TITLE_WORDS words, and no statement."""
     if all(w.confidence is None for w in words):
         return True
     total = sum(len(_alnum(w.text)) for w in words)
     sure = sum(len(_alnum(w.text)) for w in words if confident(w))
-    return any(real_word(w) for w in words) and sure >= _S.title_share * total
+    text = " ".join(w.text for w in _trimmed(words) if len(_alnum(w.text)) > 1)
+    return (
+        any(real_word(w) for w in words)
+        and sure >= _S.title_share * total
+        and len(words) <= TITLE_WORDS
+        and not _STATEMENT_RE.match(text)
+    )
 
 
-def title_text(words: Sequence[Word]) -> str:
-    """The line's text with its words that are not confident dropped at either end."""
+def _trimmed(words: Sequence[Word]) -> list[Word]:
     kept = list(words)
     while kept and not confident(kept[0]):
         kept.pop(0)
     while kept and not confident(kept[-1]):
         kept.pop()
-    return " ".join(w.text for w in kept)
+    return kept
+
+
+def title_text(words: Sequence[Word]) -> str:
+    """The line's text with its words that are not confident dropped at either end."""
+    return " ".join(w.text for w in _trimmed(words))

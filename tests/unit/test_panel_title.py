@@ -94,3 +94,14 @@ def test_text_layer_titles_are_not_judged() -> None:
     words = line(76, (50, "K2-7 D3"), h=18) + words
     labels, _, _ = words_to_labels([words], "x.pdf", fallback_name="x", source_format="pdf")
     assert labels[0].product_name == "K2-7 D3"
+
+
+def test_running_text_and_statements_are_no_names() -> None:
+    def read_at_90(text: str) -> list[Word]:
+        return [w(t, 90.0) for t in text.split(" ")]
+
+    sentence = "t These statements have not been evaluated by the Proprietary Blend"
+    assert credible(read_at_90(sentence)) is False  # 11 words
+    assert credible(read_at_90(sentence)[:6]) is False  # a statement ("t" aside)
+    assert credible(read_at_90("Suggested Use: one capsule")) is False
+    assert credible(read_at_90("Daily Bone Support")) is True
