@@ -63,6 +63,7 @@ from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, panel_regions, words_to_labels
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_render_pixels, read_bytes
+from pipeline.sources.ocr_agree import fill_agreed
 from pipeline.sources.ocr_columns import read_by_groups
 from pipeline.sources.ocr_lines import read_again
 from pipeline.sources.ocr_load import DAMAGED_IMAGE as DAMAGED_IMAGE
@@ -479,7 +480,8 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
             extraction, pages, small = again
     if extraction is None:
         raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
-    return withhold_disagreements(extraction, [r for r in readings if r is not extraction])
+    others = [r for r in readings if r is not extraction]
+    return withhold_disagreements(fill_agreed(extraction, others), others)
 
 
 # --- PDFs ---------------------------------------------------------------------------
