@@ -235,6 +235,11 @@ VITAMIN_B_REPAIRS: dict[str, str] = {
 }
 
 
+#: Misreads of a whole word of an ingredient's name: hydrochloride's "HCl" with its "l"
+#: read as "I", "i" or "1" (no name holds those words).
+NAME_REPAIRS: dict[str, str] = {"HCI": "HCl", "HCi": "HCl", "HC1": "HCl"}
+
+
 def _fix_heading_unit(core: str) -> str | None:
     """`core` ("ma/serving") with its unit repaired, or None."""
     m = _HEADING_UNIT_TOKEN_RE.match(core)
@@ -285,6 +290,8 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
             core = "*" * len(core) if _MARK_RUN_RE.match(core) else MARK_REPAIRS.get(core, "†")
         elif core in VITAMIN_B_REPAIRS and i > 0 and _split_wrap(texts[i - 1])[1] == "Vitamin":
             core = VITAMIN_B_REPAIRS[core]
+        elif core in NAME_REPAIRS and i > 0:
+            core = NAME_REPAIRS[core]
         elif _fix_heading_unit(core) is not None:
             core = _fix_heading_unit(core) or core
         elif _BANG_L_RE.match(core):

@@ -22,6 +22,10 @@ from pipeline.sources.ocr_words import repair_line
         ("Vitamin Bé 5mg", ["Vitamin", "B6", "5mg"]),
         ("Vitamin Bl2 6mcg", ["Vitamin", "B12", "6mcg"]),
         ("Bé 5mg", ["Bé", "5mg"]),  # not after "Vitamin": kept
+        ("Beta Phenylethylamine HCI 200mg", ["Beta", "Phenylethylamine", "HCl", "200mg"]),
+        ("Betaine HCi", ["Betaine", "HCl"]),
+        ("Pyridoxine HC1 2mg", ["Pyridoxine", "HCl", "2mg"]),
+        ("HCI 5mg", ["HCI", "5mg"]),  # not after a name: kept
     ],
 )
 def test_heading_unit_and_vitamin_b_repair(line: str, expected: list[str]) -> None:
