@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pipeline.nutrients import clean_name
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.ocr_glyphs import CONFIRM_CONFIDENCE
+from pipeline.sources.ocr_readings import _amount_key
 from pipeline.units import parse_amount
 
 #: Other readings that must read an unread row alike for it to take their amount.
@@ -38,12 +39,8 @@ _PARENS_RE = re.compile(r"\([^()]*\)")
 _Key = tuple[int, str]
 
 
-def _amount_key(row: LabelRow) -> tuple[float | str, str] | None:
-    if row.amount_raw is None:
-        return None
-    parsed = parse_amount(row.amount_raw)
-    value: float | str = parsed.value if parsed is not None else row.amount_raw.strip()
-    return value, (row.unit_raw or "").strip().lower()
+def _key_of(row: LabelRow) -> tuple[float | str, str] | None:
+    return _amount_key(row.amount_raw, row.unit_raw)
 
 
 def _by_name(rows: Sequence[LabelRow]) -> dict[_Key, LabelRow]:
@@ -66,8 +63,8 @@ def agreed_amount(row: LabelRow, others: Sequence[LabelRow | None]) -> LabelRow 
     """`row` (unread) with the amount the other readings' rows for it read alike, or None
     when fewer than MIN_AGREEING of them read it, they differ, one of them was read
     below CONFIRM_CONFIDENCE, or `row`'s own text shows numbers, none of them that one."""
-    read = [o for o in others if o is not None and _amount_key(o) is not None]
-    if len(read) < MIN_AGREEING or len({_amount_key(o) for o in read}) != 1:
+    read = [o for o in others if o is not None and _key_of(o) is not None]
+    if len(read) < MIN_AGREEING or len({_key_of(o) for o in read}) != 1:
         return None
     confidences = [o.confidence for o in read]
     if any(c is None or c < CONFIRM_CONFIDENCE for c in confidences):
