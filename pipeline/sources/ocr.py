@@ -84,7 +84,13 @@ from pipeline.sources.ocr_prep import (
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
-from pipeline.sources.ocr_readings import NO_PANEL, Score, extraction_score, reading_score
+from pipeline.sources.ocr_readings import (
+    NO_PANEL,
+    Score,
+    extraction_score,
+    reading_score,
+    whole_picture_body,
+)
 from pipeline.sources.ocr_readings import withhold_disagreements as withhold_disagreements
 from pipeline.sources.ocr_words import (
     OcrWord,
@@ -260,7 +266,8 @@ def read_page(
             (words, repairs, text_px), faint, measured = again, True, darker
             memo.faint = True
     whole = PageRead(panel_words(words), repairs, text_px, gray.width)
-    located = region_of(measured, words, dpi, (gray.height, gray.width))
+    shape = (gray.height, gray.width)
+    located = region_of(measured, words, dpi, shape) or whole_picture_body(words, dpi, shape)
     if located is None:
         return whole
     # the panel below its heading read on its own, at the size of its own text, as one

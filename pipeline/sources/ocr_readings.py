@@ -10,6 +10,15 @@ more rows but loses a protocol amount, a column group merged into the rows besid
 the worse one); then the one with more rows read with an amount and unit minus read
 issues. The earlier reading is kept on a tie.
 
+`whole_picture_body`: where the panel is the whole picture (a small product-page image,
+a panel cropped to its edges: `ocr_locate.region_of` finds no part worth reading
+alone), the page below its heading is read on its own all the same, as one block of
+text (`pipeline.sources.ocr.PANEL_PSM`), and `reading_score` chooses between that and
+the whole page's reading. Measured on the generated small web image (text 7 px high,
+upscaled 3.7 times): mode 4 on the whole page read "Icium" for "Calcium", merged two
+indented rows into one tall line and lost the panel's rows below it (4 of 13 read); one
+block read all 13, as it does at 150 dpi and more, where mode 4 does too.
+
 `withhold_disagreements`: a row's amount that another reading of the same image read
 differently is withheld (a read issue naming both), never guessed between.
 """
@@ -20,7 +29,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
-from pipeline.records import FileExtraction, LabelRow, ReadIssue
+from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word
+from pipeline.sources.ocr_locate import PanelRegion, below, heading_spans
 from pipeline.units import parse_amount
 
 #: (a panel was found, protocol amounts read, rows read minus read issues)
@@ -36,6 +46,23 @@ def reading_score(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> Scor
     read = [r for r in rows if r.amount_raw is not None and r.unit_raw is not None]
     protocol = sum(resolve(r.name_raw, r.form_raw).nutrient in PROTOCOL_NUTRIENTS for r in read)
     return 1, protocol, len(read) - len(issues)
+
+
+def whole_picture_body(
+    words: Sequence[Word], dpi: float, shape: tuple[int, int]
+) -> tuple[PanelRegion, PanelRegion] | None:
+    """The panel region of a page image of `shape` (h, w) whose panel is the whole
+    picture: the page from the top of its one "Supplement Facts" heading among `words`
+    (points, `dpi` pixels an inch) down, full width, and the part of it below the
+    heading (pixels); None without exactly one heading."""
+    heads = heading_spans(words)
+    if len(heads) != 1:
+        return None
+    h, w = shape
+    to_px = dpi / 72.0
+    _, top, _, bottom = (v * to_px for v in heads[0])
+    region = PanelRegion(0, max(0, min(h, round(top))), w, h, boxed=False)
+    return region, below(region, bottom)
 
 
 def extraction_score(extraction: FileExtraction | None) -> Score:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.records import FileExtraction, LabelRow, ReadIssue
+from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word
 from pipeline.sources import ocr
-from pipeline.sources.ocr_readings import extraction_score, reading_score
+from pipeline.sources.ocr_locate import PanelRegion
+from pipeline.sources.ocr_readings import extraction_score, reading_score, whole_picture_body
 from pipeline.sources.ocr_words import repair_line
 
 
@@ -87,3 +88,28 @@ def test_an_amount_two_readings_disagree_on_is_withheld_not_guessed() -> None:
     assert calcium.rows[0].amount_raw is None
     assert [i.blocks_verdict for i in calcium.issues] == [True]  # a protocol nutrient
     assert ocr.withhold_disagreements(kept, []) is kept
+
+
+def _word(text: str, x0: float, x1: float, top: float, bottom: float) -> Word:
+    return Word(text, x0, x1, top, bottom, 1, 90.0)
+
+
+def test_a_panel_that_is_the_whole_picture_is_the_page_below_its_heading() -> None:
+    # 144 dpi: 2 pixels a point; the heading "Supplement Facts" at 10..20 pt high
+    words = [
+        _word("BDZ", 5, 30, 2, 8),
+        _word("Supplement", 5, 80, 10, 20),
+        _word("Facts", 84, 120, 10, 20),
+        _word("Calcium", 5, 40, 24, 29),
+    ]
+    assert whole_picture_body(words, 144.0, (300, 260)) == (
+        PanelRegion(0, 20, 260, 300, boxed=False),
+        PanelRegion(0, 41, 260, 300, boxed=False),
+    )
+
+
+def test_no_or_two_headings_give_no_whole_picture_panel() -> None:
+    head = [_word("Supplement", 5, 80, 10, 20), _word("Facts", 84, 120, 10, 20)]
+    assert whole_picture_body(head[1:], 144.0, (300, 260)) is None
+    second = [_word("Supplement", 5, 80, 100, 110), _word("Facts", 84, 120, 100, 110)]
+    assert whole_picture_body(head + second, 144.0, (300, 260)) is None
