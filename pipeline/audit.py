@@ -35,7 +35,6 @@ from pipeline.extract import (
 from pipeline.infra import history, stages
 from pipeline.infra.atomic import (
     atomic_write_parquet,
-    atomic_write_table,
     atomic_write_text,
 )
 from pipeline.infra.executors import LOCAL, Executor
@@ -313,10 +312,10 @@ def run_report(
     pa.set_memory_pool(pa.system_memory_pool())
     findings = _read(work.data_quality)
     keys = _product_keys(work, protocol, findings)
-    ranking, checks, unscored = _score(work, protocol, findings, keys)
+    # the checks are written to checks.parquet as they are scored and read back a slice
+    # of the ranking at a time (pipeline.document_slices): never all held
+    ranking, unscored = _score(work, protocol, findings, keys)
     atomic_write_parquet(work.root / "ranking.parquet", ranking)
-    atomic_write_table(work.root / "checks.parquet", checks)
-    del checks  # read back a slice of the ranking at a time (pipeline.document_slices)
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
     fixes = corrections.outcome(corrections.load_snapshot(work.corrections), work.nutrients)
     meta.update(stale_corrections=fixes["stale"], correction_errors=fixes["errors"])
@@ -381,27 +380,28 @@ def _score(
     protocol: Protocol,
     findings: pd.DataFrame,
     keys: Mapping[str, str] | None = None,
-) -> tuple[pd.DataFrame, pa.Table, list[Rejection]]:
+) -> tuple[pd.DataFrame, list[Rejection]]:
     """Score and rank the products (pipeline.report_scores; with `keys`, a product whose
-    results are kept under its key is not scored again): the checks stay in an Arrow
-    table. Returns the ranking, the checks and the products that could not be scored."""
+    results are kept under its key is not scored again), their checks written to
+    checks.parquet. Returns the ranking and the products that could not be scored."""
     for path in (work.products, work.outcomes):
         _required(path)
     products, outcomes = (
         pq.read_table(work.products, columns=_score_columns(work.products)),
         _cast_nulls(pq.read_table(work.outcomes), OUTCOMES_TYPES),
     )
-    ranking, checks, failed, count = score_all(
+    ranking, failed, count = score_all(
         products,
         outcomes,
         findings,
         protocol,
+        checks_file=work.root / "checks.parquet",
         keys=keys,
         kept=work.root / SCORES_FILE,
         salt=scores_salt(code_version("report"), protocol),
     )
     log.info("report: %d products scored, %d kept", count, products.num_rows - count)
-    return ranking, checks, failed
+    return ranking, failed
 
 
 def _required(path: Path) -> Path:
