@@ -173,6 +173,9 @@ CHART_BINS = 40
 #: At most this many items of each list on audit.html (changes, findings, rejected files,
 #: not label files); the page says how many more audit.json has.
 REPORT_LIST_ITEMS = 500
+#: The report step holds the products' checks and label rows a slice of this many products
+#: of the ranking at a time (pipeline.document_slices; the rest wait on disk).
+REPORT_SLICE_PRODUCTS = 2048
 
 
 @dataclass(frozen=True)

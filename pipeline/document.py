@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import Protocol as Interface
 
 import numpy as np
 import pandas as pd
@@ -95,26 +96,42 @@ BATCH_PRODUCTS = 256
 GETITEM_PRODUCTS = 16
 
 
-class ProductDocs(Sequence[dict[str, Any]]):
-    """The products of an audit document in rank order, built from Arrow tables when read.
+class _Part(NamedTuple):
+    """What the products at first to end are built from: their rows of the products table
+    (`_DOC_COLUMNS`), their checks (CHECK_FIELDS) and label rows (ROW_FIELDS; None when not
+    asked for), product after product; product n's checks are `check_at[n]` to
+    `check_at[n + 1]` (and so for rows)."""
 
-    `products`: one row per product in rank order, with "rank", PRODUCT_FIELDS,
-    VERDICT_FIELDS and EXTRA_FIELDS. `checks` and `rows`: each product's checks
-    (CHECK_FIELDS) and label rows (ROW_FIELDS), product after product in the same order;
-    product i's are rows `check_starts[i]` to `check_starts[i + 1]` (and so for rows).
-    With `label_rows=False` the products are built without their label rows (what the
-    ranking table, the chart and ranking.csv read): see `without_label_rows`.
-    """
+    products: pa.Table
+    checks: pa.Table
+    check_at: list[int]
+    rows: pa.Table | None
+    row_at: list[int]
 
-    __slots__ = (
-        "_check_starts",
-        "_checks",
-        "_label_rows",
-        "_last_batch",
-        "_products",
-        "_row_starts",
-        "_rows",
-    )
+
+def _part(
+    products: pa.Table,
+    checks: pa.Table,
+    check_starts: np.ndarray,
+    rows: pa.Table | None,
+    row_starts: np.ndarray,
+    first: int,
+    end: int,
+) -> _Part:
+    """The part of tables grouped by product (`check_starts`, `row_starts`: where each
+    product's rows start, relative to the tables) of the products at first to end."""
+
+    def cut(table: pa.Table, starts: np.ndarray) -> tuple[pa.Table, list[int]]:
+        begin, stop = int(starts[first]), int(starts[end])
+        return table.slice(begin, stop - begin), (starts[first : end + 1] - begin).tolist()
+
+    check_table, check_at = cut(checks, check_starts)
+    row_table, row_at = cut(rows, row_starts) if rows is not None else (None, [])
+    return _Part(products.slice(first, end - first), check_table, check_at, row_table, row_at)
+
+
+class _Tables:
+    """Every product's tables in memory (see `product_docs`)."""
 
     def __init__(
         self,
@@ -123,64 +140,90 @@ class ProductDocs(Sequence[dict[str, Any]]):
         check_starts: np.ndarray,
         rows: pa.Table,
         row_starts: np.ndarray,
-        *,
-        label_rows: bool = True,
     ) -> None:
-        self._products, self._checks, self._rows = products, checks, rows
-        self._check_starts, self._row_starts = check_starts, row_starts
+        self.summary = products
+        self._tables = (products, checks, check_starts, rows, row_starts)
+
+    def spans(self, first: int, end: int) -> list[tuple[int, int]]:
+        return [(first, end)]
+
+    def part(self, first: int, end: int, label_rows: bool) -> _Part:
+        products, checks, check_starts, rows, row_starts = self._tables
+        return _part(
+            products, checks, check_starts, rows if label_rows else None, row_starts, first, end
+        )
+
+    def check_parts(self) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        yield self._tables[1], self._tables[2]
+
+    def close(self) -> None:
+        pass
+
+
+class Source(Interface):
+    """Where a ProductDocs' tables are: `_Tables` (in memory) or
+    pipeline.document_slices.Slices (on disk, a slice of the ranking at a time)."""
+
+    summary: pa.Table
+
+    def spans(self, first: int, end: int) -> list[tuple[int, int]]: ...
+    def part(self, first: int, end: int, label_rows: bool) -> _Part: ...
+    def check_parts(self) -> Iterator[tuple[pa.Table, np.ndarray]]: ...
+    def close(self) -> None: ...
+
+
+class ProductDocs(Sequence[dict[str, Any]]):
+    """The products of an audit document in rank order, built from Arrow tables when read.
+
+    The tables (one row per product in rank order, with "rank", PRODUCT_FIELDS,
+    VERDICT_FIELDS and EXTRA_FIELDS; each product's checks, CHECK_FIELDS, and label rows,
+    ROW_FIELDS, product after product in the same order) are held in memory
+    (`product_docs`) or on disk a slice of the ranking at a time
+    (pipeline.document_slices.sliced_product_docs).
+    With `label_rows=False` the products are built without their label rows (what the
+    ranking table, the chart and ranking.csv read): see `without_label_rows`.
+    """
+
+    __slots__ = ("_label_rows", "_last_batch", "_source")
+
+    def __init__(self, source: Source, *, label_rows: bool = True) -> None:
+        self._source = source
         self._label_rows = label_rows
         self._last_batch: tuple[int, list[dict[str, Any]]] = (0, [])
 
     def without_label_rows(self) -> ProductDocs:
         """The same products, built without "label_rows" (cheaper to read)."""
-        return ProductDocs(
-            self._products,
-            self._checks,
-            self._check_starts,
-            self._rows,
-            self._row_starts,
-            label_rows=False,
-        )
+        return ProductDocs(self._source, label_rows=False)
 
     def column(self, name: str) -> list[Any]:
         """One field of every product, in rank order (no product is built)."""
-        values: list[Any] = self._products.column(name).to_pylist()
+        values: list[Any] = self._source.summary.column(name).to_pylist()
         return values
 
     def fields(self, names: Sequence[str]) -> list[dict[str, Any]]:
         """Only these fields of every product, in rank order."""
-        rows: list[dict[str, Any]] = self._products.select(list(names)).to_pylist()
+        rows: list[dict[str, Any]] = self._source.summary.select(list(names)).to_pylist()
         return rows
 
     def check_labels(self) -> dict[str, str]:
         """check name -> its label, in the order the checks first appear (no product is
         built)."""
-        names = self._checks.column("name")
-        labels = self._checks.column("label")
         out: dict[str, str] = {}
-        for name in pc.unique(names).to_pylist():
-            first = pc.index(names, name).as_py()
-            out[str(name)] = str(labels[first].as_py() or name)
+        for checks, _ in self._source.check_parts():
+            if not checks.num_rows:
+                continue
+            names = checks.column("name")
+            labels = checks.column("label")
+            for name in pc.unique(names).to_pylist():
+                if str(name) not in out:
+                    first = pc.index(names, name).as_py()
+                    out[str(name)] = str(labels[first].as_py() or name)
         return out
 
-    def _slice(self, table: pa.Table, starts: np.ndarray, first: int, end: int) -> pa.Table:
-        begin, stop = int(starts[first]), int(starts[end])
-        return table.slice(begin, stop - begin)
-
     def _batch(self, first: int, end: int) -> list[dict[str, Any]]:
-        checks = _table_records(self._slice(self._checks, self._check_starts, first, end))
-        at = (self._check_starts[first : end + 1] - self._check_starts[first]).tolist()
-        table = self._products.slice(first, end - first)
-        columns = [table.column(name).to_pylist() for name in _BEFORE_CHECKS]
-        columns.append([checks[at[n] : at[n + 1]] for n in range(end - first)])
-        columns += [table.column(name).to_pylist() for name in EXTRA_FIELDS]
-        docs = [dict(zip(_DOC_KEYS, values, strict=True)) for values in zip(*columns, strict=True)]
-        if self._label_rows:
-            rows = _row_documents(self._slice(self._rows, self._row_starts, first, end))
-            at = (self._row_starts[first : end + 1] - self._row_starts[first]).tolist()
-            for n, doc in enumerate(docs):
-                doc["label_rows"] = rows[at[n] : at[n + 1]]
-                doc["corrections"] = applied_of(doc["label_rows"])
+        docs: list[dict[str, Any]] = []
+        for a, b in self._source.spans(first, end):
+            docs += _documents(self._source.part(a, b, self._label_rows))
         return docs
 
     def batch(self, first: int, end: int) -> list[dict[str, Any]]:
@@ -190,25 +233,19 @@ class ProductDocs(Sequence[dict[str, Any]]):
     def check_marks(self, names: Sequence[str]) -> list[str]:
         """Per product, one character per check of `names`: "1" passed, "0" failed, "-"
         not assessed or not run (no product is built)."""
-        count, width = len(self), len(names)
-        marks = np.full((count, max(width, 1)), b"-", dtype="S1")
-        if width and self._checks.num_rows:
-            sizes = np.diff(self._check_starts)
-            product = np.repeat(np.arange(count), sizes)
-            column = pc.index_in(self._checks.column("name"), value_set=pa.array(list(names)))
-            column = column.to_numpy(zero_copy_only=False)
-            passed = self._checks.column("passed")
-            value = np.where(pc.fill_null(passed, False).to_numpy(zero_copy_only=False), b"1", b"0")
-            known = ~np.isnan(column.astype(float)) & pc.is_valid(passed).to_numpy(
-                zero_copy_only=False
-            )
-            marks[product[known], column[known].astype(np.int64)] = value[known]
-        if not width:
-            return [""] * count
-        return [row.decode("ascii") for row in marks.view(f"S{width}").ravel()]
+        if not names:
+            return [""] * len(self)
+        marks: list[str] = []
+        for checks, starts in self._source.check_parts():
+            marks += _marks(checks, starts, names)
+        return marks
+
+    def close(self) -> None:
+        """Remove the tables a sliced ProductDocs keeps on disk (it cannot be read after)."""
+        self._source.close()
 
     def __len__(self) -> int:
-        return int(self._products.num_rows)
+        return int(self._source.summary.num_rows)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for first in range(0, len(self), BATCH_PRODUCTS):
@@ -247,6 +284,66 @@ class ProductDocs(Sequence[dict[str, Any]]):
 #: A product document's keys (but its label rows and corrections), in order.
 _BEFORE_CHECKS = ["rank", *PRODUCT_FIELDS, *VERDICT_FIELDS]
 _DOC_KEYS = [*_BEFORE_CHECKS, "checks", *EXTRA_FIELDS]
+#: The columns of the products' table (what a document is built from), and those a
+#: sliced ProductDocs holds of every product (what `ProductDocs.column` reads).
+_DOC_COLUMNS = [*_BEFORE_CHECKS, *EXTRA_FIELDS]
+_SUMMARY_COLUMNS = _BEFORE_CHECKS
+
+
+def _documents(part: _Part) -> list[dict[str, Any]]:
+    """The documents of a part's products, made column by column."""
+    count = part.products.num_rows
+    checks = _table_records(part.checks.select(CHECK_FIELDS)) if part.checks.num_columns else []
+    at = part.check_at if checks else [0] * (count + 1)
+    table = part.products
+    columns = [table.column(name).to_pylist() for name in _BEFORE_CHECKS]
+    columns.append([checks[at[n] : at[n + 1]] for n in range(count)])
+    columns += [table.column(name).to_pylist() for name in EXTRA_FIELDS]
+    docs = [dict(zip(_DOC_KEYS, values, strict=True)) for values in zip(*columns, strict=True)]
+    if part.rows is not None:
+        rows = _row_documents(part.rows.select(ROW_FIELDS)) if part.rows.num_columns else []
+        at = part.row_at if rows else [0] * (count + 1)
+        for n, doc in enumerate(docs):
+            doc["label_rows"] = rows[at[n] : at[n + 1]]
+            doc["corrections"] = applied_of(doc["label_rows"])
+    return docs
+
+
+def _marks(checks: pa.Table, starts: np.ndarray, names: Sequence[str]) -> list[str]:
+    """ProductDocs.check_marks of the products whose checks are `checks` (grouped by
+    product: `starts`)."""
+    count, width = len(starts) - 1, len(names)
+    marks = np.full((count, width), b"-", dtype="S1")
+    if checks.num_rows:
+        product = np.repeat(np.arange(count), np.diff(starts))
+        column = pc.index_in(checks.column("name"), value_set=pa.array(list(names)))
+        column = column.to_numpy(zero_copy_only=False)
+        passed = checks.column("passed")
+        value = np.where(pc.fill_null(passed, False).to_numpy(zero_copy_only=False), b"1", b"0")
+        known = ~np.isnan(column.astype(float)) & pc.is_valid(passed).to_numpy(zero_copy_only=False)
+        marks[product[known], column[known].astype(np.int64)] = value[known]
+    return [row.decode("ascii") for row in marks.view(f"S{width}").ravel()]
+
+
+def _doc_table(products: pa.Table | None, ranked: pa.Table, count: int) -> pa.Table:
+    """The products' table (`_DOC_COLUMNS`) of `count` products: rank and VERDICT_FIELDS
+    from `ranked`, the rest from `products` (None, or a column it lacks: all None)."""
+
+    def column(name: str) -> pa.Array | pa.ChunkedArray:
+        if name in ranked.column_names:
+            return ranked.column(name)
+        if products is not None and name in products.column_names:
+            return products.column(name)
+        return pa.nulls(count)
+
+    return pa.table({name: column(name) for name in _DOC_COLUMNS})
+
+
+def _ranked(ranking: pd.DataFrame) -> pa.Table:
+    """The ranking's rank and VERDICT_FIELDS as Arrow, in its order."""
+    return pa.table(
+        {name: pa.Array.from_pandas(ranking[name]) for name in ("rank", *VERDICT_FIELDS)}
+    )
 
 
 def _table_records(table: pa.Table) -> list[dict[str, Any]]:
@@ -299,16 +396,7 @@ def product_docs(
     tables in any order."""
     order = pa.array(ranking["product_id"].tolist(), pa.string())
     ranked = products.take(pc.index_in(order, value_set=products.column("product_id")))
-
-    def column(name: str) -> pa.Array | pa.ChunkedArray:
-        if name in ("rank", *VERDICT_FIELDS):  # from the ranking, not the products
-            return pa.Array.from_pandas(ranking[name])
-        if name in ranked.column_names:
-            return ranked.column(name)
-        return pa.nulls(ranked.num_rows)
-
-    names = ["rank", *PRODUCT_FIELDS, *VERDICT_FIELDS, *EXTRA_FIELDS]
-    table = pa.table({name: column(name) for name in names})
+    table = _doc_table(ranked, _ranked(ranking), ranked.num_rows)
     check_order = pa.array(list(CHECKS), pa.string())
     check_table = checks.append_column(
         "_check", pc.index_in(checks.column("check"), value_set=check_order)
@@ -316,11 +404,13 @@ def product_docs(
     check_table = _in_rank_order(check_table, order, "_check")
     row_table = _in_rank_order(rows.select(["product_id", *ROW_FIELDS]), order, "line_no")
     return ProductDocs(
-        table,
-        check_table.select(CHECK_FIELDS),
-        _starts(check_table.column("product_id"), order),
-        row_table.select(ROW_FIELDS),
-        _starts(row_table.column("product_id"), order),
+        _Tables(
+            table,
+            check_table.select(CHECK_FIELDS),
+            _starts(check_table.column("product_id"), order),
+            row_table.select(ROW_FIELDS),
+            _starts(row_table.column("product_id"), order),
+        )
     )
 
 
@@ -354,10 +444,8 @@ def _review_queue(
 def build_audit(
     *,
     meta: Mapping[str, Any],
-    products: pa.Table,
+    docs: ProductDocs,
     ranking: pd.DataFrame,
-    checks: pa.Table,
-    rows: pa.Table,
     findings: pd.DataFrame,
     rejections: pd.DataFrame,
     protocol: Protocol,
@@ -365,9 +453,9 @@ def build_audit(
 ) -> dict[str, Any]:
     """The audit document: audit.json as written, and what the HTML report renders.
 
-    `products`, `ranking`, `checks` and `rows` as `product_docs` takes them.
+    `docs`: the products in `ranking`'s order (`product_docs`, or
+    pipeline.document_slices.sliced_product_docs).
     """
-    docs = product_docs(products, ranking, checks, rows)
     verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
     rejected = _records(rejections, ["source_file", "reason"])
     quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])

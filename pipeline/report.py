@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,7 @@ def write_reports(
                     [
                         (paths.html, html),
                         (paths.json, audit_json_chunks(audit, pieces=pieces)),
-                        (paths.ranking_csv, [ranking_csv(audit)]),
+                        (paths.ranking_csv, _made_when_written(ranking_csv, audit)),
                     ]
                 )
         except OSError as exc:
@@ -143,6 +143,12 @@ def write_reports(
         pieces.lines_reused,
     )
     return result
+
+
+def _made_when_written(make: Callable[[Any], str], audit: Mapping[str, Any]) -> Iterator[str]:
+    """`make(audit)` as the one chunk of a file, made only when that file is written (not
+    while the files before it are)."""
+    yield make(audit)
 
 
 # --------------------------------------------------------------------------- HTML

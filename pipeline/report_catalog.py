@@ -28,7 +28,8 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,49 +87,86 @@ def ranking_data(
     their own lists (-1: none); numbers are rounded as the table shows them (score 2
     digits, K2 per 500 mg Ca 1, Ca:Mg 1); "checks" is one character per check of
     `check_names`: "1" passed, "0" failed, "-" not assessed."""
+    return {key: make() for key, make in ranking_items(products, check_names)}
+
+
+def _indexes(values: Sequence[Any]) -> dict[str, int]:
+    """Each value that is there (not empty), numbered in the order it first appears."""
+    out: dict[str, int] = {}
+    for value in values:
+        if value:
+            out.setdefault(str(value), len(out))
+    return out
+
+
+def ranking_items(
+    products: Sequence[Mapping[str, Any]],
+    check_names: Sequence[str],
+) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """`ranking_data`'s entries in order, each value made only when asked for (so that
+    `encode_items` holds one column of every product at a time, not all of them)."""
     verdicts = list(VERDICT_LABELS)
     for verdict in dict.fromkeys(str(v or "") for v in _field(products, "verdict")):
         if verdict not in verdicts:
             verdicts.append(verdict)
     verdict_index = {v: i for i, v in enumerate(verdicts)}
-    brands: dict[str, int] = {}
-    forms: dict[str, int] = {}
-    columns: dict[str, list[Any]] = {
-        "rank": [r if isinstance(r, int) else None for r in _field(products, "rank")],
-        "id": [str(v or "") for v in _field(products, "product_id")],
-        "file": [str(v or "") for v in _field(products, "source_file")],
-        "name": [str(v or "") for v in _field(products, "product_name")],
-        "brand": [
-            brands.setdefault(str(b), len(brands)) if b else -1 for b in _field(products, "brand")
-        ],
-        "verdict": [verdict_index[str(v or "")] for v in _field(products, "verdict")],
-        "score": [_rounded(v, 2) for v in _field(products, "score")],
-        "form": [
-            forms.setdefault(str(f), len(forms)) if f else -1 for f in _field(products, "k2_form")
-        ],
-        "k2": [_rounded(v, 1) for v in _field(products, "k2_mcg_per_500mg_ca")],
-        "camg": [_rounded(v, 1) for v in _field(products, "ca_to_mg_ratio")],
-        "checks": check_marks(products, check_names),
-    }
-    return {
-        "verdicts": verdicts,
-        "verdict_labels": [verdict_label(v) for v in verdicts],
-        "brands": list(brands),
-        "forms": list(forms),
-        "check_count": len(check_names),
-        "cards_per_page": REPORT_CARDS_PER_PAGE,
-        "card_prefix": f"{CARDS_DIR}/cards-",
-        "card_digits": CARD_PAGE_DIGITS,
-        "table_rows": REPORT_TABLE_ROWS,
-        **columns,
-    }
+    brands = _indexes(_field(products, "brand"))
+    forms = _indexes(_field(products, "k2_form"))
+
+    def text(name: str) -> Callable[[], list[str]]:
+        return lambda: [str(v or "") for v in _field(products, name)]
+
+    def rounded(name: str, digits: int) -> Callable[[], list[float | None]]:
+        return lambda: [_rounded(v, digits) for v in _field(products, name)]
+
+    def indexed(name: str, index: Mapping[str, int]) -> Callable[[], list[int]]:
+        return lambda: [index[str(v)] if v else -1 for v in _field(products, name)]
+
+    yield from {
+        "verdicts": lambda: verdicts,
+        "verdict_labels": lambda: [verdict_label(v) for v in verdicts],
+        "brands": lambda: list(brands),
+        "forms": lambda: list(forms),
+        "check_count": lambda: len(check_names),
+        "cards_per_page": lambda: REPORT_CARDS_PER_PAGE,
+        "card_prefix": lambda: f"{CARDS_DIR}/cards-",
+        "card_digits": lambda: CARD_PAGE_DIGITS,
+        "table_rows": lambda: REPORT_TABLE_ROWS,
+        "rank": lambda: [r if isinstance(r, int) else None for r in _field(products, "rank")],
+        "id": text("product_id"),
+        "file": text("source_file"),
+        "name": text("product_name"),
+        "brand": indexed("brand", brands),
+        "verdict": lambda: [verdict_index[str(v or "")] for v in _field(products, "verdict")],
+        "score": rounded("score", 2),
+        "form": indexed("k2_form", forms),
+        "k2": rounded("k2_mcg_per_500mg_ca", 1),
+        "camg": rounded("ca_to_mg_ratio", 1),
+        "checks": lambda: check_marks(products, check_names),
+    }.items()
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def encode_data(data: Mapping[str, Any]) -> str:
     """`data` as the page embeds it: compact JSON, gzip (no time stamp, so the same audit
     gives the same page), base64 (only A-Z a-z 0-9 + / =: nothing HTML can read as markup)."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return base64.b64encode(gzip.compress(text.encode("utf-8"), 6, mtime=0)).decode("ascii")
+    return encode_items((key, lambda value=value: value) for key, value in data.items())
+
+
+def encode_items(items: Iterable[tuple[str, Callable[[], Any]]]) -> str:
+    """`encode_data` of the object of these entries, each made, encoded and compressed
+    in turn (the JSON text is never held whole)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip, its time stamp 0
+    chunks: list[bytes] = []
+    for position, (key, make) in enumerate(items):
+        piece = ("{" if position == 0 else ",") + _compact(key) + ":" + _compact(make())
+        chunks.append(packer.compress(piece.encode("utf-8")))
+    chunks.append(packer.compress(b"}" if chunks else b"{}"))
+    chunks.append(packer.flush())
+    return base64.b64encode(b"".join(chunks)).decode("ascii")
 
 
 def decode_data(encoded: str) -> dict[str, Any]:
@@ -151,7 +189,7 @@ def page_context(
         }
         for page in range(math.ceil(count / per_page))
     ]
-    data = encode_data(ranking_data(products, check_names))
+    data = encode_items(ranking_items(products, check_names))
     return {"data": data, "pages": pages, "per_page": per_page}
 
 

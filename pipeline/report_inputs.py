@@ -1,19 +1,14 @@
 """What the report step (pipeline.audit.run_report) reads from the work folder, typed:
-the column types of its tables where an empty one cannot show them, the label rows as an
-Arrow table and the label lines each product's findings name."""
+the column types of its tables where an empty one cannot show them and the label lines
+each product's findings name (the label rows: pipeline.document_slices)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-from pipeline.document import ROW_FIELDS
-from pipeline.errors import AuditError
 
 #: The column types of the report stage's tables where an empty one cannot show them.
 EMPTY_RANKING_DTYPES = {
@@ -43,18 +38,6 @@ def _cast_nulls(table: pa.Table, types: Mapping[str, str]) -> pa.Table:
         index = table.schema.get_field_index(name)
         if index >= 0 and pa.types.is_null(table.schema.field(index).type):
             table = table.set_column(index, name, table.column(name).cast(kind))
-    return table
-
-
-def _label_rows_table(nutrients: Path) -> pa.Table:
-    """The label rows the report shows (product_id and ROW_FIELDS) as an Arrow table,
-    never as pandas objects; line and page numbers as integers."""
-    if not nutrients.exists():
-        raise AuditError(f"{nutrients} does not exist: run the earlier stage first")
-    table = pq.read_table(nutrients, columns=["product_id", *ROW_FIELDS])
-    for name in ("line_no", "page"):
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast(pa.int64()))
     return table
 
 

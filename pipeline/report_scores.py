@@ -17,13 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from pipeline.infra.atomic import atomic_write_table
+from pipeline.infra.atomic import ParquetTables
 from pipeline.normalize import internal_error_reason
 from pipeline.protocol import Protocol
 from pipeline.records import Rejection
@@ -42,62 +41,91 @@ log = logging.getLogger(__name__)
 SCORES_FILE = "report_scores.parquet"
 #: Products scored at a time (as pandas objects only while scored).
 SCORE_GROUP_PRODUCTS = 1000
+#: Rows of the kept scores read at a time.
+READ_ROWS = 16_384
 _SALT = b"labelaudit.salt"
 
 
-def _kept(
-    path: Path, products: pa.Table, keys: Mapping[str, str] | None, salt: str
-) -> tuple[pd.DataFrame, pa.Table]:
-    """The kept (scored rows, checks) of the products in `products` whose key is the
-    one they were kept with; none when the file is missing, unreadable or of other code."""
-    empty = (pd.DataFrame(columns=SCORED_COLUMNS), pa.table({}))
-    if keys is None or not path.exists():
-        return empty
+#: The kept scores' columns: a product's checks, each with its scored results and key.
+SCORES_TYPES = {
+    **CHECKS_TYPES,
+    "product_name": "large_string",
+    "score": "float64",
+    "verdict": "large_string",
+    "verdict_reason": "large_string",
+    "key": "string",
+}
+
+
+def _schema(types: Mapping[str, str]) -> pa.Schema:
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in types.items()])
+
+
+CHECKS_SCHEMA = _schema({name: CHECKS_TYPES[name] for name in CHECK_COLUMNS})
+SCORES_SCHEMA = _schema(SCORES_TYPES)
+
+
+class _Unreadable(Exception):
+    """The kept scores could not be read to the end."""
+
+
+def _kept_ids(path: Path, keys: Mapping[str, str], salt: str) -> set[str]:
+    """The products whose results are kept in `path` under their current key; none when
+    the file is missing, unreadable or of other code."""
+    if not path.exists():
+        return set()
     try:
-        table = pq.read_table(path)
-        if (table.schema.metadata or {}).get(_SALT) != salt.encode():
-            return empty
-        ids = products.column("product_id")
-        current = pa.array([keys.get(pid) for pid in ids.to_pylist()], pa.string())
-        position = pc.index_in(table.column("product_id"), value_set=ids)
-        same = pc.equal(table.column("key"), pc.take(current, position))
-        table = table.filter(pc.fill_null(same, False))
-        codes = pc.dictionary_encode(table.column("product_id")).combine_chunks().indices
-        _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
-        rows = table.select(SCORED_COLUMNS).take(pa.array(np.sort(first))).to_pylist()
-        # as pipeline.score.score_products makes them (the same column types)
-        scored = pd.DataFrame(rows, columns=SCORED_COLUMNS)
-        checks = table.select(CHECK_COLUMNS)
+        source = pq.ParquetFile(path)
+        if (source.schema_arrow.metadata or {}).get(_SALT) != salt.encode():
+            return set()
+        found: set[str] = set()
+        for batch in source.iter_batches(batch_size=READ_ROWS, columns=["product_id", "key"]):
+            for pid, key in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                if key is not None and keys.get(pid) == key:
+                    found.add(pid)
+        return found
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         log.warning("report: the kept scores %s cannot be read (%s): all are scored", path, exc)
-        return empty
-    scored["score"] = scored["score"].astype(float)
-    return scored.reset_index(drop=True), checks
+        return set()
 
 
-def _keep(
-    path: Path,
-    scored: pd.DataFrame,
-    checks: pa.Table,
-    keys: Mapping[str, str] | None,
-    salt: str,
-) -> None:
-    """Keep every product's scored results with its key (products without one are not)."""
-    if keys is None or not checks.num_rows:
-        path.unlink(missing_ok=True)
-        return
+def _copy_kept(path: Path, ids: set[str], out: ParquetTables, keep: bool) -> pd.DataFrame:
+    """Copy the kept checks of the products `ids` into `out` ("checks", and with `keep`
+    "kept"); return their scored rows (SCORED_COLUMNS), one per product."""
+    wanted = pa.array(sorted(ids), pa.string())
+    seen: set[str] = set()
+    scored: list[dict[str, Any]] = []
+    try:
+        source = pq.ParquetFile(path)
+        for batch in source.iter_batches(batch_size=READ_ROWS, columns=list(SCORES_TYPES)):
+            table = pa.Table.from_batches([batch]).cast(SCORES_SCHEMA)
+            table = table.filter(pc.is_in(table.column("product_id"), value_set=wanted))
+            out.write("checks", table.select(CHECK_COLUMNS))
+            if keep:
+                out.write("kept", table)
+            for row in table.select(SCORED_COLUMNS).to_pylist():
+                if row["product_id"] not in seen:
+                    seen.add(row["product_id"])
+                    scored.append(row)
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise _Unreadable(str(exc)) from exc
+    # as pipeline.score.score_products makes them (the same column types)
+    frame = pd.DataFrame(scored, columns=SCORED_COLUMNS)
+    frame["score"] = frame["score"].astype(float)
+    return frame
+
+
+def _with_scores(checks: pa.Table, scored: pd.DataFrame, keys: Mapping[str, str]) -> pa.Table:
+    """A group's checks with its products' scored results and keys (SCORES_TYPES); the
+    checks of products without a key are left out."""
     rows = pa.Table.from_pandas(scored[SCORED_COLUMNS], preserve_index=False)
     at = pc.index_in(checks.column("product_id"), value_set=rows.column("product_id"))
-    table = checks.select(CHECK_COLUMNS)
+    table = checks
     for name in SCORED_COLUMNS[1:]:
         table = table.append_column(name, pc.take(rows.column(name), at))
     ids = table.column("product_id").to_pylist()
     table = table.append_column("key", pa.array([keys.get(pid) for pid in ids], pa.string()))
-    table = table.filter(pc.is_valid(table.column("key")))
-    try:
-        atomic_write_table(path, table.replace_schema_metadata({_SALT: salt.encode()}))
-    except OSError as exc:  # kept for speed only: the next run scores everything
-        log.warning("report: cannot keep the scores in %s (%s)", path, exc)
+    return table.filter(pc.is_valid(table.column("key"))).cast(SCORES_SCHEMA)
 
 
 def scores_salt(report_version: str, protocol: Protocol) -> str:
@@ -112,46 +140,73 @@ def score_all(
     findings: pd.DataFrame,
     protocol: Protocol,
     *,
+    checks_file: Path,
     keys: Mapping[str, str] | None = None,
     kept: Path | None = None,
     salt: str = "",
-) -> tuple[pd.DataFrame, pa.Table, list[Rejection], int]:
+) -> tuple[pd.DataFrame, list[Rejection], int]:
     """Score the products a group at a time (pipeline.score.score_products), those whose
-    results are `kept` (with their `keys`) taken from there, then rank them all. Returns
-    the ranking, the checks, the products that could not be scored (`_scored`) and how
-    many products were scored."""
-    kept_scored, kept_checks = (
-        _kept(kept, products, keys, salt) if kept is not None else (None, None)
-    )
+    results are `kept` (with their `keys`) taken from there, then rank them all. The
+    checks are written to `checks_file` (CHECK_COLUMNS) and kept, with the scored results
+    and keys, in `kept` a group at a time, never all held. Returns the ranking, the
+    products that could not be scored (`_scored`) and how many products were scored."""
+    try:
+        return _score_all(products, outcomes, findings, protocol, checks_file, keys, kept, salt)
+    except _Unreadable as exc:
+        log.warning("report: the kept scores %s cannot be read (%s): all are scored", kept, exc)
+        return _score_all(
+            products, outcomes, findings, protocol, checks_file, keys, kept, salt, reuse=False
+        )
+
+
+def _score_all(
+    products: pa.Table,
+    outcomes: pa.Table,
+    findings: pd.DataFrame,
+    protocol: Protocol,
+    checks_file: Path,
+    keys: Mapping[str, str] | None,
+    kept: Path | None,
+    salt: str,
+    *,
+    reuse: bool = True,
+) -> tuple[pd.DataFrame, list[Rejection], int]:
+    keep = kept is not None and keys is not None
+    targets = {"checks": (checks_file, CHECKS_SCHEMA)}
+    if kept is not None and keys is not None:
+        targets["kept"] = (kept, SCORES_SCHEMA.with_metadata({_SALT: salt.encode()}))
     scored: list[pd.DataFrame] = []
-    checks: list[pa.Table] = []
-    if kept_scored is not None and len(kept_scored):
-        scored.append(kept_scored)
-        checks.append(kept_checks)
-        done = pa.array(kept_scored["product_id"].tolist(), pa.string())
-        products = products.filter(pc.invert(pc.is_in(products.column("product_id"), done)))
     failed: list[Rejection] = []
-    # no product at all: one empty group, for the typed empty tables it gives
-    groups = max(products.num_rows, 0 if scored else 1)
-    for start in range(0, groups, SCORE_GROUP_PRODUCTS):
-        group = products.slice(start, SCORE_GROUP_PRODUCTS)
-        ids = group.column("product_id")
-        mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=ids))
-        their_findings = findings[findings["product_id"].isin(ids.to_pylist())]
-        inputs = group.select([*SCORE_INPUT_COLUMNS, "source_file"]).to_pylist()
-        for group_scored, group_checks in _scored(
-            inputs, mine.to_pandas(), their_findings, protocol, failed
-        ):
-            scored.append(group_scored)
-            checks.append(pa.Table.from_pandas(group_checks, preserve_index=False))
+    with ParquetTables(targets) as out:
+        ids = _kept_ids(kept, keys, salt) if reuse and kept is not None and keys else set()
+        if ids:
+            scored.append(_copy_kept(kept, ids, out, keep))  # type: ignore[arg-type]
+            done = pa.array(scored[0]["product_id"].tolist(), pa.string())
+            products = products.filter(pc.invert(pc.is_in(products.column("product_id"), done)))
+        # no product at all: one empty group, for the typed empty tables it gives
+        groups = max(products.num_rows, 0 if scored else 1)
+        for start in range(0, groups, SCORE_GROUP_PRODUCTS):
+            group = products.slice(start, SCORE_GROUP_PRODUCTS)
+            group_ids = group.column("product_id")
+            mine = outcomes.filter(pc.is_in(outcomes.column("product_id"), value_set=group_ids))
+            their_findings = findings[findings["product_id"].isin(group_ids.to_pylist())]
+            inputs = group.select([*SCORE_INPUT_COLUMNS, "source_file"]).to_pylist()
+            for group_scored, group_checks in _scored(
+                inputs, mine.to_pandas(), their_findings, protocol, failed
+            ):
+                scored.append(group_scored)
+                table = pa.Table.from_pandas(group_checks[CHECK_COLUMNS], preserve_index=False)
+                table = _cast_nulls(table, CHECKS_TYPES).cast(CHECKS_SCHEMA)
+                out.write("checks", table)
+                if keep:
+                    out.write("kept", _with_scores(table, group_scored, keys))  # type: ignore[arg-type]
+    if kept is not None and not keep:
+        kept.unlink(missing_ok=True)
     every = pd.concat(scored, ignore_index=True)
     ranking = rank_products(every)
     if ranking.empty:  # no product: typed columns all the same
         ranking = ranking.astype(EMPTY_RANKING_DTYPES)
-    all_checks = _cast_nulls(pa.concat_tables(checks, promote_options="permissive"), CHECKS_TYPES)
-    if kept is not None:
-        _keep(kept, every, all_checks, keys, salt)
-    return ranking, all_checks, failed, products.num_rows
+    return ranking, failed, products.num_rows
 
 
 def _scored(

@@ -49,7 +49,7 @@ def run_stages(
     job = ValidationJob(str(work.root), protocol, salt="test", full=True)
     validate_work(job, validator)
     findings = pd.read_parquet(work.data_quality)
-    _, ranking, checks, unscored = audit._score(work, protocol, findings)
+    ranking, unscored = audit._score(work, protocol, findings)
     assert unscored == []
     return Staged(
         nutrients=pd.read_parquet(work.nutrients),
@@ -57,5 +57,5 @@ def run_stages(
         outcomes=pd.read_parquet(work.outcomes),
         findings=findings,
         ranking=ranking,
-        checks=checks.to_pandas(),
+        checks=pd.read_parquet(work.root / "checks.parquet"),
     )

@@ -8,9 +8,12 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
 
-from pipeline.protocol import load_protocol
-from pipeline.report_scores import score_all, scores_salt
+from pipeline import report_scores
+from pipeline.protocol import CHECKS, load_protocol
+from pipeline.report_scores import CHECKS_SCHEMA, score_all, scores_salt
 from pipeline.score import SCORE_INPUT_COLUMNS
 
 FINDINGS = pd.DataFrame(columns=["product_id", "check", "blocking", "detail"])
@@ -51,17 +54,21 @@ def _tables(k2_of_b: float) -> tuple[pa.Table, pa.Table]:
 
 def _run(tmp: Path, keys: dict[str, str], salt: str, k2_of_b: float = 150.0) -> tuple[Any, ...]:
     products, outcomes = _tables(k2_of_b)
-    ranking, checks, failed, scored = score_all(
+    tmp.mkdir(parents=True, exist_ok=True)
+    ranking, failed, scored = score_all(
         products,
         outcomes,
         FINDINGS,
         load_protocol(),
+        checks_file=tmp / "checks.parquet",
         keys=keys,
         kept=tmp / "scores.parquet",
         salt=salt,
     )
     assert failed == []
     order = ["product_id", "check"]
+    checks = pq.read_table(tmp / "checks.parquet")
+    assert checks.schema == CHECKS_SCHEMA
     frame = checks.to_pandas().sort_values(order).reset_index(drop=True)
     return ranking, frame, scored
 
@@ -84,3 +91,34 @@ def test_kept_scores_are_used_only_for_the_same_key_and_salt(tmp_path: Path) -> 
     pd.testing.assert_frame_equal(changed[1], fresh[1])
 
     assert _run(tmp_path, {**keys, "b": "kb2"}, scores_salt("v2", load_protocol()), 20.0)[2] == 3
+
+
+def test_kept_scores_read_two_rows_at_a_time_give_the_same_ranking_and_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = {"a": "ka", "b": "kb", "c": "kc"}
+    salt = scores_salt("v1", load_protocol())
+    ranking, checks, scored = _run(tmp_path, keys, salt)
+    assert scored == 3
+    assert list(ranking["product_id"]) == ["a", "b", "c"]
+    assert len(checks) == 3 * len(CHECKS)
+    monkeypatch.setattr(report_scores, "READ_ROWS", 2)
+    again = _run(tmp_path, keys, salt)
+    assert again[2] == 0
+    pd.testing.assert_frame_equal(again[0], ranking)
+    pd.testing.assert_frame_equal(again[1], checks)
+    kept = pq.read_table(tmp_path / "scores.parquet")
+    assert kept.schema.metadata[b"labelaudit.salt"] == salt.encode()
+    assert kept.num_rows == 3 * len(CHECKS)
+    assert sorted(set(kept.column("key").to_pylist())) == ["ka", "kb", "kc"]
+
+
+def test_unreadable_kept_scores_score_every_product(tmp_path: Path) -> None:
+    keys = {"a": "ka", "b": "kb", "c": "kc"}
+    salt = scores_salt("v1", load_protocol())
+    ranking, checks, _ = _run(tmp_path, keys, salt)
+    (tmp_path / "scores.parquet").write_bytes(b"not parquet")
+    again = _run(tmp_path, keys, salt)
+    assert again[2] == 3
+    pd.testing.assert_frame_equal(again[0], ranking)
+    pd.testing.assert_frame_equal(again[1], checks)
