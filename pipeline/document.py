@@ -114,7 +114,7 @@ def _part(
     checks: pa.Table,
     check_starts: np.ndarray,
     rows: pa.Table | None,
-    row_starts: np.ndarray,
+    row_starts: np.ndarray | None,
     first: int,
     end: int,
 ) -> _Part:
@@ -126,7 +126,7 @@ def _part(
         return table.slice(begin, stop - begin), (starts[first : end + 1] - begin).tolist()
 
     check_table, check_at = cut(checks, check_starts)
-    row_table, row_at = cut(rows, row_starts) if rows is not None else (None, [])
+    row_table, row_at = (None, []) if rows is None or row_starts is None else cut(rows, row_starts)
     return _Part(products.slice(first, end - first), check_table, check_at, row_table, row_at)
 
 

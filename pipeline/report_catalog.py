@@ -153,7 +153,11 @@ def _compact(value: Any) -> str:
 def encode_data(data: Mapping[str, Any]) -> str:
     """`data` as the page embeds it: compact JSON, gzip (no time stamp, so the same audit
     gives the same page), base64 (only A-Z a-z 0-9 + / =: nothing HTML can read as markup)."""
-    return encode_items((key, lambda value=value: value) for key, value in data.items())
+    return encode_items((key, _given(value)) for key, value in data.items())
+
+
+def _given(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def encode_items(items: Iterable[tuple[str, Callable[[], Any]]]) -> str:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from labelgen.dsld_formats import write_dsld_json, write_simple_csv
 from labelgen.products import dsld_label, sample_product
 from labelgen.raster import Scan, write_image
-from pipeline import config
+from pipeline import config, report_catalog, report_pieces
 from pipeline.cli import app
 from pipeline.corrections import Correction, apply_to_rows
 from pipeline.errors import LabelError
@@ -256,3 +256,12 @@ def run_stages(labels: Path, tmp: Path, said: tuple[str, str, str, str]) -> None
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         assert says in result.output
+
+
+def at_catalog_scale(monkeypatch: pytest.MonkeyPatch, scale: str, cards_per_page: int) -> None:
+    """With `scale` "catalog": reports of more than 3 products written as above 1,000
+    (pipeline.report_catalog: cards on pages of their own, `cards_per_page` a page)."""
+    if scale == "catalog":
+        monkeypatch.setattr(report_catalog, "REPORT_INLINE_PRODUCTS", 3)
+        monkeypatch.setattr(report_pieces, "REPORT_INLINE_PRODUCTS", 3)
+        monkeypatch.setattr(report_catalog, "REPORT_CARDS_PER_PAGE", cards_per_page)

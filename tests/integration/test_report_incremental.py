@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from bench.catalog import ZIP_NAME, write_catalog
-from pipeline import report_catalog, report_pieces
-from tests.builders import audit_cli
+from tests.builders import at_catalog_scale, audit_cli
 
 PRODUCTS = 8
 CHANGED = 3  # the serial of the label that changes
@@ -43,10 +42,7 @@ BUILT = r"report: (\d+) product documents built, (\d+) cards and (\d+) audit.jso
 def test_a_rerun_with_one_product_changed_rebuilds_only_that_product(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scale: str
 ) -> None:
-    if scale == "catalog":  # cards on pages of their own, as above 1,000 products
-        monkeypatch.setattr(report_catalog, "REPORT_INLINE_PRODUCTS", 3)
-        monkeypatch.setattr(report_pieces, "REPORT_INLINE_PRODUCTS", 3)
-        monkeypatch.setattr(report_catalog, "REPORT_CARDS_PER_PAGE", 3)
+    at_catalog_scale(monkeypatch, scale, cards_per_page=3)
     labels, out, work = tmp_path / "labels", tmp_path / "out", tmp_path / "work"
     write_catalog(labels / ZIP_NAME, PRODUCTS)
     said = _audit(labels, out, work)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.catalog import ZIP_NAME, write_catalog
-from pipeline import config, report_catalog, report_pieces
-from tests.builders import audit_cli
+from pipeline import config
+from tests.builders import at_catalog_scale, audit_cli
 
 PRODUCTS = 5
 
@@ -39,10 +39,7 @@ def _reports(root: Path, slice_size: int, monkeypatch: pytest.MonkeyPatch) -> di
 def test_slices_of_two_products_write_the_reports_one_slice_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scale: str
 ) -> None:
-    if scale == "catalog":  # cards on pages of their own, as above 1,000 products
-        monkeypatch.setattr(report_catalog, "REPORT_INLINE_PRODUCTS", 3)
-        monkeypatch.setattr(report_pieces, "REPORT_INLINE_PRODUCTS", 3)
-        monkeypatch.setattr(report_catalog, "REPORT_CARDS_PER_PAGE", 2)
+    at_catalog_scale(monkeypatch, scale, cards_per_page=2)
     whole = _reports(tmp_path / "one", 2048, monkeypatch)
     sliced = _reports(tmp_path / "two", 2, monkeypatch)
     assert sorted(sliced) == sorted(whole)
