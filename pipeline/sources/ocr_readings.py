@@ -18,6 +18,8 @@ the whole page's reading. Measured on the generated small web image (text 7 px h
 upscaled 3.7 times): mode 4 on the whole page read "Icium" for "Calcium", merged two
 indented rows into one tall line and lost the panel's rows below it (4 of 13 read); one
 block read all 13, as it does at 150 dpi and more, where mode 4 does too.
+That panel is not prepared for OCR a second time (`part_of`): its text is the page's, so
+the page's own preparation is cut below the heading.
 
 `withhold_disagreements`: a row's amount that another reading of the same image read
 differently is withheld (a read issue naming both), never guessed between.
@@ -28,9 +30,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from PIL import Image
+
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word
-from pipeline.sources.ocr_locate import PanelRegion, below, heading_spans
+from pipeline.sources.ocr_locate import PanelRegion, below, heading_spans, worth_reading_alone
+from pipeline.sources.ocr_prep import Prepared
 from pipeline.units import parse_amount
 
 #: (a panel was found, protocol amounts read, rows read minus read issues)
@@ -63,6 +68,43 @@ def whole_picture_body(
     _, top, _, bottom = (v * to_px for v in heads[0])
     region = PanelRegion(0, max(0, min(h, round(top))), w, h, boxed=False)
     return region, below(region, bottom)
+
+
+#: White added around a part cut from a page's preparation (pixels), as `preprocess`
+#: leaves around the ink it crops to.
+PART_MARGIN = 24
+
+
+def part_of(
+    page: Prepared | None,
+    located: tuple[PanelRegion, PanelRegion],
+    dpi: float,
+    shape: tuple[int, int],
+) -> Prepared | None:
+    """`page`, the preparation of a whole page image of `shape` (h, w) at `dpi`, cut to
+    the body of the panel region `located` (region, body: page pixels), when the region
+    is the whole picture (not `worth_reading_alone`: its text is the page's, and the
+    page's preparation already scaled, deskewed and cleaned it); else None (a region
+    read alone is prepared at the size of its own text). Its offset counts from the
+    body's top left corner, as a preparation of the body cut out of the page would."""
+    region, body = located
+    if page is None or worth_reading_alone(region, shape):
+        return None
+    scale = page.dpi / dpi
+    x0 = max(0, round(body.x0 * scale - page.offset[0]))
+    y0 = max(0, round(body.top * scale - page.offset[1]))
+    x1 = min(page.image.width, round(body.x1 * scale - page.offset[0]))
+    y1 = min(page.image.height, round(body.bottom * scale - page.offset[1]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    framed = Image.new("1", (x1 - x0 + 2 * PART_MARGIN, y1 - y0 + 2 * PART_MARGIN), 255)
+    with page.image.crop((x0, y0, x1, y1)) as cut:
+        framed.paste(cut, (PART_MARGIN, PART_MARGIN))
+    offset = (
+        page.offset[0] + x0 - PART_MARGIN - body.x0 * scale,
+        page.offset[1] + y0 - PART_MARGIN - body.top * scale,
+    )
+    return Prepared(framed, page.dpi, offset, page.skew, page.text_px)
 
 
 def extraction_score(extraction: FileExtraction | None) -> Score:
