@@ -293,7 +293,7 @@ def read_page(
             faint=faint,
             psm=PANEL_PSM,
             origin=(body.x0, body.top),
-            prepared=part_of(memo.prepared.get(faint), located, dpi, shape),
+            prepared=part_of(memo.prepared.get(faint), located, target, dpi, shape, crop, faint),
         )
     finally:
         crop.close()

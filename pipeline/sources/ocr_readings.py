@@ -18,8 +18,9 @@ the whole page's reading. Measured on the generated small web image (text 7 px h
 upscaled 3.7 times): mode 4 on the whole page read "Icium" for "Calcium", merged two
 indented rows into one tall line and lost the panel's rows below it (4 of 13 read); one
 block read all 13, as it does at 150 dpi and more, where mode 4 does too.
-That panel is not prepared for OCR a second time (`part_of`): its text is the page's, so
-the page's own preparation is cut below the heading.
+A panel read alone whose text is the page's text size (the whole picture's, or a region
+whose own text measures within `SAME_SCALE` of the page's scale) is not prepared for OCR
+a second time (`part_of`): the page's own preparation is cut below the heading.
 
 `withhold_disagreements`: a row's amount that another reading of the same image read
 differently is withheld (a read issue naming both), never guessed between.
@@ -35,7 +36,7 @@ from PIL import Image
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word
 from pipeline.sources.ocr_locate import PanelRegion, below, heading_spans, worth_reading_alone
-from pipeline.sources.ocr_prep import Prepared
+from pipeline.sources.ocr_prep import Prepared, analyse, scale_for
 from pipeline.units import parse_amount
 
 #: (a panel was found, protocol amounts read, rows read minus read issues)
@@ -73,24 +74,37 @@ def whole_picture_body(
 #: White added around a part cut from a page's preparation (pixels), as `preprocess`
 #: leaves around the ink it crops to.
 PART_MARGIN = 24
+#: A region whose own text would be scaled within this share of the page's scale is
+#: cut from the page's preparation (`ocr_prep.scale_for` leaves a scale this close to 1
+#: as it is).
+SAME_SCALE = 0.08
 
 
 def part_of(
     page: Prepared | None,
     located: tuple[PanelRegion, PanelRegion],
+    target: float,
     dpi: float,
     shape: tuple[int, int],
+    crop: Image.Image,
+    faint: bool,
 ) -> Prepared | None:
-    """`page`, the preparation of a whole page image of `shape` (h, w) at `dpi`, cut to
-    the body of the panel region `located` (region, body: page pixels), when the region
-    is the whole picture (not `worth_reading_alone`: its text is the page's, and the
-    page's preparation already scaled, deskewed and cleaned it); else None (a region
-    read alone is prepared at the size of its own text). Its offset counts from the
-    body's top left corner, as a preparation of the body cut out of the page would."""
+    """`page`, the preparation (text scaled to `target`) of a whole page image of
+    `shape` (h, w) at `dpi`, cut to the body of the panel region `located` (region, body:
+    page pixels; `crop`: the body's pixels, `faint`: faint print darkened), when the
+    region's text is the page's: the region is the whole picture (not
+    `worth_reading_alone`), or its own text would be scaled within SAME_SCALE of the
+    page's scale (the page's preparation scaled, deskewed and cleaned it already). Else
+    None: the region is prepared at the size of its own text. The part's offset counts
+    from the body's top left corner, as a preparation of `crop` would."""
     region, body = located
-    if page is None or worth_reading_alone(region, shape):
+    if page is None:
         return None
     scale = page.dpi / dpi
+    if worth_reading_alone(region, shape):
+        own = scale_for(analyse(crop, faint).text_px, target)
+        if abs(own / scale - 1.0) >= SAME_SCALE:
+            return None
     x0 = max(0, round(body.x0 * scale - page.offset[0]))
     y0 = max(0, round(body.top * scale - page.offset[1]))
     x1 = min(page.image.width, round(body.x1 * scale - page.offset[0]))
