@@ -275,7 +275,8 @@ def read_page(
             memo.faint = True
     whole = PageRead(panel_words(words), repairs, text_px, gray.width)
     shape = (gray.height, gray.width)
-    located = region_of(measured, words, dpi, shape) or whole_picture_body(words, dpi, shape)
+    located = region_of(measured, words, dpi, shape)
+    located = located or whole_picture_body(words, dpi, shape, text_px)
     if located is None:
         return whole
     # the panel below its heading read on its own, at the size of its own text, as one

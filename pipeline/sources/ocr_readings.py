@@ -10,14 +10,17 @@ more rows but loses a protocol amount, a column group merged into the rows besid
 the worse one); then the one with more rows read with an amount and unit minus read
 issues. The earlier reading is kept on a tie.
 
-`whole_picture_body`: where the panel is the whole picture (a small product-page image,
-a panel cropped to its edges: `ocr_locate.region_of` finds no part worth reading
-alone), the page below its heading is read on its own all the same, as one block of
-text (`pipeline.sources.ocr.PANEL_PSM`), and `reading_score` chooses between that and
-the whole page's reading. Measured on the generated small web image (text 7 px high,
-upscaled 3.7 times): mode 4 on the whole page read "Icium" for "Calcium", merged two
-indented rows into one tall line and lost the panel's rows below it (4 of 13 read); one
-block read all 13, as it does at 150 dpi and more, where mode 4 does too.
+`whole_picture_body`: where the panel is the whole picture (`ocr_locate.region_of` finds
+no part worth reading alone) and its text is small (below `BLOCK_TEXT_PX`: a small
+product-page image, upscaled three times or more), the page below its heading is read on
+its own all the same, as one block of text (`pipeline.sources.ocr.PANEL_PSM`), and
+`reading_score` chooses between that and the whole page's reading. Measured on the
+generated small web image (text 7 px high, upscaled 3.7 times): mode 4 on the whole page
+read "Icium" for "Calcium", merged two indented rows into one tall line and lost the
+panel's rows below it (4 of 13 read); one block read all 13. The same panel at 150 dpi
+(text 9.5 px) and more reads all 13 in mode 4, as the 10 px boxed and two-column styles
+do: they are read once (a second reading there cost a third more CPU and changed no
+field, of those styles nor of the dev set).
 A panel read alone whose text is the page's text size (the whole picture's, or a region
 whose own text measures within `SAME_SCALE` of the page's scale) is not prepared for OCR
 a second time (`part_of`): the page's own preparation is cut below the heading.
@@ -55,14 +58,15 @@ def reading_score(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> Scor
 
 
 def whole_picture_body(
-    words: Sequence[Word], dpi: float, shape: tuple[int, int]
+    words: Sequence[Word], dpi: float, shape: tuple[int, int], text_px: float | None
 ) -> tuple[PanelRegion, PanelRegion] | None:
     """The panel region of a page image of `shape` (h, w) whose panel is the whole
     picture: the page from the top of its one "Supplement Facts" heading among `words`
     (points, `dpi` pixels an inch) down, full width, and the part of it below the
-    heading (pixels); None without exactly one heading."""
+    heading (pixels); None without exactly one heading, or when the page's text
+    (`text_px`, measured) is BLOCK_TEXT_PX or more (or not measured)."""
     heads = heading_spans(words)
-    if len(heads) != 1:
+    if len(heads) != 1 or text_px is None or text_px >= BLOCK_TEXT_PX:
         return None
     h, w = shape
     to_px = dpi / 72.0
@@ -71,6 +75,8 @@ def whole_picture_body(
     return region, below(region, bottom)
 
 
+#: A whole-picture panel whose text measures below this (pixels) is read as one block too.
+BLOCK_TEXT_PX = 9.0
 #: White added around a part cut from a page's preparation (pixels), as `preprocess`
 #: leaves around the ink it crops to.
 PART_MARGIN = 24

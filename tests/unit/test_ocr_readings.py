@@ -98,14 +98,17 @@ def test_a_panel_that_is_the_whole_picture_is_the_page_below_its_heading() -> No
         _word("Facts", 84, 120, 10, 20),
         _word("Calcium", 5, 40, 24, 29),
     ]
-    assert whole_picture_body(words, 144.0, (300, 260)) == (
+    assert whole_picture_body(words, 144.0, (300, 260), 7.0) == (
         PanelRegion(0, 20, 260, 300, boxed=False),
         PanelRegion(0, 41, 260, 300, boxed=False),
     )
+    # text 9 px high or more (or not measured) reads right in one reading of the page
+    assert whole_picture_body(words, 144.0, (300, 260), 9.0) is None
+    assert whole_picture_body(words, 144.0, (300, 260), None) is None
 
 
 def test_no_or_two_headings_give_no_whole_picture_panel() -> None:
     head = [_word("Supplement", 5, 80, 10, 20), _word("Facts", 84, 120, 10, 20)]
-    assert whole_picture_body(head[1:], 144.0, (300, 260)) is None
+    assert whole_picture_body(head[1:], 144.0, (300, 260), 7.0) is None
     second = [_word("Supplement", 5, 80, 100, 110), _word("Facts", 84, 120, 100, 110)]
-    assert whole_picture_body(head + second, 144.0, (300, 260)) is None
+    assert whole_picture_body(head + second, 144.0, (300, 260), 7.0) is None
