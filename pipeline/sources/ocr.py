@@ -80,6 +80,7 @@ from pipeline.sources.ocr_prep import (
     RETRY_TEXT_PX,
     TARGET_TEXT_PX,
     Analysis,
+    Prepared,
     analyse,
     preprocess,
 )
@@ -88,6 +89,7 @@ from pipeline.sources.ocr_readings import (
     NO_PANEL,
     Score,
     extraction_score,
+    part_of,
     reading_score,
     whole_picture_body,
 )
@@ -192,18 +194,24 @@ def _tesseract_words(
     psm: int = PSM,
     origin: tuple[int, int] = (0, 0),
     measured: Analysis | None = None,
+    prepared: Prepared | None = None,
+    keep: dict[bool, Prepared] | None = None,
 ) -> tuple[list[Word], dict[Word, str], float | None]:
     """One Tesseract reading of `gray` (a page image, or a part of one starting at
-    `origin` pixels of the page; `measured`: its analysis, if made already): words in
-    the page's points, repairs, text height."""
-    prepared = preprocess(gray, dpi, target, faint, measured)
+    `origin` pixels of the page; `measured`: its analysis, `prepared`: its preparation,
+    if made already; `keep`: where its preparation is kept, by `faint`): words in the
+    page's points, repairs, text height."""
+    prepared = prepared or preprocess(gray, dpi, target, faint, measured)
     try:
         found = run_tesseract(prepared.image, prepared.dpi, exe=exe, psm=psm)
         again = functools.partial(run_tesseract, dpi=prepared.dpi, exe=exe, psm=psm)
         found = read_by_groups(prepared.image, found, target, again)
         found = read_again(prepared.image, found, again)
     finally:
-        prepared.image.close()
+        if keep is None:
+            prepared.image.close()
+        else:
+            keep[faint] = prepared
     scale = prepared.dpi / dpi
     offset = (prepared.offset[0] + origin[0] * scale, prepared.offset[1] + origin[1] * scale)
     words, repairs = ocr_words_to_words(found, prepared.dpi, offset, page)
@@ -218,6 +226,7 @@ class PageMemo:
     start there)."""
 
     analyses: dict[bool, Analysis] = field(default_factory=dict)
+    prepared: dict[bool, Prepared] = field(default_factory=dict)  # the last whole page's
     faint: bool = False
 
     def measured(self, gray: Image.Image, faint: bool) -> Analysis:
@@ -254,20 +263,21 @@ def read_page(
     faint = memo.faint
     measured = memo.measured(gray, faint)
     words, repairs, text_px = _tesseract_words(
-        gray, dpi, page, exe=exe, target=target, faint=faint, measured=measured
+        gray, dpi, page, exe=exe, target=target, faint=faint, measured=measured, keep=memo.prepared
     )
     if words and not faint and not _headings(words):
         # text but no heading: look again with faint print (a light heading) darkened
         darker = memo.measured(gray, True)
         again = _tesseract_words(
-            gray, dpi, page, exe=exe, target=target, faint=True, measured=darker
+            gray, dpi, page, exe=exe, target=target, faint=True, measured=darker, keep=memo.prepared
         )
         if _headings(again[0]):
             (words, repairs, text_px), faint, measured = again, True, darker
             memo.faint = True
     whole = PageRead(panel_words(words), repairs, text_px, gray.width)
     shape = (gray.height, gray.width)
-    located = region_of(measured, words, dpi, shape) or whole_picture_body(words, dpi, shape)
+    located = region_of(measured, words, dpi, shape)
+    located = located or whole_picture_body(words, dpi, shape, text_px)
     if located is None:
         return whole
     # the panel below its heading read on its own, at the size of its own text, as one
@@ -285,6 +295,7 @@ def read_page(
             faint=faint,
             psm=PANEL_PSM,
             origin=(body.x0, body.top),
+            prepared=part_of(memo.prepared.get(faint), located, target, dpi, shape, crop, faint),
         )
     finally:
         crop.close()

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word
 from pipeline.sources import ocr
 from pipeline.sources.ocr_locate import PanelRegion
-from pipeline.sources.ocr_readings import extraction_score, reading_score, whole_picture_body
+from pipeline.sources.ocr_prep import Prepared
+from pipeline.sources.ocr_readings import (
+    extraction_score,
+    part_of,
+    reading_score,
+    whole_picture_body,
+)
 from pipeline.sources.ocr_words import repair_line
 
 
@@ -94,22 +101,46 @@ def _word(text: str, x0: float, x1: float, top: float, bottom: float) -> Word:
     return Word(text, x0, x1, top, bottom, 1, 90.0)
 
 
+#: "Supplement Facts" at 10..20 pt high
+HEADING = [_word("Supplement", 5, 80, 10, 20), _word("Facts", 84, 120, 10, 20)]
+
+
 def test_a_panel_that_is_the_whole_picture_is_the_page_below_its_heading() -> None:
-    # 144 dpi: 2 pixels a point; the heading "Supplement Facts" at 10..20 pt high
-    words = [
-        _word("BDZ", 5, 30, 2, 8),
-        _word("Supplement", 5, 80, 10, 20),
-        _word("Facts", 84, 120, 10, 20),
-        _word("Calcium", 5, 40, 24, 29),
-    ]
-    assert whole_picture_body(words, 144.0, (300, 260)) == (
+    # 144 dpi: 2 pixels a point
+    words = [_word("BDZ", 5, 30, 2, 8), *HEADING, _word("Calcium", 5, 40, 24, 29)]
+    assert whole_picture_body(words, 144.0, (300, 260), 7.0) == (
         PanelRegion(0, 20, 260, 300, boxed=False),
         PanelRegion(0, 41, 260, 300, boxed=False),
     )
+    # text 9 px high or more (or not measured) reads right in one reading of the page
+    assert whole_picture_body(words, 144.0, (300, 260), 9.0) is None
+    assert whole_picture_body(words, 144.0, (300, 260), None) is None
 
 
 def test_no_or_two_headings_give_no_whole_picture_panel() -> None:
-    head = [_word("Supplement", 5, 80, 10, 20), _word("Facts", 84, 120, 10, 20)]
-    assert whole_picture_body(head[1:], 144.0, (300, 260)) is None
+    assert whole_picture_body(HEADING[1:], 144.0, (300, 260), 7.0) is None
     second = [_word("Supplement", 5, 80, 100, 110), _word("Facts", 84, 120, 100, 110)]
-    assert whole_picture_body(head + second, 144.0, (300, 260)) is None
+    assert whole_picture_body(HEADING + second, 144.0, (300, 260), 7.0) is None
+
+
+def test_a_whole_picture_panel_is_cut_from_the_page_preparation() -> None:
+    # the page (h 300, w 260 at 72 dpi) prepared at twice its size, its ink box starting
+    # at (10, 6) prepared pixels; the body is x 0..260, y 41..300 of the page
+    image = Image.new("1", (500, 580), 255)
+    image.putpixel((100, 100), 0)  # page pixel (55, 53): inside the body
+    page = Prepared(image, 144.0, (10.0, 6.0), 0.5, 7.0)
+    region, body = PanelRegion(0, 20, 260, 300, False), PanelRegion(0, 41, 260, 300, False)
+    crop = Image.new("L", (260, 259), 255)
+    part = part_of(page, (region, body), 26.0, 72.0, (300, 260), crop, faint=False)
+    assert part is not None
+    # cut at prepared (0, 76)..(500, 580), 24 px of white around it
+    assert part.image.size == (548, 552)
+    assert (part.dpi, part.skew, part.text_px) == (144.0, 0.5, 7.0)
+    # the offset counts from the body's corner (0, 41): 10 - 24 - 0 and 6 + 76 - 24 - 82
+    assert part.offset == (-14.0, -24.0)
+    assert part.image.getpixel((124, 48)) == 0  # the ink at prepared (100, 100)
+    # a region worth reading alone whose own text is not measured (a blank crop) is
+    # prepared at its own size instead
+    small = PanelRegion(0, 20, 130, 150, False), PanelRegion(0, 41, 130, 150, False)
+    assert part_of(page, small, 26.0, 72.0, (300, 260), crop, faint=False) is None
+    assert part_of(None, (region, body), 26.0, 72.0, (300, 260), crop, faint=False) is None
