@@ -119,7 +119,9 @@ def _with_scores(checks: pa.Table, scored: pd.DataFrame, keys: Mapping[str, str]
     """A group's checks with its products' scored results and keys (SCORES_TYPES); the
     checks of products without a key are left out."""
     rows = pa.Table.from_pandas(scored[SCORED_COLUMNS], preserve_index=False)
-    at = pc.index_in(checks.column("product_id"), value_set=rows.column("product_id"))
+    ids = checks.column("product_id")
+    # cast: a group that scored no product gives a null-typed column
+    at = pc.index_in(ids, value_set=rows.column("product_id").cast(ids.type))
     table = checks
     for name in SCORED_COLUMNS[1:]:
         table = table.append_column(name, pc.take(rows.column(name), at))
