@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pipeline.nutrients import clean_name
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.ocr_glyphs import CONFIRM_CONFIDENCE
-from pipeline.sources.ocr_readings import _amount_key
+from pipeline.sources.ocr_readings import amount_key
 from pipeline.units import parse_amount
 
 #: Other readings that must read an unread row alike for it to take their amount.
@@ -40,7 +40,7 @@ _Key = tuple[int, str]
 
 
 def _key_of(row: LabelRow) -> tuple[float | str, str] | None:
-    return _amount_key(row.amount_raw, row.unit_raw)
+    return amount_key(row.amount_raw, row.unit_raw)
 
 
 def _by_name(rows: Sequence[LabelRow]) -> dict[_Key, LabelRow]:

@@ -134,7 +134,9 @@ def extraction_score(extraction: FileExtraction | None) -> Score:
     return reading_score(extraction.rows, extraction.issues)
 
 
-def _amount_key(amount: str | None, unit: str | None) -> tuple[float | str, str] | None:
+def amount_key(amount: str | None, unit: str | None) -> tuple[float | str, str] | None:
+    """A row's amount as two readings are compared: its value (the text where it does not
+    parse) and its unit in lower case; None when the row has no amount."""
     if amount is None:
         return None
     parsed = parse_amount(amount)
@@ -152,7 +154,7 @@ def withhold_disagreements(
     shown: dict[tuple[int, str], dict[tuple[float | str, str], str]] = {}
     for other in others:
         for row in other.rows if other is not None else ():
-            key = _amount_key(row.amount_raw, row.unit_raw)
+            key = amount_key(row.amount_raw, row.unit_raw)
             if key is not None:
                 name = (row.label_index, clean_name(row.name_raw))
                 text = f"{row.amount_raw} {row.unit_raw or ''}".strip()
@@ -160,7 +162,7 @@ def withhold_disagreements(
     rows: list[LabelRow] = []
     issues = list(kept.issues)
     for row in kept.rows:
-        key = _amount_key(row.amount_raw, row.unit_raw)
+        key = amount_key(row.amount_raw, row.unit_raw)
         elsewhere = shown.get((row.label_index, clean_name(row.name_raw)), {})
         differ = sorted(text for k, text in elsewhere.items() if k != key)
         if key is None or not differ:
