@@ -42,13 +42,13 @@ from pipeline.panel.text import (
     _is_footnote,
     _is_header_line,
     _is_heading,
-    _is_stray_mark,
     _Panel,
     _row_like,
     _serving,
     _statements,
     _title,
     beside_group,
+    stray_words,
 )
 from pipeline.records import Label, LabelRow, ReadIssue, Word, bbox_fields
 from pipeline.units import ambiguous_among_decimal_commas, shows_decimal_comma
@@ -134,7 +134,7 @@ class _Reader:
                 and nxt is not None
                 and nxt.region == region
                 and _is_header_line(nxt)
-                and _is_stray_mark(line)
+                and stray_words(line.words)
             ):
                 pos += 1  # a rule or a speck read as a short word above the column headings
                 continue

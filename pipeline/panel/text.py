@@ -72,11 +72,6 @@ def stray_words(words: Sequence[Word]) -> bool:
     )
 
 
-def _is_stray_mark(line: _Line) -> bool:
-    """Short words without digits, read with low confidence: not text of the panel."""
-    return stray_words(line.words)
-
-
 def _row_like(line: _Line, left: float, right: float, body_height: float) -> bool:
     """A line taller than the panel's rows that is one of them: at most `taller_row` times
     their height (a row whose ink took in a rule's remains under it, not a heading), from

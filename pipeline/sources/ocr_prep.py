@@ -53,6 +53,8 @@ RETRY_TEXT_PX: tuple[float, ...] = (32.0, 21.0)
 MAX_UPSCALE = 4.0
 #: Downscaling stops here (a close-up photo).
 MIN_SCALE = 0.35
+#: A scale within this share of 1 is left as 1 (the image is not resized for so little).
+SAME_SCALE = 0.08
 #: Body text smaller than this (pixels, median letter height) cannot be read.
 MIN_READABLE_PX = 6.0
 #: Analysis is done on a copy at most this many pixels on its long side.
@@ -321,7 +323,7 @@ def scale_for(text_px: float | None, target: float = TARGET_TEXT_PX) -> float:
         return 1.0
     scale = target / text_px
     scale = min(MAX_UPSCALE, max(MIN_SCALE, scale))
-    return 1.0 if abs(scale - 1.0) < 0.08 else scale
+    return 1.0 if abs(scale - 1.0) < SAME_SCALE else scale
 
 
 def _flatten(gray: Image.Image, measured: Analysis, faint: bool) -> np.ndarray:

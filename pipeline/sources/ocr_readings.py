@@ -39,7 +39,7 @@ from PIL import Image
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, clean_name, resolve
 from pipeline.records import FileExtraction, LabelRow, ReadIssue, Word
 from pipeline.sources.ocr_locate import PanelRegion, below, heading_spans, worth_reading_alone
-from pipeline.sources.ocr_prep import Prepared, analyse, scale_for
+from pipeline.sources.ocr_prep import SAME_SCALE, Prepared, analyse, scale_for
 from pipeline.units import parse_amount
 
 #: (a panel was found, protocol amounts read, rows read minus read issues)
@@ -80,10 +80,6 @@ BLOCK_TEXT_PX = 9.0
 #: White added around a part cut from a page's preparation (pixels), as `preprocess`
 #: leaves around the ink it crops to.
 PART_MARGIN = 24
-#: A region whose own text would be scaled within this share of the page's scale is
-#: cut from the page's preparation (`ocr_prep.scale_for` leaves a scale this close to 1
-#: as it is).
-SAME_SCALE = 0.08
 
 
 def part_of(
