@@ -25,6 +25,7 @@ from pipeline.panel.cells import (
 from pipeline.panel.geometry import Box, _height, _Line, drop_leaders, group_lines, page_blocks
 from pipeline.panel.grammar import _HAS_DIGIT, _SERVING_SIZE_RE, _SERVINGS_PER_RE, _STATEMENT_RE
 from pipeline.panel.ocr_doubts import ocr_doubt
+from pipeline.panel.ocr_dv import REPAIRED_CONFIDENCE, check_dv
 from pipeline.panel.rows import (
     _INCLUDES_RE,
     _INLINE_BLEND_RE,
@@ -355,9 +356,15 @@ class _Reader:
                 bad = f"{first.amount} {first.unit or ''}".strip()
                 bad += " (decimal commas elsewhere on the panel: 1,250 could be 1.25 or 1250)"
                 first = None
-            doubt = None
+            doubt = fix = None  # fix: the amount its printed %DV repaired (panel.ocr_dv)
             if bad is None and first is not None and first.amount and "ocr" in self.source_format:
                 doubt = ocr_doubt(first.amount, first.unit, name)
+                pair = (second.amount, second.unit) if second else (None, None)
+                found = None if doubt else check_dv(first.amount, first.unit, dv, name, pair)
+                if found is not None:
+                    doubt = found.doubt
+                    if found.amount is not None:
+                        first, fix = dataclasses.replace(first, amount=found.amount), found.repair
             if doubt is not None and first is not None:
                 bad = f"{first.amount} {first.unit or ''}".strip() + f" ({doubt})"
                 first = None
@@ -386,6 +393,7 @@ class _Reader:
                     parent=parent,
                     second=second,
                     alt_amounts=first.alt if first else None,
+                    fix=fix,
                 )
             where = f"page {page}, line {line_no}"
             if bad is not None:
@@ -459,12 +467,17 @@ class _Reader:
         parent: str | None,
         second: _Item | None = None,
         alt_amounts: str | None = None,
+        fix: str | None = None,
     ) -> None:
-        """Add one panel row read from `entry`: every `LabelRow` is built here."""
+        """Add one panel row read from `entry`: every `LabelRow` is built here. `fix`: its
+        amount repaired from its %DV, which caps its confidence at REPAIRED_CONFIDENCE."""
         conf_values = [
             w.confidence for r in entry.reads for w in r.line.words if w.confidence is not None
         ]
         fixes = [self.repairs[w] for r in entry.reads for w in r.line.words if w in self.repairs]
+        if fix is not None:
+            fixes.append(fix)
+            conf_values.append(REPAIRED_CONFIDENCE)
         page = entry.reads[0].line.page
         box = bbox_fields(w for r in entry.reads for w in r.line.words if w.page == page)
         self.rows.append(
