@@ -133,12 +133,13 @@ def _pct(value: float) -> str:
 
 def _point_placements(digits: str) -> list[str]:
     """The amounts `digits` reads as with one lost decimal point put back ("125" gives
-    "1.25" and "12.5"); a leading 0 only before the point ("05" gives "0.5"), and never
-    before zeros alone ("1000" does not give "100.0": a label prints 100)."""
-    if not _DIGITS_RE.match(digits):
+    "1.25" and "12.5"); a leading 0 only before the point ("05" gives "0.5"), and none that
+    ends in 0 ("1000" does not give "100.0" or "1.000", "350" not "3.50": a label prints
+    100 and 3.5)."""
+    if not _DIGITS_RE.match(digits) or digits.endswith("0"):
         return []
     cuts = [1] if digits[0] == "0" else range(1, len(digits))
-    return [f"{digits[:i]}.{digits[i:]}" for i in cuts if digits[i:].strip("0")]
+    return [f"{digits[:i]}.{digits[i:]}" for i in cuts]
 
 
 def check_dv(
