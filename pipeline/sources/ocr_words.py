@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.records import Word
+from pipeline.sources.ocr_serving import fix_serving_units
 
 # --- repairs (data) -----------------------------------------------------------------
 
@@ -299,6 +300,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
         else:
             core = _fix_keyword(core) or core
         out[i] = pre + core + post
+    out = fix_serving_units(out)
     return [
         (new, None if new == old else f"{old}->{new}") for old, new in zip(texts, out, strict=True)
     ]
