@@ -16,13 +16,14 @@ HK DIETARY SUPPLEMENT" became ceracare's name, its "Ceracare" logo unread). Here
    a name) and read as one line of text (`NAME_PSM`).
 3. `pick_name`: the first row that reads as a name (`panel.title.credible`: real words,
    read with confidence; not a statement; no word holding a mark that is no part of a
-   word, "Luter*"), that is not the "Supplement Facts" heading
-   and not a net quantity ("30 CAPSULES": a count of serving units), is the product's
-   name when the panel reader found no title above the panel (the file's name stood in),
-   or found one in small type (its line under `TITLE_BIG` times the body text's letters)
-   that the row's letters are at least `NAME_OVER_TITLE` times as tall as. A title printed
-   big stays. The brand the reader found with its title is then dropped (it went with
-   that title).
+   word, "Luter*"; not the "Supplement Facts" heading; not a net quantity, "30 CAPSULES")
+   together with the rows of its size stacked on it (a name wrapped over lines: each
+   must read as a name too, the name is taken whole or not at all) is the product's name
+   when the panel reader found no title above the panel (the file's name stood in), or
+   found one in small type (its line under `TITLE_BIG` times the body text's letters)
+   that the row's letters are at least `NAME_OVER_TITLE` times as tall as. A title
+   printed big stays. The brand the reader found with its title is then dropped (it
+   went with that title).
 
 Only a single-frame image with one label is read this way (several panels: each has its
 own title above it). No guess is made: a row that does not read as words leaves the
@@ -32,9 +33,10 @@ panel reader's name as it was.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,8 @@ ROW_BAND = 0.3
 #: A smaller component extends a row only when at least this share of its letters'
 #: height (an x-height letter: text beside the row in small type does not join it).
 ROW_GROW = 0.5
+#: The panel's heading read as big text (it sets no name).
+_HEADING_RE = re.compile(r"^\W*supplement\s*facts\b", re.IGNORECASE)
 #: A net quantity printed big ("30 CAPSULES", "60 Softgels") is not a name.
 _NET_QUANTITY_RE = re.compile(rf"^\W*\d+\s*(?:{_SERVING_UNITS})\W*$", re.IGNORECASE)
 
@@ -201,8 +205,9 @@ def name_words(found: Sequence[OcrWord]) -> list[Word]:
 
 def name_text(words: Sequence[Word]) -> str:
     """The row's text as a name: its unsure words at either end dropped
-    (`panel.title.title_text`), and punctuation read at its ends ("Ceracare,")."""
-    return title_text(words).strip(_END_MARKS)
+    (`panel.title.title_text`), and punctuation read at its ends ("Ceracare,"); a
+    hyphen at its end stays (a name wrapped over lines: "Jarro-")."""
+    return title_text(words).lstrip(_END_MARKS).rstrip(_END_MARKS.replace("-", ""))
 
 
 def is_name(words: Sequence[Word]) -> bool:
@@ -215,29 +220,72 @@ def is_name(words: Sequence[Word]) -> bool:
     text = name_text(words)
     return bool(
         text
-        and not _headings(words)
+        and not _HEADING_RE.match(text)
         and not _STATEMENT_RE.match(text)
         and not _NET_QUANTITY_RE.match(text)
     )
 
 
+def stacked(row: TextRow, rows: Sequence[TextRow]) -> list[TextRow]:
+    """`row` with the rows of its size set right above and below it, overlapping it
+    across (a name wrapped over lines: "Jarro-" / "Dophilus" / "infant"), top first."""
+    members = [row]
+    grew = True
+    while grew:
+        grew = False
+        for r in rows:
+            if (
+                r in members
+                or not 1 / ROW_HEIGHT_RATIO <= r.height / row.height <= ROW_HEIGHT_RATIO
+            ):
+                continue
+            gap = ROW_GAP * row.height
+            if any(
+                min(r.x1, m.x1) > max(r.x0, m.x0)
+                and r.top - m.bottom <= gap
+                and m.top - r.bottom <= gap
+                for m in members
+            ):
+                members.append(r)
+                grew = True
+    return sorted(members, key=lambda r: r.top)
+
+
+def join_lines(texts: Sequence[str]) -> str:
+    """A name's lines joined: a line ending in a hyphen runs on ("Jarro-" "Dophilus")."""
+    out = ""
+    for text in texts:
+        out += text if not out or out.endswith("-") else " " + text
+    return out
+
+
 def pick_name(
-    rows: Iterable[tuple[TextRow, Sequence[Word]]],
+    rows: Sequence[TextRow],
+    read: Callable[[TextRow], Sequence[Word]],
     title_px: float | None,
     body_px: float,
 ) -> str | None:
-    """The first row (biggest first) that reads as a name, when the panel reader found
-    no title (`title_px` None), or found one whose line (`title_px`, in the rows'
-    pixels) is under TITLE_BIG times the body text's letters (`body_px`) and the row's
-    letters are NAME_OVER_TITLE times as tall as it; else None. `rows` is consumed only
-    up to the first that reads as a name (each is read when reached)."""
+    """The name in the first of the NAME_ROWS biggest rows that reads as one (`read`
+    gives a row's words), with the rows of its size stacked on it (`stacked`), each of
+    which must read as a name too (a name is taken whole or not at all); only when the
+    panel reader found no title (`title_px` None), or found one whose line (`title_px`,
+    in the rows' pixels) is under TITLE_BIG times the body text's letters (`body_px`)
+    and the row's letters are NAME_OVER_TITLE times as tall as it; else None."""
     if title_px is not None and title_px >= TITLE_BIG * body_px:
         return None
-    for row, words in rows:
-        if is_name(words):
-            if title_px is None or row.height >= NAME_OVER_TITLE * title_px:
-                return name_text(words)
+    for row in rows[:NAME_ROWS]:
+        words = read(row)
+        if not is_name(words):
+            continue
+        if title_px is not None and row.height < NAME_OVER_TITLE * title_px:
             return None
+        texts = []
+        for member in stacked(row, rows):
+            member_words = words if member == row else read(member)
+            if not is_name(member_words):
+                return None
+            texts.append(name_text(member_words))
+        return join_lines(texts)
     return None
 
 
@@ -306,11 +354,11 @@ def with_big_name(
         ]
         body = measured.text_px * measured.factor
         candidates = big_text_rows(comps, body, measured.ink.shape[0])
-        rows = [r for r in candidates if _outside(r, keep_out)][:NAME_ROWS]
-        read = ((r, _read_row(run, exe, comps, r)) for r in rows)
+        rows = [r for r in candidates if _outside(r, keep_out)]
+        read = functools.cache(functools.partial(_read_row, run, exe, comps))
         found = label.product_name != fallback_name
         title_px = _title_px(label.product_name, pages[0], to_px) if found else None
-        name = pick_name(read, title_px, body)
+        name = pick_name(rows, read, title_px, body)
         if name is None:
             return extraction
         named = dataclasses.replace(label, product_name=name, brand=None)
