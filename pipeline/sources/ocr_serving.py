@@ -1,8 +1,9 @@
-"""OCR misreads of a serving size's unit ("Serving Size 1 Capswte" for "1 Capsule").
-
-A serving size is counted in a small vocabulary of units (`SERVING_UNIT_WORDS`, the
-words `panel.grammar._SERVING_UNITS` accepts). A word read right after "Size" and a count
-that is none of them is repaired to the one unit it is a misread of, under a strict rule:
+"""OCR misreads of a serving size's unit ("Serving Size 1 Capswte" for "1 Capsule"),
+repaired from their line's context (`fix_serving_units`, called by `ocr_words.repair_line`
+before its own repairs, which see the repaired words). A serving size is
+counted in a small vocabulary of units (`SERVING_UNIT_WORDS`, words that
+`panel.grammar._SERVING_UNITS` accepts). A word read right after "Size" and a count that
+is none of them is repaired to the one unit it is a misread of, under a strict rule:
 
 - letters only, at least 4 of them, and the same first letter as the unit;
 - at most `MAX_EDITS` edits (insertions, deletions or substitutions: Levenshtein) for
@@ -10,8 +11,8 @@ that is none of them is repaired to the one unit it is a misread of, under a str
 - exactly one unit at the smallest distance (a unit's singular and plural count as one
   unit: the count chooses, 1 the singular). A tie between two units is left as read.
 
-Only OCR'd words pass through here (`ocr_words.repair_line`); the repair is recorded
-("Capswte->Capsule") as every OCR repair is.
+Only OCR'd words pass through here; each repair is recorded ("Capswte->Capsule") as every
+OCR repair is.
 """
 
 from __future__ import annotations
