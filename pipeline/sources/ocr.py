@@ -71,6 +71,7 @@ from pipeline.sources.ocr_load import RENDER_DPI as RENDER_DPI
 from pipeline.sources.ocr_load import image_frames
 from pipeline.sources.ocr_load import open_image as open_image
 from pipeline.sources.ocr_locate import holds, level_with, region_of
+from pipeline.sources.ocr_name import with_big_name
 from pipeline.sources.ocr_pixels import _ink as _ink
 from pipeline.sources.ocr_pixels import estimate_skew as estimate_skew
 from pipeline.sources.ocr_pixels import remove_rules as remove_rules
@@ -499,7 +500,8 @@ def read_image(path: Path, source_file: str, data: bytes | None = None) -> FileE
     if extraction is None:
         raise NoPanel(small or _no_panel_detail(pages, ""), source_file=source_file)
     others = [r for r in readings if r is not extraction]
-    return withhold_disagreements(fill_agreed(extraction, others), others)
+    kept = withhold_disagreements(fill_agreed(extraction, others), others)
+    return with_big_name(kept, pages, path, data, _fallback_name(path), engine, run_tesseract)
 
 
 # --- PDFs ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.records import Word
+from pipeline.sources.ocr_serving import fix_serving_units
 
 # --- repairs (data) -----------------------------------------------------------------
 
@@ -257,6 +258,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
     after digits or "number unit", a panel keyword only by one letter (`KEYWORDS`).
     What stays ambiguous is left as read.
     """
+    read, texts = texts, fix_serving_units(texts)
     out = list(texts)
 
     def unit_at(i: int) -> bool:
@@ -300,7 +302,7 @@ def repair_line(texts: Sequence[str]) -> list[tuple[str, str | None]]:
             core = _fix_keyword(core) or core
         out[i] = pre + core + post
     return [
-        (new, None if new == old else f"{old}->{new}") for old, new in zip(texts, out, strict=True)
+        (new, None if new == old else f"{old}->{new}") for old, new in zip(read, out, strict=True)
     ]
 
 

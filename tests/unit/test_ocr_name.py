@@ -1,0 +1,153 @@
+"""The product name read from the biggest text on a label image (`pipeline.sources.ocr_name`):
+rows of big letters found on synthetic ink masks, and which row's reading is a name (no
+OCR run, no image file)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from pipeline.records import Word
+from pipeline.sources.ocr_name import (
+    TextRow,
+    big_text_rows,
+    is_name,
+    join_lines,
+    name_text,
+    pick_name,
+    row_image,
+    stacked,
+)
+from pipeline.sources.ocr_prep import ink_components
+
+
+def _ink(
+    letters: list[tuple[int, int, int, int]], shape: tuple[int, int] = (300, 600)
+) -> np.ndarray:
+    """An ink mask with a filled block (x0, top, x1, bottom) for each letter."""
+    ink = np.zeros(shape, dtype=bool)
+    for x0, top, x1, bottom in letters:
+        ink[top:bottom, x0:x1] = True
+    return ink
+
+
+def _body_text(top: int) -> list[tuple[int, int, int, int]]:
+    """A line of small text (6 px letters, 5 px wide, 2 px apart) from x=20 to x=300."""
+    return [(x, top, x + 5, top + 6) for x in range(20, 300, 7)]
+
+
+def _logo() -> list[tuple[int, int, int, int]]:
+    """A row of five 40 px letters (30 wide, 6 apart) from x=320, top 100, and an
+    x-height letter (22 px) after them."""
+    big = [(320 + 36 * i, 100, 350 + 36 * i, 140) for i in range(5)]
+    return [*big, (500, 118, 520, 140)]
+
+
+def test_big_row_found_and_grown_by_its_small_letter() -> None:
+    comps = ink_components(_ink([*_body_text(20), *_body_text(40), *_logo()]))
+    # body text taken as 10 px: big letters from 25 px; the 22 px one joins as a small one
+    rows = big_text_rows(comps, 10.0, 300)
+    assert rows == [TextRow(x0=320, top=100, x1=520, bottom=140, height=40.0, letters=5)]
+    # at 6 px it is big too, but under 1/1.7 of the row's letters: it still only grows it
+    assert big_text_rows(comps, 6.0, 300) == rows
+
+
+def test_small_text_in_the_band_does_not_join() -> None:
+    # small text level with the logo, 10 px left of it: not an x-height letter of it
+    beside = [(x, 118, x + 5, 124) for x in range(100, 310, 7)]
+    comps = ink_components(_ink([*_body_text(20), *beside, *_logo()]))
+    rows = big_text_rows(comps, 6.0, 300)
+    assert [(r.x0, r.x1) for r in rows] == [(320, 520)]
+
+
+def test_two_big_letters_are_no_row() -> None:
+    comps = ink_components(_ink([*_body_text(20), (320, 100, 350, 140), (356, 100, 386, 140)]))
+    assert big_text_rows(comps, 6.0, 300) == []
+
+
+def test_row_image_scaled_to_the_text_size() -> None:
+    comps = ink_components(_ink([*_body_text(20), *_logo()]))
+    row = big_text_rows(comps, 6.0, 300)[0]
+    image = row_image(comps, row, 26.0)
+    # the band (40 px + 2 x 12 px) at 26/40, with a 26 px margin on each side
+    assert image.size == (round((200 + 24) * 0.65) + 52, round((40 + 24) * 0.65) + 52)
+    arr = np.asarray(image)
+    assert arr[:26].min() == 255 and arr[-26:].min() == 255  # white margins
+    assert arr.min() == 0  # the letters
+
+
+def _words(*read: tuple[str, float]) -> list[Word]:
+    return [Word(t, 10.0 * i, 10.0 * i + 8, 0.0, 1.0, 1, c) for i, (t, c) in enumerate(read)]
+
+
+ROW = TextRow(0, 0, 100, 40, 40.0, 5)
+SMALL = TextRow(0, 80, 100, 92, 12.0, 5)
+HEADING = _words(("Supplement", 96.0), ("Facts", 97.0))
+
+
+def _reader(
+    texts: dict[TextRow, list[Word]], read: list[TextRow]
+) -> Callable[[TextRow], list[Word]]:
+    def read_row(row: TextRow) -> list[Word]:
+        read.append(row)
+        return texts[row]
+
+    return read_row
+
+
+def test_what_reads_as_a_name() -> None:
+    assert is_name(_words(("Ceracare", 92.0)))
+    assert name_text(_words(("Ceracare,", 76.0))) == "Ceracare"
+    assert not is_name(_words(("Luter*", 70.0)))  # a broken letter read as a mark
+    assert not is_name(_words(("Luters", 48.0)))  # not read with confidence
+    assert not is_name(HEADING)
+    assert not is_name(_words(("30", 95.0), ("CAPSULES", 93.0)))  # a net quantity
+    assert not is_name(_words(("Suggested", 95.0), ("use:", 95.0), ("one", 95.0)))
+    assert not is_name([])
+
+
+def test_no_title_found() -> None:
+    read: list[TextRow] = []
+    texts = {ROW: HEADING, SMALL: _words(("Ceracare", 92.0))}
+    assert pick_name([ROW, SMALL], _reader(texts, read), None, 6.0) == "Ceracare"
+    assert read == [ROW, SMALL]
+    texts = {ROW: _words(("Luters", 48.0))}
+    assert pick_name([ROW], _reader(texts, []), None, 6.0) is None
+
+
+def test_a_small_title_gives_way_to_a_much_bigger_name() -> None:
+    read = _reader({ROW: _words(("Ceracare", 92.0))}, [])
+    assert pick_name([ROW], read, 12.75, 6.0) == "Ceracare"  # 40 >= 2 x 12.75; 12.75 < 3 x 6
+    assert pick_name([ROW], read, 21.0, 6.0) is None  # the row is not twice the title's line
+    assert pick_name([ROW], read, 18.0, 6.0) is None  # the title is printed big (3 x 6)
+
+
+def test_rows_read_only_until_a_name() -> None:
+    read: list[TextRow] = []
+    texts = {ROW: _words(("Ceracare", 90.0)), SMALL: _words(("Other", 90.0))}
+    assert pick_name([ROW, SMALL], _reader(texts, read), None, 6.0) == "Ceracare"
+    assert read == [ROW]
+
+
+def test_a_wrapped_name_is_taken_whole() -> None:
+    first = TextRow(90, 400, 250, 430, 26.0, 6)
+    second = TextRow(93, 425, 251, 467, 26.5, 8)
+    third = TextRow(93, 462, 246, 494, 25.0, 4)
+    far = TextRow(600, 425, 700, 467, 26.0, 4)  # level with it but not over it: no part
+    rows = [second, first, third, far]
+    assert stacked(second, rows) == [first, second, third]
+    texts = {
+        first: _words(("Jarro-", 90.0)),
+        second: _words(("Dophilus", 92.0)),
+        third: _words(("infant", 88.0)),
+        far: _words(("Other", 90.0)),
+    }
+    assert pick_name(rows, _reader(texts, []), None, 6.0) == "Jarro-Dophilus infant"
+    texts[third] = _words(("Qa", 51.0), ("inf:.nt", 49.0))  # one line unread: no name
+    assert pick_name(rows, _reader(texts, []), None, 6.0) is None
+
+
+def test_join_lines() -> None:
+    assert join_lines(["Jarro-", "Dophilus", "infant"]) == "Jarro-Dophilus infant"
+    assert join_lines(["Ceracare"]) == "Ceracare"
