@@ -131,8 +131,11 @@ class ValidationJob:
 #: every unexpected row) and every run costs a fixed ~0.2 s (GX's per-expectation set-up),
 #: the five suite runs of a chunk ~1 s. CPU and peak RSS of a full `validate_work` over
 #: 9,938 products (GX imported beforehand: ~281 MB): chunks of 1,000: 20.9 s, 378 MB;
-#: 2,500: 12.9 s, 379 MB; 5,000: 10.8 s, 426 MB; all in one: 10.4 s, 518 MB.
-VALIDATE_CHUNK_PRODUCTS = 2500
+#: 2,500: 12.9 s, 379 MB; 5,000: 10.8 s, 426 MB; all in one: 10.4 s, 518 MB. Measured
+#: again (2026-12-02, the bench's 10,000-label zip, 9,938 products, load 7-10, so CPU is
+#: inflated): 2,500: 14.5 s, peak RSS 293 MB; 5,000: 11.2 s, 338 MB (warmed up: 199 MB).
+#: Validation is on the audit's critical path (the main process waits for it): 5,000.
+VALIDATE_CHUNK_PRODUCTS = 5000
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
