@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.compliance import compliance_findings
+from pipeline.compliance import column_records, compliance_findings, records_of
 from pipeline.compliance import findings_frame as compliance_frame
 from pipeline.config import WorkPaths
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
@@ -216,7 +216,7 @@ def _chunk_plan(
 
 def _finding_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
+    for record in column_records(frame):
         record["blocking"] = bool(record["blocking"])
         record["line_no"] = None if pd.isna(record["line_no"]) else int(record["line_no"])
         records.append({str(k): v for k, v in record.items()})
@@ -245,9 +245,7 @@ def _kept_compliance(path: Path, reused: set[str]) -> list[dict[str, Any]]:
     if not reused or not path.exists():
         return []
     before = pd.read_parquet(path)
-    records = before[before["product_id"].isin(reused)].astype(object)
-    records = records.where(records.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in records.to_dict("records")]
+    return records_of(before[before["product_id"].isin(reused)])
 
 
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
