@@ -9,6 +9,9 @@ import pandas as pd
 
 from pipeline.compliance import column_records, records_of
 
+#: The first row of `_frame`, as dicts of it give it (no value missing).
+FIRST_ROW = {"source_file": "a.json", "line_no": 3, "blocking": True, "amount": 0.5, "count": 1}
+
 
 def _frame() -> pd.DataFrame:
     return pd.DataFrame(
@@ -27,13 +30,7 @@ def test_column_records_are_to_dicts_records() -> None:
     got = column_records(frame)
     want = frame.to_dict("records")
     assert [list(r) for r in got] == [["source_file", "line_no", "blocking", "amount", "count"]] * 3
-    assert got[0] == {
-        "source_file": "a.json",
-        "line_no": 3,
-        "blocking": True,
-        "amount": 0.5,
-        "count": 1,
-    }
+    assert got[0] == FIRST_ROW
     assert (
         got[2]
         == want[2]
@@ -61,13 +58,7 @@ def test_records_of_has_none_where_a_value_is_missing() -> None:
         "amount": None,
         "count": 2,
     }
-    assert got[0] == {
-        "source_file": "a.json",
-        "line_no": 3,
-        "blocking": True,
-        "amount": 0.5,
-        "count": 1,
-    }
+    assert got[0] == FIRST_ROW
     assert type(got[0]["line_no"]) is int
 
 
