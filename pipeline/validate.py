@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.compliance import compliance_findings
+from pipeline.compliance import column_records, compliance_findings, records_of
 from pipeline.compliance import findings_frame as compliance_frame
 from pipeline.config import WorkPaths
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
@@ -131,8 +131,11 @@ class ValidationJob:
 #: every unexpected row) and every run costs a fixed ~0.2 s (GX's per-expectation set-up),
 #: the five suite runs of a chunk ~1 s. CPU and peak RSS of a full `validate_work` over
 #: 9,938 products (GX imported beforehand: ~281 MB): chunks of 1,000: 20.9 s, 378 MB;
-#: 2,500: 12.9 s, 379 MB; 5,000: 10.8 s, 426 MB; all in one: 10.4 s, 518 MB.
-VALIDATE_CHUNK_PRODUCTS = 2500
+#: 2,500: 12.9 s, 379 MB; 5,000: 10.8 s, 426 MB; all in one: 10.4 s, 518 MB. Measured
+#: again (2026-12-02, the bench's 10,000-label zip, 9,938 products, load 7-10, so CPU is
+#: inflated): 2,500: 14.5 s, peak RSS 293 MB; 5,000: 11.2 s, 338 MB (warmed up: 199 MB).
+#: Validation is on the audit's critical path (the main process waits for it): 5,000.
+VALIDATE_CHUNK_PRODUCTS = 5000
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
@@ -213,7 +216,7 @@ def _chunk_plan(
 
 def _finding_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
+    for record in column_records(frame):
         record["blocking"] = bool(record["blocking"])
         record["line_no"] = None if pd.isna(record["line_no"]) else int(record["line_no"])
         records.append({str(k): v for k, v in record.items()})
@@ -242,9 +245,7 @@ def _kept_compliance(path: Path, reused: set[str]) -> list[dict[str, Any]]:
     if not reused or not path.exists():
         return []
     before = pd.read_parquet(path)
-    records = before[before["product_id"].isin(reused)].astype(object)
-    records = records.where(records.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in records.to_dict("records")]
+    return records_of(before[before["product_id"].isin(reused)])
 
 
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
