@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from pipeline.errors import LabelError
 from pipeline.panel.grammar import _SERVING_UNITS, _STATEMENT_RE
 from pipeline.panel.title import confident, credible, title_text
 from pipeline.records import FileExtraction, Word
@@ -404,7 +405,10 @@ def with_big_name(
         read = functools.cache(functools.partial(_read_row, run, exe, pixels, measured.factor))
         found = label.product_name != fallback_name
         title_px = _title_px(label.product_name, pages[0], to_px) if found else None
-        name = pick_name(rows, read, title_px, body)
+        try:
+            name = pick_name(rows, read, title_px, body)
+        except LabelError:  # OCR failed on a row (timeout, crash): the name stays as read
+            return extraction
         if name is None:
             return extraction
         named = dataclasses.replace(label, product_name=name, brand=None)

@@ -4,11 +4,15 @@ OCR run, no image file)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from pipeline.records import Word
+from pipeline.errors import UnreadableFile
+from pipeline.records import FileExtraction, Label, Word
 from pipeline.sources.ocr_name import (
     TextRow,
     big_text_rows,
@@ -19,8 +23,10 @@ from pipeline.sources.ocr_name import (
     row_image,
     row_ink,
     stacked,
+    with_big_name,
 )
 from pipeline.sources.ocr_prep import ink_components
+from pipeline.sources.ocr_words import OcrWord
 
 
 def _ink(
@@ -180,3 +186,31 @@ def test_a_wrapped_name_is_taken_whole() -> None:
 def test_join_lines() -> None:
     assert join_lines(["Jarro-", "Dophilus", "infant"]) == "Jarro-Dophilus infant"
     assert join_lines(["Ceracare"]) == "Ceracare"
+
+
+def test_a_failed_row_reading_keeps_the_name_as_read(tmp_path: Path) -> None:
+    """OCR failing on a row (timeout, crash) never costs the file: the name stays."""
+    ink = _ink([*_body_text(20), *_body_text(40), *_body_text(60), *_logo()])
+    image = tmp_path / "wrap.png"
+    Image.fromarray(_gray(ink)).save(image)
+    extraction = FileExtraction("wrap.png", (Label("wrap.png", 0, "wrap"),), (), ())
+
+    def failing(*_: object, **__: object) -> list[OcrWord]:
+        raise UnreadableFile("OCR failed: exit 1")
+
+    got = with_big_name(extraction, [[]], image, image.read_bytes(), "wrap", "tesseract", failing)
+    assert got == extraction
+    calls: list[object] = []
+
+    def reading(*args: object, **_: object) -> list[OcrWord]:
+        calls.append(args)
+        return [OcrWord("Osteo", 10, 5, 100, 30, 95.0, (1, 1, 1))]
+
+    if shutil.which("tesseract"):
+        got = with_big_name(
+            extraction, [[]], image, image.read_bytes(), "wrap", "tesseract", reading
+        )
+        assert got.labels[0].product_name == "Osteo"
+        assert len(calls) == 1
+    other = with_big_name(extraction, [[]], image, image.read_bytes(), "wrap", "rapidocr", reading)
+    assert other == extraction
