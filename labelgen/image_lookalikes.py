@@ -5,6 +5,8 @@ OCR's `ocr_locate`), drawn from the project's own text-PDF panels (`LOOKALIKES`)
   left ("take one capsule daily with food"), the brand in the middle, and on the right
   a small black-bordered white box holding the panel, its rows a third of the size of
   the brand;
+- "logo-wrap": the boxed wrap with its brand printed as a logo seven times the size of
+  the directions (the name of such a wrap: ceracare's), a band of small capitals under it;
 - "light-heading": the panel on a cream ground, its "Supplement Facts" heading printed
   large in a light gold (low contrast), the rows dark;
 - "faded-grey": the whole panel printed light grey on white, beside a product "photo"
@@ -32,12 +34,13 @@ from labelgen.image_styles import _colourize, _font, _panel, render_text_pdf
 from labelgen.pdf_layouts import render_pdf
 from labelgen.raster import rasterize
 
-LOOKALIKES: tuple[str, ...] = ("boxed-wrap", "light-heading", "faded-grey")
+LOOKALIKES: tuple[str, ...] = ("boxed-wrap", "light-heading", "faded-grey", "logo-wrap")
 #: Look-alikes the OCR does not read right yet (their tests are expected failures).
 OPEN_LOOKALIKES: tuple[str, ...] = ("tiny-wrap",)
 #: The resolution each look-alike's panel is drawn at (its text size).
 LOOKALIKE_DPI: dict[str, float] = {
     "boxed-wrap": 110.0,
+    "logo-wrap": 110.0,
     "light-heading": 150.0,
     "faded-grey": 130.0,
     "tiny-wrap": 80.0,
@@ -55,6 +58,9 @@ WRAP_DIRECTIONS: tuple[str, ...] = (
     "dry place.",
 )
 
+#: The brand printed in the middle of the wraps (the logo of "logo-wrap").
+WRAP_BRAND = "Osteo"
+
 Label = dict[str, Any]
 
 
@@ -71,8 +77,10 @@ def _heading_band(pdf: Path, dpi: float, panel: Image.Image, page: Image.Image) 
     return round(head["top"] * f) - offset - 2, round(head["bottom"] * f) - offset + 2
 
 
-def boxed_wrap(panel: Image.Image) -> Image.Image:
-    """The panel in a black-bordered white box on the right of a blue wrap (RGB)."""
+def boxed_wrap(panel: Image.Image, logo: int = 3) -> Image.Image:
+    """The panel in a black-bordered white box on the right of a blue wrap (RGB), the
+    brand in the middle at `logo` times the directions' size (7: a logo, with a band of
+    small capitals under it, "60 CAPSULES  DIETARY SUPPLEMENT")."""
     h = panel.height + 40
     blue = (28, 52, 110)
     left_w, mid_w = round(0.9 * panel.width), round(0.9 * panel.width)
@@ -84,7 +92,11 @@ def boxed_wrap(panel: Image.Image) -> Image.Image:
         draw.text((16, y), line, font=_font(size), fill=(245, 245, 245))
         y += round(1.5 * size)
     draw.rectangle((left_w, 0, left_w + mid_w, h), fill=(236, 240, 248))
-    draw.text((left_w + 20, round(0.4 * h)), "Osteo", font=_font(3 * size, True), fill=blue)
+    top = round(0.4 * h) if logo <= 3 else round(0.15 * h)
+    draw.text((left_w + 20, top), WRAP_BRAND, font=_font(logo * size, True), fill=blue)
+    if logo > 3:
+        band = f"60 CAPSULES {' ' * 8} DIETARY SUPPLEMENT"
+        draw.text((left_w + 20, round(0.8 * h)), band, font=_font(size, True), fill=blue)
     x = left_w + mid_w + 30
     draw.rectangle((x - 8, 12, x + panel.width + 8, 12 + panel.height + 16), fill=(255, 255, 255))
     canvas.paste(panel.convert("RGB"), (x, 20))
@@ -140,8 +152,8 @@ def write_lookalike(label: Label, kind: str, out: Path) -> Path:
         panel = _panel(pdf, dpi)
         if kind == "light-heading":
             band = _heading_band(pdf, dpi, panel, rasterize(pdf, dpi)[0])
-    if kind in ("boxed-wrap", "tiny-wrap"):
-        image = boxed_wrap(panel)
+    if kind in ("boxed-wrap", "tiny-wrap", "logo-wrap"):
+        image = boxed_wrap(panel, 7 if kind == "logo-wrap" else 3)
     elif kind == "light-heading":
         image = light_heading(panel, band)
     else:

@@ -10,10 +10,10 @@ HK DIETARY SUPPLEMENT" became ceracare's name, its "Ceracare" logo unread). Here
    letter-shaped, set side by side on one row at one size (at least `NAME_MIN_LETTERS`),
    grown by the smaller components that sit in the same band (an "a" of the x-height, an
    "i"'s dot), biggest row first. Rows over the panel's rows or its heading are not names.
-2. Each of the `NAME_ROWS` biggest rows is cut out (only the components inside it: the
-   picture around it is left out), scaled so its letters are as high as the page's text
-   is read at (`ocr_prep.TARGET_TEXT_PX`, then each of `RETRY_TEXT_PX` until it reads as
-   a name) and read as one line of text (`NAME_PSM`).
+2. Each of the `NAME_ROWS` biggest rows is cut out of the page image and binarized on
+   its own (`row_ink`: the picture around it left out), scaled so its letters are as high
+   as the page's text is read at (`ocr_prep.TARGET_TEXT_PX`, then each of
+   `RETRY_TEXT_PX` until it reads as a name) and read as one line of text (`NAME_PSM`).
 3. `pick_name`: the first row that reads as a name (`panel.title.credible`: real words,
    read with confidence; not a statement; no word holding a mark that is no part of a
    word, "Luter*"; not the "Supplement Facts" heading; not a net quantity, "30 CAPSULES")
@@ -44,10 +44,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from pipeline.errors import LabelError
 from pipeline.panel.grammar import _SERVING_UNITS, _STATEMENT_RE
 from pipeline.panel.title import confident, credible, title_text
 from pipeline.records import FileExtraction, Word
 from pipeline.sources.ocr_load import image_frames
+from pipeline.sources.ocr_pixels import otsu_threshold
 from pipeline.sources.ocr_prep import (
     RETRY_TEXT_PX,
     TARGET_TEXT_PX,
@@ -81,6 +83,8 @@ ROW_BAND = 0.3
 #: A smaller component extends a row only when at least this share of its letters'
 #: height (an x-height letter: text beside the row in small type does not join it).
 ROW_GROW = 0.5
+#: A row is cut out of the page with this many of its heights on either side.
+ROW_SIDE = 2.0
 #: The panel's heading read as big text (it sets no name).
 _HEADING_RE = re.compile(r"^\W*supplement\s*facts\b", re.IGNORECASE)
 #: A net quantity printed big ("30 CAPSULES", "60 Softgels") is not a name.
@@ -171,21 +175,60 @@ def _grown(row: list[int], boxes: list[tuple[int, int, int, int]], h: np.ndarray
     return TextRow(x0, top, x1, bottom, size, len(row))
 
 
-def row_image(comps: Components, row: TextRow, text_px: float) -> Image.Image:
-    """The row's components alone (those inside its band), black on white, scaled so
-    its letters are `text_px` high, with a white margin."""
-    pad = round(ROW_BAND * row.height)
-    y0, y1 = max(0, row.top - pad), row.bottom + pad
-    x0, x1 = max(0, row.x0 - pad), row.x1 + pad
-    labels = comps.labels[y0:y1, x0:x1]
-    boxes = _boxes(comps)
-    inside = np.zeros(len(boxes) + 1, dtype=bool)
-    for k in np.unique(labels).tolist():
-        b = boxes[k - 1]
-        inside[k] = k > 0 and b[0] >= x0 and b[2] <= x1 and b[1] >= y0 and b[3] <= y1
-    mask = inside[labels]
-    scale = text_px / row.height
-    img = Image.fromarray(np.where(mask, 0, 255).astype(np.uint8), mode="L")
+def row_ink(gray: np.ndarray, row: TextRow, factor: float) -> np.ndarray:
+    """The row's letters as ink, cut from the page image `gray` (its own pixels; the
+    row is in pixels of the analysed copy, `factor` times the size) with `ROW_SIDE` row
+    heights on either side: binarized on its own (Otsu within the cut; inverted where
+    its ground is dark), then only the components in the row's band chained to its
+    letters (gaps up to ROW_GAP) kept. Cut from the gray page, not the page's normalized
+    ink, which inverts a heavy bold logo's letters as a dark ground (their row then
+    starts a letter late). Empty when the chain reaches the cut's side: the row runs on
+    past what was measured, and a part of a name is no name."""
+    h = row.height / factor
+    top, bottom = row.top / factor, row.bottom / factor
+    y0, y1 = max(0, int(top - ROW_BAND * h)), int(np.ceil(bottom + ROW_BAND * h))
+    x0, x1 = max(0, int(row.x0 / factor - ROW_SIDE * h)), int(row.x1 / factor + ROW_SIDE * h)
+    cut = gray[y0:y1, x0:x1]
+    empty = np.zeros(cut.shape, dtype=bool)
+    if cut.size == 0:
+        return empty
+    level = otsu_threshold(cut)
+    ink = cut > level if float(np.median(cut)) <= level else cut <= level
+    labels, n = ndimage.label(ink, structure=np.ones((3, 3), dtype=bool))
+    boxes = [(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels)]
+    in_band = [
+        k
+        for k, b in enumerate(boxes, start=1)
+        if b[1] > 0 and b[3] < cut.shape[0] and b[3] - b[1] >= ROW_GROW * h
+    ]
+    left, right = row.x0 / factor - x0, row.x1 / factor - x0
+    chain = {k for k in in_band if boxes[k - 1][0] < right and boxes[k - 1][2] > left}
+    if not chain:
+        return empty
+    lo = min(boxes[k - 1][0] for k in chain)
+    hi = max(boxes[k - 1][2] for k in chain)
+    for k in sorted(in_band, key=lambda k: boxes[k - 1][0]):  # rightwards
+        if boxes[k - 1][0] >= hi and boxes[k - 1][0] - hi <= ROW_GAP * h:
+            chain.add(k)
+            hi = max(hi, boxes[k - 1][2])
+    for k in sorted(in_band, key=lambda k: -boxes[k - 1][2]):  # leftwards
+        if boxes[k - 1][2] <= lo and lo - boxes[k - 1][2] <= ROW_GAP * h:
+            chain.add(k)
+            lo = min(lo, boxes[k - 1][0])
+    if lo <= 0 or hi >= cut.shape[1]:
+        return empty
+    # dots and marks within the chain's extent go with it
+    keep = np.zeros(n + 1, dtype=bool)
+    for k, b in enumerate(boxes, start=1):
+        keep[k] = k in chain or (b[0] >= lo and b[2] <= hi and b[1] > 0 and b[3] < cut.shape[0])
+    return keep[labels]
+
+
+def row_image(ink: np.ndarray, row_px: float, text_px: float) -> Image.Image:
+    """`ink` (a row's letters, `row_px` high) black on white, scaled so its letters are
+    `text_px` high, with a white margin."""
+    scale = text_px / row_px
+    img = Image.fromarray(np.where(ink, 0, 255).astype(np.uint8), mode="L")
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     img = img.resize(size, Image.Resampling.LANCZOS)
     margin = round(text_px)
@@ -289,12 +332,15 @@ def pick_name(
     return None
 
 
-def _read_row(run: Reader, exe: str, comps: Components, row: TextRow) -> list[Word]:
+def _read_row(run: Reader, exe: str, gray: np.ndarray, factor: float, row: TextRow) -> list[Word]:
     """The row's words at the first text size it reads as a name at (the last size's
     words when none)."""
     words: list[Word] = []
+    ink = row_ink(gray, row, factor)
+    if not ink.any():
+        return words
     for text_px in (TARGET_TEXT_PX, *RETRY_TEXT_PX):
-        image = row_image(comps, row, text_px)
+        image = row_image(ink, row.height / factor, text_px)
         try:
             words = name_words(run(image, 300.0, exe=exe, psm=NAME_PSM))
         finally:
@@ -355,10 +401,14 @@ def with_big_name(
         body = measured.text_px * measured.factor
         candidates = big_text_rows(comps, body, measured.ink.shape[0])
         rows = [r for r in candidates if _outside(r, keep_out)]
-        read = functools.cache(functools.partial(_read_row, run, exe, comps))
+        pixels = np.asarray(gray, dtype=np.uint8)
+        read = functools.cache(functools.partial(_read_row, run, exe, pixels, measured.factor))
         found = label.product_name != fallback_name
         title_px = _title_px(label.product_name, pages[0], to_px) if found else None
-        name = pick_name(rows, read, title_px, body)
+        try:
+            name = pick_name(rows, read, title_px, body)
+        except LabelError:  # OCR failed on a row (timeout, crash): the name stays as read
+            return extraction
         if name is None:
             return extraction
         named = dataclasses.replace(label, product_name=name, brand=None)

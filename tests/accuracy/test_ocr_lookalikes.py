@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labelgen.image_lookalikes import LOOKALIKES, lookalike_pdf, write_lookalike
+from labelgen.image_lookalikes import LOOKALIKES, WRAP_BRAND, lookalike_pdf, write_lookalike
 from labelgen.products import product_label
 from pipeline.sources import ocr
 from pipeline.sources.pdf import read_pdf
@@ -84,3 +84,13 @@ def test_the_tiny_wrap_reads_its_small_ruled_panel(tmp_path: Path) -> None:
         ("500", "mg"),
         ("250", "mg"),
     ]
+
+
+def test_the_logo_wrap_is_named_by_its_logo(tmp_path: Path) -> None:
+    """A wrap whose biggest text is its logo (seven times the directions' size) is named
+    by it (`ocr_name`): the page's own reading, scaled for the panel, reads a line of
+    small type for a title instead."""
+    _, _, ex = _read(tmp_path, "logo-wrap", "sample-bone-matrix")
+    label = ex.labels[0]  # type: ignore[attr-defined]
+    assert (label.product_name, label.brand) == (WRAP_BRAND, None)
+    assert label.serving_size == "2 Capsules"

@@ -4,11 +4,15 @@ OCR run, no image file)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from pipeline.records import Word
+from pipeline.errors import UnreadableFile
+from pipeline.records import FileExtraction, Label, Word
 from pipeline.sources.ocr_name import (
     TextRow,
     big_text_rows,
@@ -17,9 +21,12 @@ from pipeline.sources.ocr_name import (
     name_text,
     pick_name,
     row_image,
+    row_ink,
     stacked,
+    with_big_name,
 )
 from pipeline.sources.ocr_prep import ink_components
+from pipeline.sources.ocr_words import OcrWord
 
 
 def _ink(
@@ -66,15 +73,43 @@ def test_two_big_letters_are_no_row() -> None:
     assert big_text_rows(comps, 6.0, 300) == []
 
 
-def test_row_image_scaled_to_the_text_size() -> None:
+def _gray(ink: np.ndarray) -> np.ndarray:
+    """Dark print (40) on a light ground (230)."""
+    return np.where(ink, 40, 230).astype(np.uint8)
+
+
+def test_row_ink_cut_from_the_page() -> None:
     comps = ink_components(_ink([*_body_text(20), *_logo()]))
-    row = big_text_rows(comps, 6.0, 300)[0]
-    image = row_image(comps, row, 26.0)
-    # the band (40 px + 2 x 12 px) at 26/40, with a 26 px margin on each side
-    assert image.size == (round((200 + 24) * 0.65) + 52, round((40 + 24) * 0.65) + 52)
+    row = big_text_rows(comps, 10.0, 300)[0]
+    gray = _gray(_ink([*_body_text(20), *_logo()]))
+    ink = row_ink(gray, row, 1.0)
+    # cut 12 px above and below the band, 80 px (2 row heights) either side
+    assert ink.shape == (40 + 24, 200 + 160)
+    assert ink.sum() == 5 * 30 * 40 + 20 * 22  # the five letters and the small one
+    # white on a dark ground: the same letters
+    assert (row_ink(255 - gray, row, 1.0) == ink).all()
+    # at half the size (an analysed copy at factor 0.5), the same cut of the page
+    half = TextRow(160, 50, 260, 70, 20.0, 5)
+    assert row_ink(gray, half, 0.5).sum() == ink.sum()
+
+
+def test_a_row_running_on_past_the_cut_is_none() -> None:
+    # letters every 36 px from x=320 to the image's right edge: the row goes on
+    letters = [(320 + 36 * i, 100, 350 + 36 * i, 140) for i in range(8)]
+    comps = ink_components(_ink([*_body_text(20), *letters], (300, 610)))
+    row = TextRow(320, 100, 460, 140, 40.0, 4)  # as if only four were measured
+    assert not row_ink(_gray(_ink(letters, (300, 610))), row, 1.0).any()
+    assert big_text_rows(comps, 10.0, 300)[0].x1 == 602
+
+
+def test_row_image_scaled_to_the_text_size() -> None:
+    ink = np.ones((64, 200), dtype=bool)
+    image = row_image(ink, 40.0, 26.0)
+    # 200 x 64 at 26/40, with a 26 px margin on each side
+    assert image.size == (130 + 52, round(64 * 0.65) + 52)
     arr = np.asarray(image)
     assert arr[:26].min() == 255 and arr[-26:].min() == 255  # white margins
-    assert arr.min() == 0  # the letters
+    assert arr[40, 60] == 0  # the ink
 
 
 def _words(*read: tuple[str, float]) -> list[Word]:
@@ -151,3 +186,31 @@ def test_a_wrapped_name_is_taken_whole() -> None:
 def test_join_lines() -> None:
     assert join_lines(["Jarro-", "Dophilus", "infant"]) == "Jarro-Dophilus infant"
     assert join_lines(["Ceracare"]) == "Ceracare"
+
+
+def test_a_failed_row_reading_keeps_the_name_as_read(tmp_path: Path) -> None:
+    """OCR failing on a row (timeout, crash) never costs the file: the name stays."""
+    ink = _ink([*_body_text(20), *_body_text(40), *_body_text(60), *_logo()])
+    image = tmp_path / "wrap.png"
+    Image.fromarray(_gray(ink)).save(image)
+    extraction = FileExtraction("wrap.png", (Label("wrap.png", 0, "wrap"),), (), ())
+
+    def failing(*_: object, **__: object) -> list[OcrWord]:
+        raise UnreadableFile("OCR failed: exit 1")
+
+    got = with_big_name(extraction, [[]], image, image.read_bytes(), "wrap", "tesseract", failing)
+    assert got == extraction
+    calls: list[object] = []
+
+    def reading(*args: object, **_: object) -> list[OcrWord]:
+        calls.append(args)
+        return [OcrWord("Osteo", 10, 5, 100, 30, 95.0, (1, 1, 1))]
+
+    if shutil.which("tesseract"):
+        got = with_big_name(
+            extraction, [[]], image, image.read_bytes(), "wrap", "tesseract", reading
+        )
+        assert got.labels[0].product_name == "Osteo"
+        assert len(calls) == 1
+    other = with_big_name(extraction, [[]], image, image.read_bytes(), "wrap", "rapidocr", reading)
+    assert other == extraction
