@@ -85,6 +85,7 @@ from pipeline.sources.ocr_prep import (
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
+from pipeline.sources.ocr_second import second_reading
 from pipeline.sources.ocr_readings import (
     NO_PANEL,
     Score,
@@ -323,6 +324,7 @@ def read_page(
         )
         for done in (whole, alone)
     )
+    alone = second_reading(alone, gray, body, dpi, _parse, source_file, fallback_name)
     return alone if _page_score(alone) > _page_score(whole) else whole
 
 
