@@ -47,7 +47,7 @@ OCR_ENGINE_ENV = "LABELAUDIT_OCR_ENGINE"
 #: row), only of the panel's crop, its text upscaled (LANCZOS) to SECOND_READING_TEXT_PX;
 #: an amount it reads below SECOND_READING_CONFIDENCE (0-100) fills no row. Measured on
 #: the real-label dev set (README, "Scanned and photographed labels").
-SECOND_READING_UNREAD = 1
+SECOND_READING_UNREAD = 5
 SECOND_READING_TEXT_PX = 18.0
 SECOND_READING_CONFIDENCE = 80.0
 

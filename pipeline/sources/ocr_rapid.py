@@ -1,8 +1,9 @@
 """RapidOCR (PP-OCR models on onnxruntime's CPU build) as a second OCR engine.
 
-Optional: `pip install 'labelaudit[rapidocr]'` (the `rapidocr_onnxruntime` wheel ships
-its detection, direction and recognition models, so nothing is downloaded at run time),
-then `labelaudit audit --ocr-engine rapidocr`. Measured against Tesseract on the real
+A default dependency (the `rapidocr_onnxruntime` wheel ships its detection, direction
+and recognition models, so nothing is downloaded at run time): `labelaudit audit
+--ocr-engine rapidocr` reads whole pages with it, and `pipeline.sources.ocr_second` reads
+the rows Tesseract left unread in a located panel with it. Measured against Tesseract on the real
 label dev set and the generated image styles (README, "Scanned and photographed
 labels"): it reads white-on-dark and busy composites well, but drops the spaces between
 English words ("ServingSize:2Gummies") and takes 2-11 s per image on one core.
@@ -24,12 +25,12 @@ from PIL import Image
 from pipeline.errors import NeedsOcr
 from pipeline.sources.ocr_words import OcrWord
 
-NEEDS_RAPIDOCR = "needs OCR: install the rapidocr extra (pip install 'labelaudit[rapidocr]')"
+NEEDS_RAPIDOCR = "needs OCR: install rapidocr_onnxruntime (pip install rapidocr_onnxruntime)"
 
 
 def available() -> bool:
     """Whether the rapidocr_onnxruntime package can be imported."""
-    # an optional extra (`labelaudit[rapidocr]`): imported here so the package runs without it
+    # imported here so the package runs without it (an install that left it out)
     try:
         import rapidocr_onnxruntime  # noqa: F401
     except ImportError:
@@ -39,7 +40,7 @@ def available() -> bool:
 
 @lru_cache(maxsize=2)
 def _engine(as_is: bool = False) -> Any:
-    # the optional extra again (see available)
+    # the package again (see available)
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:

@@ -173,6 +173,7 @@ def test_the_second_reading_is_made_for_unread_rows(monkeypatch: pytest.MonkeyPa
     magnesium = _row(2, "Magnesium", None, None)
     unread = [ReadIssue("x.png", 0, 1, 1, "unread"), ReadIssue("x.png", 0, 1, 2, "unread")]
     member = dataclasses.replace(biotin, parent="Proprietary Blend")
+    monkeypatch.setattr(config, "SECOND_READING_UNREAD", 1)
     assert triggered([biotin], unread[:1]) is True
     assert triggered([biotin], []) is True  # no amount, in no blend
     assert triggered([member], []) is False  # a blend member without its own amount
@@ -180,3 +181,6 @@ def test_the_second_reading_is_made_for_unread_rows(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(config, "SECOND_READING_UNREAD", 3)
     assert triggered([biotin], unread[:1]) is False
     assert triggered([biotin, magnesium], unread) is True  # a protocol row unread
+    monkeypatch.undo()
+    assert config.SECOND_READING_UNREAD == 5
+    assert triggered([biotin, *(dataclasses.replace(biotin, line_no=n) for n in (2, 3, 4, 5))], [])
