@@ -85,7 +85,6 @@ from pipeline.sources.ocr_prep import (
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
-from pipeline.sources.ocr_second import second_reading
 from pipeline.sources.ocr_readings import (
     NO_PANEL,
     Score,
@@ -95,6 +94,7 @@ from pipeline.sources.ocr_readings import (
     whole_picture_body,
 )
 from pipeline.sources.ocr_readings import withhold_disagreements as withhold_disagreements
+from pipeline.sources.ocr_second import second_reading
 from pipeline.sources.ocr_words import (
     OcrWord,
     _headings,
