@@ -48,7 +48,7 @@ from pipeline.nutrients import PROTOCOL_NUTRIENTS, resolve
 from pipeline.records import Label, LabelRow, ReadIssue, Word
 from pipeline.sources.ocr_locate import PanelRegion
 from pipeline.sources.ocr_rapid import RapidLine, available, detect_lines
-from pipeline.sources.ocr_readings import amount_key
+from pipeline.sources.ocr_readings import amount_key, withheld
 from pipeline.sources.ocr_words import UNIT_REPAIRS
 
 log = logging.getLogger("labelaudit")
@@ -268,20 +268,9 @@ def withhold_disagreements(
         if other is None or amount_key(other.number, other.unit) == key:
             out.append(row)
             continue
-        read = f"{row.amount_raw} {row.unit_raw or ''}".strip()
-        found.append(
-            ReadIssue(
-                row.source_file,
-                row.label_index,
-                row.page,
-                row.line_no,
-                f"page {row.page or 1}, line {row.line_no}: '{row.name_raw}' read as {read} "
-                f"by Tesseract and as {other.number} {other.unit} by RapidOCR: the amount is "
-                "not taken (check the label)",
-                blocks_verdict=resolve(row.name_raw, row.form_raw).nutrient in PROTOCOL_NUTRIENTS,
-            )
-        )
-        out.append(dataclasses.replace(row, amount_raw=None, unit_raw=None))
+        row, issue = withheld(row, f"by Tesseract and as {other.number} {other.unit} by RapidOCR")
+        out.append(row)
+        found.append(issue)
     return out, found
 
 
