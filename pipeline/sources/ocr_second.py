@@ -5,7 +5,8 @@ Tesseract reads the names of a panel's rows in small type well and misreads thei
 RapidOCR (PP-OCR, `pipeline.sources.ocr_rapid`) reads the amount column nearly whole and
 mangles the names ("Blotin", "Mogoeslum"). When Tesseract's reading of a located panel
 (`pipeline.sources.ocr.read_page`, the panel read alone) leaves at least
-`config.SECOND_READING_UNREAD` rows unread, or one protocol row, the band of the panel's
+`config.SECOND_READING_UNREAD` rows unread (no amount, and a read issue on the line or
+in no blend), or one protocol row, the band of the panel's
 crop that holds those rows (`band_of`: the panel's width, from the first unread row to the
 last, a row's height more each side), its text upscaled with LANCZOS to
 `config.SECOND_READING_TEXT_PX`, is read by RapidOCR (one engine a process; a band inside
