@@ -42,6 +42,16 @@ DEFAULT_OCR_ENGINE = "tesseract"
 OCR_ENGINE_ENV = "LABELAUDIT_OCR_ENGINE"
 
 
+#: The second reading of a located panel by RapidOCR (pipeline.sources.ocr_second): made
+#: when Tesseract's reading of the panel leaves this many rows unread (or one protocol
+#: row), only of the panel's crop, its text upscaled (LANCZOS) to SECOND_READING_TEXT_PX;
+#: an amount it reads below SECOND_READING_CONFIDENCE (0-100) fills no row. Measured on
+#: the real-label dev set (README, "Scanned and photographed labels").
+SECOND_READING_UNREAD = 5
+SECOND_READING_TEXT_PX = 18.0
+SECOND_READING_CONFIDENCE = 80.0
+
+
 #: A protocol amount (calcium, magnesium, vitamin D, vitamin K) that OCR read with a
 #: lower confidence than this (0-100: the lowest word confidence on its line) does not
 #: decide the verdict: the product is not assessable ("amount read with low confidence").

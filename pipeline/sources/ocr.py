@@ -95,6 +95,7 @@ from pipeline.sources.ocr_readings import (
     whole_picture_body,
 )
 from pipeline.sources.ocr_readings import withhold_disagreements as withhold_disagreements
+from pipeline.sources.ocr_second import second_reading
 from pipeline.sources.ocr_words import (
     OcrWord,
     _headings,
@@ -324,6 +325,7 @@ def read_page(
         )
         for done in (whole, alone)
     )
+    alone = second_reading(alone, gray, body, dpi, _parse, source_file, fallback_name)
     return alone if _page_score(alone) > _page_score(whole) else whole
 
 

@@ -140,6 +140,23 @@ def amount_key(amount: str | None, unit: str | None) -> tuple[float | str, str] 
     return value, (unit or "").strip().lower()
 
 
+def withheld(row: LabelRow, elsewhere: str) -> tuple[LabelRow, ReadIssue]:
+    """`row` with its amount withheld, and the read issue saying it was read as it is and
+    otherwise `elsewhere` ("at one text size and as 2 mg at another"): one that blocks the
+    verdict when the row is a protocol nutrient."""
+    read = f"{row.amount_raw} {row.unit_raw or ''}".strip()
+    issue = ReadIssue(
+        row.source_file,
+        row.label_index,
+        row.page,
+        row.line_no,
+        f"page {row.page or 1}, line {row.line_no}: '{row.name_raw}' read as {read} "
+        f"{elsewhere}: the amount is not taken (check the label)",
+        blocks_verdict=resolve(row.name_raw, row.form_raw).nutrient in PROTOCOL_NUTRIENTS,
+    )
+    return dataclasses.replace(row, amount_raw=None, unit_raw=None), issue
+
+
 def withhold_disagreements(
     kept: FileExtraction, others: Sequence[FileExtraction | None]
 ) -> FileExtraction:
@@ -164,20 +181,9 @@ def withhold_disagreements(
         if key is None or not differ:
             rows.append(row)
             continue
-        read = f"{row.amount_raw} {row.unit_raw or ''}".strip()
-        issues.append(
-            ReadIssue(
-                row.source_file,
-                row.label_index,
-                row.page,
-                row.line_no,
-                f"page {row.page or 1}, line {row.line_no}: '{row.name_raw}' read as {read} at "
-                f"one text size and as {' or '.join(differ)} at another: the amount is not "
-                "taken (check the label)",
-                blocks_verdict=resolve(row.name_raw, row.form_raw).nutrient in PROTOCOL_NUTRIENTS,
-            )
-        )
-        rows.append(dataclasses.replace(row, amount_raw=None, unit_raw=None))
+        row, issue = withheld(row, f"at one text size and as {' or '.join(differ)} at another")
+        rows.append(row)
+        issues.append(issue)
     if len(issues) == len(kept.issues):
         return kept
     return dataclasses.replace(kept, rows=tuple(rows), issues=tuple(issues))
