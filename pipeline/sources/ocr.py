@@ -34,11 +34,10 @@ would run, and calling it keeps the dependency list, the timeout and the "is it
 installed" check in one place. Without it, an image is rejected with
 `NEEDS_TESSERACT_IMAGE` and a PDF without text with `NEEDS_TESSERACT_PDF`.
 
-Modules: this one runs the engines and reads files; `ocr_load` (opening image files),
-`ocr_words` (TSV, repairs, words), `ocr_prep` and `ocr_pixels` (preprocessing),
-`ocr_locate` (the panel found), `ocr_readings` (which reading is kept: one rule),
-`ocr_rapid` (RapidOCR). `repair_line`,
-`parse_tsv`, `OcrWord`, ... stay importable from here.
+Modules: this one runs the engines and reads files; `ocr_load` (opening files), `ocr_words`
+(TSV, repairs, words), `ocr_prep`/`ocr_pixels` (preprocessing), `ocr_locate` (the panel found),
+`ocr_readings` (which reading is kept), `ocr_rapid` (RapidOCR), `ocr_second` (its re-read of
+unread panel rows), `ocr_name` (a name printed as a logo). `repair_line`, ... import from here.
 """
 
 from __future__ import annotations
@@ -309,8 +308,7 @@ def read_page(
     box = Box(region.x0 / to_px, region.top / to_px, region.x1 / to_px, region.bottom / to_px)
     panels: tuple[Box, ...] = (box,)
     if not panel_regions(rest + inside, panels):
-        # a region the panel reader does not take for the panel's box (a heading large
-        # for its panel): the words beside the panel's body are left out instead
+        # not the panel's box to the panel reader: the words beside its body are left out
         rest = [w for w in rest if not level_with(body, w, to_px)]
         panels = ()
     left = set(rest)
