@@ -66,12 +66,12 @@ def fmt_number(value: Any, digits: int = 2) -> str:
     (pipeline.values.fmt_number without thousands separators)."""
     kind = type(value)
     if kind is float or kind is int:  # the cards' numbers repeat (weights, points)
-        return _fmt_plain(kind, value, digits)
+        return _fmt_plain(kind.__name__, value, digits)
     return values.fmt_number(value, digits, thousands=False, missing="—")
 
 
 @functools.lru_cache(maxsize=8192)
-def _fmt_plain(kind: type, value: float, digits: int) -> str:
+def _fmt_plain(kind: str, value: float, digits: int) -> str:
     """`fmt_number` of a float or int (`kind` keeps 1 and 1.0 apart in the cache)."""
     return values.fmt_number(value, digits, thousands=False, missing="—")
 
