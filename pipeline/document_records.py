@@ -26,10 +26,53 @@ def table_records(table: pa.Table) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
-class TableRecords(Sequence[dict[str, Any]]):
+class DictSequence(Sequence[dict[str, Any]]):
+    """A sequence of dicts built when read, equal to the list of them (the base of
+    pipeline.document.ProductDocs and TableRecords)."""
+
+    __slots__ = ()
+    #: What its items are called in its repr.
+    NOUN = "items"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DictSequence | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self)} {self.NOUN}>"
+
+    def _at(self, position: int) -> dict[str, Any]:
+        """The item at `position` (0 to len - 1)."""
+        raise NotImplementedError
+
+    def _span(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """The items at `start` to `stop` (start <= stop)."""
+        return [self._at(i) for i in range(start, stop)]
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return self._span(start, max(stop, start))
+            return [self._at(i) for i in range(start, stop, step)]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"{self.NOUN[:-1]} index out of range")
+        return self._at(position)
+
+
+class TableRecords(DictSequence):
     """The rows of `table` as dicts of its columns (None for a null), built when read."""
 
     __slots__ = ("_table",)
+    NOUN = "records"
 
     def __init__(self, table: pa.Table) -> None:
         self._table = table
@@ -46,27 +89,8 @@ class TableRecords(Sequence[dict[str, Any]]):
         for batch in self.batches():
             yield from batch
 
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step == 1:
-                return table_records(self._table.slice(start, max(stop - start, 0)))
-            return [self[i] for i in range(start, stop, step)]
-        position = index + len(self) if index < 0 else index
-        if not 0 <= position < len(self):
-            raise IndexError("record index out of range")
+    def _at(self, position: int) -> dict[str, Any]:
         return table_records(self._table.slice(position, 1))[0]
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, TableRecords | list):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<TableRecords: {len(self)} records>"
+    def _span(self, start: int, stop: int) -> list[dict[str, Any]]:
+        return table_records(self._table.slice(start, stop - start))
