@@ -20,6 +20,7 @@ Targets (issue 16, at N=40,000): (b) <= 3 (a), (c) <= 0.5 (a), (d) <= 1 (a), pea
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -125,6 +126,9 @@ def check_in_browser(reports: Path) -> list[str] | None:
     checks (None: no Chromium here)."""
     if not CHROMIUM.exists():
         print(f"no Chromium at {CHROMIUM}: browser check skipped", file=sys.stderr)
+        return None
+    if importlib.util.find_spec("playwright") is None:  # the measured steps are not lost
+        print("no playwright (pip install -e '.[dev]'): browser check skipped", file=sys.stderr)
         return None
     print("checking audit.html in Chromium ...", file=sys.stderr, flush=True)
     reports = reports.resolve()

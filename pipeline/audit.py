@@ -70,10 +70,11 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _read_compliance(work: config.WorkPaths) -> pd.DataFrame | None:
-    """compliance.parquet (pipeline.compliance), or None before any validation wrote it."""
+def _read_compliance(work: config.WorkPaths) -> pa.Table | None:
+    """compliance.parquet (pipeline.compliance), or None before any validation wrote it;
+    as Arrow, kept so in the audit document (pipeline.document_records)."""
     path = work.compliance
-    return pd.read_parquet(path) if path.exists() else None
+    return pq.read_table(path) if path.exists() else None
 
 
 def _row_count(path: Path) -> int:
@@ -319,7 +320,7 @@ def run_report(
     meta = json.loads(work.run_meta.read_text(encoding="utf-8"))
     fixes = corrections.outcome(corrections.load_snapshot(work.corrections), work.nutrients)
     meta.update(stale_corrections=fixes["stale"], correction_errors=fixes["errors"])
-    previous = history.previous_products(reports.json, reports.ranking_csv)
+    previous = history.previous_columns(reports.json, reports.ranking_csv)
     docs = sliced_product_docs(
         ranking,
         work.products,
@@ -340,8 +341,8 @@ def run_report(
     del ranking
     if data_docs and (reports.data_docs_dir / "index.html").exists():
         audit["data_docs"] = f"{reports.data_docs_dir.name}/index.html"
-    current = audit["products"].fields(history.PREVIOUS_KEYS)
-    audit["changes"] = history.changes_between(previous, current)
+    current = {key: audit["products"].column(key) for key in history.PREVIOUS_KEYS}
+    audit["changes"] = history.column_changes(previous, current)
     del previous, current
     reports.root.mkdir(parents=True, exist_ok=True)
     with crops.use_labels_folder(Path(meta.get("labels_path") or meta["labels_dir"])):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, NamedTuple
 from typing import Protocol as Interface
 
 import numpy as np
@@ -24,6 +24,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from pipeline import __version__
 from pipeline.compliance import COMPLIANCE_COLUMNS, rule_table
 from pipeline.corrections import REVIEW_COLUMNS, applied_of
+from pipeline.document_records import DictSequence, TableRecords, table_records
 from pipeline.evidence import BBOX_COLUMNS, flagged_products, needs_review, row_keys
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.nutrients import NUTRIENTS, UPPER_LIMITS
@@ -172,7 +173,7 @@ class Source(Interface):
     def close(self) -> None: ...
 
 
-class ProductDocs(Sequence[dict[str, Any]]):
+class ProductDocs(DictSequence):
     """The products of an audit document in rank order, built from Arrow tables when read.
 
     The tables (one row per product in rank order, with "rank", PRODUCT_FIELDS,
@@ -185,6 +186,7 @@ class ProductDocs(Sequence[dict[str, Any]]):
     """
 
     __slots__ = ("_label_rows", "_last_batch", "_source")
+    NOUN = "products"
 
     def __init__(self, source: Source, *, label_rows: bool = True) -> None:
         self._source = source
@@ -251,16 +253,7 @@ class ProductDocs(Sequence[dict[str, Any]]):
         for first in range(0, len(self), BATCH_PRODUCTS):
             yield from self._batch(first, min(first + BATCH_PRODUCTS, len(self)))
 
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        position = index + len(self) if index < 0 else index
-        if not 0 <= position < len(self):
-            raise IndexError("product index out of range")
+    def _at(self, position: int) -> dict[str, Any]:
         # built with the next few and kept: reading products one by one in order builds
         # each once, and reading a few here and there builds little more than those
         first, docs = self._last_batch
@@ -269,16 +262,6 @@ class ProductDocs(Sequence[dict[str, Any]]):
             docs = self._batch(first, min(first + GETITEM_PRODUCTS, len(self)))
             self._last_batch = (first, docs)
         return docs[position - first]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ProductDocs | list):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<ProductDocs: {len(self)} products>"
 
 
 #: A product document's keys (but its label rows and corrections), in order.
@@ -293,7 +276,7 @@ _SUMMARY_COLUMNS = _BEFORE_CHECKS
 def _documents(part: _Part) -> list[dict[str, Any]]:
     """The documents of a part's products, made column by column."""
     count = part.products.num_rows
-    checks = _table_records(part.checks.select(CHECK_FIELDS)) if part.checks.num_columns else []
+    checks = table_records(part.checks.select(CHECK_FIELDS)) if part.checks.num_columns else []
     at = part.check_at if checks else [0] * (count + 1)
     table = part.products
     columns = [table.column(name).to_pylist() for name in _BEFORE_CHECKS]
@@ -344,13 +327,6 @@ def _ranked(ranking: pd.DataFrame) -> pa.Table:
     return pa.table(
         {name: pa.Array.from_pandas(ranking[name]) for name in ("rank", *VERDICT_FIELDS)}
     )
-
-
-def _table_records(table: pa.Table) -> list[dict[str, Any]]:
-    """`table.to_pylist()`, made column by column (several times faster)."""
-    keys = table.column_names
-    columns = [table.column(name).to_pylist() for name in keys]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _row_documents(table: pa.Table) -> list[dict[str, Any]]:
@@ -449,17 +425,22 @@ def build_audit(
     findings: pd.DataFrame,
     rejections: pd.DataFrame,
     protocol: Protocol,
-    compliance: pd.DataFrame | None = None,
+    compliance: pd.DataFrame | pa.Table | None = None,
 ) -> dict[str, Any]:
     """The audit document: audit.json as written, and what the HTML report renders.
 
     `docs`: the products in `ranking`'s order (`product_docs`, or
-    pipeline.document_slices.sliced_product_docs).
+    pipeline.document_slices.sliced_product_docs). `compliance` as an Arrow table is kept
+    as one (pipeline.document_records.TableRecords: no dict a finding until read).
     """
     verdicts = {v: int((ranking["verdict"] == v).sum()) for v in VERDICTS}
     rejected = _records(rejections, ["source_file", "reason"])
     quality = _records(findings, ["source_file", "product_id", "check", "severity", "detail"])
-    ruled = [] if compliance is None else _records(compliance, COMPLIANCE_COLUMNS)
+    ruled: Sequence[dict[str, Any]] = []
+    if isinstance(compliance, pa.Table):
+        ruled = TableRecords(compliance.select(COMPLIANCE_COLUMNS)) if compliance.num_rows else []
+    elif compliance is not None:
+        ruled = _records(compliance, COMPLIANCE_COLUMNS)
     with_products = set(docs.column("source_file"))
     not_labels = [
         {"source_file": str(n["source_file"]), "reason": str(n["reason"])}

@@ -249,6 +249,7 @@ def html_chunks(
     template = _environment().get_template(TEMPLATE_NAME)
     unplotted = unplotted_products(summaries)
     plotted = len(summaries) - len(unplotted)
+    del summaries  # one dict a product: not held while the page is written
     catalog = None
     if report_catalog.is_catalog(len(products)):
         checks = [column["name"] for column in _check_columns(audit)]

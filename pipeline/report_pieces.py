@@ -86,7 +86,7 @@ class ProductPieces:
                     flagged = sorted(flagged_lines.get(pid, ()))
                     self._keys[index] = hashlib.sha256(f"{base}\n{flagged}".encode()).hexdigest()
         self._pending: list[tuple[str, str]] = []
-        self._made: set[str] = set()  # keys of the pieces made by this run
+        self._line_made = bytearray(len(ids))  # 1: this run made the product's line
         # lines made with a card that the store does not keep, until audit.json is written
         # (only up to REPORT_INLINE_PRODUCTS; above, such a line is made again)
         self._lines: dict[int, str] = {}
@@ -129,7 +129,6 @@ class ProductPieces:
 
     def _keep(self, key: str | None, text: str) -> None:
         if key is not None and self._store is not None:
-            self._made.add(key)
             self._pending.append((key, text))
             if len(self._pending) >= PIECE_BATCH:
                 self._flush()
@@ -201,6 +200,7 @@ class ProductPieces:
         prefix = f'{{"rank": {_rank_text(document.get("rank"))}, '
         if key is not None and self._store is not None and line.startswith(prefix):
             self._keep(f"{key}:json", line[len(prefix) :])
+            self._line_made[index] = 1
         elif self._hold_lines:
             self._lines[index] = line
         card_key = f"{key}:card" if key is not None else None
@@ -240,7 +240,7 @@ class ProductPieces:
             if key and not line:
                 tail = next(found)
                 if tail is not None:
-                    self.lines_reused += f"{key}:json" not in self._made
+                    self.lines_reused += not self._line_made[first + n]
                     lines[n] = f'{{"rank": {_rank_text(self._ranks[first + n])}, {tail}'
         missing = [first + n for n, line in enumerate(lines) if line is None]
         for index, document in self._documents(missing).items():
@@ -249,6 +249,7 @@ class ProductPieces:
             prefix = f'{{"rank": {_rank_text(document.get("rank"))}, '
             if keys[index - first] is not None and line.startswith(prefix):
                 self._keep(f"{keys[index - first]}:json", line[len(prefix) :])
+                self._line_made[index] = 1
         return [line for line in lines if line is not None]
 
     def close(self, *, prune: bool = True) -> None:

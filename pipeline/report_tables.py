@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipeline.document_records import TableRecords
 from pipeline.normalize import PROTOCOL_AMOUNT_COLUMNS, PROTOCOL_METRIC_COLUMNS
 from pipeline.report_format import (
     _field,
@@ -130,9 +131,24 @@ def audit_json_chunks(
             for index, line in enumerate(lines):
                 yield (",\n    " if index else "\n    ") + line
             yield "\n  ]"
+        elif isinstance(value, TableRecords) and len(value):
+            yield head
+            yield from _list_chunks(value, "  ")
         else:
             yield head + _indented(value, "  ")
     yield "\n}\n"
+
+
+def _list_chunks(records: TableRecords, pad: str) -> Iterator[str]:
+    """`_indented(list(records), pad)` in pieces, a batch of records at a time (each
+    batch's text is that of the whole list's items: "[", its items joined by "," and a
+    new line at `pad` + 2, "]")."""
+    opening, closing = "[\n" + pad + "  ", "\n" + pad + "]"
+    yield opening
+    for position, batch in enumerate(records.batches()):
+        text = _indented(batch, pad)
+        yield ("," + opening[1:] if position else "") + text[len(opening) : -len(closing)]
+    yield closing
 
 
 def _piece_lines(pieces: ProductPieces, count: int) -> Iterator[str]:

@@ -3,7 +3,8 @@
 `append_history_record` appends one JSON line per run to `REPORTS/history.jsonl`
 (append-only: a run adds its line, never rewrites the file); `read_history` reads it, and
 the `history/*.json` files (one record per file) that runs before it wrote.
-`previous_products` and `changes_between` give audit.json's "changes".
+`previous_columns` and `column_changes` (`changes_between` for lists of products) give
+audit.json's "changes".
 """
 
 from __future__ import annotations
@@ -139,10 +140,12 @@ def read_previous_products(audit_json: Path) -> list[Any] | None:
     return list(products) if isinstance(products, list) else []
 
 
-def read_previous_ranking(ranking_csv: Path) -> list[dict[str, Any]] | None:
-    """What `changes_between` needs of the previous run, from its ranking.csv (written with
-    audit.json, and a hundredth of its size): PREVIOUS_KEYS of each product, or None if the
-    file is missing, unreadable or lacks one of those columns (logged as a warning)."""
+#: Each of PREVIOUS_KEYS as a column (one value a product, in the products' order): what
+#: `column_changes` compares, no dict a product (40,000 products as dicts were ~30 MB).
+Columns = dict[str, list[Any]]
+
+
+def _ranking_columns(ranking_csv: Path) -> Columns | None:
     path = Path(ranking_csv)
     try:
         frame = pd.read_csv(
@@ -153,41 +156,62 @@ def read_previous_ranking(ranking_csv: Path) -> list[dict[str, Any]] | None:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         logger.warning("previous ranking %s is unreadable (%s): no changes are reported", path, exc)
         return None
-    frame = frame.astype(object).where(frame != "", None)
-    return [
-        {str(k): v if v is None else csv_cell_text(v) for k, v in r.items()}
-        for r in frame[list(PREVIOUS_KEYS)].to_dict("records")
-    ]
+    return {
+        key: [None if v == "" else csv_cell_text(v) for v in frame[key].tolist()]
+        for key in PREVIOUS_KEYS
+    }
+
+
+def _rows(columns: Columns) -> list[dict[str, Any]]:
+    values = zip(*(columns[key] for key in PREVIOUS_KEYS), strict=True)
+    return [dict(zip(PREVIOUS_KEYS, row, strict=True)) for row in values]
+
+
+def _columns(products: Sequence[Any]) -> Columns:
+    """PREVIOUS_KEYS of the products (entries that are not objects skipped) as columns."""
+    kept = [product for product in products if isinstance(product, Mapping)]
+    return {key: [product.get(key) for product in kept] for key in PREVIOUS_KEYS}
+
+
+def read_previous_ranking(ranking_csv: Path) -> list[dict[str, Any]] | None:
+    """What `changes_between` needs of the previous run, from its ranking.csv (written with
+    audit.json, and a hundredth of its size): PREVIOUS_KEYS of each product, or None if the
+    file is missing, unreadable or lacks one of those columns (logged as a warning)."""
+    columns = _ranking_columns(ranking_csv)
+    return None if columns is None else _rows(columns)
+
+
+def previous_columns(audit_json: Path, ranking_csv: Path) -> Columns | None:
+    """The previous run's products for `column_changes`: from its ranking.csv when it is
+    there and readable, else from its audit.json (`read_previous_products`)."""
+    if Path(ranking_csv).exists():
+        found = _ranking_columns(ranking_csv)
+        if found is not None:
+            return found
+    products = read_previous_products(audit_json)
+    return None if products is None else _columns(products)
 
 
 def previous_products(audit_json: Path, ranking_csv: Path) -> list[Any] | None:
-    """The previous run's products for `changes_between`: from its ranking.csv when it is
-    there and readable, else from its audit.json (`read_previous_products`)."""
-    if Path(ranking_csv).exists():
-        found = read_previous_ranking(ranking_csv)
-        if found is not None:
-            return found
-    return read_previous_products(audit_json)
+    """`previous_columns` as one dict a product."""
+    columns = previous_columns(audit_json, ranking_csv)
+    return None if columns is None else _rows(columns)
 
 
-def _by_product_id(products: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Products by id; entries without a string product_id are skipped, the first of a
-    repeated id counts."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for product in products:
-        if not isinstance(product, Mapping):
-            continue
-        pid = product.get("product_id")
+def _first_at(ids: Sequence[Any]) -> dict[str, int]:
+    """Where each product id is first (an id that is not a string is skipped)."""
+    out: dict[str, int] = {}
+    for at, pid in enumerate(ids):
         if isinstance(pid, str) and pid not in out:
-            out[pid] = product
+            out[pid] = at
     return out
 
 
-def _change_item(product_id: str, product: Mapping[str, Any]) -> dict[str, Any]:
+def _change_item(product_id: str, columns: Columns, at: int) -> dict[str, Any]:
     return {
         "product_id": product_id,
-        "source_file": product.get("source_file"),
-        "product_name": product.get("product_name"),
+        "source_file": columns["source_file"][at],
+        "product_name": columns["product_name"][at],
     }
 
 
@@ -201,21 +225,27 @@ def changes_between(
     {"product_id", "source_file", "product_name"} (from the current run; from the
     previous one for "removed"), plus "from" and "to" verdicts for a verdict change;
     each list sorted by product_id. With no previous run (None) all lists are empty:
-    a first run is not "everything added".
+    a first run is not "everything added". Entries without a string product_id are
+    skipped; the first of a repeated id counts.
     """
+    before = None if previous_products is None else _columns(previous_products)
+    return column_changes(before, _columns(current_products))
+
+
+def column_changes(before: Columns | None, after: Columns) -> dict[str, list[dict[str, Any]]]:
+    """`changes_between` of the products as columns (`Columns`)."""
     changes: dict[str, list[dict[str, Any]]] = {"added": [], "removed": [], "verdict_changed": []}
-    if previous_products is None:
+    if before is None:
         return changes
-    before = _by_product_id(previous_products)
-    after = _by_product_id(current_products)
-    for pid in sorted(after.keys() - before.keys()):
-        changes["added"].append(_change_item(pid, after[pid]))
-    for pid in sorted(before.keys() - after.keys()):
-        changes["removed"].append(_change_item(pid, before[pid]))
-    for pid in sorted(before.keys() & after.keys()):
-        old, new = before[pid].get("verdict"), after[pid].get("verdict")
-        if old != new:
+    old, new = _first_at(before["product_id"]), _first_at(after["product_id"])
+    for pid in sorted(new.keys() - old.keys()):
+        changes["added"].append(_change_item(pid, after, new[pid]))
+    for pid in sorted(old.keys() - new.keys()):
+        changes["removed"].append(_change_item(pid, before, old[pid]))
+    was, now = before["verdict"], after["verdict"]
+    for pid in sorted(old.keys() & new.keys()):
+        if was[old[pid]] != now[new[pid]]:
             changes["verdict_changed"].append(
-                {**_change_item(pid, after[pid]), "from": old, "to": new}
+                {**_change_item(pid, after, new[pid]), "from": was[old[pid]], "to": now[new[pid]]}
             )
     return changes
