@@ -198,7 +198,8 @@ def record_text(
         "history": dict(history),
     }
     fields["sha256"] = _checksum(fields)
-    return json.dumps(fields, ensure_ascii=False, default=str) + "\n"
+    # ASCII: a label file name that is not UTF-8 (kept as surrogates) cannot be encoded
+    return json.dumps(fields, default=str) + "\n"
 
 
 def read_record(work_root: Path, reports_dir: Path) -> dict[str, Any] | None:

@@ -71,3 +71,19 @@ def test_more_files_than_kept_may_be_unchanged(
     assert record["label_files"] is None
     label.write_bytes(b"zip two")
     assert rerun.may_be_unchanged(work, reports) is True
+
+
+def test_a_label_file_name_that_is_not_utf8_is_recorded_and_read_back(tmp_path: Path) -> None:
+    work, reports, labels = tmp_path / "work", tmp_path / "reports", tmp_path / "labels"
+    for folder in (work, reports, labels):
+        folder.mkdir()
+    for name in ("audit.html", "audit.json", "ranking.csv"):
+        (reports / name).write_text("{}", encoding="utf-8")
+    label = Path(os.fsdecode(os.path.join(os.fsencode(labels), b"caf\xe9.json")))
+    label.write_bytes(b"{}")
+    text = rerun.record_text("key-1", work, reports, {"summary": {}}, {}, [label])
+    assert text is not None and text.isascii()
+    rerun.record_path(work).write_text(text, encoding="utf-8")
+    record = json.loads(rerun.record_path(work).read_text(encoding="utf-8"))
+    assert record["label_files"] == {str(label.absolute()): [2, label.stat().st_mtime_ns]}
+    assert rerun.may_be_unchanged(work, reports) is True
