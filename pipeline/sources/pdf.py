@@ -37,6 +37,7 @@ from pipeline.sources.registry import Member, Reader, read_path, register
 
 DAMAGED = "cannot open PDF: the file is damaged or is not a PDF"
 ENCRYPTED = "cannot open PDF: it is encrypted (password-protected)"
+PAGE_BOX = "cannot open PDF: a page's size (its MediaBox or CropBox) is missing or malformed"
 
 #: Characters closer than this (points) join into one word. Small enough that table
 #: cells a few points apart stay separate words; glued units ("100mcg") are split by
@@ -212,28 +213,38 @@ def pdf_pages(
     """
     pages: list[list[Word]] = []
     graphics: list[list[Box]] = []
-    with pdfplumber.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pdf:
-        check_pages(len(pdf.pages), source_file)
-        for number, page in enumerate(pdf.pages, start=1):
-            try:
-                chars, boxes = page_chars_and_graphics(page)
-                words = _WORDS.extract_words(chars)
-            finally:
-                page.close()
-            graphics.append(boxes)
-            pages.append(
-                [
-                    Word(
-                        text=str(w["text"]),
-                        x0=float(w["x0"]),
-                        x1=float(w["x1"]),
-                        top=float(w["top"]),
-                        bottom=float(w["bottom"]),
-                        page=number,
-                    )
-                    for w in words
-                ]
-            )
+    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+        # the stream is closed here, not by pdfplumber's close(): that makes the pages
+        # again, which raises again for a page whose box is malformed
+        pdf = pdfplumber.open(stream)
+        try:
+            all_pages = pdf.pages
+        except (TypeError, IndexError, ValueError, KeyError) as exc:  # Page(): its boxes
+            raise UnreadableFile(PAGE_BOX, source_file=source_file) from exc
+        try:
+            check_pages(len(all_pages), source_file)
+            for number, page in enumerate(all_pages, start=1):
+                try:
+                    chars, boxes = page_chars_and_graphics(page)
+                    words = _WORDS.extract_words(chars)
+                finally:
+                    page.close()
+                graphics.append(boxes)
+                pages.append(
+                    [
+                        Word(
+                            text=str(w["text"]),
+                            x0=float(w["x0"]),
+                            x1=float(w["x1"]),
+                            top=float(w["top"]),
+                            bottom=float(w["bottom"]),
+                            page=number,
+                        )
+                        for w in words
+                    ]
+                )
+        finally:
+            pdf.close()
     return pages, graphics
 
 

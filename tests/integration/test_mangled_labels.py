@@ -161,6 +161,8 @@ def test_a_folder_of_mangled_labels_is_audited_and_every_file_accounted_for(
         | set(audit["summary"]["companion_files"])
     )
     assert accounted == expected, f"seed {seed}"
+    internal = [r for r in audit["rejected"] if "unexpected" in r["reason"]]
+    assert internal == [], f"seed {seed}: an internal error, not a reason a person can act on"
     summary = audit["summary"]
     assert summary["files"] + len(summary["companion_files"]) == len(expected)
     assert summary["products"] == len(audit["products"])

@@ -179,6 +179,23 @@ def test_not_a_pdf_and_empty_file(tmp_path: Path) -> None:
         assert info.value.reason == "cannot open PDF: the file is damaged or is not a PDF"
 
 
+@pytest.mark.parametrize("box", [b"[ 0 0 ]", b"null"])
+def test_a_page_whose_size_is_malformed_is_rejected_with_the_reason(
+    box: bytes, tmp_path: Path
+) -> None:
+    """pdfplumber's Page() raised IndexError ("[ 0 0 ]") or TypeError ("null") there, a
+    rejection as 'unexpected' before."""
+    data = (PDFS / "blend-members-indented.pdf").read_bytes()
+    assert data.count(b"/MediaBox [ 0 0 612 792 ]") == 1
+    path = tmp_path / "label.pdf"
+    path.write_bytes(data.replace(b"[ 0 0 612 792 ]", box.ljust(15)))
+    with pytest.raises(UnreadableFile) as info:
+        read_pdf(path, "label.pdf")
+    assert info.value.reason == (
+        "cannot open PDF: a page's size (its MediaBox or CropBox) is missing or malformed"
+    )
+
+
 def test_fallback_name_is_the_readable_stem() -> None:
     assert fallback_name(Path("a/bone_matrix-k2.pdf")) == "bone matrix k2"
 
