@@ -10,6 +10,7 @@ sequence of dicts, equal to the list it stands for.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
@@ -44,9 +45,9 @@ class DictSequence(Sequence[dict[str, Any]]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {len(self)} {self.NOUN}>"
 
+    @abstractmethod
     def _at(self, position: int) -> dict[str, Any]:
         """The item at `position` (0 to len - 1)."""
-        raise NotImplementedError
 
     def _span(self, start: int, stop: int) -> list[dict[str, Any]]:
         """The items at `start` to `stop` (start <= stop)."""
