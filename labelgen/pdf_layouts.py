@@ -12,6 +12,8 @@ Printing conventions (all layouts):
   any other NP ingredient (an ingredient listed without an amount) is omitted.
 - Members (nested_in) are printed indented beneath their blend; a member whose blend is
   not on the label is printed as a top-level row.
+  With `members="paragraph"` (or "paragraph-indented"), a blend's members without amounts
+  print as one comma-separated paragraph under its total (labelgen.blend_paragraph).
 - %DV: "38%" as given; no %DV, or 0% for an ingredient with no Daily Value, prints "*"
   and the footnote "* Daily Value not established."; 0% for a vitamin/mineral prints "<1%".
 - Product brand and name above the panel; after it "Other ingredients: ...",
@@ -48,6 +50,7 @@ from reportlab.lib.pagesizes import letter
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from labelgen.blend_paragraph import MemberParagraph, draw_paragraph, panel_items
 from labelgen.products import ingredient
 
 LAYOUTS: tuple[str, ...] = (
@@ -390,7 +393,9 @@ def _draw_value(doc: _Doc, x: float | None, text: str, align: str = "right") -> 
         doc.text(x, text)
 
 
-def _panel(doc: _Doc, p: PrintedLabel, g: _Geometry, dv_style: str = "column") -> None:
+def _panel(
+    doc: _Doc, p: PrintedLabel, g: _Geometry, dv_style: str = "column", members: str = "rows"
+) -> None:
     headings: list[tuple[float, str]] = []
     amount_head_x = g.amount_x if g.amount_align == "right" else g.amount_x + 60
     if g.alt_x is not None and p.amount_columns:
@@ -412,7 +417,10 @@ def _panel(doc: _Doc, p: PrintedLabel, g: _Geometry, dv_style: str = "column") -
             (doc.c.stringWidth(r.amount_text + "*", BODY, SIZE) for r in p.rows), default=0.0
         )
         name_w = min(name_w, g.amount_x - widest - 12 - g.x)
-    for row in p.rows:
+    for row in panel_items(p.rows, members):
+        if isinstance(row, MemberParagraph):
+            draw_paragraph(doc, row, g, members, BODY, SIZE)
+            continue
         name_x = g.x + g.indent * row.depth
         lines = simpleSplit(
             row.printed_name + row.name_marker, BODY, SIZE, name_w - g.indent * row.depth
@@ -509,16 +517,20 @@ def printed_labels(labels: list[dict[str, Any]], layout: str) -> list[PrintedLab
     return [printed_label(label, **_options(layout)) for label in labels]
 
 
-def render_pdf(labels: list[dict[str, Any]], path: Path, layout: str) -> None:
+def render_pdf(
+    labels: list[dict[str, Any]], path: Path, layout: str, *, members: str = "rows"
+) -> None:
     """Write `labels` (reduced DSLD shape) as one PDF in `layout` (one of LAYOUTS).
 
     Every label but "multi" starts on a new page; "multi" lets labels share pages.
+    `members`: how a blend's members without amounts print (labelgen.blend_paragraph
+    MEMBER_STYLES: one a row, or a comma-separated paragraph under the blend's total).
     """
-    render_pdf_with_truth(labels, path, layout)
+    render_pdf_with_truth(labels, path, layout, members=members)
 
 
 def render_pdf_with_truth(
-    labels: list[dict[str, Any]], path: Path, layout: str
+    labels: list[dict[str, Any]], path: Path, layout: str, *, members: str = "rows"
 ) -> list[PrintedLabel]:
     """`render_pdf`, returning what was printed (for a truth file)."""
     printed = printed_labels(labels, layout)
@@ -529,7 +541,7 @@ def render_pdf_with_truth(
                 doc.y -= 24
                 doc.need(200)
             _title(doc, p)
-            _panel(doc, p, _GEOMETRIES["whitespace" if n % 2 == 0 else "ruled"])
+            _panel(doc, p, _GEOMETRIES["whitespace" if n % 2 == 0 else "ruled"], members=members)
             _statements(doc, p)
             continue
         if n > 0:
@@ -543,12 +555,12 @@ def render_pdf_with_truth(
                 doc.paragraph(MARGIN, PAGE_W - 2 * MARGIN, text, BODY, 9)
                 doc.y -= 10
             doc.y = min(doc.y, PAGE_H * 0.55)
-            _panel(doc, p, _GEOMETRIES["embedded"])
+            _panel(doc, p, _GEOMETRIES["embedded"], members=members)
             _statements(doc, p)
             continue
         _title(doc, p)
         geometry = _GEOMETRIES[layout]
-        _panel(doc, p, geometry, _options(layout)["dv_style"])
+        _panel(doc, p, geometry, _options(layout)["dv_style"], members)
         _statements(doc, p)
     doc.save()
     return printed

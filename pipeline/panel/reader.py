@@ -370,7 +370,7 @@ class _Reader:
                 first = None
             members = [name]
             if (flat or (parent is not None and first is None and second is None)) and (
-                "," in name and form is None
+                "," in name or form is not None
             ):
                 members = _split_members(entry.name_text)
             for member in members:

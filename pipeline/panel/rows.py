@@ -81,13 +81,16 @@ def split_name(text: str) -> tuple[str, str | None, str | None]:
 
 
 def _split_members(text: str) -> list[str]:
-    """A comma-separated member list split at commas outside parentheses."""
+    """A comma-separated member list split at commas outside parentheses. When the
+    parentheses do not balance (a ")" lost in reading: "Banaba (Leaf (Lagerstroemia),
+    Yarrow"), a "(" opened inside another closes it: the commas after are split at."""
+    nest = text.count("(") == text.count(")")
     parts: list[str] = []
     depth = 0
     buf = ""
     for ch in text:
         if ch == "(":
-            depth += 1
+            depth = depth + 1 if nest else 1
         elif ch == ")":
             depth = max(0, depth - 1)
         if ch == "," and depth == 0:
@@ -210,6 +213,47 @@ def _read_line(line: _Line, layout: _Layout, name_left: float) -> _LineRead:
     return _LineRead(line, name_words, items, bad, indent)
 
 
+#: A line that goes on a name rather than starting a list: "of Herbs, Spices and Roots".
+_NAME_GOES_ON_RE = re.compile(r"^(?:of|and|or|with|from|in|plus|for|&)\b")
+
+
+def reads_as_list(text: str) -> bool:
+    """`text` is (part of) a comma-separated list: two items or more, or one that ends in
+    a comma (the list goes on on the next line)."""
+    return len(_split_members(text)) >= 2 or text.rstrip().endswith(",")
+
+
+def _blend_total(entry: _Entry) -> bool:
+    """A blend's name with its amount (not "Blend 415 mg: A, B", which lists its members
+    after a colon)."""
+    text = entry.name_text
+    return entry.has_amount and bool(_BLEND_RE.search(text)) and not _INLINE_BLEND_RE.match(text)
+
+
+def _starts_members(prev: _Entry, read: _LineRead) -> bool:
+    """`read` is the first line of a blend's members printed as a comma-separated paragraph
+    under the blend's total (indented or not, however close under it): not the blend's
+    name going on ("Proprietary Blend of Herbs" / "and Spices", "Blend (as" / "A, B)")."""
+    if read.has_amount or not read.name_words or not _blend_total(prev):
+        return False
+    if prev.open_paren or _CONNECTOR_END_RE.search(prev.name_text):
+        return False
+    first = read.name_words[0].text
+    if first[:1] in "()" or _NAME_GOES_ON_RE.match(first):
+        return False
+    return reads_as_list(read.name)
+
+
+def _members_go_on(members: _Entry, read: _LineRead, tol: float) -> bool:
+    """`read` goes on with the member paragraph `members`: a line without an amount,
+    aligned with the paragraph or hanging (at any spacing: a member wrapped mid-name,
+    "Cinnamon" / "(Bark)" or "White" / "Mulberry (Leaf)", joins the one it belongs to).
+    A period ends the paragraph."""
+    if read.has_amount or not read.name_words or members.name_text.rstrip().endswith("."):
+        return False
+    return read.indent >= members.reads[0].indent - tol
+
+
 def _group_entries(reads: list[_LineRead]) -> list[_Entry]:
     pitches = [
         b.line.top - a.line.top
@@ -219,6 +263,7 @@ def _group_entries(reads: list[_LineRead]) -> list[_Entry]:
     pitch = _row_pitch(pitches)
     entries: list[_Entry] = []
     flat_list = False  # after a blend total: a list of members without amounts
+    members: _Entry | None = None  # a blend's members printed as a paragraph
     for read in reads:
         h = read.line.height
         tol = _INDENT * h
@@ -235,6 +280,13 @@ def _group_entries(reads: list[_LineRead]) -> list[_Entry]:
                 ):
                     flat_list = True  # a blend total: its members follow unindented
                 continue
+        if prev is not None and prev is members and _members_go_on(prev, read, tol):
+            prev.reads.append(read)
+            continue
+        if prev is not None and _starts_members(prev, read):
+            members = _Entry([read], indent=read.indent)
+            entries.append(members)
+            continue
         if prev is not None:
             last = prev.reads[-1]
             same_page = last.line.page == read.line.page
@@ -243,10 +295,16 @@ def _group_entries(reads: list[_LineRead]) -> list[_Entry]:
             aligned_or_hanging = read.indent >= prev_first.indent - tol
             cont = False
             starts_paren = bool(read.name_words) and read.name_words[0].text[:1] in "()"
+            name_goes_on = (  # "Energy Blend 300 mg" / "of Teas and Berries"
+                _blend_total(prev)
+                and bool(read.name_words)
+                and bool(_NAME_GOES_ON_RE.match(read.name_words[0].text))
+            )
             if (
                 prev.open_paren
                 or _CONNECTOR_END_RE.search(prev.name_text)
                 or starts_paren
+                or name_goes_on
                 or (tight and aligned_or_hanging)
             ):
                 cont = True
@@ -294,6 +352,7 @@ def _assign_parents(entries: list[_Entry]) -> list[tuple[_Entry, str | None, boo
     out: list[tuple[_Entry, str | None, bool, bool]] = []
     stack: list[tuple[float, str, int]] = []  # (indent, name, index in out)
     flat_blend: str | None = None  # a blend total whose members are not indented
+    flat_at = 0  # its index in out
     for entry in entries:
         name, _, _ = split_name(entry.name_text)
         h = entry.reads[0].line.height
@@ -310,6 +369,11 @@ def _assign_parents(entries: list[_Entry]) -> list[tuple[_Entry, str | None, boo
             flat = True
         if parent is None and entry.has_amount:
             flat_blend = name if _BLEND_RE.search(name) else None
+            flat_at = len(out)
         out.append((entry, parent, False, flat))
-        stack.append((entry.indent, name, len(out) - 1))
+        if flat and flat_blend is not None and reads_as_list(entry.name_text):
+            # a paragraph of members: a row indented under it is the blend's
+            stack.append((entry.indent, flat_blend, flat_at))
+        else:
+            stack.append((entry.indent, name, len(out) - 1))
     return out

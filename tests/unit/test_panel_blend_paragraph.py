@@ -1,0 +1,239 @@
+"""A blend's members printed as a comma-separated paragraph under the blend's total (text
+PDFs from labelgen.pdf_layouts with `members="paragraph"` / "paragraph-indented", and
+hand-built words the way OCR gives them): one member row each, parent the blend, no
+amount; and what reads the same as before (a blend name that wraps, a form continued on
+the next line, members with their own amounts, the statements and footnotes after)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pdfplumber
+import pytest
+
+from labelgen.blend_paragraph import MEMBER_STYLES, panel_items
+from labelgen.pdf_layouts import _test_label, printed_labels, render_pdf
+from labelgen.products import ingredient
+from pipeline.panel import words_to_labels
+from pipeline.records import FileExtraction, LabelRow
+from pipeline.sources.pdf import read_pdf
+from tests.unit.test_panel import AMOUNT_X, DV_X, line, panel_words
+
+BLEND = "Proprietary Blend"
+MEMBERS = [
+    "Guggul (Resin)",
+    "Bitter Melon (Fruit)",
+    "Licorice (Root)",
+    "Cinnamon (Bark)",
+    "Gymnema",
+    "Alpha Lipoic Acid",
+    "Banaba (Leaf)",
+    "Yarrow (Flowers)",
+    "Juniper (Berry)",
+    "White Mulberry (Leaf)",
+    "Cayenne (Fruit)",
+]
+
+
+def blend_label(blend: str = BLEND) -> dict[str, Any]:
+    ings = [
+        ingredient(1, "Biotin", "Biotin", 300, "mcg", 1000),
+        ingredient(2, blend, "Blend", 415, "mg", None),
+    ]
+    ings += [ingredient(3 + k, m, m, 0, "NP", None, nested_in=blend) for k, m in enumerate(MEMBERS)]
+    ings += [
+        ingredient(20, "Green Tea", "Green Tea", 0, "NP", None, ["leaf extract"], nested_in=blend),
+        ingredient(21, "Ginger", "Ginger", 50, "mg", None, nested_in=blend),
+        ingredient(22, "Chromium", "Chromium", 76, "mcg", 217, ["chromium picolinate"]),
+    ]
+    return _test_label("test-blend-paragraph", "Glucose Support Formula", ings)
+
+
+Got = tuple[str, str | None, str | None, str | None, str | None]
+
+
+def got(rows: tuple[LabelRow, ...] | list[LabelRow]) -> list[Got]:
+    return [(r.name_raw, r.amount_raw, r.unit_raw, r.form_raw, r.parent) for r in rows]
+
+
+def expected(blend: str = BLEND) -> list[Got]:
+    return [
+        ("Biotin", "300", "mcg", None, None),
+        (blend, "415", "mg", None, None),
+        *[(m, None, None, None, blend) for m in MEMBERS],
+        ("Green Tea", None, None, "leaf extract", blend),
+        ("Ginger", "50", "mg", None, blend),
+        ("Chromium", "76", "mcg", "chromium picolinate", None),
+    ]
+
+
+def render_and_read(
+    tmp_path: Path, label: dict[str, Any], layout: str, members: str
+) -> tuple[FileExtraction, list[str]]:
+    path = tmp_path / f"{layout}-{members}.pdf"
+    render_pdf([label], path, layout, members=members)
+    with pdfplumber.open(path) as pdf:
+        lines = pdf.pages[0].extract_text().splitlines()
+    return read_pdf(path, path.name), lines
+
+
+def test_paragraph_style_joins_runs_of_members_without_amounts() -> None:
+    (printed,) = printed_labels([blend_label()], "ruled")
+    items = panel_items(printed.rows, "paragraph")
+    assert [type(i).__name__ for i in items] == [
+        "PrintedRow",
+        "PrintedRow",
+        "MemberParagraph",
+        "PrintedRow",
+        "PrintedRow",
+    ]
+    assert items[2].text.startswith("Guggul (Resin), Bitter Melon (Fruit), ")  # type: ignore[union-attr]
+    assert items[2].text.endswith(", Cayenne (Fruit), Green Tea (as leaf extract)")  # type: ignore[union-attr]
+    assert panel_items(printed.rows, "rows") == printed.rows
+    assert MEMBER_STYLES == ("rows", "paragraph", "paragraph-indented")
+    with pytest.raises(ValueError, match="unknown members style 'inline'"):
+        panel_items(printed.rows, "inline")
+
+
+#: (layout, members style) -> the start of the paragraph's lines after its first, as
+#: printed: the ruled, wrapped and no-dv layouts set them closer than the rows (as real
+#: labels do), the whitespace layout at the rows' pitch. Members wrap mid-name: "White" /
+#: "Mulberry (Leaf)", "Cinnamon" / "(Bark)", "Yarrow" / "(Flowers)", "Green Tea (as" /
+#: "leaf extract)"; the next line is the member with its own amount, or a form wrapped
+#: "Green Tea (as" / "leaf extract)".
+PARAGRAPHS = {
+    ("ruled", "paragraph"): ["Alpha Lipoic", "Mulberry (Leaf),", "Ginger 50"],
+    ("ruled", "paragraph-indented"): ["Gymnema, Alpha", "White Mulberry", "Ginger 50"],
+    ("whitespace", "paragraph"): ["Banaba (Leaf),", "leaf extract)", "Ginger 50"],
+    ("whitespace", "paragraph-indented"): ["Banaba (Leaf),", "(as leaf", "Ginger 50"],
+    ("wrapped", "paragraph"): ["(Bark), Gymnema,", "(Flowers), Juniper", "Green Tea"],
+    ("wrapped", "paragraph-indented"): ["(Bark), Gymnema,", "(Flowers), Juniper", "Green Tea"],
+    ("no-dv", "paragraph"): ["(Bark), Gymnema,", "(Flowers), Juniper", "Green Tea"],
+}
+
+
+@pytest.mark.parametrize(("layout", "members"), list(PARAGRAPHS))
+def test_members_paragraph_under_the_blend_total_are_member_rows(
+    tmp_path: Path, layout: str, members: str
+) -> None:
+    ex, lines = render_and_read(tmp_path, blend_label(), layout, members)
+    after = lines[lines.index(next(t for t in lines if t.startswith(BLEND))) + 2 :]
+    starts = PARAGRAPHS[(layout, members)]
+    assert [
+        " ".join(t.split()[: len(s.split())]) for t, s in zip(after, starts, strict=False)
+    ] == starts
+    assert ex.issues == ()
+    assert got(ex.rows) == expected()
+    if layout == "wrapped":  # the form wraps: "Chromium (as chromium" / "picolinate)"
+        assert "Chromium (as chromium" in lines
+    label = ex.labels[0]
+    assert label.other_ingredients == "Cellulose, Stearic Acid"  # after the panel: no members
+    if layout != "no-dv":
+        assert label.footnotes == "* Daily Value not established."
+
+
+def test_a_blend_name_that_wraps_keeps_its_second_line_before_the_paragraph(
+    tmp_path: Path,
+) -> None:
+    blend = "Proprietary Blend of Herbs and Spices"
+    ex, lines = render_and_read(tmp_path, blend_label(blend), "wrapped", "paragraph")
+    assert "Proprietary Blend of Herbs and" in lines
+    assert any(t.startswith("Spices 415 mg") for t in lines)
+    assert ex.issues == ()
+    assert got(ex.rows) == expected(blend)
+
+
+def test_members_one_a_row_read_as_before(tmp_path: Path) -> None:
+    ex, _ = render_and_read(tmp_path, blend_label(), "ruled", "rows")
+    assert ex.issues == ()
+    assert got(ex.rows) == expected()
+
+
+# --- hand-built words, as OCR gives them ------------------------------------------------
+
+
+def read_words(rows: list[list[tuple[float, str]]], pitch: float = 12.0) -> list[Got]:
+    words = panel_words(rows, pitch=pitch)
+    _, rows_read, issues = words_to_labels(
+        [words], "x.png", fallback_name="x", source_format="image-ocr"
+    )
+    assert issues == []
+    return got(rows_read)
+
+
+def test_ocr_paragraph_close_under_the_total_with_a_member_wrapped_before_its_part() -> None:
+    """The lines of an OCR'd paragraph at any spacing: the first close under the total,
+    "Cinnamon" at one line's end and "(Bark)" at the next one's start."""
+    words = panel_words([[(50, "Biotin"), (AMOUNT_X, "300 mcg"), (DV_X, "1000%")]])
+    y = words[-1].top
+    words += line(y + 12, (50, "Proprietary Blend"), (AMOUNT_X, "415 mg"), (DV_X, "*"))
+    words += line(y + 20.5, (52, "Guggul (Resin), Bitter Melon (Fruit), Cinnamon"))
+    words += line(y + 30, (52, "(Bark), Gymnema, White"))
+    words += line(y + 38.5, (52, "Mulberry (Leaf)"))
+    words += line(y + 50, (50, "Zinc"), (AMOUNT_X, "7.5 mg"), (DV_X, "68%"))
+    _, rows, issues = words_to_labels(
+        [words], "x.png", fallback_name="x", source_format="image-ocr"
+    )
+    assert issues == []
+    assert got(rows) == [
+        ("Biotin", "300", "mcg", None, None),
+        (BLEND, "415", "mg", None, None),
+        ("Guggul (Resin)", None, None, None, BLEND),
+        ("Bitter Melon (Fruit)", None, None, None, BLEND),
+        ("Cinnamon (Bark)", None, None, None, BLEND),
+        ("Gymnema", None, None, None, BLEND),
+        ("White Mulberry (Leaf)", None, None, None, BLEND),
+        ("Zinc", "7.5", "mg", None, None),
+    ]
+
+
+def test_ocr_paragraph_with_a_closing_parenthesis_lost() -> None:
+    """ ")" read as nothing: "Banaba (Leaf (Lagerstroemia speciosa), Yarrow": the "(" opened
+    inside the unclosed one closes it, the members after it are still parted."""
+    assert read_words(
+        [
+            [(50, "Proprietary Blend"), (AMOUNT_X, "415 mg"), (DV_X, "*")],
+            [(60, "Gymnema, Banaba (Leaf (Lagerstroemia speciosa), Yarrow (Flowers)")],
+        ]
+    ) == [
+        (BLEND, "415", "mg", None, None),
+        ("Gymnema", None, None, None, BLEND),
+        ("Banaba (Leaf (Lagerstroemia speciosa)", None, None, None, BLEND),
+        ("Yarrow (Flowers)", None, None, None, BLEND),
+    ]
+
+
+def test_a_blend_name_going_on_after_its_amount_is_not_a_member_list() -> None:
+    """ "Energy Blend 300 mg" / "of Teas, Roots and Berries" (close under it): the name."""
+    words = panel_words([[(50, "Energy Blend"), (AMOUNT_X, "300 mg"), (DV_X, "*")]])
+    y = words[-1].top
+    words += line(y + 8.5, (52, "of Teas, Roots and Berries"))
+    words += line(y + 20, (50, "Zinc"), (AMOUNT_X, "7.5 mg"), (DV_X, "68%"))
+    _, rows, issues = words_to_labels(
+        [words], "x.png", fallback_name="x", source_format="image-ocr"
+    )
+    assert issues == []
+    assert got(rows) == [
+        ("Energy Blend of Teas, Roots and Berries", "300", "mg", None, None),
+        ("Zinc", "7.5", "mg", None, None),
+    ]
+
+
+def test_a_paragraph_ending_in_a_period_ends_the_members() -> None:
+    """After "Kelp." the next line, aligned with the paragraph, is a member of its own, not
+    the end of Kelp's name."""
+    assert read_words(
+        [
+            [(50, "Bone Blend"), (AMOUNT_X, "150 mg"), (DV_X, "*")],
+            [(60, "Horsetail, Kelp.")],
+            [(60, "Royal Jelly")],
+            [(50, "Zinc"), (AMOUNT_X, "7.5 mg"), (DV_X, "68%")],
+        ]
+    ) == [
+        ("Bone Blend", "150", "mg", None, None),
+        ("Horsetail", None, None, None, "Bone Blend"),
+        ("Kelp", None, None, None, "Bone Blend"),
+        ("Royal Jelly", None, None, None, "Bone Blend"),
+        ("Zinc", "7.5", "mg", None, None),
+    ]
