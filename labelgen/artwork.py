@@ -25,7 +25,8 @@ Styles (`STYLES`):
   medium one under the column headings and at the end, hairlines between the rows.
 - "blend-running-text": a blend's members printed as running text, wrapped over lines:
   after the blend's name and total in one run ("Bone Health Blend 150 mg: Horsetail,
-  Boron, ..."), or under the blend's row across the panel's width.
+  Boron, ..."), or under the blend's row across the panel's width, indented, or flush
+  with the names and closer than the rows (a paragraph without a final period).
 - "eu-nrv": a panel sold in the EU/UK: "Per daily dose (2 capsules)" (beside "Per
   capsule" when the dose is more than one unit) and "%NRV" headings, decimal commas
   ("4,80 mg", "1500,00 mg"), no thousands separator.
@@ -533,17 +534,21 @@ def draw_panel(
                 pen.right(d_r, y, dv, font, s)
             y += lead * 0.85 * (len(name_lines) - 1) + lead
             if row.members:
-                # the members run on as text under the blend's name and total
+                # the members run on as text under the blend's name and total: indented,
+                # or (heading form 2) flush with the names and set closer, as real labels
+                # print such a paragraph
+                flush = look.heading_form == 2
+                close = 0.72 if flush else 0.85
                 y = pen.wrap(
-                    gx0 + indent + s,
-                    y - lead * 0.15,
-                    gx1 - gx0 - indent - s,
-                    row.members + ".",
+                    gx0 + indent + (0.0 if flush else s),
+                    y - lead * (1 - close),
+                    gx1 - gx0 - indent - (0.0 if flush else s),
+                    row.members + ("" if flush else "."),
                     font,
                     s,
-                    look.leading * 0.85,
+                    look.leading * close,
                 )
-                y += lead * 0.15
+                y += lead * (1 - close)
             if fda:
                 pen.bar(gx0, y - lead * 0.22, gx1, 0.3)
         bottoms.append(y)

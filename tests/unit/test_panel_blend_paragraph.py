@@ -12,9 +12,10 @@ from typing import Any
 import pdfplumber
 import pytest
 
+from labelgen.artwork import artwork_label, look_for, render_artwork_pdf
 from labelgen.blend_paragraph import MEMBER_STYLES, panel_items
 from labelgen.pdf_layouts import _test_label, printed_labels, render_pdf
-from labelgen.products import ingredient
+from labelgen.products import ingredient, sample_product
 from pipeline.panel import words_to_labels
 from pipeline.records import FileExtraction, LabelRow
 from pipeline.sources.pdf import read_pdf
@@ -236,4 +237,26 @@ def test_a_paragraph_ending_in_a_period_ends_the_members() -> None:
         ("Kelp", None, None, None, "Bone Blend"),
         ("Royal Jelly", None, None, None, "Bone Blend"),
         ("Zinc", "7.5", "mg", None, None),
+    ]
+
+
+@pytest.mark.parametrize(("seed", "flush"), [("paragraph", False), ("flush-paragraph", True)])
+def test_artwork_blend_running_text_under_the_row(tmp_path: Path, seed: str, flush: bool) -> None:
+    """labelgen.artwork "blend-running-text" under the blend's row: indented (heading form
+    1), or flush with the names and closer than the rows (form 2)."""
+    look = look_for(seed, "blend-running-text")
+    assert look.heading_form == (2 if flush else 1)
+    label = artwork_label(sample_product("sample-daily-calcium-k2"), "blend-running-text")
+    path = render_artwork_pdf(label, tmp_path / "blend.pdf", "blend-running-text", seed)
+    with pdfplumber.open(path) as pdf:
+        lines = pdf.pages[0].extract_text().splitlines()
+    paragraph = "Horsetail (stem), Boron Citrate, Bamboo Extract, Hops (flower), Kelp"
+    assert paragraph + ("" if flush else ".") in " ".join(lines)
+    assert (paragraph in lines) == flush  # indented, it wraps before "Kelp."
+    ex = read_pdf(path, path.name)
+    assert ex.issues == ()
+    members = ["Horsetail (stem)", "Boron Citrate", "Bamboo Extract", "Hops (flower)", "Kelp"]
+    assert got(ex.rows)[-6:] == [
+        ("Bone Health Blend", "150", "mg", None, None),
+        *[(m, None, None, None, "Bone Health Blend") for m in members],
     ]
