@@ -245,13 +245,18 @@ def _starts_members(prev: _Entry, read: _LineRead) -> bool:
 
 
 def _members_go_on(members: _Entry, read: _LineRead, tol: float) -> bool:
-    """`read` goes on with the member paragraph `members`: a line without an amount,
-    aligned with the paragraph or hanging (at any spacing: a member wrapped mid-name,
-    "Cinnamon" / "(Bark)" or "White" / "Mulberry (Leaf)", joins the one it belongs to).
-    A period ends the paragraph."""
-    if read.has_amount or not read.name_words or members.name_text.rstrip().endswith("."):
+    """`read` goes on with the member paragraph `members` at any spacing: a line without an
+    amount, aligned with the paragraph or hanging, after a line that ends in a comma or
+    itself reading as a list (a member wrapped mid-name joins the one it belongs to:
+    "White" / "Mulberry (Leaf), L-Taurine"). A period ends the paragraph. (A line that is
+    neither, "Vitamin C" with its amount on the next line, goes on with it only as any
+    line does: set close under it, or opening with a parenthesis.)"""
+    text = members.name_text.rstrip()
+    if read.has_amount or not read.name_words or text.endswith("."):
         return False
-    return read.indent >= members.reads[0].indent - tol
+    if read.indent < members.reads[0].indent - tol:
+        return False
+    return text.endswith(",") or reads_as_list(read.name)
 
 
 def _group_entries(reads: list[_LineRead]) -> list[_Entry]:

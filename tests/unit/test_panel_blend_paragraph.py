@@ -17,7 +17,7 @@ from labelgen.blend_paragraph import MEMBER_STYLES, panel_items
 from labelgen.pdf_layouts import _test_label, printed_labels, render_pdf
 from labelgen.products import ingredient, sample_product
 from pipeline.panel import words_to_labels
-from pipeline.records import FileExtraction, LabelRow
+from pipeline.records import FileExtraction, LabelRow, Word
 from pipeline.sources.pdf import read_pdf
 from tests.unit.test_panel import AMOUNT_X, DV_X, line, panel_words
 
@@ -163,29 +163,81 @@ def read_words(rows: list[list[tuple[float, str]]], pitch: float = 12.0) -> list
     return got(rows_read)
 
 
-def test_ocr_paragraph_close_under_the_total_with_a_member_wrapped_before_its_part() -> None:
-    """The lines of an OCR'd paragraph at any spacing: the first close under the total,
-    "Cinnamon" at one line's end and "(Bark)" at the next one's start."""
-    words = panel_words([[(50, "Biotin"), (AMOUNT_X, "300 mcg"), (DV_X, "1000%")]])
+def ocr_panel(paragraph: list[tuple[float, float, str]], after: list[list[Word]]) -> list[Word]:
+    """Rows at a 12 pt pitch, the blend's total, its paragraph's lines (offset under the
+    total, x, text), then the `after` lines."""
+    words = panel_words(
+        [
+            [(50, "Biotin"), (AMOUNT_X, "300 mcg"), (DV_X, "1000%")],
+            [(50, "Magnesium"), (AMOUNT_X, "125 mg"), (DV_X, "30%")],
+            [(50, "Chromium"), (AMOUNT_X, "76 mcg"), (DV_X, "217%")],
+            [(50, BLEND), (AMOUNT_X, "415 mg"), (DV_X, "*")],
+        ]
+    )
     y = words[-1].top
-    words += line(y + 12, (50, "Proprietary Blend"), (AMOUNT_X, "415 mg"), (DV_X, "*"))
-    words += line(y + 20.5, (52, "Guggul (Resin), Bitter Melon (Fruit), Cinnamon"))
-    words += line(y + 30, (52, "(Bark), Gymnema, White"))
-    words += line(y + 38.5, (52, "Mulberry (Leaf)"))
-    words += line(y + 50, (50, "Zinc"), (AMOUNT_X, "7.5 mg"), (DV_X, "68%"))
+    for dy, x, text in paragraph:
+        words += line(y + dy, (x, text))
+    return words + [w for ws in after for w in ws]
+
+
+HEAD = [
+    ("Biotin", "300", "mcg", None, None),
+    ("Magnesium", "125", "mg", None, None),
+    ("Chromium", "76", "mcg", None, None),
+    (BLEND, "415", "mg", None, None),
+]
+
+
+@pytest.mark.parametrize("x", [50.0, 52.0, 60.0])
+def test_ocr_paragraph_close_under_the_total_with_members_wrapped_mid_name(x: float) -> None:
+    """An OCR'd paragraph set closer than the rows (8.5 pt under a 12 pt pitch), flush,
+    a little or well indented: "Cinnamon" at one line's end and "(Bark)" at the next
+    one's start, "White" / "Mulberry (Leaf)" on the last line."""
+    words = ocr_panel(
+        [
+            (8.5, x, "Guggul (Resin), Bitter Melon (Fruit), Cinnamon"),
+            (17.0, x, "(Bark), Gymnema, White"),
+            (25.5, x, "Mulberry (Leaf)"),
+        ],
+        [],
+    )
+    y = max(w.top for w in words)
+    words += line(y + 12, (50, "Zinc"), (AMOUNT_X, "7.5 mg"), (DV_X, "68%"))
     _, rows, issues = words_to_labels(
         [words], "x.png", fallback_name="x", source_format="image-ocr"
     )
     assert issues == []
     assert got(rows) == [
-        ("Biotin", "300", "mcg", None, None),
-        (BLEND, "415", "mg", None, None),
+        *HEAD,
         ("Guggul (Resin)", None, None, None, BLEND),
         ("Bitter Melon (Fruit)", None, None, None, BLEND),
         ("Cinnamon (Bark)", None, None, None, BLEND),
         ("Gymnema", None, None, None, BLEND),
         ("White Mulberry (Leaf)", None, None, None, BLEND),
         ("Zinc", "7.5", "mg", None, None),
+    ]
+
+
+def test_ocr_paragraph_then_rows_whose_amount_is_on_their_next_line() -> None:
+    """After a flush paragraph, at the rows' pitch: "Vitamin C" / "(as ascorbic acid) 50
+    mg" and a second blend "Energy Blend" / "300 mg" are rows of their own, not members."""
+    words = ocr_panel([(8.5, 50, "Guggul (Resin), Gymnema, Kelp")], [])
+    y = max(w.top for w in words)
+    words += line(y + 12, (50, "Vitamin C"))
+    words += line(y + 24, (50, "(as ascorbic acid)"), (AMOUNT_X, "50 mg"), (DV_X, "56%"))
+    words += line(y + 36, (50, "Energy Blend"))
+    words += line(y + 48, (AMOUNT_X, "300 mg"), (DV_X, "*"))
+    _, rows, issues = words_to_labels(
+        [words], "x.png", fallback_name="x", source_format="image-ocr"
+    )
+    assert issues == []
+    assert got(rows) == [
+        *HEAD,
+        ("Guggul (Resin)", None, None, None, BLEND),
+        ("Gymnema", None, None, None, BLEND),
+        ("Kelp", None, None, None, BLEND),
+        ("Vitamin C", "50", "mg", "ascorbic acid", None),
+        ("Energy Blend", "300", "mg", None, None),
     ]
 
 
