@@ -97,12 +97,11 @@ def test_paragraph_style_joins_runs_of_members_without_amounts() -> None:
         panel_items(printed.rows, "inline")
 
 
-#: (layout, members style) -> the start of the paragraph's lines after its first, as
-#: printed: the ruled, wrapped and no-dv layouts set them closer than the rows (as real
-#: labels do), the whitespace layout at the rows' pitch. Members wrap mid-name: "White" /
-#: "Mulberry (Leaf)", "Cinnamon" / "(Bark)", "Yarrow" / "(Flowers)", "Green Tea (as" /
-#: "leaf extract)"; the next line is the member with its own amount, or a form wrapped
-#: "Green Tea (as" / "leaf extract)".
+#: (layout, members style) -> how the lines after the paragraph's first start, as printed:
+#: the ruled, wrapped and no-dv layouts set them closer than the rows (as real labels do),
+#: the whitespace layout at the rows' pitch. Members wrap mid-name ("White" / "Mulberry
+#: (Leaf)", "Cinnamon" / "(Bark)", "Yarrow" / "(Flowers)", "Green Tea" / "(as leaf
+#: extract)"); "Ginger 50 mg" is the member with its own amount, after the paragraph.
 PARAGRAPHS = {
     ("ruled", "paragraph"): ["Alpha Lipoic", "Mulberry (Leaf),", "Ginger 50"],
     ("ruled", "paragraph-indented"): ["Gymnema, Alpha", "White Mulberry", "Ginger 50"],
