@@ -277,9 +277,10 @@ def _phrases(
             if not all(k or open_to_fix(t) for k, t in zip(known, run, strict=True)):
                 continue
             found = nearest(" ".join(words), choices, sum(len(w) for w in words))
-            if found is None:
-                continue
-            for k, (t, word) in enumerate(zip(run, found.split(" "), strict=True)):
+            names = found.split(" ") if found is not None else []
+            if not names or any(k and n != w for k, n, w in zip(known, names, words, strict=True)):
+                continue  # none, or it would change a lexicon word
+            for k, (t, word) in enumerate(zip(run, names, strict=True)):
                 if word != words[k]:
                     new[start + k] = _in_case(t.text, word)
 

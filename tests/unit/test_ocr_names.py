@@ -74,6 +74,10 @@ def test_a_multi_word_name_corrects_the_word_the_others_anchor() -> None:
     assert correct_text("Alpha Lipoic Atel", lex=SMALL) == ("Alpha Lipoic Acid", ["Atel->Acid"])
     # on its own "Atel" is three letters from "Acid": left as read
     assert correct_text("Atel", lex=SMALL) == ("Atel", [])
+    # a lexicon word of the run is never changed to fit a name ("Alphe" is one here)
+    lex = build_lexicon(["Alpha Lipoic Acid", "Alphe"])
+    assert correct_text("Alphe Lipoic Acicl", lex=lex) == ("Alphe Lipoic Acicl", [])
+    assert correct_text("Alpha Lipoic Acicl", lex=lex) == ("Alpha Lipoic Acid", ["Acicl->Acid"])
 
 
 def test_costs_and_limits() -> None:
