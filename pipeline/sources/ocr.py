@@ -25,7 +25,8 @@ no usable text layer are OCR'd page by page, one `tesseract` call per page:
    read, so the panel reader reports the amount as unreadable: never a guessed
    number. Each repair is recorded in the row's `LabelRow.repairs` ("meg->mcg").
    Rule remains ("|") and low-confidence punctuation specks are dropped.
-5. `pipeline.panel.words_to_labels(..., source_format="image-ocr" | "pdf-ocr")`; the
+5. `pipeline.panel.words_to_labels(..., source_format="image-ocr" | "pdf-ocr")`, names
+   corrected against the ingredient lexicon (`pipeline.panel.ocr_names`); the
    panel reader sets `LabelRow.confidence` (lowest word confidence on the line) and
    `Label.ocr_confidence` (mean word confidence of the panel).
 
@@ -60,6 +61,7 @@ from PIL import Image
 from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, panel_regions, words_to_labels
+from pipeline.panel.ocr_names import correct_names
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_render_pixels, read_bytes
 from pipeline.sources.ocr_agree import fill_agreed
@@ -335,7 +337,7 @@ def _parse(
     graphics: Sequence[Sequence[Box]] | None,
     source_format: str = "image-ocr",
 ) -> Parsed:
-    return words_to_labels(
+    parsed = words_to_labels(
         pages,
         source_file,
         fallback_name=fallback_name,
@@ -343,6 +345,7 @@ def _parse(
         repairs=repairs,
         graphics=graphics,
     )
+    return correct_names(parsed, pages)  # misread ingredient names (pipeline.panel.ocr_names)
 
 
 def _page_score(done: PageRead) -> Score:
@@ -365,9 +368,6 @@ def engine_ready(engine: str) -> tuple[str | None, str | None]:
         return None, None if available() else NEEDS_RAPIDOCR
     exe = tesseract_path()
     return exe, None if exe is not None else NEEDS_TESSERACT_IMAGE
-
-
-# --- sources ------------------------------------------------------------------------
 
 
 def _mean_confidence(pages: Sequence[Sequence[Word]]) -> float | None:
