@@ -64,6 +64,7 @@ from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Word, b
 from pipeline.sources import check_render_pixels, read_bytes
 from pipeline.sources.ocr_agree import fill_agreed
 from pipeline.sources.ocr_columns import read_by_groups
+from pipeline.sources.ocr_count import better_of
 from pipeline.sources.ocr_lines import read_again
 from pipeline.sources.ocr_load import DAMAGED_IMAGE as DAMAGED_IMAGE
 from pipeline.sources.ocr_load import RENDER_DPI as RENDER_DPI
@@ -85,14 +86,7 @@ from pipeline.sources.ocr_prep import (
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
-from pipeline.sources.ocr_readings import (
-    NO_PANEL,
-    Score,
-    extraction_score,
-    part_of,
-    reading_score,
-    whole_picture_body,
-)
+from pipeline.sources.ocr_readings import extraction_score, part_of, whole_picture_body
 from pipeline.sources.ocr_readings import withhold_disagreements as withhold_disagreements
 from pipeline.sources.ocr_second import second_reading
 from pipeline.sources.ocr_words import (
@@ -324,7 +318,7 @@ def read_page(
         for done in (whole, alone)
     )
     alone = second_reading(alone, gray, body, dpi, _parse, source_file, fallback_name)
-    return alone if _page_score(alone) > _page_score(whole) else whole
+    return better_of(alone, whole)  # and a serving size's count the other read (`ocr_count`)
 
 
 def _parse(
@@ -343,11 +337,6 @@ def _parse(
         repairs=repairs,
         graphics=graphics,
     )
-
-
-def _page_score(done: PageRead) -> Score:
-    labels, rows, issues = done.parsed or ([], [], [])
-    return reading_score(rows, issues) if labels else NO_PANEL
 
 
 def page_words(
