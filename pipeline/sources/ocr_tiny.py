@@ -25,12 +25,14 @@ or three letters starting as a unit does) fills the row only when one of these h
   label rounding under the Daily Value of the nutrient the row names (as either engine
   read the name; both names, where both resolve, the same nutrient):
   `pipeline.panel.ocr_dv.dv_agreement`. "15 mg" of vitamin E beside "100%" is read;
-  "5 mg" beside it (33%) is not.
+  "5 mg" beside it (33%) is not. The %DV pins an amount within label rounding, not its
+  last digit, so such a row carries at most `ocr_dv.REPAIRED_CONFIDENCE` (25): below
+  `config.MIN_AMOUNT_CONFIDENCE`, a protocol amount filled this way decides no verdict.
 
 Every fill still passes `ocr_second`'s digit check (Tesseract's digits among RapidOCR's)
 and afterwards the panel reader's own checks of OCR amounts (the %DV cross-check of
 `pipeline.panel.ocr_dv`), and its row names in its repairs what confirmed it. RapidOCR's
-confidence stays the amount's: a confirmation is not a surer reading of its glyphs.
+confidence stays the amount's otherwise: agreement is not a surer reading of its glyphs.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import re
 from collections.abc import Sequence
 
 from pipeline import config
-from pipeline.panel.ocr_dv import dv_agreement
+from pipeline.panel.ocr_dv import REPAIRED_CONFIDENCE, dv_agreement
 from pipeline.records import LabelRow, Word
 from pipeline.rules.regulated import regulated
 from pipeline.sources.ocr_amount import UNITS, Amount, unit_of
@@ -230,4 +232,9 @@ def confirm(
         if dv is None:
             return None
         why = f"{shown}, {dv}"
+        # the %DV pins the amount within label rounding, not its last digit (120 or 125 mg
+        # of magnesium are both 30%): it stays under the verdict's threshold
+        candidate = dataclasses.replace(
+            candidate, confidence=min(candidate.confidence, REPAIRED_CONFIDENCE)
+        )
     return dataclasses.replace(candidate, note=f"{amount.number} {unit}: {why}")

@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from PIL import Image
 
 from pipeline import config
 from pipeline.panel import words_to_labels
 from pipeline.records import Label, LabelRow, ReadIssue, Word
+from pipeline.sources import ocr_second
 from pipeline.sources.ocr_count import better_of, counted, with_counts
+from pipeline.sources.ocr_locate import PanelRegion
 from pipeline.sources.ocr_rapid import RapidLine
 from pipeline.sources.ocr_second import FILLED, Amount, fill_rows, triggered
 from pipeline.sources.ocr_tiny import as_tesseract_read, candidates, confirm, in_points, tiny
@@ -137,7 +140,7 @@ def test_tiny_amounts_fill_when_tesseract_reads_them_alike_or_the_dv_confirms_th
             "Vitamin E",
             "15",
             "mg",
-            59.0,
+            25.0,  # REPAIRED_CONFIDENCE: a %DV confirms, it does not read
             f"{FILLED}; 15 mg: RapidOCR read 15 mg at 59%, "
             "confirmed by the printed 100% DV of 15 mg",
         ),
@@ -247,3 +250,35 @@ def test_the_better_page_reading_is_kept_with_the_count_the_other_read() -> None
     assert tie.parsed is not None and tie.parsed[0][0].serving_size == "1 Capsule"
     labels = [Label("x.png", 0, "X", serving_size="Capsule")]
     assert with_counts(labels, [[Label("x.png", 1, "Y", serving_size="1 Capsule")]]) == labels
+
+
+@dataclass(frozen=True)
+class _Reading:
+    words: list[Word]
+    repairs: dict[Word, str]
+    text_px: float | None
+    panels: tuple[object, ...]
+    parsed: tuple[list[Label], list[LabelRow], list[ReadIssue]] | None
+
+
+@pytest.mark.parametrize(("text_px", "amount"), [(6.0, ("50", "mg")), (10.0, (None, None))])
+def test_the_second_reading_confirms_amounts_on_tiny_panels_only(
+    monkeypatch: pytest.MonkeyPatch, text_px: float, amount: tuple[str | None, str | None]
+) -> None:
+    """At 6 px one unread row calls for the second reading and "50.mB" over Tesseract's
+    "Somg" fills it; at 10 px one unread vitamin C row does not call for it."""
+    words = _panel([("Vitamin C", "Somg", "56%")])
+    lines = [_rapid(46, 120, "50.mB", 0.77)]
+    monkeypatch.setattr(ocr_second, "rapid_lines", lambda gray, box, px: lines)
+    done = _Reading(words, {}, text_px, (), _read(words))
+    body = PanelRegion(0, 0, 200, 100, boxed=True)
+    with Image.new("L", (200, 100), 255) as gray:
+        out = ocr_second.second_reading(done, gray, body, 72.0, _parse, "x.png", "x")
+    assert out.parsed is not None
+    assert [(r.amount_raw, r.unit_raw) for r in out.parsed[1]] == [amount]
+
+
+def _parse(pages, repairs, source_file, fallback_name, graphics):  # type: ignore[no-untyped-def]
+    return words_to_labels(
+        pages, source_file, fallback_name=fallback_name, source_format="image-ocr", repairs=repairs
+    )
