@@ -50,6 +50,9 @@ OCR_ENGINE_ENV = "LABELAUDIT_OCR_ENGINE"
 SECOND_READING_UNREAD = 5
 SECOND_READING_TEXT_PX = 18.0
 SECOND_READING_CONFIDENCE = 80.0
+#: A panel whose body text measures below this (pixels) is tiny (pipeline.sources.ocr_tiny):
+#: the second reading is made for any unread row, and its amounts fill only confirmed.
+TINY_TEXT_PX = 8.0
 
 
 #: A protocol amount (calcium, magnesium, vitamin D, vitamin K) that OCR read with a

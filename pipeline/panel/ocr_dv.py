@@ -201,3 +201,23 @@ def _would_be(amount: str, value: float, reg: Regulated, dvs: list[_Dv]) -> str:
     if older is not None and not current.older:
         why += f" ({_pct(value / older.per_unit * 100)} of the older {older.text} DV)"
     return why
+
+
+def dv_agreement(amount: str, unit: str | None, dv: str | None, name: str) -> str | None:
+    """The Daily Value ("15 mg") under which `amount` `unit` of the nutrient `name` gives
+    the printed %DV `dv` within label rounding (`normalize.dv_consistent`), or None: it
+    gives another, or it cannot be checked (as `check_dv`; a %DV below MIN_REPAIR_PCT
+    pins an amount too loosely to confirm it)."""
+    printed = parse_dv(_MARKS_RE.sub("", (dv or "").strip()))
+    reg = regulated(name) if printed is not None and printed >= MIN_REPAIR_PCT else None
+    read_unit = lookup_unit(unit)
+    value = parse_amount(amount)
+    if reg is None or reg.key in _UNCHECKED or read_unit is None or value is None:
+        return None
+    if value.operator is not None:
+        return None
+    assert printed is not None
+    agreeing = _agrees(value.value, _dvs(reg, read_unit), printed)
+    return (
+        None if agreeing is None else agreeing.text + (" (the older DV)" if agreeing.older else "")
+    )

@@ -66,6 +66,7 @@ from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Word, b
 from pipeline.sources import check_render_pixels, read_bytes
 from pipeline.sources.ocr_agree import fill_agreed
 from pipeline.sources.ocr_columns import read_by_groups
+from pipeline.sources.ocr_count import better_of
 from pipeline.sources.ocr_lines import read_again
 from pipeline.sources.ocr_load import DAMAGED_IMAGE as DAMAGED_IMAGE
 from pipeline.sources.ocr_load import RENDER_DPI as RENDER_DPI
@@ -87,14 +88,7 @@ from pipeline.sources.ocr_prep import (
     preprocess,
 )
 from pipeline.sources.ocr_rapid import NEEDS_RAPIDOCR, available, run_rapidocr
-from pipeline.sources.ocr_readings import (
-    NO_PANEL,
-    Score,
-    extraction_score,
-    part_of,
-    reading_score,
-    whole_picture_body,
-)
+from pipeline.sources.ocr_readings import extraction_score, part_of, whole_picture_body
 from pipeline.sources.ocr_readings import withhold_disagreements as withhold_disagreements
 from pipeline.sources.ocr_second import second_reading
 from pipeline.sources.ocr_words import (
@@ -326,7 +320,7 @@ def read_page(
         for done in (whole, alone)
     )
     alone = second_reading(alone, gray, body, dpi, _parse, source_file, fallback_name)
-    return alone if _page_score(alone) > _page_score(whole) else whole
+    return better_of(alone, whole)  # and a serving size's count the other read (`ocr_count`)
 
 
 def _parse(
@@ -346,11 +340,6 @@ def _parse(
         graphics=graphics,
     )
     return correct_names(parsed, pages)  # misread ingredient names (pipeline.panel.ocr_names)
-
-
-def _page_score(done: PageRead) -> Score:
-    labels, rows, issues = done.parsed or ([], [], [])
-    return reading_score(rows, issues) if labels else NO_PANEL
 
 
 def page_words(

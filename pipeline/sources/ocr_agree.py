@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from pipeline.nutrients import clean_name
 from pipeline.records import FileExtraction, LabelRow
+from pipeline.sources.ocr_count import extraction_with_counts
 from pipeline.sources.ocr_glyphs import CONFIRM_CONFIDENCE
 from pipeline.sources.ocr_readings import amount_key
 from pipeline.units import parse_amount
@@ -87,7 +88,13 @@ def agreed_amount(row: LabelRow, others: Sequence[LabelRow | None]) -> LabelRow 
 
 def fill_agreed(kept: FileExtraction, others: Sequence[FileExtraction | None]) -> FileExtraction:
     """`kept` with each row it left unread (no amount, a read issue on its line) given the
-    amount its other readings read alike (`agreed_amount`), that row's read issues dropped."""
+    amount its other readings read alike (`agreed_amount`), that row's read issues
+    dropped, and a serving size's count it lost that another read
+    (`ocr_count.extraction_with_counts`)."""
+    return extraction_with_counts(_fill_rows(kept, others), others)
+
+
+def _fill_rows(kept: FileExtraction, others: Sequence[FileExtraction | None]) -> FileExtraction:
     unread = {(i.label_index, i.line_no) for i in kept.issues}
     readings = [_by_name(o.rows) for o in others if o is not None]
     rows: list[LabelRow] = []

@@ -47,18 +47,17 @@ from PIL import Image
 from pipeline import config
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, resolve
 from pipeline.records import Label, LabelRow, ReadIssue, Word
+from pipeline.sources.ocr_amount import UNITS as UNITS
+from pipeline.sources.ocr_amount import Amount, unit_of
 from pipeline.sources.ocr_locate import PanelRegion
 from pipeline.sources.ocr_rapid import RapidLine, available, detect_lines
 from pipeline.sources.ocr_readings import amount_key, withheld
-from pipeline.sources.ocr_words import UNIT_REPAIRS
+from pipeline.sources.ocr_tiny import Line, candidates, confirm, in_points, tiny
 
 log = logging.getLogger("labelaudit")
 
 #: The repair a row filled by the second reading lists.
 FILLED = "amount read by RapidOCR: Tesseract left it unread"
-#: Units an amount RapidOCR read may carry (as printed, or an OCR misread of one in
-#: `ocr_words.UNIT_REPAIRS`).
-UNITS = frozenset({"mcg", "µg", "μg", "mg", "g", "IU"})
 #: A number and its unit in RapidOCR's text, which glues words ("300mcg1000%") and reads a
 #: gap as a point ("125.mg": the point with no digit after it is dropped, and said so).
 _AMOUNT_RE = re.compile(
@@ -76,27 +75,6 @@ _CACHE: dict[tuple[str, tuple[int, int, int, int]], list[RapidLine]] = {}
 _CACHE_SIZE = 4
 
 
-@dataclasses.dataclass(frozen=True)
-class Amount:
-    """An amount RapidOCR read: number and unit as they go to the panel reader, where it
-    is (page points), its confidence (0-100) and the repair made to read it, if any."""
-
-    number: str
-    unit: str
-    x0: float
-    x1: float
-    top: float
-    bottom: float
-    confidence: float
-    note: str | None = None
-
-
-def _unit(text: str) -> str | None:
-    if text in UNITS or text.lower() in {"mcg", "mg", "g"}:
-        return text.lower() if text.lower() in {"mcg", "mg", "g"} else text
-    return UNIT_REPAIRS.get(text)
-
-
 def amounts_in(
     lines: Sequence[RapidLine], scale: float, origin: tuple[float, float], dpi: float
 ) -> list[Amount]:
@@ -110,7 +88,7 @@ def amounts_in(
         ys = [origin[1] + float(p[1]) / scale for p in box]
         per_char = (max(xs) - min(xs)) / max(1, len(text))
         for m in _AMOUNT_RE.finditer(text):
-            unit = _unit(m.group("unit"))
+            unit = unit_of(m.group("unit"))
             if unit is None:
                 continue
             note = None
@@ -207,12 +185,21 @@ def _unread(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> list[Label
     ]
 
 
-def triggered(rows: Sequence[LabelRow], issues: Sequence[ReadIssue]) -> bool:
+def triggered(
+    rows: Sequence[LabelRow], issues: Sequence[ReadIssue], text_px: float | None = None
+) -> bool:
     """Whether a panel reading calls for the second reading: at least
-    SECOND_READING_UNREAD rows unread, or one protocol row."""
+    SECOND_READING_UNREAD rows unread, or one protocol row, or any row of a panel whose
+    body text (`text_px`) is tiny (`ocr_tiny.tiny`)."""
     unread = _unread(rows, issues)
     protocol = any(resolve(r.name_raw, r.form_raw).nutrient in PROTOCOL_NUTRIENTS for r in unread)
-    return bool(unread) and (len(unread) >= config.SECOND_READING_UNREAD or protocol)
+    many = len(unread) >= config.SECOND_READING_UNREAD
+    return bool(unread) and (many or protocol or tiny(text_px))
+
+
+#: What `fill_rows` asks of an amount before it fills a row: (row, amount, Tesseract's
+#: words under it) -> the amount as it fills, or None.
+Check = Callable[[LabelRow, Amount, Sequence[Word]], Amount | None]
 
 
 def fill_rows(
@@ -221,16 +208,22 @@ def fill_rows(
     rows: Sequence[LabelRow],
     issues: Sequence[ReadIssue],
     amounts: Sequence[Amount],
+    check: Check | None = None,
 ) -> tuple[list[Word], dict[Word, str], int]:
     """`words` (a page's, points) with the amount words of each unread row (`rows`,
     `issues`: the panel reader's reading of them) replaced by the one amount of
     `amounts` level with its line, where the row's garbled digits are among that
     amount's; the repairs with FILLED (and RapidOCR's own repair) on each new number
-    word; and how many rows were filled."""
+    word; and how many rows were filled. Without `check`, amounts below
+    SECOND_READING_CONFIDENCE fill nothing; with it, every amount is level-matched and
+    `check` (row, amount, Tesseract's words under it) says what fills, if anything
+    (`ocr_tiny.confirm`)."""
     out = list(words)
     fixes = dict(repairs)
     filled = 0
-    usable = [a for a in amounts if a.confidence >= config.SECOND_READING_CONFIDENCE]
+    usable = list(amounts)
+    if check is None:
+        usable = [a for a in amounts if a.confidence >= config.SECOND_READING_CONFIDENCE]
     for row in _unread(rows, issues):
         for line in row_lines(row, out):
             amount = amount_on(line, usable)
@@ -239,6 +232,11 @@ def fill_rows(
             under = _under(line, amount)
             if not _digits_within("".join(w.text for w in under), amount.number):
                 break  # both engines read digits here, and not the same: stays unread
+            if check is not None:
+                confirmed = check(row, amount, under)
+                if confirmed is None:
+                    break  # not read surely, and nothing confirms it: stays unread
+                amount = confirmed
             number, unit = _placed(line, amount)
             at = min((out.index(w) for w in under), default=out.index(line[-1]) + 1)
             out = [w for w in out if w not in under]
@@ -339,6 +337,12 @@ def rapid_lines(
 Parsed = tuple[list[Label], list[LabelRow], list[ReadIssue]]
 
 
+def _confirmed(
+    lines: Sequence[Line], row: LabelRow, amount: Amount, under: Sequence[Word]
+) -> Amount | None:
+    return confirm(row, lines, amount, under)
+
+
 class Reading(Protocol):
     """What `second_reading` needs of a page's reading (`ocr.PageRead`)."""
 
@@ -371,15 +375,22 @@ def second_reading(
     (`fill_rows`) and read again by the panel reader (`parse`, as `ocr._parse`), then
     amounts the engines read differently withheld; `done` itself when not `triggered` or
     when RapidOCR is not installed."""
-    if done.parsed is None or not done.parsed[0] or not triggered(*done.parsed[1:]):
+    if done.parsed is None or not done.parsed[0]:
         return done
     _, rows, issues = done.parsed
+    if not triggered(rows, issues, done.text_px):
+        return done
     band = band_of(_unread(rows, issues), body, dpi)
     lines = rapid_lines(gray, band, done.text_px) if band is not None else None
     if lines is None:
         return done
     amounts = amounts_in(lines, 1.0, (0.0, 0.0), dpi)
-    words, repairs, filled = fill_rows(done.words, done.repairs, rows, issues, amounts)
+    fills, check = amounts, None
+    if tiny(done.text_px):  # read less surely: each amount confirmed (`ocr_tiny`)
+        points = in_points(lines, dpi)
+        fills = candidates(points)
+        check = functools.partial(_confirmed, points)
+    words, repairs, filled = fill_rows(done.words, done.repairs, rows, issues, fills, check)
     labels = done.parsed[0]
     if filled:
         labels, rows, issues = parse([words], repairs, source_file, fallback_name, [done.panels])
