@@ -227,7 +227,12 @@ def gx_findings(
 def findings_frame(findings: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Findings in their stable order, with FINDING_COLUMNS and `line_no` (the label line
     a row finding is about; missing for the others)."""
-    frame = pd.DataFrame(list(findings), columns=[*FINDING_COLUMNS, "line_no"])
+    return sorted_findings(pd.DataFrame(list(findings), columns=[*FINDING_COLUMNS, "line_no"]))
+
+
+def sorted_findings(frame: pd.DataFrame) -> pd.DataFrame:
+    """`findings_frame` of a frame of the findings (FINDING_COLUMNS and line_no) in the
+    order they were found (pipeline.finding_columns.FindingColumns.frame)."""
     frame["line_no"] = frame["line_no"].astype("Int64")
     order = {"safety": 0, "error": 1, "warning": 2}
     return frame.sort_values(
