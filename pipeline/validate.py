@@ -52,6 +52,7 @@ from pipeline.quality import gx_findings, read_findings, sorted_findings
 from pipeline.rules import protocol as rules
 from pipeline.rules.protocol import CHECKS
 from pipeline.units import IU_TO_MCG
+from pipeline.validation_keys import keys_by_file
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,9 @@ def _suite_runs(
 def validate_work(job: ValidationJob, validator: Validator | None = None) -> dict[str, int]:
     """The validate stage over a work folder, incrementally, a chunk of products at a time.
 
-    A product whose key (`product_keys`) is the one recorded when it was last validated
+    A product whose key (pipeline.validation_keys.keys_by_file: its file's normalize key;
+    `product_keys`, a hash of its rows, when the normalize stage's index does not name the
+    tables) is the one recorded when it was last validated
     keeps its outcomes and data-quality findings; Great Expectations runs only over the
     other products and their nutrient rows (and is not imported when there are none), in
     chunks of at most VALIDATE_CHUNK_PRODUCTS products: the protocol suite over each chunk,
@@ -333,7 +336,13 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     state_path = work.root / STATE_FILE
     read_issues = _read_table(work.read_issues)
     products, nutrients = TableFile.open(work.products), TableFile.open(work.nutrients)
-    found = product_keys(products.frames(), nutrients.frames(), job.salt)
+    by_file = keys_by_file(work, job.salt)  # (else every product's rows are hashed)
+    found = (
+        product_keys(products.frames(), nutrients.frames(), job.salt)
+        if by_file is None
+        else ProductKeys(by_file.keys, by_file.product_ids, by_file.label_rows)
+    )
+    del by_file
     release_arrow_memory()
 
     previous: dict[str, str] = {}
