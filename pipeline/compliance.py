@@ -546,7 +546,12 @@ def compliance_findings(
 
 def findings_frame(findings: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Compliance findings in a stable order (by file, product, rule order, line)."""
-    frame = pd.DataFrame(list(findings), columns=[*COMPLIANCE_COLUMNS, "line_no"])
+    return sorted_findings(pd.DataFrame(list(findings), columns=[*COMPLIANCE_COLUMNS, "line_no"]))
+
+
+def sorted_findings(frame: pd.DataFrame) -> pd.DataFrame:
+    """`findings_frame` of a frame of the findings (COMPLIANCE_COLUMNS and line_no) in the
+    order they were found (pipeline.finding_columns.FindingColumns.frame)."""
     frame["line_no"] = frame["line_no"].astype("Int64")
     rank = {rule.name: n for n, rule in enumerate(RULES)}
     frame["_rank"] = frame["rule"].map(rank)

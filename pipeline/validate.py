@@ -37,9 +37,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.compliance import column_records, compliance_findings, records_of
-from pipeline.compliance import findings_frame as compliance_frame
+from pipeline.compliance import compliance_findings
+from pipeline.compliance import sorted_findings as sorted_compliance
 from pipeline.config import WorkPaths
+from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingColumns
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
 from pipeline.infra.gx import Validator, unexpected
 from pipeline.infra.jsonstream import result_file_text
@@ -47,10 +48,11 @@ from pipeline.infra.memory import between_chunks, release_arrow_memory
 from pipeline.infra.parquet_batches import TableFile, require
 from pipeline.infra.stages import previous_keys, state_text
 from pipeline.protocol import Protocol
-from pipeline.quality import findings_frame, gx_findings, read_findings
+from pipeline.quality import gx_findings, read_findings, sorted_findings
 from pipeline.rules import protocol as rules
 from pipeline.rules.protocol import CHECKS
 from pipeline.units import IU_TO_MCG
+from pipeline.validation_keys import keys_by_file
 
 log = logging.getLogger(__name__)
 
@@ -214,38 +216,12 @@ def _chunk_plan(
     return chunk_of, sizes
 
 
-def _finding_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    for record in column_records(frame):
-        record["blocking"] = bool(record["blocking"])
-        record["line_no"] = None if pd.isna(record["line_no"]) else int(record["line_no"])
-        records.append({str(k): v for k, v in record.items()})
-    return records
-
-
 def _kept_outcomes(path: Path, reused: set[str]) -> pd.DataFrame:
     """The outcomes of the `reused` products from the last validation."""
     if not reused:
         return pd.DataFrame([], columns=OUTCOME_COLUMNS)
     before = pd.read_parquet(path, columns=OUTCOME_COLUMNS)
     return before[before["product_id"].isin(reused)]
-
-
-def _kept_findings(path: Path, reused: set[str]) -> list[dict[str, Any]]:
-    """The data-quality findings of the `reused` products from the last validation (read
-    issues are recomputed every time)."""
-    if not reused:
-        return []
-    before = pd.read_parquet(path)
-    return _finding_records(before[before["product_id"].isin(reused) & (before["check"] != "read")])
-
-
-def _kept_compliance(path: Path, reused: set[str]) -> list[dict[str, Any]]:
-    """The compliance findings of the `reused` products from the last validation."""
-    if not reused or not path.exists():
-        return []
-    before = pd.read_parquet(path)
-    return records_of(before[before["product_id"].isin(reused)])
 
 
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -317,13 +293,14 @@ def _suite_runs(
     result_keys: tuple[str, str],
     chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
     validator: Validator | None,
-    findings: list[dict[str, Any]],
+    findings: FindingColumns,
     collect: Callable[[], None],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """A row suite and a product suite (`find`: the data-quality suites, or the compliance
     rule pack's) over each chunk (its products and their nutrient rows) in turn: adds the
-    chunk's findings to `findings` and gives what each of its two runs was about and its GX
-    result (`result_keys`: the row suite's and the product suite's key in `find`'s results)."""
+    chunk's findings to `findings` (as columns) and gives what each of its two runs was
+    about and its GX result (`result_keys`: the row suite's and the product suite's key in
+    `find`'s results)."""
     rows_key, products_key = result_keys
     for number, (products, rows) in enumerate(chunks, start=1):
         if number > 1:
@@ -333,7 +310,7 @@ def _suite_runs(
         found, results = find(
             rows.reset_index(drop=True), products.reset_index(drop=True), validator
         )
-        findings.extend(found)
+        findings.add_records(found)
         yield {**about, "label_rows": len(rows)}, results.pop(rows_key)
         yield about, results.pop(products_key)
         del found, results, products, rows
@@ -342,7 +319,9 @@ def _suite_runs(
 def validate_work(job: ValidationJob, validator: Validator | None = None) -> dict[str, int]:
     """The validate stage over a work folder, incrementally, a chunk of products at a time.
 
-    A product whose key (`product_keys`) is the one recorded when it was last validated
+    A product whose key (pipeline.validation_keys.keys_by_file: its file's normalize key;
+    `product_keys`, a hash of its rows, when the normalize stage's index does not name the
+    tables) is the one recorded when it was last validated
     keeps its outcomes and data-quality findings; Great Expectations runs only over the
     other products and their nutrient rows (and is not imported when there are none), in
     chunks of at most VALIDATE_CHUNK_PRODUCTS products: the protocol suite over each chunk,
@@ -357,7 +336,13 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     state_path = work.root / STATE_FILE
     read_issues = _read_table(work.read_issues)
     products, nutrients = TableFile.open(work.products), TableFile.open(work.nutrients)
-    found = product_keys(products.frames(), nutrients.frames(), job.salt)
+    by_file = keys_by_file(work, job.salt)  # (else every product's rows are hashed)
+    found = (
+        product_keys(products.frames(), nutrients.frames(), job.salt)
+        if by_file is None
+        else ProductKeys(by_file.keys, by_file.product_ids, by_file.label_rows)
+    )
+    del by_file
     release_arrow_memory()
 
     previous: dict[str, str] = {}
@@ -366,8 +351,13 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     reused = {pid for pid, key in found.keys.items() if previous.get(pid) == key}
     del previous
     old_outcomes = _kept_outcomes(work.outcomes, reused)
-    old_findings = _kept_findings(work.data_quality, reused)
-    old_compliance = _kept_compliance(work.compliance, reused)
+    # Read issues are recomputed every time; the kept findings are read as columns, and
+    # each chunk's new ones join them as columns (pipeline.finding_columns: memory).
+    findings = FindingColumns(QUALITY_SCHEMA)
+    findings.add_records(_read_findings_of(work.products, read_issues))
+    findings.add_kept(work.data_quality, reused, but_check="read")
+    compliance = FindingColumns(COMPLIANCE_SCHEMA)
+    compliance.add_kept(work.compliance, reused)
     state_path.unlink(missing_ok=True)
 
     chunk_of, product_sizes = _chunk_plan(found.product_ids, reused, VALIDATE_CHUNK_PRODUCTS)
@@ -379,8 +369,6 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
         validator = Validator(docs_dir=docs_dir) if docs_dir else validator or Validator()
 
     new_outcomes: list[pd.DataFrame] = []
-    new_findings: list[dict[str, Any]] = []
-    new_compliance: list[dict[str, Any]] = []
     validated, kept = sum(product_sizes), len(reused)
     labelaudit = _labelaudit(validated, kept, len(product_sizes))
     with between_chunks() as collect_between:
@@ -405,7 +393,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             ("rows", "products"),
             chunk_pairs(),
             validator,
-            new_findings,
+            findings,
             collect_between,
         )
         compliance_runs = _suite_runs(
@@ -413,7 +401,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             ("row", "product"),
             chunk_pairs(),
             validator,
-            new_compliance,
+            compliance,
             collect_between,
         )
         atomic_write_chunks(
@@ -427,11 +415,10 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
             collect_between()
     outcomes = ordered_outcomes(pd.Series(found.product_ids), [old_outcomes, *new_outcomes])
     del old_outcomes, new_outcomes
-    read = _read_findings_of(work.products, read_issues)
-    findings = findings_frame([*read, *old_findings, *new_findings])
     atomic_write_parquet(work.outcomes, outcomes)
-    atomic_write_parquet(work.data_quality, findings)
-    atomic_write_parquet(work.compliance, compliance_frame([*old_compliance, *new_compliance]))
+    del outcomes
+    atomic_write_parquet(work.data_quality, sorted_findings(findings.frame()))
+    atomic_write_parquet(work.compliance, sorted_compliance(compliance.frame()))
     atomic_write_text(
         state_path,
         state_text(job.salt, found.keys, [work.outcomes, work.data_quality, work.compliance]),

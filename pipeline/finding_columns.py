@@ -1,0 +1,105 @@
+"""Findings held as Arrow columns while the validate stage runs (issue 16, memory).
+
+The validate stage gathers the data-quality and compliance findings of every chunk, and a
+rerun those of every product it keeps. Held as one dict a finding (7 keys, each value a
+Python object) they were what made the validation process grow with the catalog: a
+10,000-label catalog has ~50,000 compliance findings. `FindingColumns` holds them as Arrow
+tables of a fixed schema instead (a chunk's records turned into columns as the chunk
+finishes; the kept findings read from the last Parquet file as columns, never as dicts),
+and `frame` gives the pandas frame `pd.DataFrame(records, columns=...)` gives for the same
+records in the same order, which the stage then sorts and writes as before
+(pipeline.quality.sorted_findings, pipeline.compliance.sorted_findings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+#: data_quality.parquet's columns (pipeline.quality.FINDING_COLUMNS and line_no).
+QUALITY_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("product_id", pa.string()),
+        ("check", pa.string()),
+        ("severity", pa.string()),
+        ("detail", pa.string()),
+        ("blocking", pa.bool_()),
+        ("line_no", pa.int64()),
+    ]
+)
+#: compliance.parquet's columns (pipeline.compliance.COMPLIANCE_COLUMNS and line_no).
+COMPLIANCE_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("product_id", pa.string()),
+        ("rule", pa.string()),
+        ("citation", pa.string()),
+        ("severity", pa.string()),
+        ("detail", pa.string()),
+        ("line_no", pa.int64()),
+    ]
+)
+
+
+def records_table(records: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    """`records` (each with every field of `schema`) as an Arrow table of `schema`: a
+    missing value (None, NaN) is null, as it is once written to Parquet from pandas."""
+    listed = list(records)
+    return pa.table(
+        {
+            field.name: pa.array(
+                [record[field.name] for record in listed], type=field.type, from_pandas=True
+            )
+            for field in schema
+        },
+        schema=schema,
+    )
+
+
+class FindingColumns:
+    """Findings of one kind (`schema`), gathered in order as Arrow tables."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.parts: list[pa.Table] = []
+
+    def __len__(self) -> int:
+        return sum(part.num_rows for part in self.parts)
+
+    def add_records(self, records: Iterable[Mapping[str, Any]]) -> None:
+        table = records_table(records, self.schema)
+        if table.num_rows:
+            self.parts.append(table)
+
+    def add_kept(self, path: Path, products: set[str], but_check: str | None = None) -> None:
+        """The findings of `products` in the Parquet file at `path` (if there is one),
+        without those whose `check` is `but_check`."""
+        if not products or not path.exists():
+            return
+        names = self.schema.names
+        table = pq.read_table(path, columns=names).select(names).cast(self.schema)
+        keep = pc.is_in(table["product_id"], value_set=pa.array(sorted(products), pa.string()))
+        if but_check is not None:
+            keep = pc.and_(keep, pc.not_equal(table["check"], pa.scalar(but_check)))
+        kept = table.filter(keep)
+        if kept.num_rows:
+            self.parts.append(kept.combine_chunks())
+
+    def frame(self) -> pd.DataFrame:
+        """Every finding gathered, in order: the frame `pd.DataFrame(records,
+        columns=schema.names)` gives for them (the same dtypes, but `line_no`: float
+        where it has no value; the caller makes it Int64, as for the records)."""
+        names = self.schema.names
+        if not len(self):
+            return pd.DataFrame([], columns=names)
+        table = pa.concat_tables(self.parts)
+        self.parts = []
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        return frame[names]
