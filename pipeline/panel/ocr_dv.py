@@ -16,7 +16,8 @@ data-quality check `dv_consistent` and the compliance rule `dv_2016` report):
 - otherwise the amount is unreadable: a read issue says what the amount would give and
   what the label prints, never a guess.
 
-No check when the %DV is a symbol ("*"), missing or unreadable, the amount carries "<" or
+No check when the %DV is a symbol ("*"), missing or unreadable (also one printed with a
+leading zero, "00%": no label prints one, it is "100%" with a digit lost), the amount carries "<" or
 ">", the unit is not read or not comparable with the DV (IU converts by
 `pipeline.units.IU_TO_MCG`: the unit read decides the DVs used), the name is not one
 regulated nutrient (a source compound such as "Magnesium Glycinate" has no DV of its own),
@@ -56,6 +57,11 @@ MIN_REPAIR_PCT = 10.0
 #: a lost point or digit is a factor 10, a misread first digit mostly more than 2.5
 #: (1 for 7, 3 for 8).
 DOUBT_FACTOR = 2.5
+#: What a row's repairs say when its amount's lost decimal point was put back from its %DV.
+POINT_REPAIR = "the point OCR lost"
+#: A %DV printed with a leading zero ("00%", "05%"): no label prints one, so it is a misread
+#: ("100%" with its first digit lost) and checks nothing.
+_LEADING_ZERO_RE = re.compile(r"^0\d")
 _ALT_AMOUNT_RE = re.compile(r"^\s*(?P<num>\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?P<unit>.+?)\s*$")
 
 
@@ -154,7 +160,7 @@ def check_dv(
     `second` is the second amount column's (amount, unit): a %DV that agrees with it is
     that column's, not a sign of a misread."""
     dv_text = (dv or "").strip()
-    printed = parse_dv(_MARKS_RE.sub("", dv_text))
+    printed = None if _LEADING_ZERO_RE.match(dv_text) else parse_dv(_MARKS_RE.sub("", dv_text))
     reg = regulated(name) if printed is not None else None
     read_unit = lookup_unit(unit)
     value = parse_amount(amount)
@@ -179,7 +185,7 @@ def check_dv(
         placed, agreeing = fits[0]
         return DvCheck(
             placed,
-            repair=f"{placed} {shown_unit}: the point OCR lost, from the printed {dv_text} DV "
+            repair=f"{placed} {shown_unit}: {POINT_REPAIR}, from the printed {dv_text} DV "
             f"of {agreeing.text}" + (" (the older DV)" if agreeing.older else ""),
         )
     why = _would_be(f"{amount.strip()} {shown_unit}", value.value, reg, dvs)
@@ -201,6 +207,15 @@ def _would_be(amount: str, value: float, reg: Regulated, dvs: list[_Dv]) -> str:
     if older is not None and not current.older:
         why += f" ({_pct(value / older.per_unit * 100)} of the older {older.text} DV)"
     return why
+
+
+def point_put_back(row_amount: str | None, repairs: str | None, other: str) -> bool:
+    """Whether `row_amount` is `other` (another reading's number) with the decimal point
+    the %DV put back (`repairs` names POINT_REPAIR): "7.5" from "75" beside 68% of zinc.
+    The two readings then read the same digits: no disagreement."""
+    if row_amount is None or POINT_REPAIR not in (repairs or "") or "." in other:
+        return False
+    return row_amount.replace(".", "") == other and "." in row_amount
 
 
 def dv_agreement(amount: str, unit: str | None, dv: str | None, name: str) -> str | None:

@@ -26,7 +26,8 @@ no usable text layer are OCR'd page by page, one `tesseract` call per page:
    number. Each repair is recorded in the row's `LabelRow.repairs` ("meg->mcg").
    Rule remains ("|") and low-confidence punctuation specks are dropped.
 5. `pipeline.panel.words_to_labels(..., source_format="image-ocr" | "pdf-ocr")`, names
-   corrected against the ingredient lexicon (`pipeline.panel.ocr_names`); the
+   corrected against the ingredient lexicon (`pipeline.panel.ocr_names`), a corrected
+   nutrient's amount checked against its %DV (`pipeline.panel.ocr_recheck`); the
    panel reader sets `LabelRow.confidence` (lowest word confidence on the line) and
    `Label.ocr_confidence` (mean word confidence of the panel).
 
@@ -62,6 +63,7 @@ from pipeline import config
 from pipeline.errors import LabelError, NeedsOcr, NoPanel, UnreadableFile
 from pipeline.panel import Box, panel_regions, words_to_labels
 from pipeline.panel.ocr_names import correct_names
+from pipeline.panel.ocr_recheck import recheck_dv
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Word, bbox_in_pixels
 from pipeline.sources import check_render_pixels, read_bytes
 from pipeline.sources.ocr_agree import fill_agreed
@@ -339,7 +341,8 @@ def _parse(
         repairs=repairs,
         graphics=graphics,
     )
-    return correct_names(parsed, pages)  # misread ingredient names (pipeline.panel.ocr_names)
+    # misread ingredient names (pipeline.panel.ocr_names), then the %DV check on those now named
+    return recheck_dv(parsed, correct_names(parsed, pages))
 
 
 def page_words(

@@ -26,6 +26,9 @@ class Amount:
     bottom: float
     confidence: float
     note: str | None = None
+    #: The row's name as RapidOCR read it, to replace Tesseract's on the line
+    #: (`ocr_tiny.rapid_name`): None keeps Tesseract's.
+    name: str | None = None
 
 
 def unit_of(text: str) -> str | None:

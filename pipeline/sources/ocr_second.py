@@ -46,13 +46,14 @@ from PIL import Image
 
 from pipeline import config
 from pipeline.nutrients import PROTOCOL_NUTRIENTS, resolve
+from pipeline.panel.ocr_dv import point_put_back
 from pipeline.records import Label, LabelRow, ReadIssue, Word
 from pipeline.sources.ocr_amount import UNITS as UNITS
 from pipeline.sources.ocr_amount import Amount, unit_of
 from pipeline.sources.ocr_locate import PanelRegion
 from pipeline.sources.ocr_rapid import RapidLine, available, detect_lines
 from pipeline.sources.ocr_readings import amount_key, withheld
-from pipeline.sources.ocr_tiny import Line, candidates, confirm, in_points, tiny
+from pipeline.sources.ocr_tiny import Line, candidates, confirm, in_points, named_words, tiny
 
 log = logging.getLogger("labelaudit")
 
@@ -237,8 +238,19 @@ def fill_rows(
                 if confirmed is None:
                     break  # not read surely, and nothing confirms it: stays unread
                 amount = confirmed
+            old, new = named_words(line, under, amount)  # RapidOCR's name (`ocr_tiny`)
+            if new:
+                first = out.index(old[0])
+                out = [w for w in out if w not in old]
+                out[first:first] = new
+                for w in old:
+                    fixes.pop(w, None)
+                was = " ".join(w.text for w in old)
+                fixes[new[0]] = f"name read by RapidOCR '{amount.name}': Tesseract read '{was}'"
             number, unit = _placed(line, amount)
-            at = min((out.index(w) for w in under), default=out.index(line[-1]) + 1)
+            at = min(
+                (out.index(w) for w in under), default=out.index(new[-1] if new else line[-1]) + 1
+            )
             out = [w for w in out if w not in under]
             out[at:at] = [number, unit]
             for w in under:
@@ -264,7 +276,14 @@ def withhold_disagreements(
         key = amount_key(row.amount_raw, row.unit_raw)
         lines = row_lines(row, words)
         other = amount_on(lines[0], amounts) if lines and key is not None else None
-        if other is None or amount_key(other.number, other.unit) == key:
+        if (
+            other is None
+            or amount_key(other.number, other.unit) == key
+            or (
+                unit_of(other.unit) == unit_of(row.unit_raw or "")
+                and point_put_back(row.amount_raw, row.repairs, other.number)
+            )
+        ):
             out.append(row)
             continue
         row, issue = withheld(row, f"by Tesseract and as {other.number} {other.unit} by RapidOCR")

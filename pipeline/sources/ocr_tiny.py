@@ -29,6 +29,13 @@ or three letters starting as a unit does) fills the row only when one of these h
   last digit, so such a row carries at most `ocr_dv.REPAIRED_CONFIDENCE` (25): below
   `config.MIN_AMOUNT_CONFIDENCE`, a protocol amount filled this way decides no verdict.
 
+A row whose name as Tesseract read it names no regulated nutrient ("onwm") takes RapidOCR's
+name of the line (`rapid_name`: "Chromium(asChromium AminoAcid Chelate)", the text left of
+the amount, also inside one glued line) when that name names one, and a %DV printed on the
+row agrees with the amount under that nutrient's Daily Value (76 mcg of chromium beside
+"217%"); the row then carries at most `REPAIRED_CONFIDENCE`, and its repairs say whose name
+it is and what Tesseract read.
+
 Every fill still passes `ocr_second`'s digit check (Tesseract's digits among RapidOCR's)
 and afterwards the panel reader's own checks of OCR amounts (the %DV cross-check of
 `pipeline.panel.ocr_dv`), and its row names in its repairs what confirmed it. RapidOCR's
@@ -191,6 +198,72 @@ def _printed_dvs(row: LabelRow, lines: Sequence[Line], amount: Amount) -> list[s
     return found
 
 
+def _left_texts(lines: Sequence[Line], amount: Amount) -> list[str]:
+    """What RapidOCR read level with `amount` and left of it: whole lines ending before it,
+    and the start of a line that runs on into it ("Chromium(...)76mcg")."""
+    found: list[str] = []
+    for li in lines:
+        if not _level(li, amount):
+            continue
+        if li.x1 <= amount.x0 + 1.0:
+            found.append(li.text)
+        elif li.x0 < amount.x0 < li.x1:
+            cut = round((amount.x0 - li.x0) / (li.x1 - li.x0) * len(li.text))
+            found.append(li.text[:cut])
+    return [t.strip() for t in found if t.strip()]
+
+
+def rapid_name(row: LabelRow, lines: Sequence[Line], amount: Amount) -> str | None:
+    """RapidOCR's name of `row`'s line, to take in place of Tesseract's (module docstring),
+    or None: Tesseract's names a regulated nutrient, RapidOCR's names none or several, or
+    no printed %DV agrees with `amount` under the nutrient it names."""
+    if regulated(row.name_raw) is not None:
+        return None
+    named = [(t, r.key) for t in _left_texts(lines, amount) if (r := regulated(t)) is not None]
+    if len({key for _, key in named}) != 1:
+        return None
+    name = named[0][0]
+    # the %DVs printed on the line: RapidOCR's, and Tesseract's in the line as read
+    as_read = [f"{m.group('num')}%" for m in _PCT_RE.finditer(row.raw_text)]
+    for dv in [*_printed_dvs(row, lines, amount), *as_read]:
+        if dv_agreement(amount.number, amount.unit, dv, name) is not None:
+            return name
+    return None
+
+
+def _with_name(row: LabelRow, lines: Sequence[Line], amount: Amount) -> Amount:
+    """`amount` with RapidOCR's name of the row when it is taken (`rapid_name`), its
+    confidence then at most REPAIRED_CONFIDENCE."""
+    name = rapid_name(row, lines, amount)
+    if name is None:
+        return amount
+    capped = min(amount.confidence, REPAIRED_CONFIDENCE)
+    return dataclasses.replace(amount, name=name, confidence=capped)
+
+
+def named_words(
+    line: Sequence[Word], under: Sequence[Word], amount: Amount
+) -> tuple[list[Word], list[Word]]:
+    """(Tesseract's name words on `line`: left of `amount` and not `under` it, the words of
+    `amount.name` set over the same span in their place), both empty without a name."""
+    old = [w for w in line if w not in under and w.x1 <= amount.x0 + 1.0]
+    texts = (amount.name or "").split()
+    if not old or not texts:
+        return [], []
+    x0, x1 = old[0].x0, max(w.x1 for w in old)
+    top, bottom = min(w.top for w in line), max(w.bottom for w in line)
+    step = (x1 - x0) / sum(len(t) + 1 for t in texts)
+    new: list[Word] = []
+    at = x0
+    for text in texts:
+        end = at + step * len(text)
+        new.append(
+            Word(text, round(at, 2), round(end, 2), top, bottom, old[0].page, amount.confidence)
+        )
+        at = end + step
+    return old, new
+
+
 def _dv_confirmation(row: LabelRow, lines: Sequence[Line], amount: Amount) -> str | None:
     names = _names(row, lines, amount)
     nutrients = {r.key for r in map(regulated, names) if r is not None}
@@ -221,7 +294,7 @@ def confirm(
             return None
         unit = theirs[1]
     if amount.confidence >= config.SECOND_READING_CONFIDENCE and amount.unit:
-        return amount
+        return _with_name(row, lines, amount)
     quoted = (amount.note or "").split(" read as ")[0] or f"{amount.number} {unit}"
     shown = f"RapidOCR read {quoted} at {amount.confidence:.0f}%"
     candidate = dataclasses.replace(amount, unit=unit)
@@ -237,4 +310,6 @@ def confirm(
         candidate = dataclasses.replace(
             candidate, confidence=min(candidate.confidence, REPAIRED_CONFIDENCE)
         )
-    return dataclasses.replace(candidate, note=f"{amount.number} {unit}: {why}")
+    return _with_name(
+        row, lines, dataclasses.replace(candidate, note=f"{amount.number} {unit}: {why}")
+    )

@@ -179,3 +179,51 @@ def test_a_blend_member_follows_its_blend_and_names_only_its_own_corrections() -
     # a name that already declares a nutrient is left whole, its source too
     zinc = LabelRow("x.png", 0, 1, "Zinc", "11", "mg", form_raw="as Zinc Oxlde")
     assert correct_row(zinc) == zinc
+
+
+def _zinc_panel(amount: str, dv: str) -> list[Word]:
+    return [
+        *_line(10, [(10, "Supplement", 95), (60, "Facts", 95)]),
+        *_line(22, [(10, "Serving", 95), (45, "Size", 95), (68, "1", 95), (75, "Capsule", 95)]),
+        *_line(34, [(120, "Amount", 95), (160, "%DV", 95)]),
+        *_line(46, [(10, "Biotin", 92), (120, "300mcg", 92), (160, "1000%", 92)]),
+        *_line(58, [(10, "Zino", 40), (120, amount, 92), (160, dv, 92)]),
+    ]
+
+
+def test_a_corrected_nutrient_name_puts_its_amount_through_the_dv_check() -> None:
+    # "Zino" 75 mg 68%: as zinc, 75 mg would be 682% of the 11 mg DV; 7.5 mg gives 68%
+    _, rows, issues = _parse([_zinc_panel("75mg", "68%")], {}, "x.png", "x", None)
+    zinc = rows[-1]
+    assert (zinc.name_raw, zinc.amount_raw, zinc.unit_raw, zinc.confidence) == (
+        "Zinc",
+        "7.5",
+        "mg",
+        REPAIRED_CONFIDENCE,
+    )
+    assert zinc.repairs == (
+        "Zino->Zinc; 7.5 mg: the point OCR lost, from the printed 68% DV of 11 mg"
+    )
+    assert issues == []
+
+
+def test_a_corrected_nutrient_name_whose_amount_the_dv_contradicts_is_unread() -> None:
+    # 40 mg of zinc would be 364% (267% of the older 15 mg DV); no lost point gives 12%
+    _, rows, issues = _parse([_zinc_panel("40mg", "12%")], {}, "x.png", "x", None)
+    zinc = rows[-1]
+    assert (zinc.name_raw, zinc.amount_raw, zinc.unit_raw) == ("Zinc", None, None)
+    assert [i.detail for i in issues] == [
+        "page 1, line 2: amount '40 mg (40 mg of zinc would be 364% of the 11 mg DV (267% of "
+        "the older 15 mg DV), the label prints 12%: amount or %DV misread)' of 'Zinc' "
+        "could not be read"
+    ]
+
+
+def test_a_corrected_name_whose_amount_agrees_with_its_dv_keeps_it() -> None:
+    _, rows, issues = _parse([_zinc_panel("7.5mg", "68%")], {}, "x.png", "x", None)
+    assert (rows[-1].name_raw, rows[-1].amount_raw, rows[-1].repairs) == (
+        "Zinc",
+        "7.5",
+        "Zino->Zinc",
+    )
+    assert issues == []

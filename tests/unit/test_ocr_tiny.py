@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline import config
 from pipeline.panel import words_to_labels
+from pipeline.panel.ocr_dv import REPAIRED_CONFIDENCE, check_dv, point_put_back
 from pipeline.records import Label, LabelRow, ReadIssue, Word
 from pipeline.sources import ocr_second
 from pipeline.sources.ocr_count import better_of, counted, with_counts
@@ -160,17 +161,28 @@ def test_tiny_amounts_fill_when_tesseract_reads_them_alike_or_the_dv_confirms_th
 
 def test_a_tiny_amount_the_dv_confirmed_is_still_checked_by_the_panel_reader() -> None:
     """The printed %DV as RapidOCR read it confirms 15 mg of vitamin E; Tesseract's reading
-    of it, "00%", is the panel's %DV, and the reader's own %DV check doubts the amount."""
+    of it, "20%", is the panel's %DV, and the reader's own %DV check doubts the amount."""
+    rows, issues = _fill(
+        _panel([("Vitamin E", "tSmg", "20%")]),
+        [_rapid(46, 120, "15mg", 0.59), _rapid(46, 160, "100%", 0.92)],
+    )
+    assert [(r.amount_raw, r.unit_raw, r.dv_raw) for r in rows] == [(None, None, "20%")]
+    assert [i.detail for i in issues] == [
+        "page 1, line 1: amount '15 mg (15 mg of vitamin E would be 100% of the 15 mg DV "
+        "(75% of the older 20.1 mg DV), the label prints 20%: amount or %DV misread)' of "
+        "'Vitamin E' could not be read"
+    ]
+
+
+def test_a_tiny_amount_beside_a_misread_leading_zero_dv_is_kept_confirmed() -> None:
+    """Tesseract's "00%" (the "1" of 100% lost) checks nothing; RapidOCR's 100% confirms."""
     rows, issues = _fill(
         _panel([("Vitamin E", "tSmg", "00%")]),
         [_rapid(46, 120, "15mg", 0.59), _rapid(46, 160, "100%", 0.92)],
     )
-    assert [(r.amount_raw, r.unit_raw, r.dv_raw) for r in rows] == [(None, None, "00%")]
-    assert [i.detail for i in issues] == [
-        "page 1, line 1: amount '15 mg (15 mg of vitamin E would be 100% of the 15 mg DV "
-        "(75% of the older 20.1 mg DV), the label prints 00%: amount or %DV misread)' of "
-        "'Vitamin E' could not be read"
-    ]
+    got = [(r.amount_raw, r.unit_raw, r.dv_raw, r.confidence) for r in rows]
+    assert got == [("15", "mg", "00%", REPAIRED_CONFIDENCE)]
+    assert issues == []
 
 
 @pytest.mark.parametrize(
@@ -210,6 +222,58 @@ def test_a_sure_tiny_amount_fills_as_on_any_panel() -> None:
     rows, issues = _fill(_panel([("Biotin", "3OOmcq", "1000%")]), [_rapid(46, 120, "300mcg", 0.97)])
     assert [(r.amount_raw, r.unit_raw, r.repairs) for r in rows] == [("300", "mcg", FILLED)]
     assert issues == []
+
+
+def _glued_chromium() -> RapidLine:
+    """RapidOCR's one line for a row's name and amount, its "76mcg" over x 120-147.5."""
+    text = "Chromium(as Chelate)76mcg"  # 20 characters of name, 5.5 pt a character
+    x0, x1 = 10.0, 10.0 + 5.5 * len(text)
+    return ([[x0, 45.5], [x1, 45.5], [x1, 54.5], [x0, 54.5]], text, 0.88)
+
+
+def test_a_row_whose_name_names_no_nutrient_takes_rapidocrs_name_when_its_dv_agrees() -> None:
+    # Tesseract read "onwm" for Chromium; RapidOCR glued the name to the amount; 76 mcg of
+    # chromium is 217% of its 35 mcg DV, as printed
+    words = _panel([("onwm", "7Gmeg", "217%")])
+    rows, issues = _fill(words, [_glued_chromium()])
+    got = [(r.name_raw, r.amount_raw, r.unit_raw, r.confidence, r.repairs) for r in rows]
+    assert got == [
+        (
+            "Chromium",
+            "76",
+            "mcg",
+            REPAIRED_CONFIDENCE,
+            "name read by RapidOCR 'Chromium(as Chelate)': Tesseract read 'onwm'; " + FILLED,
+        )
+    ]
+    assert issues == []
+
+
+@pytest.mark.parametrize(
+    ("name", "dv"),
+    [
+        ("onwm", "90%"),  # 76 mcg of chromium is not 90%: Tesseract's name kept
+        ("Biotin", "217%"),  # Tesseract's name names a nutrient: kept
+    ],
+)
+def test_rapidocrs_name_is_not_taken_without_agreement(name: str, dv: str) -> None:
+    rows, _ = _fill(_panel([(name, "7Gmeg", dv)]), [_glued_chromium()])
+    assert [r.name_raw for r in rows] == [name]
+    assert "name read by RapidOCR" not in (rows[0].repairs or "")
+
+
+def test_a_dv_printed_with_a_leading_zero_is_a_misread_and_checks_nothing() -> None:
+    assert check_dv("15", "mg", "00%", "Vitamin E") is None
+    assert check_dv("15", "mg", "05%", "Vitamin E") is None
+    assert check_dv("15", "mg", "0.5%", "Vitamin E") is not None  # a real 0.5% doubts 15 mg
+
+
+def test_a_point_the_dv_put_back_is_no_disagreement_with_the_digits_read() -> None:
+    repaired = "7.5 mg: the point OCR lost, from the printed 68% DV of 11 mg"
+    assert point_put_back("7.5", repaired, "75") is True
+    assert point_put_back("7.5", "Zino->Zinc", "75") is False  # no point put back
+    assert point_put_back("7.5", repaired, "76") is False  # other digits
+    assert point_put_back("75", repaired, "75") is False  # no point in the kept amount
 
 
 @pytest.mark.parametrize(
