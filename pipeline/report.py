@@ -120,7 +120,9 @@ def write_reports(
             audit, flagged_lines=flagged_lines, chart_cache=chart_cache, pieces=pieces
         )
         try:
-            with report_catalog.card_pages(audit, len(products), pieces.cards, paths.root):
+            with report_catalog.card_pages(
+                audit, len(products), pieces.card_data, pieces.ranks, paths.root
+            ):
                 result = atomic_write_chunks(
                     [
                         (paths.html, html),

@@ -11,9 +11,12 @@ A page that holds every product's card stops being usable at tens of thousands o
   sort, verdict filter and search (name, brand, id, file) run over all products, a page of
   REPORT_TABLE_ROWS rows is shown at a time;
 - the cards are on pages of REPORT_CARDS_PER_PAGE under REPORTS/products/
-  (`card_page_name`): plain HTML pages, no script; the product at rank position i (from
-  0) is `card_href(i)`. They are written into a temp folder beside products/ and swapped
-  in after audit.html, audit.json and ranking.csv are (`card_pages`).
+  (`card_page_name`): each page holds its cards as compact data
+  (pipeline.report_card_data, `page_data`) that its script (templates/cards_page.js.j2)
+  draws as it loads, every text set with textContent (rendering each card with jinja2
+  was ~0.4 ms a card); the product at rank position i (from 0) is `card_href(i)`. They
+  are written into a temp folder beside products/ and swapped in after audit.html,
+  audit.json and ranking.csv are (`card_pages`).
 
 Up to the threshold nothing of this is used: the page is the one-page report, and a
 products/ folder left by an earlier catalog-scale run is removed.
@@ -197,24 +200,35 @@ def page_context(
     return {"data": data, "pages": pages, "per_page": per_page}
 
 
+def page_data(first: int, ranks: Sequence[Any], cards: Sequence[str]) -> str:
+    """A card page's #card-data: {"first": its first place (from 1), "ranks": each card's
+    rank, "cards": each card's data} (`cards`: pipeline.report_card_data.card_json texts,
+    which hold no "<"), as JSON the page's script reads."""
+    shown = [r if type(r) is int else None for r in ranks]
+    return f'{{"first":{first},"ranks":{_compact(shown)},"cards":[{",".join(cards)}]}}'
+
+
 def card_page_chunks(
     audit: Mapping[str, Any],
     total: int,
-    cards: Callable[[int, int], Sequence[Markup]],
+    cards: Callable[[int, int], Sequence[str]],
+    ranks: Callable[[int, int], Sequence[Any]],
 ) -> Iterator[tuple[str, Iterator[str]]]:
     """(file name, its text in pieces) of each card page of `total` products; `cards` as
-    ProductPieces.cards (the whole cards of the products at first to end, in rank order)."""
+    ProductPieces.card_data (the card data of the products at first to end, in rank
+    order), `ranks` as ProductPieces.ranks."""
     template = _environment().get_template(CARD_PAGE_TEMPLATE)
     per_page = REPORT_CARDS_PER_PAGE
     page_count = math.ceil(total / per_page)
     for page in range(page_count):
         first = page * per_page
-        shown = cards(first, min(first + per_page, total))
+        end = min(first + per_page, total)
+        shown = cards(first, end)
         yield (
             card_page_name(page + 1),
             template.generate(
                 audit=audit,
-                cards=shown,
+                data=Markup(page_data(first + 1, ranks(first, end), shown)),
                 first=first + 1,
                 last=first + len(shown),
                 total=total,
@@ -235,7 +249,8 @@ def _remove_ours(folder: Path) -> None:
 def card_pages(
     audit: Mapping[str, Any],
     total: int,
-    cards: Callable[[int, int], Sequence[Markup]],
+    cards: Callable[[int, int], Sequence[str]],
+    ranks: Callable[[int, int], Sequence[Any]],
     reports_dir: Path,
 ) -> Iterator[None]:
     """Around writing the report's three files: at catalog scale, first write the card
@@ -258,7 +273,7 @@ def card_pages(
     try:
         temp.chmod(0o755)  # mkdtemp's 0700 would hide the pages from other readers
         (temp / CARDS_MARKER).write_text("card pages of labelaudit's report\n", encoding="utf-8")
-        for name, chunks in card_page_chunks(audit, total, cards):
+        for name, chunks in card_page_chunks(audit, total, cards, ranks):
             with (temp / name).open("w", encoding="utf-8", newline="") as out:
                 out.writelines(chunks)
         yield

@@ -23,6 +23,7 @@ from pipeline.config import REPORT_INLINE_PRODUCTS
 from pipeline.document import ProductDocs
 from pipeline.infra.piece_store import PieceStore
 from pipeline.infra.versions import code_version
+from pipeline.report_card_data import broken_card_json, card_json
 from pipeline.report_format import _environment
 from pipeline.report_tables import _dumps, _json_safe
 
@@ -194,8 +195,9 @@ class ProductPieces:
             out.append(self._made_card(documents[index], index, keys[n]))
         return out
 
-    def _made_card(self, document: Mapping[str, Any], index: int, key: str | None) -> Markup:
-        """The card of a product whose card was not found (its line is made with it)."""
+    def _line_with(self, document: Mapping[str, Any], index: int, key: str | None) -> str:
+        """The audit.json line of a product made for one of its other pieces: kept (or
+        held until audit.json is written); returns the line without its rank."""
         line = self._line(document)
         prefix = f'{{"rank": {_rank_text(document.get("rank"))}, '
         if key is not None and self._store is not None and line.startswith(prefix):
@@ -203,11 +205,19 @@ class ProductPieces:
             self._line_made[index] = 1
         elif self._hold_lines:
             self._lines[index] = line
+        return line[len(prefix) :] if line.startswith(prefix) else line
+
+    def _shown_key(self, document: Mapping[str, Any], tail: str, kind: str) -> str:
+        """The key of a piece of a product without a product key: what it shows."""
+        flagged = sorted(self._flagged.get(document.get("product_id"), ()))
+        return f"{kind}:" + hashlib.sha256(f"{tail}\n{flagged}".encode()).hexdigest()
+
+    def _made_card(self, document: Mapping[str, Any], index: int, key: str | None) -> Markup:
+        """The card of a product whose card was not found (its line is made with it)."""
+        tail = self._line_with(document, index, key)
         card_key = f"{key}:card" if key is not None else None
         if key is None and self._store is not None:  # no product key: keyed by what it shows
-            flagged = sorted(self._flagged.get(document.get("product_id"), ()))
-            shown = f"{line[len(prefix) :] if line.startswith(prefix) else line}\n{flagged}"
-            card_key = "shown:" + hashlib.sha256(shown.encode("utf-8")).hexdigest()
+            card_key = self._shown_key(document, tail, "shown")
             text = self._store.get(card_key)
             if text is not None:
                 self.reused += 1
@@ -217,6 +227,48 @@ class ProductPieces:
             return self._card_as_is(document, index)
         self._keep(card_key, marked)
         return self._fill(marked, index)
+
+    # ------------------------------------------------------------------ card data
+
+    def card_data(self, first: int, end: int) -> list[str]:
+        """The cards of the products at `first` to `end` as the card pages' data
+        (pipeline.report_card_data.card_json: JSON without their rank or place)."""
+        keys = [self._keys[i] for i in range(first, end)]
+        wanted = [f"{k}:data" for k in keys if k is not None]
+        found = iter(self._store.get_many(wanted)) if self._store is not None else iter(())
+        kept = [None if k is None else next(found) for k in keys]
+        documents = self._documents([first + n for n, text in enumerate(kept) if text is None])
+        out: list[str] = []
+        for n, text in enumerate(kept):
+            if text is None:
+                text = self._made_data(documents[first + n], first + n, keys[n])
+            else:
+                self.reused += 1
+            out.append(text)
+        return out
+
+    def _made_data(self, document: Mapping[str, Any], index: int, key: str | None) -> str:
+        """The card data of a product whose data was not found (its line is made with it)."""
+        tail = self._line_with(document, index, key)
+        data_key = f"{key}:data" if key is not None else None
+        if key is None and self._store is not None:  # no product key: keyed by what it shows
+            data_key = self._shown_key(document, tail, "shown-data")
+            text = self._store.get(data_key)
+            if text is not None:
+                self.reused += 1
+                return text
+        self.rendered += 1
+        try:
+            text = card_json(document, self._flagged.get(document.get("product_id"), ()))
+        except Exception as exc:  # one product's card must not lose the report
+            log.error("report: the card of %s: %s", document.get("product_id"), exc, exc_info=True)
+            return broken_card_json(document, f"{type(exc).__name__}: {exc}")
+        self._keep(data_key, text)
+        return text
+
+    def ranks(self, first: int, end: int) -> list[Any]:
+        """The ranks of the products at `first` to `end`."""
+        return list(self._ranks[first:end])
 
     def card(self, index: int) -> Markup:
         """The whole card of the product at `index` (looked up a page at a time)."""

@@ -4,7 +4,7 @@ report below the threshold."""
 
 from __future__ import annotations
 
-import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from pipeline import report, report_catalog
+from pipeline import report, report_card_data, report_catalog
 from pipeline.errors import AuditError
 from pipeline.report import write_reports
 from tests.catalog_audit import HOSTILE, catalog_audit
@@ -33,10 +33,21 @@ def embedded(page: str) -> dict[str, Any]:
     return report_catalog.decode_data(found.group(1))
 
 
-def cards_of(page: str) -> list[tuple[str, str]]:
-    """(id, heading text) of each card on a page."""
-    found = re.findall(r'<article class="card[^"]*" id="([^"]+)".*?<h3[^>]*>(.*?)</h3>', page, re.S)
-    return [(i, html.unescape(re.sub(r"<[^>]+>", "", h))) for i, h in found]
+def card_data(page: str) -> dict[str, Any]:
+    """A card page's #card-data (what its script draws the cards from)."""
+    found = re.search(r'<script type="application/json" id="card-data">\n(.*)\n</script>', page)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def cards_of(page: str) -> list[tuple[int, Any, str]]:
+    """(place, rank, name) of each card on a page, as its script draws them."""
+    data = card_data(page)
+    return [
+        (data["first"] + n, rank, card["h"])
+        for n, (rank, card) in enumerate(zip(data["ranks"], data["cards"], strict=True))
+    ]
 
 
 def test_cards_are_on_pages_of_their_own_and_the_table_links_to_each(
@@ -53,27 +64,32 @@ def test_cards_are_on_pages_of_their_own_and_the_table_links_to_each(
     ]
     read = {n: (tmp_path / "products" / n).read_text(encoding="utf-8") for n in pages[1:]}
     assert cards_of(read["cards-00001.html"]) == [
-        ("product-1", "#1 Bone Matrix Calcium + K2"),
-        ("product-2", "#2 Copy 1"),
-        ("product-3", f"#3 {HOSTILE}"),
+        (1, 1, "Bone Matrix Calcium + K2"),
+        (2, 2, "Copy 1"),
+        (3, 3, HOSTILE),
     ]
     assert cards_of(read["cards-00002.html"]) == [
-        ("product-4", "#4 Copy 3"),
-        ("product-5", "#5 Copy 4"),
-        ("product-6", "#6 CalDenex <script>alert(1)</script>"),
+        (4, 4, "Copy 3"),
+        (5, 5, "Copy 4"),
+        (6, 6, "CalDenex <script>alert(1)</script>"),
     ]
-    assert cards_of(read["cards-00003.html"]) == [("product-7", "#7 K2 MK-7 100")]
-    # each card page is the one-page report's card: same body, from the same template
-    monkeypatch.setattr(report_catalog, "REPORT_INLINE_PRODUCTS", 1000)
-    one_page = report.render_html(audit)
-    monkeypatch.setattr(report_catalog, "REPORT_INLINE_PRODUCTS", 3)
-    start = one_page.index('<article class="card card-fails" id="product-6"')
-    card = one_page[start : one_page.index("</article>", start)]
-    assert card in read["cards-00002.html"]
+    assert cards_of(read["cards-00003.html"]) == [(7, 7, "K2 MK-7 100")]
+    # each card is the data of the product's whole card (the page draws the template's
+    # card from it: tests/browser/test_card_pages.py)
+    products = report._products(audit)
+    flagged = report.finding_lines(audit["data_quality"])
+    assert card_data(read["cards-00002.html"])["cards"] == [
+        report_card_data.card_data(products[i], flagged.get(products[i]["product_id"], ()))
+        for i in (3, 4, 5)
+    ]
     assert '<a href="cards-00001.html" rel="prev">Products 1–3</a>' in read["cards-00002.html"]
     assert '<a href="cards-00003.html" rel="next">Products 7–7</a>' in read["cards-00002.html"]
     assert '<a href="../audit.html#ranking-section">' in read["cards-00003.html"]
-    assert "<script" not in "".join(read.values())  # card pages need no script
+    for text in read.values():  # a card page's scripts: its data and its drawer
+        assert re.findall(r"<script[^>]*>", text) == [
+            '<script type="application/json" id="card-data">',
+            "<script>",
+        ]
 
     page = (tmp_path / "audit.html").read_text(encoding="utf-8")
     assert '<article class="card' not in page  # no card on the main page
@@ -103,7 +119,9 @@ def test_hostile_names_are_text_everywhere(catalog: None, tmp_path: Path) -> Non
     cards = (tmp_path / "products" / "cards-00001.html").read_text(encoding="utf-8")
     for text in (page, cards):
         assert "<img" not in text and "</script><img" not in text and "<script>alert" not in text
-    assert str(escape(HOSTILE)) in cards
+    # in a card page's data: JSON in which "<" is \u003c (the element cannot be ended)
+    assert json.dumps(HOSTILE, ensure_ascii=False).replace("<", "\\u003c") in cards
+    assert card_data(cards)["cards"][2]["h"] == HOSTILE
     assert str(escape(HOSTILE)) in page  # in what changed
     # the page's scripts: its own two, and the data element the browser never runs
     assert re.findall(r"<script[^>]*>", page) == [
