@@ -148,6 +148,23 @@ def _point_placements(digits: str) -> list[str]:
     return [f"{digits[:i]}.{digits[i:]}" for i in cuts]
 
 
+def _checkable(
+    amount: str, unit: str | None, dv: str | None, name: str
+) -> tuple[Regulated, Unit, float, float] | None:
+    """(the nutrient, the unit read, the amount, the printed %DV) when `amount` `unit` of
+    `name` can be checked against the printed %DV `dv`, else None (module docstring)."""
+    dv_text = (dv or "").strip()
+    printed = None if _LEADING_ZERO_RE.match(dv_text) else parse_dv(_MARKS_RE.sub("", dv_text))
+    reg = regulated(name) if printed is not None else None
+    read_unit = lookup_unit(unit)
+    value = parse_amount(amount)
+    if reg is None or reg.key in _UNCHECKED or read_unit is None or value is None:
+        return None
+    if value.operator is not None or printed is None:
+        return None
+    return reg, read_unit, value.value, printed
+
+
 def check_dv(
     amount: str,
     unit: str | None,
@@ -160,17 +177,12 @@ def check_dv(
     `second` is the second amount column's (amount, unit): a %DV that agrees with it is
     that column's, not a sign of a misread."""
     dv_text = (dv or "").strip()
-    printed = None if _LEADING_ZERO_RE.match(dv_text) else parse_dv(_MARKS_RE.sub("", dv_text))
-    reg = regulated(name) if printed is not None else None
-    read_unit = lookup_unit(unit)
-    value = parse_amount(amount)
-    if reg is None or reg.key in _UNCHECKED or read_unit is None or value is None:
+    found = _checkable(amount, unit, dv, name)
+    if found is None:
         return None
-    if value.operator is not None:
-        return None
-    assert printed is not None
+    reg, read_unit, value, printed = found
     dvs = _dvs(reg, read_unit)
-    if not dvs or _agrees(value.value, dvs, printed, DOUBT_FACTOR) is not None:
+    if not dvs or _agrees(value, dvs, printed, DOUBT_FACTOR) is not None:
         return None
     other, other_unit = parse_amount(second[0]), lookup_unit(second[1] or unit)
     if other and other_unit and _agrees(other.value, _dvs(reg, other_unit), printed, DOUBT_FACTOR):
@@ -188,7 +200,7 @@ def check_dv(
             repair=f"{placed} {shown_unit}: {POINT_REPAIR}, from the printed {dv_text} DV "
             f"of {agreeing.text}" + (" (the older DV)" if agreeing.older else ""),
         )
-    why = _would_be(f"{amount.strip()} {shown_unit}", value.value, reg, dvs)
+    why = _would_be(f"{amount.strip()} {shown_unit}", value, reg, dvs)
     why += f", the label prints {dv_text}: "
     if fits:
         why += " and ".join(p for p, _ in fits) + " would each agree: "
@@ -223,16 +235,11 @@ def dv_agreement(amount: str, unit: str | None, dv: str | None, name: str) -> st
     the printed %DV `dv` within label rounding (`normalize.dv_consistent`), or None: it
     gives another, or it cannot be checked (as `check_dv`; a %DV below MIN_REPAIR_PCT
     pins an amount too loosely to confirm it)."""
-    printed = parse_dv(_MARKS_RE.sub("", (dv or "").strip()))
-    reg = regulated(name) if printed is not None and printed >= MIN_REPAIR_PCT else None
-    read_unit = lookup_unit(unit)
-    value = parse_amount(amount)
-    if reg is None or reg.key in _UNCHECKED or read_unit is None or value is None:
+    found = _checkable(amount, unit, dv, name)
+    if found is None or found[3] < MIN_REPAIR_PCT:
         return None
-    if value.operator is not None:
-        return None
-    assert printed is not None
-    agreeing = _agrees(value.value, _dvs(reg, read_unit), printed)
+    reg, read_unit, value, printed = found
+    agreeing = _agrees(value, _dvs(reg, read_unit), printed)
     return (
         None if agreeing is None else agreeing.text + (" (the older DV)" if agreeing.older else "")
     )
