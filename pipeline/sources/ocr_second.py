@@ -50,8 +50,9 @@ from pipeline.panel.ocr_dv import point_put_back
 from pipeline.records import Label, LabelRow, ReadIssue, Word
 from pipeline.sources.ocr_amount import UNITS as UNITS
 from pipeline.sources.ocr_amount import Amount, unit_of
-from pipeline.sources.ocr_locate import PanelRegion
+from pipeline.sources.ocr_locate import PanelRegion, holds
 from pipeline.sources.ocr_rapid import RapidLine, available, detect_lines
+from pipeline.sources.ocr_rapid_panel import whole_reading
 from pipeline.sources.ocr_readings import amount_key, withheld
 from pipeline.sources.ocr_tiny import Line, candidates, confirm, in_points, named_words, tiny
 
@@ -414,6 +415,13 @@ def second_reading(
     if filled:
         labels, rows, issues = parse([words], repairs, source_file, fallback_name, [done.panels])
     rows, issues = withhold_disagreements(rows, issues, words, amounts)
-    return dataclasses.replace(  # type: ignore[type-var]
+    done = dataclasses.replace(  # type: ignore[type-var]
         done, words=words, repairs=repairs, parsed=(labels, rows, issues)
     )
+    if not tiny(done.text_px):
+        return done
+    # a tiny panel read whole by RapidOCR too, kept where it reads more (`ocr_rapid_panel`)
+    whole = rapid_lines(gray, (round(body.x0), body.top, round(body.x1), body.bottom), done.text_px)
+    inside = functools.partial(holds, body, to_px=dpi / 72.0)
+    kept: R = whole_reading(done, whole or [], inside, dpi, parse, source_file, fallback_name)
+    return kept
