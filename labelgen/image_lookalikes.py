@@ -11,9 +11,9 @@ OCR's `ocr_locate`), drawn from the project's own text-PDF panels (`LOOKALIKES`)
   large in a light gold (low contrast), the rows dark;
 - "faded-grey": the whole panel printed light grey on white, beside a product "photo"
   (a coloured block) and with a callout line drawn across its margin;
-- "tiny-wrap" (`OPEN_LOOKALIKES`: not read right yet, issue 14): the boxed wrap drawn
-  from the ruled panel (thin rules between its rows, heavy bars between its sections)
-  at about 7 px body text, as a JPEG: a whole bottle wrap flattened into a small web
+- "tiny-wrap" (`OPEN_LOOKALIKES`: its panel read, its product name not yet, issue 14): the
+  boxed wrap drawn from the ruled panel (thin rules between its rows, heavy bars between
+  its sections) at about 7 px body text, as a JPEG: a whole bottle wrap flattened into a small web
   picture, the panel a small white box on the blue ground.
 
 Everything is seeded by its arguments only: the same label gives the same pixels. The
