@@ -14,6 +14,7 @@ commands of the CLI, never pay it.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -255,33 +256,50 @@ def binned_content(
     return [list(bands), counts.tolist(), x_edges.tolist(), y_edges.tolist(), shown]
 
 
-def _binned_limits(values: Any, band_high: float) -> tuple[float, float]:
-    """A binned axis: from a little below 0 (or the 1st percentile) to past the 99th
-    percentile or the band's top, so a few far-off labels do not squeeze the rest."""
+#: A binned chart's cell width is one of these times a power of ten (`cell_width`), so its
+#: edges sit on a rounded grid and move only when the data's range crosses a step.
+CELL_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+#: Room a binned axis leaves past its 99th percentile (or the band's top): 10% of its range.
+BINNED_TOP_ROOM = 0.1
 
-    low, high = np.percentile(values, [1.0, 99.0])
-    return _limits([float(low), float(high)], band_high)
+
+def cell_width(span: float, bins: int) -> float:
+    """The smallest rounded width (CELL_STEPS x 10^k) with `bins` - 1.5 cells holding `span`
+    and its BINNED_TOP_ROOM (half a cell or more is left below the low end, the rest above)."""
+    need = (span if span > 0 else 1.0) * (1.0 + BINNED_TOP_ROOM) / max(bins - 1.5, 0.5)
+    power = 10.0 ** math.floor(math.log10(need))
+    return next(step * power for step in CELL_STEPS if step * power >= need * (1 - 1e-9))
+
+
+def binned_edges(values: Any, band_high: float, bins: int) -> Any:
+    """A binned axis's `bins` + 1 edges: from 0 (or the 1st percentile, if lower) to past
+    the 99th percentile or the band's top, so a few far-off labels do not squeeze the rest,
+    on a grid of `cell_width` (the low edge at least half a cell below the low end). A small
+    change of the data (a percentile moving a little) leaves the edges as they were, so a
+    chart whose cells hold the same counts is the same chart (pipeline.report's cache)."""
+    p1, p99 = np.percentile(values, [1.0, 99.0]) if len(values) else (0.0, 0.0)
+    low, high = min(0.0, float(p1)), max(band_high, float(p99))
+    width = cell_width(high - low, bins)
+    first = math.floor(low / width - 0.5)
+    return np.array([(first + i) * width for i in range(bins + 1)])
 
 
 def bin_points(
     xs: Sequence[float], ys: Sequence[float], band_tops: tuple[float, float], bins: int
 ) -> tuple[Any, Any, Any]:
     """(counts, x edges, y edges) of the points in `bins` x `bins` cells (counts[i][j]: x
-    cell i, y cell j) over `_binned_limits` of each axis; a point beyond an axis is
-    counted in its edge cell."""
+    cell i, y cell j) over `binned_edges` of each axis; a point beyond an axis is counted
+    in its edge cell."""
 
     x = np.asarray(xs, dtype=float)
     y = np.asarray(ys, dtype=float)
-    (x_low, x_high), (y_low, y_high) = (
-        _binned_limits(x, band_tops[0]),
-        _binned_limits(y, band_tops[1]),
+    x_edges, y_edges = binned_edges(x, band_tops[0], bins), binned_edges(y, band_tops[1], bins)
+    counts, _, _ = np.histogram2d(
+        np.clip(x, x_edges[0], x_edges[-1]),
+        np.clip(y, y_edges[0], y_edges[-1]),
+        bins=[x_edges, y_edges],
     )
-    return np.histogram2d(
-        np.clip(x, x_low, x_high),
-        np.clip(y, y_low, y_high),
-        bins=bins,
-        range=[[x_low, x_high], [y_low, y_high]],
-    )
+    return counts, x_edges, y_edges
 
 
 def _draw_binned(
