@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.chart_labels import LabelPlaces, fill_ranks
 from pipeline.config import CHART_BINS, CHART_MAX_POINTS
 from pipeline.protocol import default_protocol
 from pipeline.values import number as _number
@@ -104,6 +105,20 @@ def _limits(values: Sequence[float], band_high: float) -> tuple[float, float]:
     return low - 0.03 * span, high + 0.1 * span
 
 
+def chart_points(products: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, float, str]]:
+    """(verdict, x, y, rank label) of every plottable product, in the order the chart draws
+    them (by verdict, x, y, then rank label): the same products in any order draw the same
+    chart."""
+    points = []
+    for product in products:
+        point = plot_point(product)
+        if point is not None:
+            rank = product.get("rank")
+            verdict = str(product.get("verdict") or "other")
+            points.append((verdict, point[0], point[1], "" if rank is None else str(rank)))
+    return sorted(points)
+
+
 def ratio_chart_svg(
     products: Sequence[Mapping[str, Any]],
     *,
@@ -116,31 +131,44 @@ def ratio_chart_svg(
 
     x is K2 mcg per 500 mg calcium, y is calcium : magnesium; the protocol's target box
     spans `k2_band` x `ca_mg_band` (`protocol_bands`). Each point is labelled with the
-    product's rank. The
-    target box is the group with id TARGET_BOX_ID, each verdict's points the group
-    POINTS_ID_PREFIX + verdict (one marker per product).
+    product's rank (the group RANK_LABELS_ID, pipeline.chart_labels). The target box is the
+    group with id TARGET_BOX_ID, each verdict's points the group POINTS_ID_PREFIX + verdict
+    (one marker per product).
 
     With more than `max_points` points the chart is binned instead (`_draw_binned`): the
     group BINNED_ID holds `bins` x `bins` cells shaded by how many products each holds.
     """
+    points = chart_points(products)
+    template = chart_template(
+        points, k2_band=k2_band, ca_mg_band=ca_mg_band, max_points=max_points, bins=bins
+    )
+    return fill_ranks(template, [point[3] for point in points])
+
+
+def chart_template(
+    points: Sequence[tuple[str, float, float, str]],
+    *,
+    k2_band: Sequence[float] | None = None,
+    ca_mg_band: Sequence[float] | None = None,
+    max_points: int = CHART_MAX_POINTS,
+    bins: int = CHART_BINS,
+) -> str:
+    """The chart of `points` (`chart_points`) drawn by matplotlib, each rank label a
+    placeholder for `fill_ranks` (a scatter only): what it draws does not depend on the
+    ranks, so a rerun whose points are the same keeps it (pipeline.report's cache)."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-    from matplotlib.transforms import ScaledTranslation
 
     (x_low, x_high), (y_low, y_high) = protocol_bands(k2_band, ca_mg_band)
 
     by_verdict: dict[str, list[tuple[float, float, str]]] = {}
-    for product in products:
-        point = plot_point(product)
-        if point is None:
-            continue
-        verdict = str(product.get("verdict") or "other")
-        rank = product.get("rank")
-        by_verdict.setdefault(verdict, []).append(
-            (point[0], point[1], "" if rank is None else str(rank))
-        )
+    for verdict, x, y, rank in points:
+        by_verdict.setdefault(verdict, []).append((x, y, rank))
+    at = {verdict: 0 for verdict in by_verdict}  # each verdict's first point in `points`
+    for index, (verdict, *_) in reversed(list(enumerate(points))):
+        at[verdict] = index
 
     with matplotlib.rc_context(
         {
@@ -153,7 +181,6 @@ def ratio_chart_svg(
         fig = Figure(figsize=(8.0, 4.2), layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        label_offset = ax.transData + ScaledTranslation(4 / 72, 4 / 72, fig.dpi_scale_trans)
         ax.add_patch(
             Rectangle(
                 (x_low, y_low),
@@ -167,19 +194,20 @@ def ratio_chart_svg(
                 label=f"protocol target\n{x_low:g}-{x_high:g} mcg K2,\nCa:Mg {y_low:g}-{y_high:g}",
             )
         )
-        plotted = sum(len(points) for points in by_verdict.values())
+        plotted = len(points)
         if plotted > max_points:
             _draw_binned(fig, ax, by_verdict, (x_high, y_high), bins)
         ordered = [] if plotted > max_points else [v for v in VERDICT_STYLE if v in by_verdict]
         ordered += sorted(v for v in by_verdict if v not in VERDICT_STYLE and ordered)
+        labelled: list[tuple[float, float, int]] = []  # x, y, the point's index
         for verdict in ordered:
-            points = by_verdict[verdict]
+            group = by_verdict[verdict]
             colour, marker, text = VERDICT_STYLE.get(verdict, _OTHER_STYLE)
             if verdict not in VERDICT_STYLE:
                 text = verdict.replace("_", " ")
             ax.scatter(
-                [p[0] for p in points],
-                [p[1] for p in points],
+                [p[0] for p in group],
+                [p[1] for p in group],
                 c=colour,
                 marker=marker,
                 s=36,
@@ -187,27 +215,13 @@ def ratio_chart_svg(
                 linewidths=0.6,
                 zorder=3,
                 gid=POINTS_ID_PREFIX + verdict,
-                label=f"{text} ({len(points)})",
+                label=f"{text} ({len(group)})",
             )
-            for x, y, rank in points:
-                if rank:
-                    # Plain text 4 pt up-right of the point; kept out of the layout
-                    # computation, which would otherwise measure every label.
-                    ax.text(
-                        x,
-                        y,
-                        rank,
-                        transform=label_offset,
-                        fontsize=7,
-                        color="#212121",
-                        zorder=4,
-                        in_layout=False,
-                        clip_on=True,
-                    )
+            labelled += [(x, y, at[verdict] + i) for i, (x, y, rank) in enumerate(group) if rank]
         if plotted <= max_points:
             # From 0 to past the farthest point, keeping the target box in view.
-            xs = [p[0] for points in by_verdict.values() for p in points]
-            ys = [p[1] for points in by_verdict.values() for p in points]
+            xs = [p[1] for p in points]
+            ys = [p[2] for p in points]
             ax.set_xlim(*_limits(xs, x_high))
             ax.set_ylim(*_limits(ys, y_high))
         ax.set_xlabel("Vitamin K2 (mcg) per 500 mg calcium")
@@ -215,6 +229,7 @@ def ratio_chart_svg(
         ax.grid(True, color="#e0e0e0", linewidth=0.6)
         ax.set_axisbelow(True)
         fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+        places = LabelPlaces(fig, ax, labelled)
         buffer = io.StringIO()
         fig.savefig(
             buffer,
@@ -225,7 +240,7 @@ def ratio_chart_svg(
     start = svg.find("<svg")
     if start < 0:  # pragma: no cover - matplotlib always writes an <svg> element
         raise RuntimeError("matplotlib wrote no <svg> element")
-    return svg[start:].strip()
+    return places.insert(svg[start:].strip())
 
 
 def binned_content(

@@ -1,16 +1,19 @@
 """The binned chart's edges (on a rounded grid, still under a small change of the data) and
-its cache (matplotlib runs only when the cells' counts or the legend change)."""
+its cache (matplotlib runs only when the cells' counts or the legend change), and a
+scatter's rank labels (written into the SVG, so the drawing is kept when only ranks move)."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline import report
-from pipeline.chart import binned_content, binned_edges, cell_width
+from pipeline.chart import binned_content, binned_edges, cell_width, ratio_chart_svg
+from pipeline.chart_labels import RANK_LABELS_ID
 
 
 def test_cell_width_is_the_smallest_rounded_width_that_holds_the_range() -> None:
@@ -71,11 +74,11 @@ def test_the_chart_is_drawn_again_only_when_what_it_draws_changed(
 ) -> None:
     drawn: list[int] = []
 
-    def draw(products: Any, **_: Any) -> str:
-        drawn.append(len(products))
+    def draw(points: Any, **_: Any) -> str:
+        drawn.append(len(points))
         return f"<svg>{len(drawn)}</svg>"
 
-    monkeypatch.setattr(report, "ratio_chart_svg", draw)
+    monkeypatch.setattr(report, "chart_template", draw)
     cache = tmp_path / "chart.json"
 
     def chart(products: list[dict[str, Any]]) -> str:
@@ -90,3 +93,62 @@ def test_the_chart_is_drawn_again_only_when_what_it_draws_changed(
     # one product's verdict changed: the legend's counts change, so it is drawn again
     assert chart(_products(1200, verdict_of_last="fails")) == "<svg>2</svg>"
     assert drawn == [1200, 1200]
+
+
+def _scatter(ranks: list[int], k2: float = 0.0) -> list[dict[str, Any]]:
+    return [
+        {
+            "k2_mcg_per_500mg_ca": 60.0 + 40.0 * i + k2,
+            "ca_to_mg_ratio": 1.0 + 0.5 * i,
+            "calcium_mg": 500.0,
+            "verdict": "fails" if i == 1 else "partial",
+            "rank": rank,
+        }
+        for i, rank in enumerate(ranks)
+    ]
+
+
+def _labels(svg: str) -> list[tuple[str, str, str]]:
+    group = re.search(rf'<g id="{RANK_LABELS_ID}" [^>]*>(.*?)</g>', svg, re.S)
+    assert group is not None
+    return re.findall(r'<text x="([\d.]+)" y="([\d.]+)">([^<]*)</text>', group.group(1))
+
+
+def test_rank_labels_sit_4_points_up_right_of_their_markers() -> None:
+    svg = ratio_chart_svg(_scatter([3, 1, 2]), k2_band=[100.0, 180.0], ca_mg_band=[1.5, 2.5])
+    labels = _labels(svg)
+    # the partials (k2 60 rank 3, k2 140 rank 2), then the fails (k2 100 rank 1)
+    assert [label[2] for label in labels] == ["3", "2", "1"]
+    markers = re.findall(
+        r'<use xlink:href="#[^"]+" x="([\d.]+)" y="([\d.]+)"',
+        svg[svg.index('id="points-partial"') : svg.index('id="legend_1"')],
+    )
+    # each marker's place (partials first, as drawn) + (4, -4): right and up
+    assert [(round(float(x) + 4, 5), round(float(y) - 4, 5)) for x, y in markers] == [
+        (round(float(x), 5), round(float(y), 5)) for x, y, _ in labels
+    ]
+    assert float(labels[0][0]) < float(labels[2][0]) < float(labels[1][0])  # by k2
+    assert f'clip-path="url(#{RANK_LABELS_ID}-clip)"' in svg
+
+
+def test_the_drawing_is_kept_when_only_the_ranks_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "chart.json"
+    bands: dict[str, Any] = {"k2_band": [100.0, 180.0], "ca_mg_band": [1.5, 2.5]}
+    first = report.chart_with_cache(_scatter([1, 2, 3]), cache=cache, **bands)
+    assert first == ratio_chart_svg(_scatter([1, 2, 3]), **bands)  # the same bytes
+    drawn: list[int] = []
+    real = report.chart_template
+
+    def draw(points: Any, **kwargs: Any) -> str:
+        drawn.append(len(points))
+        return real(points, **kwargs)
+
+    monkeypatch.setattr(report, "chart_template", draw)
+    again = report.chart_with_cache(_scatter([7, 8, 9]), cache=cache, **bands)
+    assert drawn == []  # matplotlib did not run
+    assert again == ratio_chart_svg(_scatter([7, 8, 9]), **bands)
+    assert [label[2] for label in _labels(again)] == ["7", "9", "8"]  # partials, then fails
+    moved = report.chart_with_cache(_scatter([7, 8, 9], k2=5.0), cache=cache, **bands)
+    assert drawn == [3] and moved != again  # a point moved: drawn again
