@@ -3,8 +3,11 @@
 `ratio_chart_svg` draws every plottable product as a point (coloured and shaped by its
 verdict, labelled by its rank) over the protocol's target box, with matplotlib, and
 returns an SVG fragment ready to inline in the HTML page: no XML prolog, no DOCTYPE, no
-metadata block, text kept as text. `unplotted_products` names the products that cannot be
-drawn and why, for the note under the chart.
+metadata block, text kept as text. It is `chart_template` (matplotlib's drawing of the
+points in `chart_points` order, the rank labels as placeholders: pipeline.chart_labels)
+then `fill_ranks`, so a run can keep the drawing while the ranks move.
+`unplotted_products` names the products that cannot be drawn and why, for the note under
+the chart.
 
 matplotlib is imported inside the function (start-up time: ~1.3 s measured for
 matplotlib.figure, after pipeline.report): a run whose chart is cached, and the other
