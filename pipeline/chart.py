@@ -3,8 +3,11 @@
 `ratio_chart_svg` draws every plottable product as a point (coloured and shaped by its
 verdict, labelled by its rank) over the protocol's target box, with matplotlib, and
 returns an SVG fragment ready to inline in the HTML page: no XML prolog, no DOCTYPE, no
-metadata block, text kept as text. `unplotted_products` names the products that cannot be
-drawn and why, for the note under the chart.
+metadata block, text kept as text. It is `chart_template` (matplotlib's drawing of the
+points in `chart_points` order, the rank labels as placeholders: pipeline.chart_labels)
+then `fill_ranks`, so a run can keep the drawing while the ranks move.
+`unplotted_products` names the products that cannot be drawn and why, for the note under
+the chart.
 
 matplotlib is imported inside the function (start-up time: ~1.3 s measured for
 matplotlib.figure, after pipeline.report): a run whose chart is cached, and the other
@@ -14,11 +17,13 @@ commands of the CLI, never pay it.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from pipeline.chart_labels import LabelPlaces, fill_ranks
 from pipeline.config import CHART_BINS, CHART_MAX_POINTS
 from pipeline.protocol import default_protocol
 from pipeline.values import number as _number
@@ -103,6 +108,20 @@ def _limits(values: Sequence[float], band_high: float) -> tuple[float, float]:
     return low - 0.03 * span, high + 0.1 * span
 
 
+def chart_points(products: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, float, str]]:
+    """(verdict, x, y, rank label) of every plottable product, in the order the chart draws
+    them (by verdict, x, y, then rank label): the same products in any order draw the same
+    chart."""
+    points = []
+    for product in products:
+        point = plot_point(product)
+        if point is not None:
+            rank = product.get("rank")
+            verdict = str(product.get("verdict") or "other")
+            points.append((verdict, point[0], point[1], "" if rank is None else str(rank)))
+    return sorted(points)
+
+
 def ratio_chart_svg(
     products: Sequence[Mapping[str, Any]],
     *,
@@ -115,31 +134,44 @@ def ratio_chart_svg(
 
     x is K2 mcg per 500 mg calcium, y is calcium : magnesium; the protocol's target box
     spans `k2_band` x `ca_mg_band` (`protocol_bands`). Each point is labelled with the
-    product's rank. The
-    target box is the group with id TARGET_BOX_ID, each verdict's points the group
-    POINTS_ID_PREFIX + verdict (one marker per product).
+    product's rank (the group RANK_LABELS_ID, pipeline.chart_labels). The target box is the
+    group with id TARGET_BOX_ID, each verdict's points the group POINTS_ID_PREFIX + verdict
+    (one marker per product).
 
     With more than `max_points` points the chart is binned instead (`_draw_binned`): the
     group BINNED_ID holds `bins` x `bins` cells shaded by how many products each holds.
     """
+    points = chart_points(products)
+    template = chart_template(
+        points, k2_band=k2_band, ca_mg_band=ca_mg_band, max_points=max_points, bins=bins
+    )
+    return fill_ranks(template, [point[3] for point in points])
+
+
+def chart_template(
+    points: Sequence[tuple[str, float, float, str]],
+    *,
+    k2_band: Sequence[float] | None = None,
+    ca_mg_band: Sequence[float] | None = None,
+    max_points: int = CHART_MAX_POINTS,
+    bins: int = CHART_BINS,
+) -> str:
+    """The chart of `points` (`chart_points`) drawn by matplotlib, each rank label a
+    placeholder for `fill_ranks` (a scatter only): what it draws does not depend on the
+    ranks, so a rerun whose points are the same keeps it (pipeline.report's cache)."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-    from matplotlib.transforms import ScaledTranslation
 
     (x_low, x_high), (y_low, y_high) = protocol_bands(k2_band, ca_mg_band)
 
     by_verdict: dict[str, list[tuple[float, float, str]]] = {}
-    for product in products:
-        point = plot_point(product)
-        if point is None:
-            continue
-        verdict = str(product.get("verdict") or "other")
-        rank = product.get("rank")
-        by_verdict.setdefault(verdict, []).append(
-            (point[0], point[1], "" if rank is None else str(rank))
-        )
+    for verdict, x, y, rank in points:
+        by_verdict.setdefault(verdict, []).append((x, y, rank))
+    at = {verdict: 0 for verdict in by_verdict}  # each verdict's first point in `points`
+    for index, (verdict, *_) in reversed(list(enumerate(points))):
+        at[verdict] = index
 
     with matplotlib.rc_context(
         {
@@ -152,7 +184,6 @@ def ratio_chart_svg(
         fig = Figure(figsize=(8.0, 4.2), layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        label_offset = ax.transData + ScaledTranslation(4 / 72, 4 / 72, fig.dpi_scale_trans)
         ax.add_patch(
             Rectangle(
                 (x_low, y_low),
@@ -166,19 +197,20 @@ def ratio_chart_svg(
                 label=f"protocol target\n{x_low:g}-{x_high:g} mcg K2,\nCa:Mg {y_low:g}-{y_high:g}",
             )
         )
-        plotted = sum(len(points) for points in by_verdict.values())
+        plotted = len(points)
         if plotted > max_points:
             _draw_binned(fig, ax, by_verdict, (x_high, y_high), bins)
         ordered = [] if plotted > max_points else [v for v in VERDICT_STYLE if v in by_verdict]
         ordered += sorted(v for v in by_verdict if v not in VERDICT_STYLE and ordered)
+        labelled: list[tuple[float, float, int]] = []  # x, y, the point's index
         for verdict in ordered:
-            points = by_verdict[verdict]
+            group = by_verdict[verdict]
             colour, marker, text = VERDICT_STYLE.get(verdict, _OTHER_STYLE)
             if verdict not in VERDICT_STYLE:
                 text = verdict.replace("_", " ")
             ax.scatter(
-                [p[0] for p in points],
-                [p[1] for p in points],
+                [p[0] for p in group],
+                [p[1] for p in group],
                 c=colour,
                 marker=marker,
                 s=36,
@@ -186,27 +218,13 @@ def ratio_chart_svg(
                 linewidths=0.6,
                 zorder=3,
                 gid=POINTS_ID_PREFIX + verdict,
-                label=f"{text} ({len(points)})",
+                label=f"{text} ({len(group)})",
             )
-            for x, y, rank in points:
-                if rank:
-                    # Plain text 4 pt up-right of the point; kept out of the layout
-                    # computation, which would otherwise measure every label.
-                    ax.text(
-                        x,
-                        y,
-                        rank,
-                        transform=label_offset,
-                        fontsize=7,
-                        color="#212121",
-                        zorder=4,
-                        in_layout=False,
-                        clip_on=True,
-                    )
+            labelled += [(x, y, at[verdict] + i) for i, (x, y, rank) in enumerate(group) if rank]
         if plotted <= max_points:
             # From 0 to past the farthest point, keeping the target box in view.
-            xs = [p[0] for points in by_verdict.values() for p in points]
-            ys = [p[1] for points in by_verdict.values() for p in points]
+            xs = [p[1] for p in points]
+            ys = [p[2] for p in points]
             ax.set_xlim(*_limits(xs, x_high))
             ax.set_ylim(*_limits(ys, y_high))
         ax.set_xlabel("Vitamin K2 (mcg) per 500 mg calcium")
@@ -214,6 +232,7 @@ def ratio_chart_svg(
         ax.grid(True, color="#e0e0e0", linewidth=0.6)
         ax.set_axisbelow(True)
         fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+        places = LabelPlaces(fig, ax, labelled)
         buffer = io.StringIO()
         fig.savefig(
             buffer,
@@ -224,7 +243,7 @@ def ratio_chart_svg(
     start = svg.find("<svg")
     if start < 0:  # pragma: no cover - matplotlib always writes an <svg> element
         raise RuntimeError("matplotlib wrote no <svg> element")
-    return svg[start:].strip()
+    return places.insert(svg[start:].strip())
 
 
 def binned_content(
@@ -255,33 +274,50 @@ def binned_content(
     return [list(bands), counts.tolist(), x_edges.tolist(), y_edges.tolist(), shown]
 
 
-def _binned_limits(values: Any, band_high: float) -> tuple[float, float]:
-    """A binned axis: from a little below 0 (or the 1st percentile) to past the 99th
-    percentile or the band's top, so a few far-off labels do not squeeze the rest."""
+#: A binned chart's cell width is one of these times a power of ten (`cell_width`), so its
+#: edges sit on a rounded grid and move only when the data's range crosses a step.
+CELL_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+#: Room a binned axis leaves past its 99th percentile (or the band's top): 10% of its range.
+BINNED_TOP_ROOM = 0.1
 
-    low, high = np.percentile(values, [1.0, 99.0])
-    return _limits([float(low), float(high)], band_high)
+
+def cell_width(span: float, bins: int) -> float:
+    """The smallest rounded width (CELL_STEPS x 10^k) with `bins` - 1.5 cells holding `span`
+    and its BINNED_TOP_ROOM (half a cell or more is left below the low end, the rest above)."""
+    need = (span if span > 0 else 1.0) * (1.0 + BINNED_TOP_ROOM) / max(bins - 1.5, 0.5)
+    power = 10.0 ** math.floor(math.log10(need))
+    return next(step * power for step in CELL_STEPS if step * power >= need * (1 - 1e-9))
+
+
+def binned_edges(values: Any, band_high: float, bins: int) -> Any:
+    """A binned axis's `bins` + 1 edges: from 0 (or the 1st percentile, if lower) to past
+    the 99th percentile or the band's top, so a few far-off labels do not squeeze the rest,
+    on a grid of `cell_width` (the low edge at least half a cell below the low end). A small
+    change of the data (a percentile moving a little) leaves the edges as they were, so a
+    chart whose cells hold the same counts is the same chart (pipeline.report's cache)."""
+    p1, p99 = np.percentile(values, [1.0, 99.0]) if len(values) else (0.0, 0.0)
+    low, high = min(0.0, float(p1)), max(band_high, float(p99))
+    width = cell_width(high - low, bins)
+    first = math.floor(low / width - 0.5)
+    return np.array([(first + i) * width for i in range(bins + 1)])
 
 
 def bin_points(
     xs: Sequence[float], ys: Sequence[float], band_tops: tuple[float, float], bins: int
 ) -> tuple[Any, Any, Any]:
     """(counts, x edges, y edges) of the points in `bins` x `bins` cells (counts[i][j]: x
-    cell i, y cell j) over `_binned_limits` of each axis; a point beyond an axis is
-    counted in its edge cell."""
+    cell i, y cell j) over `binned_edges` of each axis; a point beyond an axis is counted
+    in its edge cell."""
 
     x = np.asarray(xs, dtype=float)
     y = np.asarray(ys, dtype=float)
-    (x_low, x_high), (y_low, y_high) = (
-        _binned_limits(x, band_tops[0]),
-        _binned_limits(y, band_tops[1]),
+    x_edges, y_edges = binned_edges(x, band_tops[0], bins), binned_edges(y, band_tops[1], bins)
+    counts, _, _ = np.histogram2d(
+        np.clip(x, x_edges[0], x_edges[-1]),
+        np.clip(y, y_edges[0], y_edges[-1]),
+        bins=[x_edges, y_edges],
     )
-    return np.histogram2d(
-        np.clip(x, x_low, x_high),
-        np.clip(y, y_low, y_high),
-        bins=bins,
-        range=[[x_low, x_high], [y_low, y_high]],
-    )
+    return counts, x_edges, y_edges
 
 
 def _draw_binned(

@@ -34,10 +34,13 @@ from pipeline import report_catalog
 from pipeline.chart import (
     CHART_TITLE,
     binned_content,
+    chart_points,
+    chart_template,
     protocol_bands,
     ratio_chart_svg,
     unplotted_products,
 )
+from pipeline.chart_labels import fill_ranks
 from pipeline.config import (
     CHART_BINS,
     CHART_MAX_POINTS,
@@ -185,23 +188,25 @@ def chart_with_cache(
     ca_mg_band: Sequence[float],
     cache: Path | None = None,
 ) -> str:
-    """`ratio_chart_svg`, kept in the file `cache` (if given) with a key of everything it
-    draws: each product's ratios, calcium, verdict and rank, the bands, the chart code and
-    matplotlib's version. A run whose chart is unchanged skips matplotlib (~0.7 s)."""
+    """`ratio_chart_svg`, its drawing (`chart_template`, the rank labels as placeholders)
+    kept in the file `cache` (if given) with a key of everything it draws: each point's
+    verdict and place and whether it has a label (not the rank: `fill_ranks` puts the ranks
+    in on every run), or a binned chart's cells (`binned_content`), the bands, the chart
+    code and matplotlib's version. A run whose points are unchanged skips matplotlib."""
     if cache is None:
         return ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
-    # A binned chart is keyed by what it draws (cells' counts, not each product's rank).
+    points = chart_points(products)
     inputs: list[Any] | None = binned_content(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
     if inputs is None:
-        fields = ("k2_mcg_per_500mg_ca", "ca_to_mg_ratio", "calcium_mg", "verdict", "rank")
-        inputs = [list(k2_band), list(ca_mg_band), [[p.get(f) for f in fields] for p in products]]
+        inputs = [list(k2_band), list(ca_mg_band), [[v, x, y, bool(r)] for v, x, y, r in points]]
     inputs.append([CHART_MAX_POINTS, CHART_BINS])  # when the chart is binned, and how finely
     key = hashlib.sha256(
         f"{code_version('chart')}\n{json.dumps(inputs, default=str)}".encode()
     ).hexdigest()
-    return cached_text(
-        cache, key, lambda: ratio_chart_svg(products, k2_band=k2_band, ca_mg_band=ca_mg_band)
+    template = cached_text(
+        cache, key, lambda: chart_template(points, k2_band=k2_band, ca_mg_band=ca_mg_band)
     )
+    return fill_ranks(template, [point[3] for point in points])
 
 
 def prepare() -> None:

@@ -23,6 +23,7 @@ from pipeline.chart import (
     unplotted_products,
     unplotted_reason,
 )
+from pipeline.chart_labels import RANK_LABELS_ID
 from pipeline.infra.atomic import atomic_write_text
 from pipeline.report import (
     fmt_number,
@@ -338,8 +339,11 @@ def test_chart_has_one_marker_per_plottable_product() -> None:
     texts = list(ET.fromstring(svg).iter(f"{SVG_NS}text"))
     strings = ["".join(t.itertext()) for t in texts]
     assert "90-200 mcg K2," in strings and "Ca:Mg 1-3" in strings
-    # The rank labels are the 7px texts: one per plotted product.
-    ranks = ["".join(t.itertext()) for t in texts if "font-size: 7px" in t.get("style", "")]
+    # The rank labels are the texts of the group RANK_LABELS_ID (7px): one per plotted product.
+    root = ET.fromstring(svg)
+    (group,) = [g for g in root.iter(f"{SVG_NS}g") if g.get("id") == RANK_LABELS_ID]
+    assert "font-size: 7px" in group.get("style", "")
+    ranks = ["".join(t.itertext()) for t in group.iter(f"{SVG_NS}text")]
     assert sorted(ranks) == ["1", "2", "3", "4", "5", "6"]
 
 

@@ -97,10 +97,10 @@ def test_bin_points_counts_each_point_once_and_far_points_in_the_edge_cell() -> 
     counts, x_edges, y_edges = bin_points(xs, ys, (180.0, 2.5), 4)
     assert counts.sum() == len(xs)
     assert (len(x_edges), len(y_edges)) == (5, 5)
-    # x from the 1st and 99th percentiles (10 and 150) and the band's top (180): 0 - 3% to
-    # 180 + 10% of the span, so 90,000 mcg does not squeeze the others
-    assert [round(e, 6) for e in x_edges] == [-5.4, 45.45, 96.3, 147.15, 198.0]
-    assert [counts[i].sum() for i in range(4)] == [2, 0, 200, 4]  # 3 at 150 + the far one
+    # x from 0 to the 99th percentile (150) or the band's top (180), so 90,000 mcg does not
+    # squeeze the others, on a grid of 80 (180 + 10% in 2.5 cells: 79.2, rounded up)
+    assert list(x_edges) == [-80.0, 0.0, 80.0, 160.0, 240.0]
+    assert [counts[i].sum() for i in range(4)] == [0, 2, 203, 1]  # 3 at 150 + the far one
 
 
 def test_chart_is_binned_above_max_points_and_points_below() -> None:
