@@ -106,35 +106,57 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     slices = ndimage.find_objects(labels)
     min_side = 0.06 * min(h, w)
-    big = np.zeros(n + 1, dtype=bool)
-    for i, sl in enumerate(slices, start=1):
-        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        # a ground: a large dark area, long one way (a heading bar is wide, not tall)
-        big[i] = (
-            areas[i] >= 0.004 * h * w
-            and max(bh, bw) >= 2 * min_side
-            and min(bh, bw) >= 0.25 * min_side
+    heights = np.array([sl[0].stop - sl[0].start for sl in slices])
+    widths = np.array([sl[1].stop - sl[1].start for sl in slices])
+    # a ground: a large dark area, long one way (a heading bar is wide, not tall)
+    big = np.concatenate(
+        (
+            [False],
+            (areas[1:] >= 0.004 * h * w)
+            & (np.maximum(heights, widths) >= 2 * min_side)
+            & (np.minimum(heights, widths) >= 0.25 * min_side),
         )
+    )
     ground = big[labels]
     if not ground.any():
         return ground
     # light strokes narrower than `size` inside the dark ground (letters, and the thin
     # light rules between rows that letters touch) go with it: a closing
     size = max(5, round(0.012 * min(h, w))) | 1
-    closed = ndimage.minimum_filter(
-        ndimage.maximum_filter(ground.astype(np.uint8), size=size, mode="nearest"),
-        size=size,
-        mode="nearest",
-    ).astype(bool)
-    ground |= closed
-    holes = ndimage.binary_fill_holes(ground) & ~ground
-    hole_labels, m = ndimage.label(holes)
-    if m:
-        hole_areas = np.bincount(hole_labels.ravel(), minlength=m + 1)
-        small = hole_areas <= 0.002 * h * w + 50
-        small[0] = False
-        ground |= small[hole_labels]
-    return ground
+    ground |= _closing(ground, size)
+    return _fill_small_holes(ground, 0.002 * h * w + 50)
+
+
+def _closing(mask: np.ndarray, size: int) -> np.ndarray:
+    """The closing of `mask` by a `size` x `size` square (maximum then minimum filter,
+    edges `nearest`), computed in the box around the mask's pixels widened by `size`+1
+    (outside it the dilation is empty already, so the result is the same everywhere)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    out = np.zeros(mask.shape, dtype=bool)
+    if rows.size == 0:
+        return out
+    pad = size + 1
+    r0, r1 = max(0, int(rows[0]) - pad), min(mask.shape[0], int(rows[-1]) + pad + 1)
+    c0, c1 = max(0, int(cols[0]) - pad), min(mask.shape[1], int(cols[-1]) + pad + 1)
+    part = mask[r0:r1, c0:c1].astype(np.uint8)
+    grown = ndimage.maximum_filter(part, size=size, mode="nearest")
+    out[r0:r1, c0:c1] = ndimage.minimum_filter(grown, size=size, mode="nearest").astype(bool)
+    return out
+
+
+def _fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """`mask` with its holes of at most `max_area` pixels filled: the 4-connected parts
+    of the rest that touch no edge of the image (what `ndimage.binary_fill_holes` fills),
+    labelled once."""
+    labels, n = ndimage.label(~mask)
+    if n == 0:
+        return mask
+    small = np.bincount(labels.ravel(), minlength=n + 1) <= max_area
+    small[0] = False
+    edges = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
+    small[edges] = False
+    return mask | small[labels]
 
 
 def normalize_polarity(
