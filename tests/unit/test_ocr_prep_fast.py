@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from pipeline.sources.ocr_prep import _closing, _fill_small_holes, dark_ground_mask
+from pipeline.sources.ocr_pixels import _runs, otsu_threshold
+from pipeline.sources.ocr_prep import (
+    _closing,
+    _fill_small_holes,
+    component_areas,
+    dark_ground_mask,
+    of_components,
+)
 
 
 def _grid(rows: list[str]) -> np.ndarray:
@@ -69,3 +76,37 @@ def test_dark_ground_mask_takes_a_dark_bar_with_its_letters() -> None:
     mask = dark_ground_mask(arr)
     assert mask.sum() == 40 * 280
     assert mask[20:60, 10:290].all() and not mask[120:124, 50:54].any()
+
+
+def test_component_areas_and_flags_are_read_at_the_mask_pixels() -> None:
+    mask = _grid(["##..#", "#...#", "..#..", "....#"])
+    labels, n = ndimage.label(mask)
+    assert n == 4
+    assert component_areas(labels, mask, n).tolist() == [0, 3, 2, 1, 1]
+    flags = np.array([False, True, False, True, False])
+    assert np.array_equal(of_components(flags, labels, mask), flags[labels])
+    assert of_components(flags, labels, mask).sum() == 4
+
+
+def test_otsu_of_a_2d_uint8_array_is_the_bincount_threshold() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        gray = np.clip(rng.normal(rng.integers(60, 200), 40, size=(37, 53)), 0, 255)
+        gray = gray.astype(np.uint8)
+        # the same pixels as a 1-d array take the bincount path
+        assert otsu_threshold(gray) == otsu_threshold(gray.ravel())
+    gray = np.array([[10, 10, 200, 200], [10, 12, 198, 200]], dtype=np.uint8)
+    assert otsu_threshold(gray) == 12
+
+
+def test_runs_of_a_bool_mask_are_the_runs_of_its_uint8_copy() -> None:
+    mask = _grid(["###.####.", "..#####..", "#.#.#.#.#"])
+    assert _runs(mask, 4).astype(int).tolist() == [
+        [0, 0, 0, 0, 1, 1, 1, 1, 0],
+        [0, 0, 1, 1, 1, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    rng = np.random.default_rng(11)
+    big = rng.random((20, 60)) > 0.3
+    for length in (2, 3, 6):
+        assert np.array_equal(_runs(big, length), _runs(big.astype(np.uint8), length))
