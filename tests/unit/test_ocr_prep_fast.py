@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from pipeline.sources.ocr_pixels import _runs, otsu_threshold
+from pipeline.sources.ocr_pixels import _runs, otsu_threshold, remove_rules
 from pipeline.sources.ocr_prep import (
     _closing,
     _fill_small_holes,
@@ -110,3 +110,14 @@ def test_runs_of_a_bool_mask_are_the_runs_of_its_uint8_copy() -> None:
     big = rng.random((20, 60)) > 0.3
     for length in (2, 3, 6):
         assert np.array_equal(_runs(big, length), _runs(big.astype(np.uint8), length))
+
+
+def test_remove_rules_cuts_a_rule_but_keeps_a_stroke_across_it() -> None:
+    ink = np.zeros((40, 120), dtype=bool)
+    ink[20:22, 5:115] = True  # a rule, 2 px thick
+    ink[10:30, 50:53] = True  # a stroke crossing it
+    ink[5:9, 80:84] = True  # a letter's dot above it
+    out = remove_rules(ink, 10.0)
+    # the rule goes (with no fringe to take), the stroke stays whole, the dot stays
+    assert out.sum() == 20 * 3 + 16
+    assert out[10:30, 50:53].all() and out[5:9, 80:84].all() and not out[20:22, 5:50].any()
