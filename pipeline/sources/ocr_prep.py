@@ -91,6 +91,22 @@ def _upsample(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
 
 
+def component_areas(labels: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Pixels of each of the `n` components of `labels` (`ndimage.label` of `mask`), by
+    id (index 0, the background, counts none): counted over the mask's pixels only,
+    which is the same as `np.bincount(labels.ravel())` without its background."""
+    return np.bincount(labels[mask], minlength=n + 1)
+
+
+def of_components(flags: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`flags[labels]` (bool, one flag a component id) where `labels` is the labelling
+    of `mask`, False off the mask: looked up at the mask's pixels only (`flags[0]`, the
+    background's, must be False, as it is read nowhere)."""
+    out = np.zeros(labels.shape, dtype=bool)
+    out[mask] = flags[labels[mask]]
+    return out
+
+
 def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     """True where the ground is dark (light text on dark), pixel by pixel: the large
     connected dark areas of the image (a dark background, a heading bar, a dark panel)
@@ -103,38 +119,61 @@ def dark_ground_mask(arr: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(dark, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
         return dark
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    areas = component_areas(labels, dark, n)
     slices = ndimage.find_objects(labels)
     min_side = 0.06 * min(h, w)
-    big = np.zeros(n + 1, dtype=bool)
-    for i, sl in enumerate(slices, start=1):
-        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        # a ground: a large dark area, long one way (a heading bar is wide, not tall)
-        big[i] = (
-            areas[i] >= 0.004 * h * w
-            and max(bh, bw) >= 2 * min_side
-            and min(bh, bw) >= 0.25 * min_side
+    heights = np.array([sl[0].stop - sl[0].start for sl in slices])
+    widths = np.array([sl[1].stop - sl[1].start for sl in slices])
+    # a ground: a large dark area, long one way (a heading bar is wide, not tall)
+    big = np.concatenate(
+        (
+            [False],
+            (areas[1:] >= 0.004 * h * w)
+            & (np.maximum(heights, widths) >= 2 * min_side)
+            & (np.minimum(heights, widths) >= 0.25 * min_side),
         )
-    ground = big[labels]
+    )
+    ground = of_components(big, labels, dark)
     if not ground.any():
         return ground
     # light strokes narrower than `size` inside the dark ground (letters, and the thin
     # light rules between rows that letters touch) go with it: a closing
     size = max(5, round(0.012 * min(h, w))) | 1
-    closed = ndimage.minimum_filter(
-        ndimage.maximum_filter(ground.astype(np.uint8), size=size, mode="nearest"),
-        size=size,
-        mode="nearest",
-    ).astype(bool)
-    ground |= closed
-    holes = ndimage.binary_fill_holes(ground) & ~ground
-    hole_labels, m = ndimage.label(holes)
-    if m:
-        hole_areas = np.bincount(hole_labels.ravel(), minlength=m + 1)
-        small = hole_areas <= 0.002 * h * w + 50
-        small[0] = False
-        ground |= small[hole_labels]
-    return ground
+    ground |= _closing(ground, size)
+    return _fill_small_holes(ground, 0.002 * h * w + 50)
+
+
+def _closing(mask: np.ndarray, size: int) -> np.ndarray:
+    """The closing of `mask` by a `size` x `size` square (maximum then minimum filter,
+    edges `nearest`), computed in the box around the mask's pixels widened by `size`+1
+    (outside it the dilation is empty already, so the result is the same everywhere)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    out = np.zeros(mask.shape, dtype=bool)
+    if rows.size == 0:
+        return out
+    pad = size + 1
+    r0, r1 = max(0, int(rows[0]) - pad), min(mask.shape[0], int(rows[-1]) + pad + 1)
+    c0, c1 = max(0, int(cols[0]) - pad), min(mask.shape[1], int(cols[-1]) + pad + 1)
+    part = mask[r0:r1, c0:c1].astype(np.uint8)
+    grown = ndimage.maximum_filter(part, size=size, mode="nearest")
+    out[r0:r1, c0:c1] = ndimage.minimum_filter(grown, size=size, mode="nearest").astype(bool)
+    return out
+
+
+def _fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """`mask` with its holes of at most `max_area` pixels filled: the 4-connected parts
+    of the rest that touch no edge of the image (what `ndimage.binary_fill_holes` fills),
+    labelled once."""
+    light = ~mask
+    labels, n = ndimage.label(light)
+    if n == 0:
+        return mask
+    small = component_areas(labels, light, n) <= max_area
+    small[0] = False
+    edges = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
+    small[edges] = False
+    return mask | of_components(small, labels, light)
 
 
 def normalize_polarity(
@@ -209,7 +248,7 @@ def ink_components(ink: np.ndarray) -> Components:
     slices = ndimage.find_objects(labels)
     heights = np.array([s[0].stop - s[0].start for s in slices], dtype=np.float64)
     widths = np.array([s[1].stop - s[1].start for s in slices], dtype=np.float64)
-    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
+    areas = component_areas(labels, ink, n)[1:].astype(np.float64)
     fill = areas / np.maximum(heights * widths, 1.0)
     h = ink.shape[0]
     # first guess of the text size: the median of mid-sized, reasonably filled blobs
@@ -371,14 +410,14 @@ def clean_page(
     # solid bars and frames alone first (cutting a thick bar by its runs leaves dashes)
     comps = ink_components(ink)
     solid = np.concatenate(([False], comps.drop & (comps.fill >= 0.6)))
-    ink = ink & ~solid[comps.labels]
+    ink = ink & ~of_components(solid, comps.labels, ink)
     text_px = measured.text_px
     line_px = 1.4 * (text_px * scale if text_px else TARGET_TEXT_PX)
     ink = remove_rules(ink, line_px)
     comps = ink_components(ink)
     if comps.drop.any():
         drop_ids = np.concatenate(([False], comps.drop))
-        ink = ink & ~drop_ids[comps.labels]
+        ink = ink & ~of_components(drop_ids, comps.labels, ink)
     return ink, skew
 
 
