@@ -44,7 +44,7 @@ from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingC
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
 from pipeline.infra.gx import Validator, unexpected
 from pipeline.infra.jsonstream import result_file_text
-from pipeline.infra.memory import between_chunks, release_arrow_memory
+from pipeline.infra.memory import between_chunks, fix_mmap_threshold, release_arrow_memory
 from pipeline.infra.parquet_batches import TableFile, require
 from pipeline.infra.stages import previous_keys, state_text
 from pipeline.protocol import Protocol
@@ -475,7 +475,10 @@ def daily_values() -> Iterable[dict[str, str]]:
 
 def warm_up() -> Validator:
     """The validation process's warm-up (pipeline.infra.stage_process): Great Expectations
-    and the suites imported, a GX context made; GX's logger quiet afterwards."""
+    and the suites imported, a GX context made; GX's logger quiet afterwards; glibc's mmap
+    threshold fixed (pipeline.infra.memory.fix_mmap_threshold: the chunks' buffers are given
+    back when freed)."""
+    fix_mmap_threshold()
     validator = Validator()
     importlib.import_module("pipeline.expectations")  # GX and the suites
     logging.getLogger("great_expectations").setLevel(logging.ERROR)

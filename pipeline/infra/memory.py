@@ -4,10 +4,47 @@ allocator, which keeps freed blocks for reuse."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import gc
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa  # type: ignore[import-untyped]
+
+#: glibc's mallopt parameter for the size from which a block gets a mapping of its own.
+M_MMAP_THRESHOLD = -3
+#: That size, fixed (issue 16, memory): glibc raises it after each large block freed (up to
+#: 32 MB), after which the chunks' numpy and pandas buffers come from the heap and stay
+#: there, chunk after chunk. 128 KiB is glibc's own starting value.
+MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, if this process runs on it (None elsewhere: nothing is tuned)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    if libc is None or not hasattr(libc, "malloc_trim") or not hasattr(libc, "mallopt"):
+        return None
+    return libc
+
+
+def fix_mmap_threshold() -> bool:
+    """Keep glibc's mmap threshold at MMAP_THRESHOLD_BYTES, so that large blocks go back to
+    the system when freed; True if set."""
+    libc = _libc()
+    return libc is not None and libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+
+
+def trim_heap() -> bool:
+    """Give the free memory at the top and inside glibc's heap back to the system; True if
+    some was given back."""
+    libc = _libc()
+    return libc is not None and libc.malloc_trim(0) == 1
 
 
 def release_memory() -> None:
@@ -16,6 +53,7 @@ def release_memory() -> None:
     validation process beside it) needs memory."""
     gc.collect()
     pa.default_memory_pool().release_unused()
+    trim_heap()
 
 
 def release_arrow_memory() -> None:
@@ -40,6 +78,7 @@ def between_chunks() -> Iterator[Callable[[], None]]:
         nonlocal frozen
         gc.collect()
         release_arrow_memory()
+        trim_heap()
         if not frozen and gc.get_freeze_count() == 0:
             gc.freeze()
             frozen = True
