@@ -36,3 +36,14 @@ def unit_of(text: str) -> str | None:
     if text in UNITS or text.lower() in {"mcg", "mg", "g"}:
         return text.lower() if text.lower() in {"mcg", "mg", "g"} else text
     return UNIT_REPAIRS.get(text)
+
+
+#: Level with a line: the vertical overlap, as a share of the lower of the two heights.
+MIN_LEVEL = 0.5
+
+
+def level_spans(top: float, bottom: float, other_top: float, other_bottom: float) -> bool:
+    """Whether two spans of a page (top, bottom) are level: they overlap by MIN_LEVEL of
+    the lower one's height."""
+    overlap = min(bottom, other_bottom) - max(top, other_top)
+    return overlap >= MIN_LEVEL * min(bottom - top, other_bottom - other_top) > 0

@@ -49,7 +49,7 @@ from pipeline.nutrients import PROTOCOL_NUTRIENTS, resolve
 from pipeline.panel.ocr_dv import point_put_back
 from pipeline.records import Label, LabelRow, ReadIssue, Word
 from pipeline.sources.ocr_amount import UNITS as UNITS
-from pipeline.sources.ocr_amount import Amount, unit_of
+from pipeline.sources.ocr_amount import Amount, level_spans, unit_of
 from pipeline.sources.ocr_locate import PanelRegion, holds
 from pipeline.sources.ocr_rapid import RapidLine, available, detect_lines
 from pipeline.sources.ocr_rapid_panel import whole_reading
@@ -66,8 +66,6 @@ _AMOUNT_RE = re.compile(
     r"(?<![\d.,])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?P<point>\.)?"
     r"\s?(?P<unit>[A-Za-zµμ]{1,4})(?![A-Za-zµμ])"
 )
-#: Level with a line: the vertical overlap, as a share of the lower of the two heights.
-MIN_LEVEL = 0.5
 #: Tesseract words under an amount: their centre within this many line heights of it.
 UNDER = 0.3
 #: The most upscaling of a panel's crop for RapidOCR.
@@ -111,11 +109,6 @@ def amounts_in(
     return found
 
 
-def _level(top: float, bottom: float, other_top: float, other_bottom: float) -> bool:
-    overlap = min(bottom, other_bottom) - max(top, other_top)
-    return overlap >= MIN_LEVEL * min(bottom - top, other_bottom - other_top) > 0
-
-
 def row_lines(row: LabelRow, words: Sequence[Word]) -> list[list[Word]]:
     """The words of `row` (those whose centre lies in its box, in points) in lines, top
     to bottom, each left to right."""
@@ -132,7 +125,9 @@ def row_lines(row: LabelRow, words: Sequence[Word]) -> list[list[Word]]:
     ]
     lines: list[list[Word]] = []
     for w in sorted(inside, key=lambda w: (w.top, w.x0)):
-        line = next((li for li in lines if _level(li[0].top, li[0].bottom, w.top, w.bottom)), None)
+        line = next(
+            (li for li in lines if level_spans(li[0].top, li[0].bottom, w.top, w.bottom)), None
+        )
         if line is None:
             lines.append([w])
         else:
@@ -147,7 +142,7 @@ def amount_on(line: Sequence[Word], amounts: Sequence[Amount]) -> Amount | None:
     level = [
         a
         for a in amounts
-        if _level(top, bottom, a.top, a.bottom) and (a.x0 + a.x1) / 2 > line[0].x1
+        if level_spans(top, bottom, a.top, a.bottom) and (a.x0 + a.x1) / 2 > line[0].x1
     ]
     return level[0] if len(level) == 1 else None
 

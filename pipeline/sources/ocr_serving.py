@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rapidfuzz.distance import Levenshtein
+
 #: The units a serving size is counted in: (singular, plural).
 SERVING_UNIT_WORDS: tuple[tuple[str, str], ...] = (
     ("tablet", "tablets"),
@@ -48,14 +50,8 @@ _WORD_RE = re.compile(r"^(?P<word>[A-Za-z]{4,})(?P<post>\W*)$")
 
 
 def edits(a: str, b: str) -> int:
-    """The Levenshtein distance between `a` and `b`."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        cur = [i]
-        for j, cb in enumerate(b, start=1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    """The Levenshtein distance between `a` and `b` (rapidfuzz's)."""
+    return int(Levenshtein.distance(a, b))
 
 
 def _known(low: str) -> bool:

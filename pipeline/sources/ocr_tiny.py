@@ -52,22 +52,20 @@ from pipeline import config
 from pipeline.panel.ocr_dv import REPAIRED_CONFIDENCE, dv_agreement
 from pipeline.records import LabelRow, Word
 from pipeline.rules.regulated import regulated
-from pipeline.sources.ocr_amount import UNITS, Amount, unit_of
+from pipeline.sources.ocr_amount import UNITS, Amount, level_spans, unit_of
 from pipeline.sources.ocr_rapid import RapidLine
+from pipeline.sources.ocr_words import CONFUSABLE_DIGITS
 
 #: The lowest confidence (0-100) of an amount RapidOCR read that a confirmation can fill a
 #: row with: below it the reading is noise ("Senl", "Amhetret" at 51-67%).
 TINY_CONFIDENCE_FLOOR = 55.0
-#: Letters OCR reads for the digits they look like, as Tesseract misreads small type.
+#: Letters OCR reads for the digits they look like, as Tesseract misreads small type: the
+#: panel repairs' `ocr_words.CONFUSABLE_DIGITS` and the looser ones only a second engine's
+#: digits may confirm (never repaired on their own).
 LOOKALIKE_DIGITS: dict[str, str] = {
-    "O": "0",
-    "o": "0",
-    "D": "0",
+    **CONFUSABLE_DIGITS,
     "Q": "0",
-    "I": "1",
-    "l": "1",
     "i": "1",
-    "|": "1",
     "!": "1",
     "Z": "2",
     "z": "2",
@@ -163,8 +161,7 @@ def candidates(lines: Sequence[Line]) -> list[Amount]:
 
 
 def _level(line: Line, amount: Amount) -> bool:
-    overlap = min(line.bottom, amount.bottom) - max(line.top, amount.top)
-    return overlap >= 0.5 * min(line.bottom - line.top, amount.bottom - amount.top) > 0
+    return level_spans(line.top, line.bottom, amount.top, amount.bottom)
 
 
 def as_tesseract_read(text: str) -> tuple[str, str] | None:
