@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from pipeline.panel.ocr_dv import REPAIRED_CONFIDENCE, check_dv
+from pipeline.panel.reader import unread_amount
 from pipeline.records import Label, LabelRow, ReadIssue
 from pipeline.rules.regulated import regulated
 
@@ -65,8 +66,7 @@ def recheck_row(before: LabelRow, after: LabelRow) -> tuple[LabelRow, ReadIssue 
         after.label_index,
         after.page,
         after.line_no,
-        f"{where}: amount '{_amount_text(after)} ({found.doubt})' of '{after.name_raw}' "
-        "could not be read",
+        unread_amount(where, f"{_amount_text(after)} ({found.doubt})", after.name_raw),
     )
     unread = dataclasses.replace(
         after, amount_raw=None, unit_raw=None, amount_alt_raw=None, unit_alt_raw=None

@@ -401,7 +401,7 @@ class _Reader:
                     label_index,
                     page,
                     line_no,
-                    f"{where}: amount '{bad}' of '{name}' could not be read",
+                    unread_amount(where, bad, name),
                 )
             elif per_serving is None:
                 pass
@@ -553,6 +553,12 @@ class _Reader:
         self.issues.append(
             ReadIssue(self.source_file, label_index, page, line_no, detail, blocks_verdict)
         )
+
+
+def unread_amount(where: str, read: str, name: str) -> str:
+    """The read issue of an amount not taken: "page 1, line 4: amount '75 mg (...)' of
+    'Zinc' could not be read"."""
+    return f"{where}: amount '{read}' of '{name}' could not be read"
 
 
 def words_to_labels(
