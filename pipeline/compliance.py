@@ -21,15 +21,17 @@ pipeline.normalize.dv_consistent's.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
 from pipeline.infra.gx import Validator, unexpected
-from pipeline.normalize import dv_consistent, parse_dv
+from pipeline.normalize import parse_dv
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
     CALORIE_FOOTNOTE_KEYS,
@@ -56,6 +58,7 @@ parse_amount = lru_cache(maxsize=16384)(_parse_amount)
 
 if TYPE_CHECKING:
     import great_expectations as gx
+
 
 __all__ = [
     "COMPLIANCE_COLUMNS",
@@ -119,32 +122,6 @@ def _dv_text(amount: tuple[float, str] | None) -> str:
 # ---- the per-row and per-product columns --------------------------------------------------
 
 
-#: The columns the rules read: of the nutrient rows, and of the products.
-_ROW_INPUTS = (
-    "product_id",
-    "source_file",
-    "line_no",
-    "page",
-    "name_raw",
-    "parent",
-    "amount_raw",
-    "unit_raw",
-    "alt_amounts_raw",
-    "dv_raw",
-    "amount_mcg",
-    "nutrient",
-    "dv_expected_current_pct",
-    "dv_expected_older_pct",
-)
-_PRODUCT_INPUTS = (
-    "product_id",
-    "source_format",
-    "footnotes",
-    "serving_size",
-    "servings_per_container",
-)
-
-
 def column_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """`frame.to_dict("records")` (with str keys), built from each column's list: the same
     values (Python's own scalars, NaN where a float or text column has no value, None for
@@ -169,213 +146,359 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return column_records(frame.astype(object).where(frame.notna(), None))
 
 
-def _line(row: Mapping[str, Any]) -> str:
-    where = f"line {int(row['line_no'])}"
-    page = row.get("page")
+def _values(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A column's values as Python objects, None where missing (None, NaN or NA), as
+    `records_of` gives them; all None without the column."""
+    if name not in frame.columns:
+        return [None] * len(frame)
+    column = frame[name]
+    values = column.to_numpy(dtype=object, copy=True)
+    values[column.isna().to_numpy(dtype=bool)] = None
+    return list(values.tolist())
+
+
+def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric column as float64, NaN where missing (all NaN without the column)."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+class _Distinct:
+    """A column as codes into its distinct values (None for a missing one, as `records_of`
+    gives it): what is looked up once per distinct value is spread back to the rows."""
+
+    def __init__(self, frame: pd.DataFrame, name: str) -> None:
+        if name in frame.columns:
+            codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
+            self.codes = np.asarray(codes)
+            values = np.asarray(uniques, dtype=object)
+            values[pd.isna(values)] = None
+            self.values: list[Any] = values.tolist()
+        else:
+            self.codes = np.zeros(len(frame), dtype=np.intp)
+            self.values = [None]
+
+    def map(self, fn: Callable[[Any], Any]) -> list[Any]:
+        """`fn` of each distinct value."""
+        return [fn(value) for value in self.values]
+
+    def spread(self, per_value: list[Any], dtype: Any = object) -> np.ndarray:
+        """A value per distinct value as a column."""
+        if dtype is object:
+            array = np.empty(len(per_value), dtype=object)
+            for n, value in enumerate(per_value):
+                array[n] = value
+        else:
+            array = np.array(per_value, dtype=dtype)
+        return array[self.codes]
+
+    def flags(self, fn: Callable[[Any], Any]) -> np.ndarray:
+        """`bool(fn(value))` of each row's value (computed once per distinct value)."""
+        return self.spread([bool(fn(value)) for value in self.values], bool)
+
+
+def _line_text(line_no: Any, page: Any, name_raw: Any) -> str:
+    """How a finding names a panel line: "line 3, page 1 'Calcium'"."""
+    where = f"line {int(line_no)}"
     if page is not None and not pd.isna(page):
         where += f", page {int(page)}"
-    return f"{where} '{row['name_raw']}'"
+    return f"{where} '{name_raw}'"
 
 
-def _printed(row: Mapping[str, Any]) -> str:
-    parts = [_text(row.get("amount_raw")), _text(row.get("unit_raw"))]
-    alt = _text(row.get("alt_amounts_raw"))
+def _printed_text(amount_raw: Any, unit_raw: Any, alt_amounts_raw: Any) -> str:
+    """A line's amount as printed: "500 mg (20,000 IU)", or "no amount"."""
+    parts = [_text(amount_raw), _text(unit_raw)]
+    alt = _text(alt_amounts_raw)
     text = " ".join(p for p in parts if p) or "no amount"
     return f"{text} {alt}" if alt else text
 
 
-def expected_dv(row: Mapping[str, Any], reg: Regulated) -> tuple[float | None, float | None]:
-    """The %DV a line's amount gives under the 2016 and the older Daily Value (None where
-    it cannot be computed). The protocol nutrients' come from the nutrients table."""
-    current, older = daily_values(reg)
-    amount_mcg = row.get("amount_mcg")
-    expected_now = expected_old = None
-    unit = lookup_unit(row.get("unit_raw"))
-    if reg.protocol_key is not None and row.get("nutrient") in nt.NUTRIENTS:
-        expected_now = row.get("dv_expected_current_pct")
-        expected_old = row.get("dv_expected_older_pct")
-    elif (
-        amount_mcg is not None
-        and not pd.isna(amount_mcg)
-        and unit is not None
-        and unit.kind is UnitKind.MASS
-    ):
-        now_mcg, old_mcg = _mcg(current), _mcg(older)
-        expected_now = amount_mcg / now_mcg * 100 if now_mcg else None
-        expected_old = amount_mcg / old_mcg * 100 if old_mcg else None
-    amount = parse_amount(row.get("amount_raw"))
-    if unit is not None and unit.kind is UnitKind.IU and older and older[1] == "IU" and amount:
-        expected_old = amount.value / older[0] * 100  # an older label's IU against the IU DV
-    now = None if expected_now is None or pd.isna(expected_now) else float(expected_now)
-    old = None if expected_old is None or pd.isna(expected_old) else float(expected_old)
-    return now, old
+@dataclass(frozen=True)
+class _NameFacts:
+    """What the row rules read of a printed name (looked up once per distinct name)."""
+
+    reg: Regulated | None
+    current: tuple[float, str] | None  # the 2016 DV
+    older: tuple[float, str] | None
+    current_text: str  # _dv_text of each
+    older_text: str
+    current_mcg: float  # the DV in mcg (NaN: none, zero or not a mass)
+    older_mcg: float
+    older_iu: float  # the older DV where it is in IU (else NaN)
+    nutrient_form: bool  # names_a_nutrient_form of the name as printed
+    blend_word: bool  # of the stripped name: "proprietary" or "blend"
+    text_nutrient_form: bool  # names_a_nutrient_form of the stripped name
+    has_base: bool  # the stripped name has a base name
 
 
-def _dv_check(
-    row: Mapping[str, Any], reg: Regulated, declared: float
-) -> tuple[bool | None, str | None]:
-    """(agrees with the 2016 DV?, what was expected) for a declared %DV."""
-    current, older = daily_values(reg)
-    now, old = expected_dv(row, reg)
-    if now is not None and dv_consistent(declared, now, now):
-        return True, None
-    said = f"declared {_text(row.get('dv_raw'))} for {_printed(row)}"
-    if old is not None and dv_consistent(declared, old, old):
-        why = (
-            f"{said} matches the pre-2016 Daily Value ({_dv_text(older)}, {round(old)}%), "
-            f"not the 2016 one ({_dv_text(current)}"
-            + (f", expected {round(now)}%)" if now is not None else ")")
-        )
-        return False, why
-    if now is None:
-        return None, None  # the amount cannot be compared with the 2016 DV
-    return False, (
-        f"{said}: expected {round(now)}% of the 2016 Daily Value ({_dv_text(current)})"
-        + (f" (or {round(old)}% of the older {_dv_text(older)})" if old is not None else "")
+def _name_facts(name_raw: Any) -> _NameFacts:
+    reg = regulated(name_raw)
+    current, older = daily_values(reg) if reg is not None else (None, None)
+    now_mcg, old_mcg = _mcg(current), _mcg(older)
+    name = _text(name_raw)
+    return _NameFacts(
+        reg=reg,
+        current=current,
+        older=older,
+        current_text=_dv_text(current),
+        older_text=_dv_text(older),
+        current_mcg=now_mcg if now_mcg else np.nan,  # (a DV of 0 gives no %DV either)
+        older_mcg=old_mcg if old_mcg else np.nan,
+        older_iu=older[0] if older and older[1] == "IU" else np.nan,
+        nutrient_form=names_a_nutrient_form(name_raw),
+        blend_word=bool(_BLEND_WORD.search(name)),
+        text_nutrient_form=names_a_nutrient_form(name),
+        has_base=bool(base_name(name)),
     )
+
+
+def _consistent(declared: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """`dv_consistent(declared, expected, expected)` of each row (False where one is NaN)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(declared - expected) <= np.maximum(1.0, 0.1 * expected)
 
 
 def rows_table(nutrients: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """The nutrient rows with one `ok_<rule>` column per row rule (True, False or None)
-    and `why_<rule>` (what was expected where it is False), in product and line order."""
+    and `why_<rule>` (what was expected where it is False), in product and line order.
+
+    Column-wise: each name, unit, amount and %DV text is looked up once, the rules are
+    boolean columns, and a detail is written only for a line that breaks its rule."""
     formats = dict(
         zip(products["product_id"].tolist(), products["source_format"].tolist(), strict=True)
     )
     table = nutrients.sort_values(["product_id", "line_no"], kind="stable").reset_index(drop=True)
-    records = records_of(table[[c for c in _ROW_INPUTS if c in table.columns]])
-    parents: dict[str, set[str]] = {}
-    for record in records:
-        if isinstance(record.get("parent"), str):
-            parents.setdefault(record["product_id"], set()).add(record["parent"])
-    out: dict[str, list[Any]] = {}
+    found = _row_rules(table, formats)
     for rule in RULES:
         if rule.level == "row":
-            out[rule.column] = []
-            out[f"why_{rule.name}"] = []
-    last_order: dict[str, tuple[int, Mapping[str, Any], str]] = {}
-    for record in records:
-        pid = record["product_id"]
-        source = formats.get(pid, "")
-        found = _row_checks(record, source, parents.get(pid, set()), last_order.get(pid))
-        for rule_name, (ok, why) in found.items():
-            out[f"ok_{rule_name}"].append(ok)
-            out[f"why_{rule_name}"].append(why)
-        reg = regulated(record["name_raw"])
-        if reg is not None and reg.order is not None and not isinstance(record["parent"], str):
-            previous = last_order.get(pid)
-            if previous is None or reg.order >= previous[0]:
-                last_order[pid] = (reg.order, record, reg.display)
-    for column, values in out.items():
-        table[column] = pd.Series(values, index=table.index, dtype=object)
+            ok, why = found[rule.name]
+            table[rule.column] = pd.Series(ok, index=table.index, dtype=object)
+            table[f"why_{rule.name}"] = pd.Series(why, index=table.index, dtype=object)
     table["row_id"] = table.index
     return table
 
 
-#: The names of the row rules (the ones _row_checks assesses).
+#: The names of the row rules (the ones _row_rules assesses).
 _ROW_RULES = tuple(rule.name for rule in RULES if rule.level == "row")
 
 
-def _row_checks(
-    row: Mapping[str, Any],
-    source: str,
-    blend_names: set[str],
-    before: tuple[int, Mapping[str, Any], str] | None,
-) -> dict[str, tuple[bool | None, str | None]]:
-    """Each row rule's (ok, what was expected) for one panel line."""
-    reg = regulated(row["name_raw"])
-    member = isinstance(row.get("parent"), str)
-    unit = lookup_unit(row.get("unit_raw"))
-    amount = parse_amount(row.get("amount_raw"))
-    given = amount is not None and not (unit is not None and unit.kind is UnitKind.NOT_PROVIDED)
-    dv_raw = _text(row.get("dv_raw"))
-    declared = declared_pct(dv_raw)
-    if source not in PANEL_SOURCES and declared == 0:
-        # DSLD (and CSVs made from it) write 0 where the label gives no %DV, and for "<1%"
-        expected_pct = expected_dv(row, reg) if reg is not None else (None, None)
-        below_one = any(e is not None and e < 1 for e in expected_pct)
-        declared = 0.5 if below_one else None
-    marker = bool(_MARKER.match(dv_raw))
-    current = daily_values(reg)[0] if reg is not None else None
-    line = _line(row)
-    # (None, None): not assessed, until a rule below applies to the line
-    found: dict[str, tuple[bool | None, str | None]] = dict.fromkeys(_ROW_RULES, (None, None))
+def _row_rules(
+    table: pd.DataFrame, formats: Mapping[Any, Any]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each row rule's (ok, what was expected) columns over the panel lines of `table` (in
+    product and line order; `formats`: product -> source format). ok is True, False or
+    None (not assessed); the detail is None unless ok is False."""
+    n = len(table)
+    pid_of = _Distinct(table, "product_id")
+    name_of = _Distinct(table, "name_raw")
+    unit_of = _Distinct(table, "unit_raw")
+    amount_of = _Distinct(table, "amount_raw")
+    dv_of = _Distinct(table, "dv_raw")
+    parent_of = _Distinct(table, "parent")
+    facts = name_of.map(_name_facts)
+    fact = name_of.spread(facts)
+    units = unit_of.map(lookup_unit)
+    unit = unit_of.spread(units)
+    amounts = amount_of.map(parse_amount)
+    dv_texts = dv_of.spread(dv_of.map(_text))
+    sources = pid_of.map(lambda pid: formats.get(pid, ""))
+    source = pid_of.spread(sources)
+    pids = pid_of.spread(pid_of.values)
+    line_nos, pages = _values(table, "line_no"), _values(table, "page")
+    alts = _values(table, "alt_amounts_raw")
+    printed_of: dict[tuple[Any, Any, Any], str] = {}
 
-    if reg is not None and reg.units and given:
-        wanted = " or ".join(reg.units)
-        why = f"{line}: {_printed(row)}: expected {reg.display} in {wanted}"
-        if unit is not None and unit.kind is UnitKind.IU:
+    def line(i: int) -> str:
+        return _line_text(line_nos[i], pages[i], name_of.values[name_of.codes[i]])
+
+    def printed(i: int) -> str:
+        key = (amount_of.values[amount_of.codes[i]], unit_of.values[unit_of.codes[i]], alts[i])
+        if key not in printed_of:
+            printed_of[key] = _printed_text(*key)
+        return printed_of[key]
+
+    def reg_at(i: int) -> Regulated:
+        reg = fact[i].reg
+        assert reg is not None
+        return reg
+
+    regs = [f.reg for f in facts]
+    is_reg = name_of.spread([r is not None for r in regs], bool)
+    has_current = name_of.spread([f.current is not None for f in facts], bool)
+    member = parent_of.flags(lambda parent: isinstance(parent, str))
+    kinds = [None if u is None else u.kind for u in units]
+    mass = unit_of.spread([k is UnitKind.MASS for k in kinds], bool)
+    iu = unit_of.spread([k is UnitKind.IU for k in kinds], bool)
+    has_amount = amount_of.spread([a is not None for a in amounts], bool)
+    value = amount_of.spread([np.nan if a is None else a.value for a in amounts], float)
+    given = has_amount & ~unit_of.spread([k is UnitKind.NOT_PROVIDED for k in kinds], bool)
+    panel = pid_of.spread([s in PANEL_SOURCES for s in sources], bool)
+
+    # the %DV the amount gives under the 2016 and the older DV (NaN: cannot be computed);
+    # the protocol nutrients' come from the nutrients table
+    protocol = _Distinct(table, "nutrient").flags(lambda nutrient: nutrient in nt.NUTRIENTS)
+    protocol &= name_of.spread([r is not None and r.protocol_key is not None for r in regs], bool)
+    amount_mcg = _floats(table, "amount_mcg")
+    by_mass = ~protocol & ~np.isnan(amount_mcg) & mass
+    now_mcg = name_of.spread([f.current_mcg for f in facts], float)
+    old_mcg = name_of.spread([f.older_mcg for f in facts], float)
+    older_iu = name_of.spread([f.older_iu for f in facts], float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        now = np.where(by_mass, amount_mcg / now_mcg * 100, np.nan)
+        old = np.where(by_mass, amount_mcg / old_mcg * 100, np.nan)
+        now = np.where(protocol, _floats(table, "dv_expected_current_pct"), now)
+        old = np.where(protocol, _floats(table, "dv_expected_older_pct"), old)
+        by_iu = iu & ~np.isnan(older_iu) & has_amount  # an older label's IU against the IU DV
+        old = np.where(by_iu, value / older_iu * 100, old)
+    now[~is_reg] = np.nan
+    old[~is_reg] = np.nan
+
+    declared = dv_of.spread(dv_of.map(lambda dv: declared_pct(_text(dv))), float)
+    # DSLD (and CSVs made from it) write 0 where the label gives no %DV, and for "<1%"
+    below_one = (now < 1) | (old < 1)
+    declared = np.where(~panel & (declared == 0), np.where(below_one, 0.5, np.nan), declared)
+    known = ~np.isnan(declared)
+
+    ok_of = {name: np.full(n, None, dtype=object) for name in _ROW_RULES}
+    why_of = {name: np.full(n, None, dtype=object) for name in _ROW_RULES}
+
+    def assess(rule: str, applies: np.ndarray, ok: np.ndarray, why: Callable[[int], str]) -> None:
+        """The rule is assessed where it `applies`: passed where `ok`, else failed."""
+        ok_of[rule][applies] = ok[applies]
+        for i in np.flatnonzero(applies & ~ok).tolist():
+            why_of[rule][i] = why(i)
+
+    def units_why(i: int) -> str:
+        reg = reg_at(i)
+        why = f"{line(i)}: {printed(i)}: expected {reg.display} in {' or '.join(reg.units)}"
+        if iu[i]:
             why += " (IU only in parentheses after it; IU alone is the pre-2016 unit)"
-        found["units"] = _unless(unit is not None and unit.canonical in reg.units, why)
+        return why
 
-    if (
-        reg is not None
-        and current is not None
-        and given
-        and not member
-        and reg.key != "protein"
-        and source in DV_COLUMN_SOURCES
-        and amount is not None
-        and amount.value > 0
-    ):
-        printed = f"'{dv_raw}'" if dv_raw and source not in DSLD_SOURCES else "no %DV"
-        found["dv_declared"] = _unless(
-            declared is not None,
-            f"{line}: {_printed(row)} has a Daily Value ({_dv_text(current)}) but its "
-            f"%DV column gives {printed}: expected a %DV",
+    applies = is_reg & given & name_of.spread([r is not None and bool(r.units) for r in regs], bool)
+    unit_ok = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(applies).tolist():
+        unit_ok[i] = unit[i] is not None and unit[i].canonical in reg_at(i).units
+    assess("units", applies, unit_ok, units_why)
+
+    def declared_why(i: int) -> str:
+        dv = dv_texts[i]
+        shown = f"'{dv}'" if dv and source[i] not in DSLD_SOURCES else "no %DV"
+        return (
+            f"{line(i)}: {printed(i)} has a Daily Value ({fact[i].current_text}) but its "
+            f"%DV column gives {shown}: expected a %DV"
         )
 
-    if reg is not None and current is not None and declared is not None and given:
-        ok, expected = _dv_check(row, reg, declared)
-        found["dv_2016"] = (ok, f"{line}: {expected}" if expected else None)
+    with np.errstate(invalid="ignore"):
+        positive = value > 0
+    applies = (
+        has_current
+        & given
+        & ~member
+        & name_of.spread([r is not None and r.key != "protein" for r in regs], bool)
+        & pid_of.spread([s in DV_COLUMN_SOURCES for s in sources], bool)
+        & positive
+    )
+    assess("dv_declared", applies, known, declared_why)
 
-    if reg is None and not member and not names_a_nutrient_form(row["name_raw"]):
-        if declared is not None:
-            found["no_dv_symbol"] = (
-                False,
-                f"{line} has no Daily Value but gives {dv_raw}: expected a symbol (*) that "
-                "refers to 'Daily Value not established', and no %DV",
-            )
-        elif marker:
-            found["no_dv_symbol"] = (True, None)
-        elif source in EXACT_SOURCES:
-            found["no_dv_symbol"] = (
-                False,
-                f"{line} has no Daily Value and no symbol in the %DV column: expected a "
-                "symbol (*) that refers to 'Daily Value not established'",
-            )
+    now_ok, old_ok = _consistent(declared, now), _consistent(declared, old)
 
-    if reg is not None and reg.order is not None and not member:
-        if before is None or reg.order >= before[0]:
-            found["order"] = (True, None)
+    def dv_2016_why(i: int) -> str:
+        facts_i = fact[i]
+        said = f"declared {dv_texts[i]} for {printed(i)}"
+        expected_now, expected_old = float(now[i]), float(old[i])
+        if old_ok[i]:
+            return (
+                f"{line(i)}: {said} matches the pre-2016 Daily Value ({facts_i.older_text}, "
+                f"{round(expected_old)}%), not the 2016 one ({facts_i.current_text}"
+                + (f", expected {round(expected_now)}%)" if expected_now == expected_now else ")")
+            )
+        return (
+            f"{line(i)}: {said}: expected {round(expected_now)}% of the 2016 Daily Value "
+            f"({facts_i.current_text})"
+            + (
+                f" (or {round(expected_old)}% of the older {facts_i.older_text})"
+                if expected_old == expected_old  # (not NaN)
+                else ""
+            )
+        )
+
+    # not assessed where the amount cannot be compared with the 2016 DV (unless it matches
+    # the older one)
+    applies = has_current & known & given & (now_ok | old_ok | ~np.isnan(now))
+    assess("dv_2016", applies, now_ok, dv_2016_why)
+
+    no_dv = ~is_reg & ~member & ~name_of.spread([f.nutrient_form for f in facts], bool)
+    marker = dv_of.flags(lambda dv: _MARKER.match(_text(dv)))
+    exact = pid_of.spread([s in EXACT_SOURCES for s in sources], bool)
+
+    def no_dv_why(i: int) -> str:
+        if known[i]:
+            return (
+                f"{line(i)} has no Daily Value but gives {dv_texts[i]}: expected a symbol (*) "
+                "that refers to 'Daily Value not established', and no %DV"
+            )
+        return (
+            f"{line(i)} has no Daily Value and no symbol in the %DV column: expected a "
+            "symbol (*) that refers to 'Daily Value not established'"
+        )
+
+    assess("no_dv_symbol", no_dv & (known | marker | exact), ~known & marker, no_dv_why)
+
+    # order: after the line of the highest place so far in its product (the last such line)
+    places = [-1 if r is None or r.order is None else r.order for r in regs]
+    place = name_of.spread(places, np.int64)
+    ordered = ~member & (place >= 0)
+    order_ok = np.zeros(n, dtype=bool)
+    before: dict[int, int] = {}
+    last: dict[Any, tuple[int, int]] = {}
+    for i in np.flatnonzero(ordered).tolist():
+        previous = last.get(pids[i])
+        if previous is None or place[i] >= previous[0]:
+            order_ok[i] = True
+            last[pids[i]] = (place[i], i)
         else:
-            found["order"] = (
-                False,
-                f"{line} is listed after {_line(before[1])}: expected {reg.display.lower()} "
-                f"before {before[2].lower()} (the order of 101.36(b)(2)(i)(B))",
-            )
+            before[i] = previous[1]
 
-    if reg is not None and current is not None and given and amount is not None:
-        found["zero"] = _unless(
-            amount.value != 0,
-            f"{line} is declared at zero ({_printed(row)}): expected it left off the panel",
+    def order_why(i: int) -> str:
+        return (
+            f"{line(i)} is listed after {line(before[i])}: expected "
+            f"{reg_at(i).display.lower()} before {reg_at(before[i]).display.lower()} "
+            "(the order of 101.36(b)(2)(i)(B))"
         )
 
-    name = _text(row.get("name_raw"))
-    is_total = reg is None and (name in blend_names or bool(_BLEND_WORD.search(name)))
-    is_total = is_total and not names_a_nutrient_form(name)
-    if is_total and not member:
-        weight = given and unit is not None and unit.kind is UnitKind.MASS
-        what = "no name" if not base_name(name) else f"gives {_printed(row)}"
-        found["blend"] = _unless(
-            weight and bool(base_name(name)),
-            f"{line}: the blend {what}: expected its name and total weight (e.g. 500 mg)",
-        )
-    return found
+    assess("order", ordered, order_ok, order_why)
 
+    assess(
+        "zero",
+        has_current & given,
+        value != 0,
+        lambda i: f"{line(i)} is declared at zero ({printed(i)}): expected it left off the panel",
+    )
 
-def _unless(ok: bool, why: str) -> tuple[bool, str | None]:
-    """A rule's (ok, why): passed, or failed with `why`."""
-    return (True, None) if ok else (False, why)
+    # a blend's total: a line that names a blend, or that other lines of its product name as
+    # their parent
+    parents = parent_of.spread(parent_of.values)
+    blends = {(pids[i], parents[i]) for i in np.flatnonzero(member).tolist()}
+    texts = name_of.spread(name_of.map(_text))
+    in_blend = np.zeros(n, dtype=bool)
+    if blends:
+        for i in np.flatnonzero(~is_reg).tolist():
+            in_blend[i] = (pids[i], texts[i]) in blends
+    total = (
+        ~is_reg
+        & (in_blend | name_of.spread([f.blend_word for f in facts], bool))
+        & ~name_of.spread([f.text_nutrient_form for f in facts], bool)
+    )
+    has_base = name_of.spread([f.has_base for f in facts], bool)
+
+    def blend_why(i: int) -> str:
+        what = f"gives {printed(i)}" if has_base[i] else "no name"
+        return f"{line(i)}: the blend {what}: expected its name and total weight (e.g. 500 mg)"
+
+    assess("blend", total & ~member, given & mass & has_base, blend_why)
+    return {name: (ok_of[name], why_of[name]) for name in _ROW_RULES}
 
 
 #: The footnote rules: (name, the footnote's pattern, what is missing after the line that
@@ -409,68 +532,92 @@ def _footnote_check(
     return (False, missing) if exact else (None, None)
 
 
+def _footnote_needs(rows: pd.DataFrame) -> dict[str, dict[Any, str]]:
+    """Footnote rule -> product -> the first line (of `rows`, in their order) that needs
+    the footnote: a %DV of a nutrient whose %DV needs the calorie footnote, a line without
+    a Daily Value (not a blend member either)."""
+    pid_of = _Distinct(rows, "product_id")
+    name_of = _Distinct(rows, "name_raw")
+    regs = name_of.map(regulated)
+    top = ~_Distinct(rows, "parent").flags(lambda parent: isinstance(parent, str))
+    gives_dv = _Distinct(rows, "dv_raw").flags(lambda dv: declared_pct(_text(dv)) is not None)
+    calorie = name_of.spread([r is not None and r.key in CALORIE_FOOTNOTE_KEYS for r in regs], bool)
+    no_dv = name_of.spread(
+        [
+            r is None and not names_a_nutrient_form(v)
+            for r, v in zip(regs, name_of.values, strict=True)
+        ],
+        bool,
+    )
+    line_nos, pages = _values(rows, "line_no"), _values(rows, "page")
+    needs: dict[str, dict[Any, str]] = {}
+    for name, mask in (
+        ("calorie_footnote", top & gives_dv & calorie),
+        ("dv_not_established_footnote", top & no_dv),
+    ):
+        first: dict[Any, int] = {}
+        for i in np.flatnonzero(mask).tolist():
+            first.setdefault(pid_of.values[pid_of.codes[i]], i)
+        needs[name] = {
+            pid: _line_text(line_nos[i], pages[i], name_of.values[name_of.codes[i]])
+            for pid, i in first.items()
+        }
+    return needs
+
+
 def products_table(products: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """The products with one `ok_<rule>` column per product rule and `why_<rule>`.
 
     `rows`: `rows_table` of their nutrient rows (for the footnote rules)."""
-    # footnote rule -> product -> the first line that needs the footnote
-    needs: dict[str, dict[str, str]] = {name: {} for name, _, _ in _FOOTNOTES}
-    for row in records_of(rows[["product_id", "name_raw", "parent", "dv_raw", "line_no", "page"]]):
-        if isinstance(row.get("parent"), str):
-            continue
-        reg = regulated(row["name_raw"])
-        pid = row["product_id"]
-        dv_raw = _text(row.get("dv_raw"))
-        if (
-            reg is not None
-            and reg.key in CALORIE_FOOTNOTE_KEYS
-            and declared_pct(dv_raw) is not None
-        ):
-            needs["calorie_footnote"].setdefault(pid, _line(row))
-        if reg is None and not names_a_nutrient_form(row["name_raw"]):
-            needs["dv_not_established_footnote"].setdefault(pid, _line(row))
+    needs = _footnote_needs(rows)
     table = products.reset_index(drop=True).copy()
-    columns: dict[str, list[Any]] = {
-        f"{kind}_{rule.name}": []
-        for rule in RULES
-        if rule.level == "product"
-        for kind in ("ok", "why")
+    n = len(table)
+    pids = _values(table, "product_id")
+    sources = [_text(v) for v in _values(table, "source_format")]
+    footnotes = [_text(v) for v in _values(table, "footnotes")]
+    panel = [s in PANEL_SOURCES for s in sources]
+    exact = [s in EXACT_SOURCES for s in sources]
+    checks: dict[str, tuple[list[Any], list[Any]]] = {
+        "heading": ([True if p else None for p in panel], [None] * n),
     }
-    for product in records_of(table[list(_PRODUCT_INPUTS)]):
-        pid = product["product_id"]
-        source = _text(product.get("source_format"))
-        footnotes = _text(product.get("footnotes"))
-        panel = source in PANEL_SOURCES
-        exact = source in EXACT_SOURCES
-        checks: dict[str, tuple[bool | None, str | None]] = {
-            "heading": (True if panel else None, None),
-            "serving_size": (
-                (True, None)
-                if _text(product.get("serving_size"))
-                else (False, 'the panel states no serving size: expected "Serving Size ..."')
-            ),
-        }
-        if source == "csv-dsld":
-            checks["servings_per_container"] = (None, None)
-        elif _text(product.get("servings_per_container")):
-            checks["servings_per_container"] = (True, None)
-        else:
-            checks["servings_per_container"] = (
-                False,
-                'the panel states no "Servings Per Container": expected it, unless the net '
-                "quantity of contents states the number of servings (the net quantity is not "
-                "read: check it on the label)",
-            )
-        for name, pattern, missing in _FOOTNOTES:
+    serving = [bool(_text(v)) for v in _values(table, "serving_size")]
+    checks["serving_size"] = (
+        list(serving),
+        [
+            None if s else 'the panel states no serving size: expected "Serving Size ..."'
+            for s in serving
+        ],
+    )
+    servings = [bool(_text(v)) for v in _values(table, "servings_per_container")]
+    missing_servings = (
+        'the panel states no "Servings Per Container": expected it, unless the net '
+        "quantity of contents states the number of servings (the net quantity is not "
+        "read: check it on the label)"
+    )
+    spc = [
+        (None, None) if s == "csv-dsld" else (True, None) if given else (False, missing_servings)
+        for s, given in zip(sources, servings, strict=True)
+    ]
+    checks["servings_per_container"] = ([ok for ok, _ in spc], [why for _, why in spc])
+    for name, pattern, missing in _FOOTNOTES:
+        found = []
+        for pid, text, on_panel, is_exact in zip(pids, footnotes, panel, exact, strict=True):
             line = needs[name].get(pid)
-            checks[name] = _footnote_check(
-                line, pattern.search(footnotes) is not None, panel, exact, f"{line} {missing}"
+            found.append(
+                _footnote_check(
+                    line,
+                    line is not None and on_panel and pattern.search(text) is not None,
+                    on_panel,
+                    is_exact,
+                    f"{line} {missing}",
+                )
             )
-        for name, (ok, why) in checks.items():
-            columns[f"ok_{name}"].append(ok)
-            columns[f"why_{name}"].append(why)
-    for column, values in columns.items():
-        table[column] = pd.Series(values, index=table.index, dtype=object)
+        checks[name] = ([ok for ok, _ in found], [why for _, why in found])
+    for rule in RULES:
+        if rule.level == "product":
+            ok, why = checks[rule.name]
+            table[f"ok_{rule.name}"] = pd.Series(ok, index=table.index, dtype=object)
+            table[f"why_{rule.name}"] = pd.Series(why, index=table.index, dtype=object)
     return table
 
 
