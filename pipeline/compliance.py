@@ -645,6 +645,13 @@ def _severity(rule: Rule, detail: str) -> str:
     return rule.severity
 
 
+def _severities(rule: Rule, details: list[str]) -> list[str]:
+    """`_severity` of each detail of one rule's findings."""
+    if rule.name != "dv_2016":
+        return [rule.severity] * len(details)
+    return [_severity(rule, detail) for detail in details]
+
+
 def compliance_findings(
     nutrients: pd.DataFrame, products: pd.DataFrame, validator: Validator
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -667,26 +674,28 @@ def compliance_findings(
         ]
         checked = frame[columns]
         result = validator.run(compliance_suite(level), checked, [index])
-        position = {key: n for n, key in enumerate(frame[index].tolist())}
+        position = dict(zip(frame[index].tolist(), range(len(frame)), strict=True))
         files, pids = frame["source_file"].tolist(), frame["product_id"].tolist()
         lines = frame["line_no"].tolist() if level == "row" else None
         for res in result.results:
             rule = RULES_BY_NAME[res.expectation_config.meta["rule"]]
+            at = [position[key] for key in unexpected(res)]
+            if not at:
+                continue
             why = frame[f"why_{rule.name}"].tolist()
-            for key in unexpected(res):
-                at = position[key]
-                detail = str(why[at])
-                findings.append(
-                    {
-                        "source_file": files[at],
-                        "product_id": pids[at],
-                        "rule": rule.name,
-                        "citation": rule.citation,
-                        "severity": _severity(rule, detail),
-                        "detail": detail,
-                        "line_no": None if lines is None else int(lines[at]),
-                    }
-                )
+            details = [str(why[n]) for n in at]
+            findings.extend(
+                {
+                    "source_file": files[n],
+                    "product_id": pids[n],
+                    "rule": rule.name,
+                    "citation": rule.citation,
+                    "severity": severity,
+                    "detail": detail,
+                    "line_no": None if lines is None else int(lines[n]),
+                }
+                for n, detail, severity in zip(at, details, _severities(rule, details), strict=True)
+            )
         results[level] = result.to_json_dict()
     return findings, results
 
