@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.infra.gx import Validator, unexpected
+from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.normalize import dv_consistent, parse_dv
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
@@ -540,7 +540,7 @@ def compliance_findings(
                         "line_no": None if lines is None else int(lines[at]),
                     }
                 )
-        results[level] = result.to_json_dict()
+        results[level] = result_json(result)
     return findings, results
 
 

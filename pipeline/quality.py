@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.infra.gx import Validator, unexpected
+from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.rules.quality import QUALITY_BY_NAME
 from pipeline.values import fmt_number as _fmt
 
@@ -232,8 +232,8 @@ def gx_findings(
                 }
             )
     return findings, {
-        "rows": rows_result.to_json_dict(),
-        "products": products_result.to_json_dict(),
+        "rows": result_json(rows_result),
+        "products": result_json(products_result),
     }
 
 

@@ -42,7 +42,7 @@ from pipeline.compliance import sorted_findings as sorted_compliance
 from pipeline.config import WorkPaths
 from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingColumns
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
-from pipeline.infra.gx import Validator, unexpected
+from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.infra.jsonstream import result_file_text
 from pipeline.infra.memory import between_chunks, fix_mmap_threshold, release_arrow_memory
 from pipeline.infra.parquet_batches import TableFile, require
@@ -101,7 +101,7 @@ def products_to_outcomes(
         for pid in product_ids
         for check in CHECKS
     ]
-    return pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS), result.to_json_dict()
+    return pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS), result_json(result)
 
 
 # ---- data quality -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ need it.
 
 from __future__ import annotations
 
+import copy
 import importlib.abc
 import importlib.util
 import logging
@@ -171,3 +172,45 @@ def keyed_by(frame: pd.DataFrame, index_columns: list[str]) -> pd.DataFrame:
 def unexpected(result: Any) -> list[Any]:
     """The index values (`keyed_by`) of the rows an expectation found unexpected."""
     return list(result.result.get("unexpected_index_list") or [])
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _json_value(value: Any) -> Any:
+    """GX's convert_to_json_serializable of `value`, with a fast path for the plain values
+    (str, int, bool, None, float: NaN -> None) and the lists and dicts of them a result's
+    unexpected lists are made of; any other value is GX's to convert."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return None if value != value else value
+    if kind is list or kind is tuple:
+        return [_json_value(item) for item in value]
+    if kind is dict:
+        return {str(key): _json_value(item) for key, item in value.items()}
+    from great_expectations.util import convert_to_json_serializable  # with _gx
+
+    return convert_to_json_serializable(value)
+
+
+def result_json(result: Any) -> dict[str, Any]:
+    """`result.to_json_dict()` (an ExpectationSuiteValidationResult), the same dict (keys in
+    the same order), without its cost: GX deep-copies the whole result (every unexpected
+    list, several times over) and converts each value of them one by one, which was 2.7 s
+    of CPU for a catalog of 10,000. Here GX serializes the result and each expectation
+    result without their "result" dicts (small: configurations, statistics, meta), and
+    those (the unexpected lists) are converted by `_json_value`."""
+    outer = copy.copy(result)
+    outer.results = []
+    out: dict[str, Any] = outer.to_json_dict()
+    items: list[dict[str, Any]] = []
+    for res in result.results:
+        bare = copy.copy(res)
+        bare.result = {}
+        item: dict[str, Any] = bare.to_json_dict()
+        item["result"] = _json_value(res.result)
+        items.append(item)
+    out["results"] = items
+    return out
