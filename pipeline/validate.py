@@ -77,31 +77,47 @@ def products_to_outcomes(
     validator = validator or Validator()
     table = protocol_table(products)
     result = validator.run(ex.protocol_suite(protocol), table, ["product_id"])
-    failed: dict[str, set[str]] = {check: set() for check in CHECKS}
-    evaluated: dict[str, set[str]] = {check: set() for check in CHECKS}
-    product_ids = table["product_id"].tolist()
-    for res in result.results:
+    return _outcomes(table, result.results), result_json(result)
+
+
+def _outcomes(table: pd.DataFrame, results: Iterable[Any]) -> pd.DataFrame:
+    """The outcomes of the protocol suite's expectation `results` over `table`, product by
+    product (in table order) and each product's checks in CHECKS order, a column at a
+    time: a check failed a product an expectation of it names (GX's unexpected rows),
+    else passed it if one evaluated it (a not-null expectation evaluates every product,
+    the others those with a value in their column), else did not apply (None)."""
+    if table.empty:
+        return pd.DataFrame([], columns=OUTCOME_COLUMNS)
+    product_ids = table["product_id"].to_numpy(dtype=object)
+    failed: dict[str, set[Any]] = {check: set() for check in CHECKS}
+    evaluated = {check: np.zeros(len(table), dtype=bool) for check in CHECKS}
+    for res in results:
         config = res.expectation_config
         check = config.meta["check"]
-        column = config.kwargs["column"]
-        nulls_count = config.type == "expect_column_values_to_not_be_null"
-        applies = (
-            product_ids if nulls_count else table.loc[table[column].notna(), "product_id"].tolist()
-        )
-        evaluated[check].update(applies)
+        if config.type == "expect_column_values_to_not_be_null":
+            evaluated[check][:] = True
+        else:
+            evaluated[check] |= table[config.kwargs["column"]].notna().to_numpy()
         failed[check].update(unexpected(res))
-    outcomes = [
+
+    def named(ids: set[Any]) -> np.ndarray:
+        """Which rows' product_id is in `ids` (a set: Series.isin of a str column converts
+        every value to an Arrow scalar)."""
+        return np.fromiter((pid in ids for pid in product_ids), bool, len(product_ids))
+
+    passed = np.full((len(table), len(CHECKS)), None, dtype=object)
+    for n, check in enumerate(CHECKS):
+        # by product_id, as GX names the rows (a product's every row alike)
+        passed[named(set(product_ids[evaluated[check]].tolist())), n] = True
+        passed[named(failed[check]), n] = False
+    return pd.DataFrame(
         {
-            "product_id": pid,
-            "check": check,
-            "passed": False
-            if pid in failed[check]
-            else (True if pid in evaluated[check] else None),
-        }
-        for pid in product_ids
-        for check in CHECKS
-    ]
-    return pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS), result_json(result)
+            "product_id": np.repeat(product_ids, len(CHECKS)).tolist(),
+            "check": list(CHECKS) * len(table),
+            "passed": passed.ravel().tolist(),
+        },
+        columns=OUTCOME_COLUMNS,
+    )
 
 
 # ---- data quality -------------------------------------------------------------------------------

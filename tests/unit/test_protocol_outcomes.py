@@ -1,0 +1,67 @@
+"""pipeline.validate._outcomes: the protocol outcomes read from the suite's results."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+
+from pipeline.rules.protocol import CHECKS
+from pipeline.validate import OUTCOME_COLUMNS, _outcomes
+
+
+def _result(check: str, kind: str, column: str, unexpected: list[str]) -> Any:
+    """An expectation result as GX gives it, with what _outcomes reads of it only."""
+    config = SimpleNamespace(
+        meta={"check": check}, type=f"expect_column_values_to_{kind}", kwargs={"column": column}
+    )
+    return SimpleNamespace(expectation_config=config, result={"unexpected_index_list": unexpected})
+
+
+def test_outcomes_per_product_and_check() -> None:
+    table = pd.DataFrame(
+        {
+            "product_id": ["a", "b", "c", "d"],
+            "x": [1.0, None, 2.0, None],
+            "y": [None, None, None, 5.0],
+        }
+    )
+    results = [
+        _result("k2_present", "not_be_null", "x", ["b", "d"]),
+        _result("k2_ratio", "be_between", "x", ["c"]),
+        _result("vitamin_d", "be_between", "x", []),
+        _result("vitamin_d", "be_between", "y", ["d"]),
+    ]
+    outcomes = _outcomes(table, results)
+    assert list(outcomes.columns) == OUTCOME_COLUMNS
+    assert outcomes["passed"].dtype == object
+    expected = {
+        "k2_present": [True, False, True, False],
+        "k2_ratio": [True, None, False, None],
+        "vitamin_d": [True, None, True, False],
+    }
+    rows = [
+        (pid, check, expected.get(check, [None] * 4)[n])
+        for n, pid in enumerate("abcd")
+        for check in CHECKS
+    ]
+    got = list(outcomes.itertuples(index=False, name=None))
+    assert got == rows
+    assert [type(p) for *_, p in got] == [type(p) for *_, p in rows]
+
+
+def test_outcomes_by_product_id() -> None:
+    """A product named twice gets the same outcome on both rows (GX names rows by id)."""
+    table = pd.DataFrame({"product_id": ["a", "a"], "x": [1.0, None]})
+    outcomes = _outcomes(table, [_result("k2_ratio", "be_between", "x", ["a"])])
+    ratio = outcomes[outcomes["check"] == "k2_ratio"]
+    assert ratio["passed"].tolist() == [False, False]
+    outcomes = _outcomes(table, [_result("k2_ratio", "be_between", "x", [])])
+    assert outcomes.loc[outcomes["check"] == "k2_ratio", "passed"].tolist() == [True, True]
+
+
+def test_outcomes_of_no_products() -> None:
+    outcomes = _outcomes(pd.DataFrame({"product_id": [], "x": []}), [])
+    assert outcomes.empty
+    assert list(outcomes.columns) == OUTCOME_COLUMNS
