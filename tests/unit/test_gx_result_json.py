@@ -15,6 +15,7 @@ from pipeline.compliance import compliance_findings
 from pipeline.infra.gx import Validator, _json_value, result_json
 from pipeline.protocol import load_protocol
 from pipeline.quality import quality_rows_table
+from pipeline.rules.quality import QUALITY_CHECKS
 from pipeline.validate import protocol_table
 from tests.builders import label_tables
 
@@ -76,3 +77,35 @@ def test_json_value(value: Any, expected: Any) -> None:
     got = _json_value(value)
     assert got == expected
     assert type(got) is type(expected)
+
+
+def test_configurations_built_once_in_the_block_only() -> None:
+    from great_expectations.expectations.expectation import Expectation
+
+    from pipeline.infra.gx import _configurations_built_once
+
+    gx_property = Expectation.__dict__["configuration"]
+    expect = ex.gx_expectation(
+        next(e for check in QUALITY_CHECKS for e in check.expects), check="c"
+    )
+    assert expect.configuration is not expect.configuration  # GX builds it at each read
+    with _configurations_built_once():
+        first = expect.configuration
+        assert expect.configuration is first
+        assert first == gx_property.fget(expect)
+        other = ex.gx_expectation(QUALITY_CHECKS[-1].expects[-1], check="d")
+        assert other.configuration is other.configuration is not first
+    assert Expectation.__dict__["configuration"] is gx_property
+    assert expect.configuration is not first
+
+
+def test_a_validator_without_docs_saves_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    context = Validator().context
+
+    def save() -> None:
+        raise AssertionError("the configuration was saved")
+
+    monkeypatch.setattr(context.variables, "save", save)
+    source = context.data_sources.add_pandas("saved-or-not")
+    source.add_dataframe_asset("a").add_batch_definition_whole_dataframe("whole")
+    context.data_sources.delete(source.name)
