@@ -237,7 +237,10 @@ def _kept_outcomes(path: Path, reused: set[str]) -> pd.DataFrame:
     if not reused:
         return pd.DataFrame([], columns=OUTCOME_COLUMNS)
     before = pd.read_parquet(path, columns=OUTCOME_COLUMNS)
-    return before[before["product_id"].isin(reused)]
+    # (set lookups: Series.isin of a str column converts every value of `reused` to an
+    # Arrow scalar, 0.35 s of a 1%-changed rerun of 10,000 profiled)
+    ids = before["product_id"].to_numpy(dtype=object)
+    return before[np.fromiter((pid in reused for pid in ids), bool, len(ids))]
 
 
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
 from pipeline.rules.protocol import CHECKS
-from pipeline.validate import OUTCOME_COLUMNS, _outcomes
+from pipeline.validate import OUTCOME_COLUMNS, _kept_outcomes, _outcomes
 
 
 def _result(check: str, kind: str, column: str, unexpected: list[str]) -> Any:
@@ -65,3 +66,19 @@ def test_outcomes_of_no_products() -> None:
     outcomes = _outcomes(pd.DataFrame({"product_id": [], "x": []}), [])
     assert outcomes.empty
     assert list(outcomes.columns) == OUTCOME_COLUMNS
+
+
+def test_kept_outcomes_are_those_of_the_reused_products(tmp_path: Path) -> None:
+    path = tmp_path / "outcomes.parquet"
+    pd.DataFrame(
+        {
+            "product_id": ["a", "a", "b", "c", "c"],
+            "check": ["k2_present", "k2_ratio", "k2_present", "k2_present", "k2_ratio"],
+            "passed": [True, None, False, True, False],
+        }
+    ).to_parquet(path)
+    kept = _kept_outcomes(path, {"a", "c", "z"})
+    assert kept.index.tolist() == [0, 1, 3, 4]
+    assert kept["product_id"].tolist() == ["a", "a", "c", "c"]
+    assert kept["passed"].tolist() == [True, None, True, False]
+    assert _kept_outcomes(path, set()).empty
