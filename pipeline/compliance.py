@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.infra.gx import Validator, unexpected
+from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.normalize import parse_dv
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
@@ -696,7 +696,7 @@ def compliance_findings(
                 }
                 for n, detail, severity in zip(at, details, _severities(rule, details), strict=True)
             )
-        results[level] = result.to_json_dict()
+        results[level] = result_json(result)
     return findings, results
 
 

@@ -76,6 +76,20 @@ def _quality_suite(name: str, level: str) -> gx.ExpectationSuite:
     return suite
 
 
+def quality_columns(level: str) -> list[str]:
+    """The columns the data-quality suite of `level` ("rows" or "products") reads: every
+    expectation's column and the columns of its conditions (`when`), in order of first use.
+    The suite validates a frame of these only (and the index column): GX copies and
+    fingerprints the whole frame it is given."""
+    columns: dict[str, None] = {}
+    for check in QUALITY_CHECKS:
+        if check.level == level:
+            for expect in check.expects:
+                columns[expect.column] = None
+                columns.update((column, None) for column, _, _ in expect.when)
+    return list(columns)
+
+
 def rows_quality_suite() -> gx.ExpectationSuite:
     """Data quality of the nutrient rows (one row per panel line): pipeline.rules.quality."""
     return _quality_suite("label_rows_quality", "rows")

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import nutrients as nt
-from pipeline.infra.gx import Validator, unexpected
+from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.rules.quality import QUALITY_BY_NAME
 from pipeline.values import fmt_number as _fmt
 
@@ -183,6 +183,16 @@ class _RowsByPosition:
         }
 
 
+def _read_by(frame: pd.DataFrame, level: str, index: str) -> pd.DataFrame:
+    """The columns of `frame` the data-quality suite of `level` reads, and `index` (in the
+    frame's order): GX copies and fingerprints every column of the frame it validates."""
+    # Imports GX (pipeline.infra.gx): only when a suite runs, as gx_findings does.
+    from pipeline.expectations import quality_columns
+
+    wanted = {index, *quality_columns(level)}
+    return frame[[c for c in frame.columns if c in wanted]]
+
+
 def gx_findings(
     nutrients: pd.DataFrame, products: pd.DataFrame, validator: Validator
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -194,7 +204,9 @@ def gx_findings(
     findings: list[dict[str, Any]] = []
     rows = quality_rows_table(nutrients).reset_index(drop=True)
     rows["row_id"] = rows.index
-    rows_result = validator.run(ex.rows_quality_suite(), rows, ["row_id"])
+    rows_result = validator.run(
+        ex.rows_quality_suite(), _read_by(rows, "rows", "row_id"), ["row_id"]
+    )
     detail_rows = _RowsByPosition(_narrowed(rows, ROW_DETAIL_COLUMNS))
     for res in rows_result.results:
         check = res.expectation_config.meta["check"]
@@ -213,7 +225,9 @@ def gx_findings(
             )
     by_id = _RowsByPosition(_narrowed(products, PRODUCT_DETAIL_COLUMNS, "_per_day"))
     position = {pid: n for n, pid in enumerate(products["product_id"].tolist())}
-    products_result = validator.run(ex.products_quality_suite(), products, ["product_id"])
+    products_result = validator.run(
+        ex.products_quality_suite(), _read_by(products, "products", "product_id"), ["product_id"]
+    )
     for res in products_result.results:
         meta = res.expectation_config.meta
         for pid in unexpected(res):
@@ -232,8 +246,8 @@ def gx_findings(
                 }
             )
     return findings, {
-        "rows": rows_result.to_json_dict(),
-        "products": products_result.to_json_dict(),
+        "rows": result_json(rows_result),
+        "products": result_json(products_result),
     }
 
 

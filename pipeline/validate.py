@@ -42,7 +42,7 @@ from pipeline.compliance import sorted_findings as sorted_compliance
 from pipeline.config import WorkPaths
 from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingColumns
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
-from pipeline.infra.gx import Validator, unexpected
+from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.infra.jsonstream import result_file_text
 from pipeline.infra.memory import between_chunks, fix_mmap_threshold, release_arrow_memory
 from pipeline.infra.parquet_batches import TableFile, require
@@ -77,31 +77,47 @@ def products_to_outcomes(
     validator = validator or Validator()
     table = protocol_table(products)
     result = validator.run(ex.protocol_suite(protocol), table, ["product_id"])
-    failed: dict[str, set[str]] = {check: set() for check in CHECKS}
-    evaluated: dict[str, set[str]] = {check: set() for check in CHECKS}
-    product_ids = table["product_id"].tolist()
-    for res in result.results:
+    return _outcomes(table, result.results), result_json(result)
+
+
+def _outcomes(table: pd.DataFrame, results: Iterable[Any]) -> pd.DataFrame:
+    """The outcomes of the protocol suite's expectation `results` over `table`, product by
+    product (in table order) and each product's checks in CHECKS order, a column at a
+    time: a check failed a product an expectation of it names (GX's unexpected rows),
+    else passed it if one evaluated it (a not-null expectation evaluates every product,
+    the others those with a value in their column), else did not apply (None)."""
+    if table.empty:
+        return pd.DataFrame([], columns=OUTCOME_COLUMNS)
+    product_ids = table["product_id"].to_numpy(dtype=object)
+    failed: dict[str, set[Any]] = {check: set() for check in CHECKS}
+    evaluated = {check: np.zeros(len(table), dtype=bool) for check in CHECKS}
+    for res in results:
         config = res.expectation_config
         check = config.meta["check"]
-        column = config.kwargs["column"]
-        nulls_count = config.type == "expect_column_values_to_not_be_null"
-        applies = (
-            product_ids if nulls_count else table.loc[table[column].notna(), "product_id"].tolist()
-        )
-        evaluated[check].update(applies)
+        if config.type == "expect_column_values_to_not_be_null":
+            evaluated[check][:] = True
+        else:
+            evaluated[check] |= table[config.kwargs["column"]].notna().to_numpy()
         failed[check].update(unexpected(res))
-    outcomes = [
+
+    def named(ids: set[Any]) -> np.ndarray:
+        """Which rows' product_id is in `ids` (a set: Series.isin of a str column converts
+        every value to an Arrow scalar)."""
+        return np.fromiter((pid in ids for pid in product_ids), bool, len(product_ids))
+
+    passed = np.full((len(table), len(CHECKS)), None, dtype=object)
+    for n, check in enumerate(CHECKS):
+        # by product_id, as GX names the rows (a product's every row alike)
+        passed[named(set(product_ids[evaluated[check]].tolist())), n] = True
+        passed[named(failed[check]), n] = False
+    return pd.DataFrame(
         {
-            "product_id": pid,
-            "check": check,
-            "passed": False
-            if pid in failed[check]
-            else (True if pid in evaluated[check] else None),
-        }
-        for pid in product_ids
-        for check in CHECKS
-    ]
-    return pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS), result.to_json_dict()
+            "product_id": np.repeat(product_ids, len(CHECKS)).tolist(),
+            "check": list(CHECKS) * len(table),
+            "passed": passed.ravel().tolist(),
+        },
+        columns=OUTCOME_COLUMNS,
+    )
 
 
 # ---- data quality -------------------------------------------------------------------------------
@@ -221,7 +237,10 @@ def _kept_outcomes(path: Path, reused: set[str]) -> pd.DataFrame:
     if not reused:
         return pd.DataFrame([], columns=OUTCOME_COLUMNS)
     before = pd.read_parquet(path, columns=OUTCOME_COLUMNS)
-    return before[before["product_id"].isin(reused)]
+    # (set lookups: Series.isin of a str column converts every value of `reused` to an
+    # Arrow scalar, 0.35 s of a 1%-changed rerun of 10,000 profiled)
+    ids = before["product_id"].to_numpy(dtype=object)
+    return before[np.fromiter((pid in reused for pid in ids), bool, len(ids))]
 
 
 def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:

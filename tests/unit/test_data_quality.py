@@ -447,3 +447,26 @@ def test_verdicts(scored: dict[str, Any]) -> None:
         "unknown unit 'mkg': kept as printed",
     )
     assert score is None or pd.isna(score)
+
+
+def test_quality_columns() -> None:
+    """The columns each data-quality suite reads (the frames GX validates hold only these)."""
+    from pipeline.expectations import quality_columns
+
+    assert quality_columns("rows") == [
+        "amount",
+        "is_member",
+        "unit_status",
+        "has_unit",
+        "protocol_amount_confidence",
+        "protocol_amount_repaired",
+        "dv_consistent",
+    ]
+    assert quality_columns("products") == [
+        "calcium_rows",
+        "serving_size",
+        "vitamin_k_unresolved_rows",
+        "calcium_mg_per_day",
+        "vitamin_d_mcg_per_day",
+        "magnesium_mg_per_day",
+    ]
