@@ -89,14 +89,7 @@ def _indented(value: Any, pad: str) -> str:
         flat = _flat_encoder(inner).encode(value)
         return flat[0] + "\n" + inner + flat[1:-1] + "\n" + pad + flat[-1]
     if isinstance(value, list) and all(isinstance(v, dict) and _is_flat(v) for v in value):
-        deeper = inner + "  "
-        flat = _flat_encoder(deeper).encode(value)[2:-2]
-        between = f"\n{inner}}},\n{inner}{{\n{deeper}"
-        return (
-            f"[\n{inner}{{\n{deeper}"
-            + flat.replace("},\n" + deeper + "{", between)
-            + (f"\n{inner}}}\n{pad}]")
-        )
+        return _flat_dicts(value, pad)
     if isinstance(value, dict):
         if not all(type(k) is str for k in value):  # keys JSON must convert: as it does
             return _dumps(value, 2).replace("\n", "\n" + pad)
@@ -106,6 +99,19 @@ def _indented(value: Any, pad: str) -> str:
         items = (_indented(v, inner) for v in value)
         return "[\n" + inner + (",\n" + inner).join(items) + "\n" + pad + "]"
     return _indented(_json_default(value), pad)
+
+
+def _flat_dicts(value: list[dict[str, Any]], pad: str) -> str:
+    """`_indented(value, pad)` of a non-empty list of flat objects (`_is_flat`)."""
+    inner = pad + "  "
+    deeper = inner + "  "
+    flat = _flat_encoder(deeper).encode(value)[2:-2]
+    between = f"\n{inner}}},\n{inner}{{\n{deeper}"
+    return (
+        f"[\n{inner}{{\n{deeper}"
+        + flat.replace("},\n" + deeper + "{", between)
+        + (f"\n{inner}}}\n{pad}]")
+    )
 
 
 def audit_json_chunks(
@@ -145,9 +151,12 @@ def _list_chunks(records: TableRecords, pad: str) -> Iterator[str]:
     batch's text is that of the whole list's items: "[", its items joined by "," and a
     new line at `pad` + 2, "]")."""
     opening, closing = "[\n" + pad + "  ", "\n" + pad + "]"
+    # a table of scalar columns (of one column at least) gives flat records only: they
+    # need not be looked at one by one (`_is_flat`)
+    flat = records.scalar_columns()
     yield opening
     for position, batch in enumerate(records.batches()):
-        text = _indented(batch, pad)
+        text = _flat_dicts(batch, pad) if flat and batch else _indented(batch, pad)
         yield ("," + opening[1:] if position else "") + text[len(opening) : -len(closing)]
     yield closing
 
