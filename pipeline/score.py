@@ -124,12 +124,12 @@ def score_products(
         ranking["score"].append(score_out)
         ranking["verdict"].append(verdict)
         ranking["verdict_reason"].append(reason)
-    frame = _frame(ranking, SCORED_COLUMNS)
+    frame = columns_frame(ranking, SCORED_COLUMNS)
     frame["score"] = frame["score"].astype(float)
-    return frame, _frame(checks, CHECK_COLUMNS)
+    return frame, columns_frame(checks, CHECK_COLUMNS)
 
 
-def _frame(columns: Mapping[str, list[Any]], names: Sequence[str]) -> pd.DataFrame:
+def columns_frame(columns: Mapping[str, list[Any]], names: Sequence[str]) -> pd.DataFrame:
     """The frame of these columns (typed as from one dict a row: tests/unit/test_score.py)."""
     if not columns[names[0]]:
         return pd.DataFrame([], columns=list(names))
