@@ -34,3 +34,21 @@ def test_an_existing_store_of_other_pages_is_used_as_it_is(tmp_path: Path) -> No
     store.close(prune=True)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+
+
+def test_close_with_prune_keeps_only_the_pieces_used(tmp_path: Path) -> None:
+    path = tmp_path / "pieces.sqlite"
+    store = PieceStore.open(path, "salt")
+    assert store is not None
+    store.put_many([("a", "1"), ("b", "2"), ("c", "3")])
+    store.close(prune=True)
+    again = PieceStore.open(path, "salt")
+    assert again is not None
+    assert again.get_many(["a", "a"]) == ["1", "1"]
+    assert again.get("x") is None
+    again.put_many([("d", "4")])
+    again.close(prune=True)
+    last = PieceStore.open(path, "salt")
+    assert last is not None
+    assert last.get_many(["a", "b", "c", "d"]) == ["1", None, None, "4"]
+    last.close(prune=False)
