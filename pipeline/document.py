@@ -185,17 +185,22 @@ class ProductDocs(DictSequence):
     ranking table, the chart and ranking.csv read): see `without_label_rows`.
     """
 
-    __slots__ = ("_label_rows", "_last_batch", "_source")
+    __slots__ = ("_label_rows", "_last_batch", "_memo", "_source")
     NOUN = "products"
 
-    def __init__(self, source: Source, *, label_rows: bool = True) -> None:
+    def __init__(
+        self, source: Source, *, label_rows: bool = True, memo: dict[Any, Any] | None = None
+    ) -> None:
         self._source = source
         self._label_rows = label_rows
         self._last_batch: tuple[int, list[dict[str, Any]]] = (0, [])
+        # what is read of every product's checks (`check_labels`, `check_marks`), made
+        # once: the report asks for it several times, each a pass over every slice
+        self._memo: dict[Any, Any] = {} if memo is None else memo
 
     def without_label_rows(self) -> ProductDocs:
         """The same products, built without "label_rows" (cheaper to read)."""
-        return ProductDocs(self._source, label_rows=False)
+        return ProductDocs(self._source, label_rows=False, memo=self._memo)
 
     def column(self, name: str) -> list[Any]:
         """One field of every product, in rank order (no product is built)."""
@@ -210,6 +215,12 @@ class ProductDocs(DictSequence):
     def check_labels(self) -> dict[str, str]:
         """check name -> its label, in the order the checks first appear (no product is
         built)."""
+        kept = self._memo.get("check_labels")
+        if kept is None:
+            kept = self._memo["check_labels"] = self._check_labels()
+        return dict(kept)
+
+    def _check_labels(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for checks, _ in self._source.check_parts():
             if not checks.num_rows:
@@ -237,10 +248,14 @@ class ProductDocs(DictSequence):
         not assessed or not run (no product is built)."""
         if not names:
             return [""] * len(self)
-        marks: list[str] = []
-        for checks, starts in self._source.check_parts():
-            marks += _marks(checks, starts, names)
-        return marks
+        key = ("check_marks", tuple(names))
+        kept = self._memo.get(key)
+        if kept is None:
+            kept = []
+            for checks, starts in self._source.check_parts():
+                kept += _marks(checks, starts, names)
+            self._memo[key] = kept
+        return list(kept)
 
     def close(self) -> None:
         """Remove the tables a sliced ProductDocs keeps on disk (it cannot be read after)."""

@@ -18,6 +18,16 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 #: Records built at a time when a TableRecords is iterated.
 RECORDS_BATCH = 2048
+#: The Arrow types whose values are None, bool, int, float or str in Python.
+_SCALAR_KINDS = (
+    pa.types.is_null,
+    pa.types.is_boolean,
+    pa.types.is_integer,
+    pa.types.is_float32,
+    pa.types.is_float64,
+    pa.types.is_string,
+    pa.types.is_large_string,
+)
 
 
 def table_records(table: pa.Table) -> list[dict[str, Any]]:
@@ -80,6 +90,13 @@ class TableRecords(DictSequence):
 
     def __len__(self) -> int:
         return int(self._table.num_rows)
+
+    def scalar_columns(self) -> bool:
+        """Whether the table has columns, and each of them is of nulls, booleans, integers,
+        floats or text (its records hold only str, int, float, bool and None)."""
+        kinds = _SCALAR_KINDS
+        types = self._table.schema.types
+        return bool(types) and all(any(kind(t) for kind in kinds) for t in types)
 
     def batches(self, size: int = RECORDS_BATCH) -> Iterator[list[dict[str, Any]]]:
         """The records, `size` at a time."""

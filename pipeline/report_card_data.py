@@ -39,6 +39,27 @@ def _or(value: Any, default: str) -> str:
     return _text(value) if value else default
 
 
+#: "points / weight" texts by (type and value of each): a catalog's checks repeat a few
+#: pairs (up to _POINTS_KEPT of them are kept).
+_POINTS: dict[tuple[Any, ...], str] = {}
+_POINTS_KEPT = 4096
+_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def _points_text(points: Any, weight: Any) -> str:
+    """A check's "points / weight", as the template writes it (fmt_number of each)."""
+    kinds = (type(points), type(weight))
+    if kinds[0] not in _NUMBER_TYPES or kinds[1] not in _NUMBER_TYPES:
+        return f"{fmt_number(points)} / {fmt_number(weight)}"
+    key = (kinds, points, weight)
+    text = _POINTS.get(key)
+    if text is None:
+        text = f"{fmt_number(points)} / {fmt_number(weight)}"
+        if len(_POINTS) < _POINTS_KEPT:
+            _POINTS[key] = text
+    return text
+
+
 def _meta_tail(product: Mapping[str, Any]) -> str:
     """The card's meta line after the file: " (format, read by OCR ...)"."""
     ocr = product.get("ocr_confidence")
@@ -140,7 +161,7 @@ def card_data(product: Mapping[str, Any], flagged: Collection[Any] = ()) -> dict
             [
                 _RESULTS.get(c.get("passed")),
                 _text(c.get("label")),
-                f"{fmt_number(c.get('points'))} / {fmt_number(c.get('weight'))}",
+                _points_text(c.get("points"), c.get("weight")),
                 _text(c.get("detail")),
             ]
             for c in product.get("checks") or []

@@ -167,15 +167,24 @@ def card_rows(
     full: list[Mapping[str, Any]] = []
     others: list[str] = []
     for row in rows:
+        get = row.get
         if (
-            row.get("nutrient") in CARD_NUTRIENTS
-            or row.get("line_no") in flagged
-            or row.get("repairs")
-            or row.get("unit_status") in _UNUSABLE
+            get("nutrient") in CARD_NUTRIENTS
+            or (flagged and get("line_no") in flagged)
+            or get("repairs")
+            or get("unit_status") in _UNUSABLE
         ):
             full.append(row)
+            continue
+        # _printed(row), inline (most of a label's rows are written so)
+        amount, unit = get("amount_raw"), get("unit_raw")
+        if amount and unit:
+            text = f"{get('name_raw') or ''} {amount!s} {unit!s}"
+        elif amount or unit:
+            text = f"{get('name_raw') or ''} {(amount or unit)!s}"
         else:
-            others.append(_printed(row))
+            text = f"{get('name_raw') or ''} "
+        others.append(text.strip())
     return full, others
 
 

@@ -31,6 +31,7 @@ from pipeline.score import (
     CHECK_COLUMNS,
     SCORE_INPUT_COLUMNS,
     SCORED_COLUMNS,
+    columns_frame,
     rank_products,
     score_products,
 )
@@ -94,7 +95,7 @@ def _copy_kept(path: Path, ids: set[str], out: ParquetTables, keep: bool) -> pd.
     "kept"); return their scored rows (SCORED_COLUMNS), one per product."""
     wanted = pa.array(sorted(ids), pa.string())
     seen: set[str] = set()
-    scored: list[dict[str, Any]] = []
+    scored: dict[str, list[Any]] = {name: [] for name in SCORED_COLUMNS}
     try:
         source = pq.ParquetFile(path)
         for batch in source.iter_batches(batch_size=READ_ROWS, columns=list(SCORES_TYPES)):
@@ -103,14 +104,18 @@ def _copy_kept(path: Path, ids: set[str], out: ParquetTables, keep: bool) -> pd.
             out.write("checks", table.select(CHECK_COLUMNS))
             if keep:
                 out.write("kept", table)
-            for row in table.select(SCORED_COLUMNS).to_pylist():
-                if row["product_id"] not in seen:
-                    seen.add(row["product_id"])
-                    scored.append(row)
+            firsts = []  # each product's first row (its scored results are on every one)
+            for position, pid in enumerate(table.column("product_id").to_pylist()):
+                if pid not in seen:
+                    seen.add(pid)
+                    firsts.append(position)
+            part = table.select(SCORED_COLUMNS).take(pa.array(firsts, pa.int64()))
+            for name in SCORED_COLUMNS:
+                scored[name] += part.column(name).to_pylist()
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         raise _Unreadable(str(exc)) from exc
     # as pipeline.score.score_products makes them (the same column types)
-    frame = pd.DataFrame(scored, columns=SCORED_COLUMNS)
+    frame = columns_frame(scored, SCORED_COLUMNS)
     frame["score"] = frame["score"].astype(float)
     return frame
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import json
@@ -88,14 +89,7 @@ def _indented(value: Any, pad: str) -> str:
         flat = _flat_encoder(inner).encode(value)
         return flat[0] + "\n" + inner + flat[1:-1] + "\n" + pad + flat[-1]
     if isinstance(value, list) and all(isinstance(v, dict) and _is_flat(v) for v in value):
-        deeper = inner + "  "
-        flat = _flat_encoder(deeper).encode(value)[2:-2]
-        between = f"\n{inner}}},\n{inner}{{\n{deeper}"
-        return (
-            f"[\n{inner}{{\n{deeper}"
-            + flat.replace("},\n" + deeper + "{", between)
-            + (f"\n{inner}}}\n{pad}]")
-        )
+        return _flat_dicts(value, pad)
     if isinstance(value, dict):
         if not all(type(k) is str for k in value):  # keys JSON must convert: as it does
             return _dumps(value, 2).replace("\n", "\n" + pad)
@@ -105,6 +99,19 @@ def _indented(value: Any, pad: str) -> str:
         items = (_indented(v, inner) for v in value)
         return "[\n" + inner + (",\n" + inner).join(items) + "\n" + pad + "]"
     return _indented(_json_default(value), pad)
+
+
+def _flat_dicts(value: list[dict[str, Any]], pad: str) -> str:
+    """`_indented(value, pad)` of a non-empty list of flat objects (`_is_flat`)."""
+    inner = pad + "  "
+    deeper = inner + "  "
+    flat = _flat_encoder(deeper).encode(value)[2:-2]
+    between = f"\n{inner}}},\n{inner}{{\n{deeper}"
+    return (
+        f"[\n{inner}{{\n{deeper}"
+        + flat.replace("},\n" + deeper + "{", between)
+        + (f"\n{inner}}}\n{pad}]")
+    )
 
 
 def audit_json_chunks(
@@ -144,9 +151,12 @@ def _list_chunks(records: TableRecords, pad: str) -> Iterator[str]:
     batch's text is that of the whole list's items: "[", its items joined by "," and a
     new line at `pad` + 2, "]")."""
     opening, closing = "[\n" + pad + "  ", "\n" + pad + "]"
+    # a table of scalar columns (of one column at least) gives flat records only: they
+    # need not be looked at one by one (`_is_flat`)
+    flat = records.scalar_columns()
     yield opening
     for position, batch in enumerate(records.batches()):
-        text = _indented(batch, pad)
+        text = _flat_dicts(batch, pad) if flat and batch else _indented(batch, pad)
         yield ("," + opening[1:] if position else "") + text[len(opening) : -len(closing)]
     yield closing
 
@@ -225,18 +235,57 @@ def csv_cell_text(cell: str) -> str:
 
 
 def ranking_csv(audit: Mapping[str, Any]) -> str:
-    """ranking.csv's text: the ranking frame with checks written true / false / empty, and
-    every text cell made safe to open in a spreadsheet (`csv_safe_cell`; numbers are
-    numbers, written as such)."""
-    frame = ranking_frame(audit).copy()
-    for column in frame.columns:
-        values = frame[column]
-        if str(column).startswith(CHECK_COLUMN_PREFIX):
-            text = values.map({True: "true", False: "false"}, na_action="ignore")
-            frame[column] = text.fillna("").astype("string")
-        elif isinstance(values.dtype, pd.StringDtype):
-            formula = values.str.startswith(CSV_FORMULA_STARTS).fillna(False).astype(bool)
-            frame[column] = values.where(~formula, "'" + values)  # csv_safe_cell, vectorized
+    """ranking.csv's text: the ranking frame (`ranking_frame`) with checks written true /
+    false / empty, and every text cell made safe to open in a spreadsheet (`csv_safe_cell`;
+    numbers are numbers, written as such). Written row by row by the csv module (the
+    writer pandas' to_csv uses, with its settings), from the products' columns: the same
+    text as the frame's to_csv, without a frame of typed columns in between."""
+    names = check_names(audit)
+    products = _without_label_rows(_products(audit))  # a ProductDocs' columns: none built
+    columns: list[list[Any]] = []
+    for column in RANKING_COLUMNS:
+        values = _field(products, column)
+        if column in _INT_COLUMNS:
+            columns.append([_int_cell(v) for v in values])
+        elif column in _FLOAT_COLUMNS:
+            columns.append([_float_cell(v) for v in values])
+        else:
+            columns.append([_text_cell(v) for v in values])
+    marks = check_marks(products, names)
+    for position in range(len(names)):
+        columns.append([_CHECK_CELLS[mark[position]] for mark in marks])
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, na_rep="", lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*RANKING_COLUMNS, *(CHECK_COLUMN_PREFIX + n for n in names)])
+    writer.writerows(zip(*columns, strict=True))
     return buffer.getvalue()
+
+
+#: A check's mark as a ranking.csv cell.
+_CHECK_CELLS = {"1": "true", "0": "false", "-": ""}
+
+
+def _int_cell(value: Any) -> Any:
+    """A value of an Int64 column as to_csv writes it (missing: empty)."""
+    if value is None or _is_nan(value):
+        return ""
+    return value if type(value) is int else int(value)
+
+
+def _float_cell(value: Any) -> Any:
+    """A value of a Float64 column as to_csv writes it (missing or NaN: empty)."""
+    if value is None:
+        return ""
+    number = value if type(value) is float else float(value)
+    return "" if number != number else number
+
+
+def _text_cell(value: Any) -> str:
+    """A value of a string column, made safe (`csv_safe_cell`; missing: empty)."""
+    if value is None or _is_nan(value):
+        return ""
+    return csv_safe_cell(value if type(value) is str else str(value))
+
+
+def _is_nan(value: Any) -> bool:
+    return type(value) is float and value != value

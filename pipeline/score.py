@@ -51,43 +51,57 @@ def score_products(
     passed = dict(zip(keys, outcomes["passed"].tolist(), strict=True))
     blocking_by_id: dict[str, list[str]] = {}
     caveats_by_id: dict[str, list[str]] = {}
-    for finding in findings.to_dict("records"):
-        pid = finding["product_id"]
+    names = ("product_id", "blocking", "check", "detail")
+    finding_columns = [findings[n].tolist() for n in names] if len(findings) else [[]] * 4
+    for pid, blocking, check, detail in zip(*finding_columns, strict=True):
         if pid is None:
             continue
-        if finding["blocking"]:
-            blocking_by_id.setdefault(pid, []).append(finding["detail"])
-        elif finding["check"] == "dv_consistent":
-            caveats_by_id.setdefault(pid, []).append(finding["detail"])
+        if blocking:
+            blocking_by_id.setdefault(pid, []).append(detail)
+        elif check == "dv_consistent":
+            caveats_by_id.setdefault(pid, []).append(detail)
     total_weight = sum(protocol.weights.values())
-    checks: list[dict[str, Any]] = []
-    ranking: list[dict[str, Any]] = []
+    # the results column by column (a dict per check and product was most of the cost)
+    rules = [
+        (
+            rule,
+            rule.name,
+            rule.label,
+            protocol.weights[rule.name],
+            rule.name in protocol.required_for_match,
+        )
+        for rule in PROTOCOL_RULES
+    ]
+    checks: dict[str, list[Any]] = {name: [] for name in CHECK_COLUMNS}
+    check_ids, check_names, check_labels = checks["product_id"], checks["check"], checks["label"]
+    check_passed, check_credits, check_weights = (
+        checks["passed"],
+        checks["credit"],
+        checks["weight"],
+    )
+    check_points, check_details = checks["points"], checks["detail"]
+    ranking: dict[str, list[Any]] = {name: [] for name in SCORED_COLUMNS}
     for p in products:
         pid = p["product_id"]
         points = 0.0
         failed_required: list[str] = []
         missed: list[str] = []
-        for rule in PROTOCOL_RULES:
+        for rule, name, label, weight, required in rules:
             credit, detail = rule.assess(p, protocol)
-            ok = passed.get((pid, rule.name))
-            weight = protocol.weights[rule.name]
+            ok = passed.get((pid, name))
             points += weight * credit
-            if rule.name in protocol.required_for_match and ok is not True:
-                failed_required.append(rule.label)
+            if required and ok is not True:
+                failed_required.append(label)
             if ok is False and weight > 0:
-                missed.append(rule.label)
-            checks.append(
-                {
-                    "product_id": pid,
-                    "check": rule.name,
-                    "label": rule.label,
-                    "passed": ok,
-                    "credit": round(credit, 4),
-                    "weight": weight,
-                    "points": round(weight * credit, 2),
-                    "detail": detail,
-                }
-            )
+                missed.append(label)
+            check_ids.append(pid)
+            check_names.append(name)
+            check_labels.append(label)
+            check_passed.append(ok)
+            check_credits.append(round(credit, 4))
+            check_weights.append(weight)
+            check_points.append(round(weight * credit, 2))
+            check_details.append(detail)
         score = round(100.0 * points / total_weight, 1)
         reason_na = _not_assessable_reason(p, blocking_by_id.get(pid, []))
         if reason_na:
@@ -105,18 +119,21 @@ def score_products(
                 + "; ".join(c.split(":")[0] for c in caveats)
                 + ")"
             )
-        ranking.append(
-            {
-                "product_id": pid,
-                "product_name": p["product_name"],
-                "score": score_out,
-                "verdict": verdict,
-                "verdict_reason": reason,
-            }
-        )
-    frame = pd.DataFrame(ranking, columns=SCORED_COLUMNS)
+        ranking["product_id"].append(pid)
+        ranking["product_name"].append(p["product_name"])
+        ranking["score"].append(score_out)
+        ranking["verdict"].append(verdict)
+        ranking["verdict_reason"].append(reason)
+    frame = columns_frame(ranking, SCORED_COLUMNS)
     frame["score"] = frame["score"].astype(float)
-    return frame, pd.DataFrame(checks, columns=CHECK_COLUMNS)
+    return frame, columns_frame(checks, CHECK_COLUMNS)
+
+
+def columns_frame(columns: Mapping[str, list[Any]], names: Sequence[str]) -> pd.DataFrame:
+    """The frame of these columns (typed as from one dict a row: tests/unit/test_score.py)."""
+    if not columns[names[0]]:
+        return pd.DataFrame([], columns=list(names))
+    return pd.DataFrame(columns, columns=list(names))
 
 
 def rank_products(scored: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 #: Keys asked for in one query (SQLite allows 32,766 parameters).
 _QUERY_KEYS = 500
+#: The SQLite page size of a new piece store, in bytes.
+PAGE_SIZE = 16_384
 
 
 def _text_checksum(key: str, text: str) -> str:
@@ -75,6 +77,11 @@ class PieceStore:
 
     def _setup(self, db: sqlite3.Connection) -> None:
         salt = f"{self.FORMAT} {self._salt}"
+        # before the first table of a new file (an existing file keeps its own): a card's
+        # data and an audit.json line are a few KB each, which at SQLite's 4 KiB pages
+        # spill into chains of overflow pages (writing and reading back the pieces of
+        # 10,000 products: 1.7 s CPU at 4 KiB, 1.35 s at 16 KiB)
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
         db.execute("CREATE TABLE IF NOT EXISTS salt (value TEXT)")
         found = db.execute("SELECT value FROM salt").fetchall()
@@ -86,8 +93,9 @@ class PieceStore:
             "CREATE TABLE IF NOT EXISTS pieces (key TEXT PRIMARY KEY, text BLOB, sha256 TEXT)"
         )
         # the keys this run used, for `close(prune=True)`: in SQLite, not a Python set (two
-        # keys a product: ~12 MB at 40,000 products)
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY)")
+        # keys a product: ~12 MB at 40,000 products); without a rowid, one b-tree (its key)
+        # and not two: ~25% less CPU for the ~5 marks a product
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS used (key TEXT PRIMARY KEY) WITHOUT ROWID")
 
     def _mark_used(self, keys: Iterable[str]) -> None:
         if self._db is None:

@@ -192,3 +192,25 @@ def test_no_products() -> None:
     assert len(empty) == 0
     assert list(empty) == []
     assert empty.check_labels() == {}
+
+
+def test_check_labels_and_marks_are_read_once_and_handed_out_as_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = _docs()
+    names = list(CHECKS)
+    labels, marks = docs.check_labels(), docs.check_marks(names)
+    reads: list[int] = []
+    parts = type(docs._source).check_parts
+    monkeypatch.setattr(
+        type(docs._source), "check_parts", lambda self: reads.append(1) or parts(self)
+    )
+    light = docs.without_label_rows()
+    assert light.check_labels() == labels == docs.check_labels() == CHECKS
+    assert light.check_marks(names) == marks == docs.check_marks(names)
+    assert reads == []  # the first reads' results, not read again
+    labels.clear()
+    marks.clear()
+    assert docs.check_labels() == CHECKS and len(docs.check_marks(names)) == len(IDS)
+    assert docs.check_marks(names[:2]) == [m[:2] for m in docs.check_marks(names)]
+    assert reads == [1]  # other names: read for them

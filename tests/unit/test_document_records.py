@@ -103,3 +103,27 @@ def test_the_cached_number_filter_keeps_types_apart() -> None:
         "—",
     ]
     assert fmt_number("12 mg") == "12 mg"
+
+
+def test_scalar_columns_and_their_records_written_as_the_list_would_be() -> None:
+    table = pa.table(
+        {
+            "line": pa.array([1, None, 3], pa.int64()),
+            "ok": [True, None, False],
+            "share": [0.5, None, 1e16],
+            "none": pa.nulls(3),
+            "text": ["é", "a\nb", None],
+        }
+    )
+    records = TableRecords(table)
+    assert records.scalar_columns()
+    as_list = {"compliance": table.to_pylist()}
+    text = "".join(audit_json_chunks({"compliance": records}))
+    assert text == "".join(audit_json_chunks(as_list))
+    assert '"share": 1e+16,\n      "none": null,' in text
+    assert not TableRecords(pa.table({"rows": [[1], [2]]})).scalar_columns()
+    assert not TableRecords(pa.table({})).scalar_columns()
+    nested = {"compliance": TableRecords(pa.table({"a": [1], "rows": [[1, 2]]}))}
+    assert "".join(audit_json_chunks(nested)) == "".join(
+        audit_json_chunks({"compliance": [{"a": 1, "rows": [1, 2]}]})
+    )

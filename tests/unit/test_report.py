@@ -31,6 +31,7 @@ from pipeline.report import (
     render_html,
     write_reports,
 )
+from pipeline.report_tables import CSV_FORMULA_STARTS
 from tests.builders import AUDIT_EXAMPLE
 
 EXAMPLE = AUDIT_EXAMPLE
@@ -777,3 +778,34 @@ def test_the_indented_sections_of_audit_json_are_what_json_dumps_writes() -> Non
     for bad in ([{"y": float("nan")}], {"x": [float("inf")]}):
         with pytest.raises(ValueError, match="Out of range float values"):
             _indented(bad, "  ")
+
+
+def _ranking_csv_by_pandas(audit: dict[str, Any]) -> str:
+    """ranking.csv as it was written before the csv module: the ranking frame's to_csv."""
+    frame = report.ranking_frame(audit).copy()
+    for column in frame.columns:
+        values = frame[column]
+        if str(column).startswith(report.CHECK_COLUMN_PREFIX):
+            text = values.map({True: "true", False: "false"}, na_action="ignore")
+            frame[column] = text.fillna("").astype("string")
+        elif isinstance(values.dtype, pd.StringDtype):
+            formula = values.str.startswith(CSV_FORMULA_STARTS).fillna(False)
+            frame[column] = values.where(~formula.astype(bool), "'" + values)
+    return frame.to_csv(index=False, na_rep="", lineterminator="\n")
+
+
+def test_ranking_csv_is_the_ranking_frames_to_csv(audit: dict[str, Any]) -> None:
+    products = audit["products"]
+    odd = [
+        ("=SUM(A1)", 1e16, float("nan")),
+        ('Quote "q", comma', 1e-05, float("inf")),
+        ("line\nbreak\rreturn", -0.0, 1 / 3),
+        ("-3", 5e-324, 1.7976931348623157e308),
+        ("", 12345678901234567.0, 100.0),
+    ]
+    for product, (name, score, ratio) in zip(products, odd, strict=False):
+        product.update(product_name=name, score=score, ca_to_mg_ratio=ratio, brand=None)
+    products[0]["k2_form"] = 7  # not text: written as its text
+    text = report.ranking_csv(audit)
+    assert text == _ranking_csv_by_pandas(audit)
+    assert text.splitlines()[0].startswith("rank,product_id,source_file,product_name")

@@ -179,3 +179,16 @@ def test_kept_card_data_is_reused_by_a_product_that_moved(tmp_path: Path) -> Non
     again, ranks, counts = data(moved)
     assert again == list(reversed(cold)) and ranks == [7, 8, 9]
     assert counts == (0, 0, 3)  # no document built, no card made
+
+
+def test_points_text_is_fmt_number_of_each_whatever_was_seen_before() -> None:
+    from pipeline.report_card_data import _points_text
+    from pipeline.report_format import fmt_number
+
+    pairs = [(1.0, 1), (1, 1.0), (0.5, 2), (-0.0, 3), (None, 2), (float("nan"), 1), ("x", 2)]
+    for points, weight in pairs * 2:
+        expected = f"{fmt_number(points)} / {fmt_number(weight)}"
+        assert _points_text(points, weight) == expected
+    assert _points_text(0.5, 2) == "0.5 / 2"
+    assert _points_text(None, 2) == "— / 2"
+    assert _points_text(True, 1) == f"{fmt_number(True)} / 1"
