@@ -11,6 +11,7 @@ is the I/O edge around them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -249,7 +250,7 @@ def run_validate(
     job = ValidationJob(
         work_root=str(work.root),
         protocol=protocol,
-        salt=stages.salt("validate", repr(protocol)),
+        salt=stages.salt("validate", protocol_key(protocol)),
         full=full or data_docs_dir is not None,
         docs_dir=str(data_docs_dir) if data_docs_dir is not None else None,
     )
@@ -283,9 +284,17 @@ def _prepare_report() -> None:
     report.prepare()
 
 
+def protocol_key(protocol: Protocol) -> str:
+    """What validation and scoring results depend on of the protocol: its values, not the
+    path of the file it was read from (`source`, which only the report's methodology names:
+    a work folder used from another checkout, whose bundled protocol is another file of the
+    same content, keeps its results)."""
+    return repr(dataclasses.replace(protocol, source=""))
+
+
 def _validate_fingerprint(work: config.WorkPaths, protocol: Protocol) -> str | None:
     inputs = [work.products, work.nutrients, work.read_issues]
-    return stages.fingerprint("validate", inputs, repr(protocol))
+    return stages.fingerprint("validate", inputs, protocol_key(protocol))
 
 
 def _record_validation(work: config.WorkPaths, counts: Mapping[str, int]) -> None:
@@ -418,7 +427,7 @@ def _score(
         checks_file=work.root / "checks.parquet",
         keys=keys,
         kept=work.root / SCORES_FILE,
-        salt=scores_salt(code_version("report"), protocol),
+        salt=scores_salt(code_version("report"), dataclasses.replace(protocol, source="")),
     )
     log.info("report: %d products scored, %d kept", count, products.num_rows - count)
     return ranking, failed
