@@ -11,21 +11,16 @@ is the I/O edge around them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-from pipeline import config, corrections, crops, report, rerun, rerun_stage
-from pipeline.document import build_audit
-from pipeline.document_slices import sliced_product_docs
+from pipeline import config, rerun, rerun_stage
 from pipeline.errors import AuditError
 from pipeline.extract import (
     display_name,
@@ -39,7 +34,6 @@ from pipeline.infra.atomic import (
 )
 from pipeline.infra.executors import LOCAL, Executor
 from pipeline.infra.lock import RunLock
-from pipeline.infra.memory import release_memory
 from pipeline.infra.stage_process import StageProcess
 from pipeline.infra.validation import (
     VALIDATE_IN_CHILD_MIN_PRODUCTS,
@@ -47,24 +41,24 @@ from pipeline.infra.validation import (
     validation_process,
 )
 from pipeline.infra.versions import code_version
-from pipeline.label_tables import write_label_tables
-from pipeline.normalize_tables import write_normalized
 from pipeline.protocol import Protocol
-from pipeline.records import Rejection, records_to_frame
-from pipeline.report import write_reports
-from pipeline.report_inputs import (
-    OUTCOMES_TYPES,
-    _cast_nulls,
-    _finding_lines,
-)
-from pipeline.report_scores import SCORES_FILE, score_all, scores_salt
-from pipeline.score import SCORE_INPUT_COLUMNS
-from pipeline.validate import STATE_FILE, ValidationJob, validate_work
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    from pipeline.records import Rejection
+
+# Start-up time: the stages' modules (pandas, pyarrow, the report's: ~1.2 CPU-s of imports)
+# are imported by the stage that runs them, so a run that proves unchanged (pipeline.rerun)
+# imports none of them.
 
 log = logging.getLogger(__name__)
 
 
 def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.exists():
         raise AuditError(f"{path} does not exist: run the earlier stage first")
     return pd.read_parquet(path)
@@ -73,11 +67,15 @@ def _read(path: Path) -> pd.DataFrame:
 def _read_compliance(work: config.WorkPaths) -> pa.Table | None:
     """compliance.parquet (pipeline.compliance), or None before any validation wrote it;
     as Arrow, kept so in the audit document (pipeline.document_records)."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
     path = work.compliance
     return pq.read_table(path) if path.exists() else None
 
 
 def _row_count(path: Path) -> int:
+    import pyarrow.parquet as pq
+
     if not path.exists():
         raise AuditError(f"{path} does not exist: run the earlier stage first")
     return int(pq.ParquetFile(path).metadata.num_rows)
@@ -118,6 +116,9 @@ def run_extract(
     read within `limits`. The work folder and `reports_dir` are never read as labels, even
     inside the labels folder: they are listed under "not_labels" with what they are.
     `executor`: where the files are read (pipeline.infra.executors)."""
+    from pipeline import corrections
+    from pipeline.label_tables import write_label_tables
+
     work.root.mkdir(parents=True, exist_ok=True)
     skip = _skipped(work, reports_dir)
     # Every input keyed by its content (a zip member by its CRC): when the keys are those
@@ -179,6 +180,8 @@ def run_normalize(work: config.WorkPaths, *, full: bool = True) -> tuple[int, in
     .label_batches) and nutrients.parquet / products.parquet are written batch by batch,
     so memory does not grow with the number of files. Returns their row counts.
     """
+    from pipeline.normalize_tables import write_normalized
+
     marker = stages.done_marker(work.root, "normalize")
     fingerprint = stages.fingerprint("normalize", [work.labels, work.label_rows, work.corrections])
     errors_path = _normalize_rejections(work)
@@ -218,6 +221,8 @@ def run_validate(
     process of its own (`process`, pipeline.infra.validation, if one was started early);
     `process` is ended either way.
     """
+    from pipeline.validate import STATE_FILE, ValidationJob, validate_work
+
     marker = stages.done_marker(work.root, "validate")
     fingerprint = _validate_fingerprint(work, protocol)
     outputs = [
@@ -245,7 +250,7 @@ def run_validate(
     job = ValidationJob(
         work_root=str(work.root),
         protocol=protocol,
-        salt=stages.salt("validate", repr(protocol)),
+        salt=stages.salt("validate", protocol_key(protocol)),
         full=full or data_docs_dir is not None,
         docs_dir=str(data_docs_dir) if data_docs_dir is not None else None,
     )
@@ -274,12 +279,22 @@ def _prepare_report() -> None:
     import matplotlib.figure
     import matplotlib.patches  # noqa: F401
 
+    from pipeline import report
+
     report.prepare()
+
+
+def protocol_key(protocol: Protocol) -> str:
+    """What validation and scoring results depend on of the protocol: its values, not the
+    path of the file it was read from (`source`, which only the report's methodology names:
+    a work folder used from another checkout, whose bundled protocol is another file of the
+    same content, keeps its results)."""
+    return repr(dataclasses.replace(protocol, source=""))
 
 
 def _validate_fingerprint(work: config.WorkPaths, protocol: Protocol) -> str | None:
     inputs = [work.products, work.nutrients, work.read_issues]
-    return stages.fingerprint("validate", inputs, repr(protocol))
+    return stages.fingerprint("validate", inputs, protocol_key(protocol))
 
 
 def _record_validation(work: config.WorkPaths, counts: Mapping[str, int]) -> None:
@@ -304,6 +319,14 @@ def run_report(
 ) -> dict[str, Any]:
     """Score, rank and write the reports; returns the audit document. The run's history
     line is appended to REPORTS/history.jsonl (and, with `history_out`, put in it)."""
+    import pyarrow as pa
+
+    from pipeline import corrections, crops
+    from pipeline.document import build_audit
+    from pipeline.document_slices import sliced_product_docs
+    from pipeline.report import write_reports
+    from pipeline.report_inputs import _finding_lines
+
     _check_folder(reports.root, "the reports folder (--out)")
     for left in work.root.glob(".report-slices-*"):  # of a run that was killed
         shutil.rmtree(left, ignore_errors=True)
@@ -385,6 +408,11 @@ def _score(
     """Score and rank the products (pipeline.report_scores; with `keys`, a product whose
     results are kept under its key is not scored again), their checks written to
     checks.parquet. Returns the ranking and the products that could not be scored."""
+    import pyarrow.parquet as pq
+
+    from pipeline.report_inputs import OUTCOMES_TYPES, _cast_nulls
+    from pipeline.report_scores import SCORES_FILE, score_all, scores_salt
+
     for path in (work.products, work.outcomes):
         _required(path)
     products, outcomes = (
@@ -399,7 +427,7 @@ def _score(
         checks_file=work.root / "checks.parquet",
         keys=keys,
         kept=work.root / SCORES_FILE,
-        salt=scores_salt(code_version("report"), protocol),
+        salt=scores_salt(code_version("report"), dataclasses.replace(protocol, source="")),
     )
     log.info("report: %d products scored, %d kept", count, products.num_rows - count)
     return ranking, failed
@@ -413,6 +441,10 @@ def _required(path: Path) -> Path:
 
 def _score_columns(products: Path) -> list[str]:
     """The products table's columns scoring reads (those the file has)."""
+    import pyarrow.parquet as pq
+
+    from pipeline.score import SCORE_INPUT_COLUMNS
+
     names = pq.read_schema(products).names
     wanted = dict.fromkeys(["product_id", *SCORE_INPUT_COLUMNS, "source_file"])
     return [name for name in wanted if name in names]
@@ -421,6 +453,10 @@ def _score_columns(products: Path) -> list[str]:
 def _all_rejections(work: config.WorkPaths, unscored: Sequence[Rejection]) -> pd.DataFrame:
     """The files rejected by extraction, those the normalize stage could not normalize (an
     internal error) and the products the report could not score, by file."""
+    import pandas as pd
+
+    from pipeline.records import Rejection, records_to_frame
+
     rejections = _read(work.rejections)
     more = [records_to_frame(unscored, Rejection)] if unscored else []
     normalized = _normalize_rejections(work)
@@ -442,6 +478,8 @@ def _product_keys(
     protocol: pipeline.validate.product_keys) and its data-quality findings. None when the
     recorded keys may not be those of the current tables (validation is not up to date
     with them, or was run with another protocol): the report then reuses less."""
+    from pipeline.validate import STATE_FILE
+
     state = work.root / STATE_FILE
     fingerprint = _validate_fingerprint(work, protocol)
     if not stages.up_to_date(stages.done_marker(work.root, "validate"), fingerprint, [state]):
@@ -504,6 +542,8 @@ def run_audit(
                     process.stop()
                 return kept
         rerun.forget(work.root)
+        from pipeline.infra.memory import release_memory
+
         # Large inputs validate in a process of their own, started before reading and
         # normalizing (the CLI starts it before it imports this module unless the run may
         # prove unchanged), so that GX's import (2-3 s) overlaps them; it is ended as soon

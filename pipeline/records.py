@@ -18,10 +18,12 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
+if TYPE_CHECKING:  # (imported by the functions that make frames and tables: the records
+    # themselves, read by every run, need neither)
+    import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ def _field_names(record_type: type) -> tuple[str, ...]:
 
 def records_to_frame(records: Iterable[Any], record_type: type) -> pd.DataFrame:
     """A DataFrame with one column per field of `record_type` (empty frames keep columns)."""
+    import pandas as pd
+
     names = field_names(record_type)
     rows = [[getattr(r, name) for name in names] for r in records]  # flat records: no deep copy
     return pd.DataFrame(rows, columns=names)
@@ -243,6 +247,9 @@ def record_dtypes(record_type: type) -> dict[str, str]:
 def frame_schema(dtypes: Mapping[str, str]) -> pa.Schema:
     """The Arrow schema (with pandas metadata, no index) of a frame with these column dtypes:
     what `DataFrame.to_parquet` writes for such a frame when no column is all missing."""
+    import pandas as pd
+    import pyarrow as pa
+
     template = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
     return pa.Schema.from_pandas(template, preserve_index=False)
 
@@ -258,6 +265,8 @@ def records_to_table(records: Sequence[Any], record_type: type) -> pa.Table:
     """An Arrow table of `records` with `record_schema(record_type)`: the same values as
     `records_to_frame` (read back with pandas, the same frame when no column is all None;
     such a column keeps its field's type instead of becoming an object column)."""
+    import pyarrow as pa
+
     schema = record_schema(record_type)
     if not records:
         return schema.empty_table()
@@ -273,4 +282,6 @@ def frame_to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     a batch's columns are cast to the table's types whatever pandas inferred for it."""
     if list(frame.columns) != schema.names:
         raise ValueError(f"columns {list(frame.columns)} are not the schema's {schema.names}")
+    import pyarrow as pa
+
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)

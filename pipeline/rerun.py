@@ -29,23 +29,20 @@ import contextlib
 import hashlib
 import json
 import os
-import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__, config
+from pipeline.infra import versions
 from pipeline.infra.digests import file_digest
-from pipeline.infra.versions import STAGES, files_digest
 
 #: The record's name in the work folder.
 RECORD_NAME = ".audit.done"
 #: The top-level keys of audit.json the record keeps (the rest is read from audit.json
 #: only if asked for: `ReusedAudit`).
 LIGHT_KEYS = ("generated_at", "labels_dir", "tool_version", "protocol_file", "summary", "changes")
-#: Files and folders of the package that are not its code or data.
-_NOT_CODE = frozenset({"__pycache__"})
 #: Work files that are not kept pieces: the record, the lock, and run.json (what the last
 #: run did: every run that is not unchanged writes it anew before reading it).
 _NOT_KEPT = frozenset(
@@ -59,19 +56,11 @@ def record_path(work_root: Path) -> Path:
 
 def package_version(root: Path = config.PACKAGE_DIR) -> str:
     """The sha256 of every file of the package (path and bytes) and of the versions of
-    every library a stage's results depend on (pipeline.infra.versions.STAGES)."""
-    files = {p.relative_to(root).as_posix(): p for p in _package_files(root)}
-    libraries = sorted({lib for _, _, libs in STAGES.values() for lib in libs})
-    code = files_digest(files, libraries)
-    return hashlib.sha256(f"{code}\npython={sys.version}\n".encode()).hexdigest()
-
-
-def _package_files(root: Path) -> Iterator[Path]:
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = [s for s in subfolders if s not in _NOT_CODE]
-        for name in files:
-            if not name.endswith((".pyc", ".tmp")):
-                yield Path(folder) / name
+    every library a stage's results depend on (pipeline.infra.versions.STAGES) and of
+    Python's (pipeline.infra.versions.package_version_of; once a process for the package)."""
+    if root == config.PACKAGE_DIR:
+        return versions.package_version()
+    return versions.package_version_of(root)
 
 
 def archive_digest(path: Path) -> str:

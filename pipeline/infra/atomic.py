@@ -17,13 +17,13 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.errors import CannotWrite
+
+if TYPE_CHECKING:  # (imported when a table is written: a run that writes none needs neither)
+    import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,8 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame, *, index: bool | None 
 def atomic_write_table(path: Path, table: pa.Table) -> None:
     """Write an Arrow table as Parquet to `path` atomically."""
 
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
     def write(fh: IO[bytes]) -> None:
         pq.write_table(table, fh)
 
@@ -202,6 +204,8 @@ class ParquetTables:
     def _writer(self, name: str) -> Any:
         """The open ParquetWriter of `name`, created on first use."""
         if name not in self._open:
+            import pyarrow.parquet as pq
+
             path, schema = self._targets[name]
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = _temp_path_for(path)

@@ -18,10 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from pipeline.infra.atomic import _fsync_dir, _writing
-from pipeline.report import csv_cell_text
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +143,10 @@ Columns = dict[str, list[Any]]
 
 
 def _ranking_columns(ranking_csv: Path) -> Columns | None:
+    import pandas as pd  # (imported here: an unchanged run appends a line and reads none)
+
+    from pipeline.report import csv_cell_text
+
     path = Path(ranking_csv)
     try:
         frame = pd.read_csv(

@@ -24,15 +24,15 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from pipeline.infra.atomic import atomic_write_text
 from pipeline.infra.digests import file_digest
 from pipeline.infra.stages import read_record
+
+if TYPE_CHECKING:  # (imported when rows are read: a run that proves unchanged reads none)
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ class KeptRows:
         """The rows recorded in `index` for `tables` (name -> (file, schema)), or None when
         there is no sound index of `salt` or a table is not the file it names (or not of
         its schema): then nothing is kept."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         recorded = read_record(index, "salt", salt)
         if recorded is None:
             return None
@@ -124,6 +127,9 @@ class KeptRows:
     def rows(self, name: str, source_files: Sequence[str]) -> pa.Table:
         """The recorded rows of `source_files` in table `name`, in the table's order (with
         the table's schema; no rows when a file had none)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
         schema = self._schemas[name]
         where = self._groups_of(name)
         groups = sorted({g for f in source_files for g in where.get(f, ())})
