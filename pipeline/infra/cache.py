@@ -74,16 +74,31 @@ def cache_key(source_file: str, digests: Sequence[str], *, extractor_version: st
     # json.dumps(["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, ENTRY_FORMAT,
     # source_file, list(digests)], sort_keys=True, separators=(",", ":")), its constant
     # head made once.
-    payload = "".join(
-        [
-            _key_head(extractor_version),
-            json.dumps(source_file),
-            ",",
-            json.dumps(list(digests), separators=(",", ":")),
-            "]",
-        ]
-    )
+    if isinstance(source_file, str) and all(isinstance(d, str) for d in digests):
+        # json.dumps of a string is encode_basestring_ascii's (the C encoder json.dumps uses)
+        payload = "".join(
+            [
+                _key_head(extractor_version),
+                _quoted(source_file),
+                ",[",
+                ",".join(map(_quoted, digests)),
+                "]]",
+            ]
+        )
+    else:
+        payload = "".join(
+            [
+                _key_head(extractor_version),
+                json.dumps(source_file),
+                ",",
+                json.dumps(list(digests), separators=(",", ":")),
+                "]",
+            ]
+        )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_quoted = json.encoder.encode_basestring_ascii
 
 
 @functools.lru_cache(maxsize=8)

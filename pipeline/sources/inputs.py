@@ -100,12 +100,15 @@ def member_reason(name: str) -> str | None:
     why it is not read."""
     if name.endswith("/"):
         return ""
-    parts = PurePosixPath(name).parts  # (one path a member: 10,000 members took 1 s)
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts[:-1]):
-        return "hidden folder"
-    last = parts[-1] if parts else ""
-    if last.startswith("."):
-        return "hidden file"
+    if name.startswith(".") or "/." in name or "//" in name or "__MACOSX" in name:
+        parts = PurePosixPath(name).parts  # (one path a member: 10,000 members took 1 s)
+        if any(part.startswith(".") or part == "__MACOSX" for part in parts[:-1]):
+            return "hidden folder"
+        last = parts[-1] if parts else ""
+        if last.startswith("."):
+            return "hidden file"
+    else:  # no part starts with "." or is __MACOSX: PurePosixPath's last part, by hand
+        last = name[name.rfind("/") + 1 :]
     dot = last.rfind(".")  # PurePosixPath.suffix, of the last part
     suffix = last[dot + 1 :].lower() if 0 < dot < len(last) - 1 else ""
     if suffix in config.ARCHIVE_SUFFIXES:
