@@ -329,8 +329,10 @@ def _read_for_cache(job: CacheTask) -> tuple[CacheResult, bool]:
         return CacheResult(None, _rejected(job.task.source_file, exc.reason)), False
     digests = tuple(d or bytes_digest(b) for b, d in read)
     del read
-    cache = ExtractionCache(job.cache_dir, job.extractor_version)
-    key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
+    key = job.key
+    if digests != job.digests:  # (changed since the plan: the key of what was read)
+        cache = ExtractionCache(job.cache_dir, job.extractor_version)
+        key = cache.cache_key(job.task.source_file, digests)
     extraction, cacheable = read_once(job.task, data, companions)
     return CacheResult(key, extraction), cacheable and key is not None
 

@@ -212,7 +212,7 @@ def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 #: its central directory is read once, not once a member).
 _open_archive: tuple[Path, zipfile.ZipFile] | None = None
 #: The archive a worker reads members of at their local headers (`zip_directory.read_at`).
-_open_file: tuple[Path, BinaryIO] | None = None
+_open_file: tuple[str, BinaryIO] | None = None
 
 
 def _archive(path: Path, source_file: str) -> zipfile.ZipFile:
@@ -237,12 +237,13 @@ def _read_listed(path: Path, entry: Entry) -> bytes | None:
         check_size(entry.file_size, "")
     except LimitExceeded:
         return None
-    if _open_file is None or _open_file[0] != path:
+    where = str(path)  # (a str compares faster than a Path a worker was handed)
+    if _open_file is None or _open_file[0] != where:
         if _open_file is not None:
             _open_file[1].close()
             _open_file = None
         try:
-            _open_file = (path, open(path, "rb"))  # noqa: SIM115 (kept open for the next)
+            _open_file = (where, open(path, "rb"))  # noqa: SIM115 (kept open for the next)
         except OSError:
             return None
     return read_at(_open_file[1], entry)
