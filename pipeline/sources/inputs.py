@@ -39,6 +39,7 @@ from pipeline.sources.registry import (
     Member,
     is_companion,
     reader_for,
+    suffix_of,
     wants_companions,
 )
 from pipeline.sources.zip_directory import Entry, read_at, read_directory
@@ -394,7 +395,8 @@ def group_inputs(todo: Sequence[PlannedFile], size: int = GROUP_FILES) -> list[l
     a group, every other input alone."""
 
     def small(p: PlannedFile) -> bool:
-        return Path(p.task.name).suffix.lower() in GROUPED_SUFFIXES and not p.task.companions
+        grouped = "." + suffix_of(p.task.name) in GROUPED_SUFFIXES  # (Path(name).suffix)
+        return grouped and not p.task.companions
 
     groups: list[list[PlannedFile]] = []
     for p in todo:
