@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import operator
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -186,6 +187,10 @@ def extraction_from_json(data: Any) -> FileExtraction:
     )
 
 
+#: A cache key: lower-case hex digits.
+_KEY = re.compile("[0-9a-f]+")
+
+
 def _slug(text: str) -> str:
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
     return safe.strip(".") or "_"
@@ -216,6 +221,7 @@ class ExtractionCache:
         self.cache_dir = Path(cache_dir)
         self.extractor_version = extractor_version
         self.entries_dir = self.cache_dir / f"extract-v{_slug(extractor_version)}"
+        self._entries_text = str(self.entries_dir)
         self.hits = 0
         self.misses = 0
         self.corrupt = 0
@@ -228,9 +234,13 @@ class ExtractionCache:
         return cache_key(source_file, digests, extractor_version=self.extractor_version)
 
     def _entry_path(self, key: str) -> Path:
-        if not key or not all(c in "0123456789abcdef" for c in key):
+        return Path(self._entry_name(key))
+
+    def _entry_name(self, key: str) -> str:
+        """`_entry_path` as text (a Path is made only for an entry that is there)."""
+        if not isinstance(key, str) or _KEY.fullmatch(key) is None:
             raise ValueError(f"not a cache key: {key!r}")
-        return self.entries_dir / f"{key}.json"
+        return f"{self._entries_text}/{key}.json"
 
     def _sound_body(self, key: str, path: Path, raw: bytes) -> bytes | None:
         """The entry's extraction JSON if its header matches `key` and its checksum the
@@ -257,9 +267,10 @@ class ExtractionCache:
             return None
         return body
 
-    def _raw(self, path: Path) -> bytes | None:
+    def _raw(self, path: Path | str) -> bytes | None:
         try:
-            return path.read_bytes()
+            with open(path, "rb") as handle:  # (Path.read_bytes, of a path or its text)
+                return handle.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -269,9 +280,10 @@ class ExtractionCache:
     def _body(self, key: str) -> tuple[Path, bytes | None] | None:
         """Where the entry for `key` is and its sound body (None: damaged, with a
         warning); None if there is no entry for it."""
-        path = self._entry_path(key)
-        raw = self._raw(path)
+        name = self._entry_name(key)
+        raw = self._raw(name)
         if raw is not None:
+            path = Path(name)
             return path, self._sound_body(key, path, raw)
         found = self._packs().get(key)
         if found is None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from pipeline.infra.cache import extraction_bytes, extraction_from_json, extraction_to_json
+from pipeline.infra.cache import (
+    ExtractionCache,
+    extraction_bytes,
+    extraction_from_json,
+    extraction_to_json,
+)
 from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection
 
 ROW = LabelRow("a.json", 0, 1, "Calcium", "500", "mg", raw_text="Calcium 500 mg")
@@ -54,3 +60,13 @@ def test_an_entry_of_another_shape_is_not_read(damage: object) -> None:
     damage(data)  # type: ignore[operator]
     with pytest.raises((ValueError, TypeError)):
         extraction_from_json(data)
+
+
+def test_an_entry_path_is_of_a_key_only(tmp_path: Path) -> None:
+    cache = ExtractionCache(tmp_path / "cache", "v1")
+    key = "0123456789abcdef" * 4
+    assert cache._entry_path(key) == tmp_path / "cache" / "extract-vv1" / f"{key}.json"
+    for bad in ["", "ABCD", "ab\n", "ab/../cd", "a b", "g"]:
+        with pytest.raises(ValueError, match="not a cache key"):
+            cache._entry_path(bad)
+    assert not cache.verify(key) and cache.get(key) is None
