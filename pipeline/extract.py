@@ -329,8 +329,10 @@ def _read_for_cache(job: CacheTask) -> tuple[CacheResult, bool]:
         return CacheResult(None, _rejected(job.task.source_file, exc.reason)), False
     digests = tuple(d or bytes_digest(b) for b, d in read)
     del read
-    cache = ExtractionCache(job.cache_dir, job.extractor_version)
-    key = job.key if digests == job.digests else cache.cache_key(job.task.source_file, digests)
+    key = job.key
+    if digests != job.digests:  # (changed since the plan: the key of what was read)
+        cache = ExtractionCache(job.cache_dir, job.extractor_version)
+        key = cache.cache_key(job.task.source_file, digests)
     extraction, cacheable = read_once(job.task, data, companions)
     return CacheResult(key, extraction), cacheable and key is not None
 
@@ -400,14 +402,19 @@ def plan_extraction(
     )
 
 
-def _absolute(task: FileTask) -> FileTask:
-    """`task` with absolute paths, so a worker in another folder (a Dask worker) finds it."""
+def _absolute(task: FileTask, known: dict[Path, Path] | None = None) -> FileTask:
+    """`task` with absolute paths, so a worker in another folder (a Dask worker) finds it.
+    `known`: the absolute paths made so far (a zip's members share its path)."""
     companions = (
         task.companions
         if task.member is not None
         else tuple(str(Path(c).absolute()) for c in task.companions)
     )
-    return replace(task, path=task.path.absolute(), companions=companions)
+    known = {} if known is None else known
+    path = known.get(task.path)
+    if path is None:
+        path = known[task.path] = task.path.absolute()
+    return replace(task, path=path, companions=companions)
 
 
 def extract_in_batches(
@@ -472,9 +479,11 @@ def extract_in_batches(
     )
     size = max(1, batch_files)
 
+    absolute: dict[Path, Path] = {}
+
     def job(p: PlannedFile) -> CacheTask:
         version = cache.extractor_version
-        return CacheTask(_absolute(p.task), p.key, p.digests, cache.cache_dir, version)
+        return CacheTask(_absolute(p.task, absolute), p.key, p.digests, cache.cache_dir, version)
 
     def read_in_workers(groups: Sequence[Sequence[PlannedFile]]) -> Iterator[CacheResult]:
         """The readings of `groups` (`group_inputs`), file by file in order."""

@@ -10,12 +10,12 @@ CRC-32 and size of the central directory, see pipeline.sources.inputs).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypedDict, Unpack
 
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from pipeline import config
 from pipeline.extract import KeptFile, extract_in_batches
@@ -95,22 +95,24 @@ def write_label_tables(
     with ParquetTables(targets) as out:
 
         def take(batch: list[FileExtraction | KeptFile]) -> None:
-            pieces: dict[str, list[pa.Table]] = {name: [] for name in LABEL_TABLES}
-            for is_kept, run in itertools.groupby(batch, lambda item: isinstance(item, KeptFile)):
-                items = list(run)
-                if is_kept:
-                    assert kept is not None  # (a KeptFile comes only from `kept`)
-                    files = [item.source_file for item in items]
-                    for name in LABEL_TABLES:
-                        pieces[name].append(kept.rows(name, files))
+            kept_files = [item.source_file for item in batch if isinstance(item, KeptFile)]
+            read = [item for item in batch if isinstance(item, FileExtraction)]
+            # concat_extractions: labels, rows, issues, rejections (LABEL_TABLES' order)
+            records: dict[str, Sequence[object]] = dict(
+                zip(LABEL_TABLES, concat_extractions(read), strict=True)
+            )
+            files = [item.source_file for item in batch]
+            for name, kind in LABEL_TABLES.items():
+                schema = targets[name][1]
+                if not kept_files:
+                    out.write(name, records_to_table(records[name], kind))
                     continue
-                # concat_extractions: labels, rows, issues, rejections (LABEL_TABLES' order)
-                tables = concat_extractions([i for i in items if isinstance(i, FileExtraction)])
-                records: dict[str, Sequence[object]] = dict(zip(LABEL_TABLES, tables, strict=True))
-                for name, kind in LABEL_TABLES.items():
-                    pieces[name].append(records_to_table(records[name], kind))
-            for name, parts in pieces.items():
-                out.write(name, _one_table(parts, targets[name][1]))
+                assert kept is not None  # (a KeptFile comes only from `kept`)
+                table = kept.rows(name, kept_files)  # (one pick from the last tables a batch)
+                if read:
+                    parts = [table, records_to_table(records[name], kind)]
+                    table = _in_file_order(parts, files, schema)
+                out.write(name, table)
 
         stats = extract_in_batches(labels_dir, work, take, kept=kept, **options)
     write_index(
@@ -119,7 +121,9 @@ def write_label_tables(
     return stats
 
 
-def _one_table(parts: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
-    if not parts:
-        return schema.empty_table()
-    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+def _in_file_order(parts: Sequence[pa.Table], files: Sequence[str], schema: pa.Schema) -> pa.Table:
+    """`parts` (each in file order) as one table, its rows file by file in the order of
+    `files` (each file's rows in their order: the sort is stable)."""
+    table = pa.concat_tables([p.replace_schema_metadata(schema.metadata) for p in parts])
+    position = pc.index_in(table["source_file"], value_set=pa.array(list(files), pa.string()))
+    return table.take(pc.sort_indices(position))

@@ -22,15 +22,25 @@ import functools
 import hashlib
 import json
 import logging
+import operator
+import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.infra.atomic import atomic_write_bytes
 from pipeline.infra.digests import bytes_digest as bytes_digest
 from pipeline.infra.digests import file_digest as file_digest
-from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, Rejection, field_names
+from pipeline.records import (
+    FileExtraction,
+    Label,
+    LabelRow,
+    ReadIssue,
+    Rejection,
+    field_names,
+    record_maker,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,68 +57,117 @@ _RECORD_SCHEMA = {
     for record_type in (FileExtraction, Label, LabelRow, ReadIssue, Rejection)
 }
 
+#: How an entry stores its records (`extraction_to_json`), in every key: entries of another
+#: format are never read back (this module is not in the extractor version).
+ENTRY_FORMAT = "field-value-lists"
+
 
 def cache_key(source_file: str, digests: Sequence[str], *, extractor_version: str) -> str:
     """The cache key of one label file (sha256 hex).
 
-    It changes when the extractor version, the record schema, the file's relative path
-    (`source_file`, forward slashes) or any of `digests` changes. `digests` are the
+    It changes when the extractor version, the record schema, the entry format, the file's
+    relative path (`source_file`, forward slashes) or any of `digests` changes. `digests` are the
     `file_digest` of the file first, then of each companion file that affects how it is
     read (in a stable order: the order matters).
     """
     if isinstance(digests, str):
         raise TypeError("digests must be a sequence of digests, not one string")
-    # json.dumps(["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, source_file,
-    # list(digests)], sort_keys=True, separators=(",", ":")), its constant head made once.
-    payload = "".join(
-        [
-            _key_head(extractor_version),
-            json.dumps(source_file),
-            ",",
-            json.dumps(list(digests), separators=(",", ":")),
-            "]",
-        ]
-    )
+    # json.dumps(["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, ENTRY_FORMAT,
+    # source_file, list(digests)], sort_keys=True, separators=(",", ":")), its constant
+    # head made once.
+    if isinstance(source_file, str) and all(isinstance(d, str) for d in digests):
+        # json.dumps of a string is encode_basestring_ascii's (the C encoder json.dumps uses)
+        payload = "".join(
+            [
+                _key_head(extractor_version),
+                _quoted(source_file),
+                ",[",
+                ",".join(map(_quoted, digests)),
+                "]]",
+            ]
+        )
+    else:
+        payload = "".join(
+            [
+                _key_head(extractor_version),
+                json.dumps(source_file),
+                ",",
+                json.dumps(list(digests), separators=(",", ":")),
+                "]",
+            ]
+        )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_quoted = json.encoder.encode_basestring_ascii
 
 
 @functools.lru_cache(maxsize=8)
 def _key_head(extractor_version: str) -> str:
     head = json.dumps(
-        ["labelaudit-extraction", extractor_version, _RECORD_SCHEMA],
+        ["labelaudit-extraction", extractor_version, _RECORD_SCHEMA, ENTRY_FORMAT],
         sort_keys=True,
         separators=(",", ":"),
     )
     return head[:-1] + ","
 
 
-_PLAIN = (str, int, float, bool, type(None))
+def _nested(value: Any) -> Any:
+    """json.dumps' `default`: a dataclass held in a record field as `dataclasses.asdict`
+    gives it (records are flat: their fields are plain values)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _plain_record(record: Any) -> dict[str, Any]:
-    """A flat record's fields as a dict (`dataclasses.asdict` if a field holds more than a
-    plain value): asdict's deep copy was 4 ms of every DSLD label's cache write."""
-    values = {name: getattr(record, name) for name in field_names(type(record))}
-    if all(isinstance(v, _PLAIN) for v in values.values()):
-        return values
-    return dataclasses.asdict(record)
+@functools.cache
+def _values_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
+    """record -> its field values in field order (a tuple, even of one field)."""
+    names = field_names(record_type)
+    get = operator.attrgetter(*names)
+    return get if len(names) > 1 else lambda record: (get(record),)
+
+
+def _values(records: Sequence[Any], record_type: type) -> list[tuple[Any, ...]]:
+    return list(map(_values_of(record_type), records))
 
 
 def extraction_to_json(extraction: FileExtraction) -> dict[str, Any]:
-    """A FileExtraction as plain JSON values (as `dataclasses.asdict` gives them)."""
+    """A FileExtraction as JSON values: each record as the list of its field values in field
+    order (`field_names`; the names are in every cache key, `_RECORD_SCHEMA`): a name-value
+    object a record was most of an entry's bytes and of the cost of writing it."""
+    rejection = extraction.rejection
     return {
         "source_file": extraction.source_file,
-        "labels": [_plain_record(r) for r in extraction.labels],
-        "rows": [_plain_record(r) for r in extraction.rows],
-        "issues": [_plain_record(r) for r in extraction.issues],
-        "rejection": None if extraction.rejection is None else _plain_record(extraction.rejection),
+        "labels": _values(extraction.labels, Label),
+        "rows": _values(extraction.rows, LabelRow),
+        "issues": _values(extraction.issues, ReadIssue),
+        "rejection": None if rejection is None else _values_of(Rejection)(rejection),
     }
 
 
-def _record(record_type: type[T], data: Any) -> T:
-    if not isinstance(data, dict) or set(data) != set(field_names(record_type)):
-        raise ValueError(f"not a {record_type.__name__}: {data!r}")
-    return record_type(**data)
+def extraction_bytes(extraction: FileExtraction) -> bytes:
+    """The JSON text of `extraction_to_json(extraction)`, UTF-8."""
+    text = json.dumps(extraction_to_json(extraction), ensure_ascii=False, default=_nested)
+    return text.encode("utf-8")
+
+
+@functools.cache
+def _maker(record_type: type) -> tuple[int, Callable[..., Any]]:
+    return len(field_names(record_type)), record_maker(record_type)
+
+
+def _records(record_type: type[T], data: Any) -> tuple[T, ...]:
+    if not isinstance(data, list):
+        raise ValueError(f"not a list of {record_type.__name__}: {data!r}")
+    kind: Any = record_type  # (a dataclass)
+    count, make = _maker(kind)
+    records = []
+    for values in data:
+        if not isinstance(values, list) or len(values) != count:
+            raise ValueError(f"not a {record_type.__name__}: {values!r}")
+        records.append(make(*values))
+    return tuple(records)
 
 
 def extraction_from_json(data: Any) -> FileExtraction:
@@ -121,11 +180,15 @@ def extraction_from_json(data: Any) -> FileExtraction:
     rejection = data["rejection"]
     return FileExtraction(
         source_file=source_file,
-        labels=tuple(_record(Label, d) for d in data["labels"]),
-        rows=tuple(_record(LabelRow, d) for d in data["rows"]),
-        issues=tuple(_record(ReadIssue, d) for d in data["issues"]),
-        rejection=None if rejection is None else _record(Rejection, rejection),
+        labels=_records(Label, data["labels"]),
+        rows=_records(LabelRow, data["rows"]),
+        issues=_records(ReadIssue, data["issues"]),
+        rejection=None if rejection is None else _records(Rejection, [rejection])[0],
     )
+
+
+#: A cache key: lower-case hex digits.
+_KEY = re.compile("[0-9a-f]+")
 
 
 def _slug(text: str) -> str:
@@ -158,6 +221,7 @@ class ExtractionCache:
         self.cache_dir = Path(cache_dir)
         self.extractor_version = extractor_version
         self.entries_dir = self.cache_dir / f"extract-v{_slug(extractor_version)}"
+        self._entries_text = str(self.entries_dir)
         self.hits = 0
         self.misses = 0
         self.corrupt = 0
@@ -170,9 +234,13 @@ class ExtractionCache:
         return cache_key(source_file, digests, extractor_version=self.extractor_version)
 
     def _entry_path(self, key: str) -> Path:
-        if not key or not all(c in "0123456789abcdef" for c in key):
+        return Path(self._entry_name(key))
+
+    def _entry_name(self, key: str) -> str:
+        """`_entry_path` as text (a Path is made only for an entry that is there)."""
+        if not isinstance(key, str) or _KEY.fullmatch(key) is None:
             raise ValueError(f"not a cache key: {key!r}")
-        return self.entries_dir / f"{key}.json"
+        return f"{self._entries_text}/{key}.json"
 
     def _sound_body(self, key: str, path: Path, raw: bytes) -> bytes | None:
         """The entry's extraction JSON if its header matches `key` and its checksum the
@@ -199,9 +267,10 @@ class ExtractionCache:
             return None
         return body
 
-    def _raw(self, path: Path) -> bytes | None:
+    def _raw(self, path: Path | str) -> bytes | None:
         try:
-            return path.read_bytes()
+            with open(path, "rb") as handle:  # (Path.read_bytes, of a path or its text)
+                return handle.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -211,9 +280,10 @@ class ExtractionCache:
     def _body(self, key: str) -> tuple[Path, bytes | None] | None:
         """Where the entry for `key` is and its sound body (None: damaged, with a
         warning); None if there is no entry for it."""
-        path = self._entry_path(key)
-        raw = self._raw(path)
+        name = self._entry_name(key)
+        raw = self._raw(name)
         if raw is not None:
+            path = Path(name)
             return path, self._sound_body(key, path, raw)
         found = self._packs().get(key)
         if found is None:
@@ -272,7 +342,7 @@ class ExtractionCache:
         An entry is a header line (JSON: key, extractor version, the sha256 of the rest)
         and the extraction's JSON: a reader checks the one against the other."""
         path = self._entry_path(key)
-        body = json.dumps(extraction_to_json(extraction), ensure_ascii=False).encode("utf-8")
+        body = extraction_bytes(extraction)
         header = {
             "key": key,
             "extractor_version": self.extractor_version,
@@ -299,10 +369,7 @@ class ExtractionCache:
             return self.put(*entries[0], warn=False)
         if not entries:
             return None
-        bodies = [
-            json.dumps(extraction_to_json(e), ensure_ascii=False).encode("utf-8")
-            for _, e in entries
-        ]
+        bodies = [extraction_bytes(e) for _, e in entries]
         return self._write_pack([(k, b) for (k, _), b in zip(entries, bodies, strict=True)])
 
     def _write_pack(self, entries: Sequence[tuple[str, bytes]]) -> str | None:

@@ -33,7 +33,7 @@ from typing import Any
 
 from pipeline import config
 from pipeline.errors import BadTable, NoPanel, UnreadableFile
-from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue
+from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, record_maker
 from pipeline.sources.registry import Member, Reader, read_path, register
 
 SOURCE_FORMAT = "dsld-json"
@@ -163,14 +163,22 @@ def _serving(item: dict[str, Any]) -> tuple[str | None, float | None]:
     return serving, daily
 
 
-def _statements(item: dict[str, Any], word: str) -> str:
-    texts = []
+def _statements(item: dict[str, Any]) -> tuple[str, str]:
+    """The directions (types containing "Directions") and the warnings (types containing
+    "Precaution"), each of its statements' notes (else text) joined with " "."""
+    directions: list[str] = []
+    warnings: list[str] = []
     for statement in item.get("statements") or []:
-        if isinstance(statement, dict) and word in _text(statement.get("type")):
-            note = _text(statement.get("notes")) or _text(statement.get("text"))
-            if note:
-                texts.append(note)
-    return " ".join(texts)
+        if isinstance(statement, dict):
+            kind = _text(statement.get("type"))
+            to_directions, to_warnings = "Directions" in kind, "Precaution" in kind
+            if to_directions or to_warnings:
+                note = _text(statement.get("notes")) or _text(statement.get("text"))
+                if note and to_directions:
+                    directions.append(note)
+                if note and to_warnings:
+                    warnings.append(note)
+    return " ".join(directions), " ".join(warnings)
 
 
 def _other_ingredients(item: dict[str, Any]) -> str:
@@ -184,23 +192,34 @@ def _other_ingredients(item: dict[str, Any]) -> str:
     return ", ".join(n for n in names if n)
 
 
+#: Label(source_file, label_index, product_name, brand, serving_size, servings_per_container,
+#: max_daily_servings, directions, warnings, other_ingredients, source_format), the rest at
+#: their defaults.
+_make_label = record_maker(Label, 11)
+#: LabelRow(source_file, label_index, line_no, name_raw, amount_raw, unit_raw, dv_raw,
+#: form_raw, parent, amount_alt_raw, unit_alt_raw, alt_amounts_raw, page, raw_text), the
+#: rest at their defaults.
+_make_row = record_maker(LabelRow, 14)
+
+
 def _label(item: dict[str, Any], source_file: str, index: int) -> Label:
     serving, max_daily = _serving(item)
     per_container = item.get("servingsPerContainer")
-    return Label(
-        source_file=source_file,
-        label_index=index,
-        product_name=_text(item.get("fullName")) or f"DSLD {format_number(item.get('id'))}",
-        brand=_text(item.get("brandName")) or None,
-        serving_size=serving,
-        servings_per_container=(
-            format_number(per_container) if per_container not in (None, "") else None
-        ),
-        max_daily_servings=max_daily,
-        directions=_statements(item, "Directions"),
-        warnings=_statements(item, "Precaution"),
-        other_ingredients=_other_ingredients(item),
-        source_format=SOURCE_FORMAT,
+    product_name = _text(item.get("fullName")) or f"DSLD {format_number(item.get('id'))}"
+    brand = _text(item.get("brandName")) or None
+    directions, warnings = _statements(item)
+    return _make_label(
+        source_file,
+        index,
+        product_name,
+        brand,
+        serving,
+        format_number(per_container) if per_container not in (None, "") else None,
+        max_daily,
+        directions,
+        warnings,
+        _other_ingredients(item),
+        SOURCE_FORMAT,
     )
 
 
@@ -252,6 +271,7 @@ def _rows(
     out: list[LabelRow],
     issues: list[ReadIssue],
 ) -> list[LabelRow]:
+    make = _make_row
     for row in ingredient_rows:
         if not isinstance(row, dict):
             raise BadTable(
@@ -259,30 +279,41 @@ def _rows(
                 source_file=source_file,
             )
         line_no = len(out) + 1
-        name = _text(row.get("name"))
+        name = row.get("name")
+        name = name.strip() if isinstance(name, str) else ""
         if not name:
             issues.append(
                 ReadIssue(
                     source_file, index, None, line_no, f"ingredient row {line_no} has no name"
                 )
             )
-        quantities = [q for q in row.get("quantity") or [] if isinstance(q, dict)]
-        amount, unit = _amount(quantities[0]) if quantities else (None, None)
-        dv = _daily_value(quantities[0]) if quantities else None
+        first = None  # the first quantity entry that is an object
+        for quantity in row.get("quantity") or []:
+            if isinstance(quantity, dict):
+                first = quantity
+                break
+        if first is None:
+            amount = unit = dv = None
+        else:
+            amount, unit = _amount(first)
+            dv = _daily_value(first)
         form = _forms(row)
         out.append(
-            LabelRow(
-                source_file=source_file,
-                label_index=index,
-                line_no=line_no,
-                name_raw=name,
-                amount_raw=amount,
-                unit_raw=unit,
-                dv_raw=dv,
-                form_raw=form,
-                parent=parent,
-                page=None,
-                raw_text=_raw_text(name, form, amount, unit, dv),
+            make(
+                source_file,
+                index,
+                line_no,
+                name,
+                amount,
+                unit,
+                dv,
+                form,
+                parent,
+                None,
+                None,
+                None,
+                None,
+                _raw_text(name, form, amount, unit, dv),
             )
         )
         nested = row.get("nestedRows")

@@ -26,9 +26,10 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from pipeline import config
-from pipeline.errors import UnreadableFile
+from pipeline.errors import LimitExceeded, UnreadableFile
 from pipeline.infra.cache import ExtractionCache, file_digest
 from pipeline.infra.versions import extractor_version
 from pipeline.records import NotLabel
@@ -38,8 +39,10 @@ from pipeline.sources.registry import (
     Member,
     is_companion,
     reader_for,
+    suffix_of,
     wants_companions,
 )
+from pipeline.sources.zip_directory import Entry, read_at, read_directory
 
 #: Between an archive's name and its member's in `source_file`.
 MEMBER_SEPARATOR = "!"
@@ -63,13 +66,16 @@ class FileTask:
     """One input to read: picklable, so a worker process can take it. `path` is the file
     on disk (for a member: its archive); `member` the member's name and `member_index` its
     place in the archive's listing; `companions` the companion inputs read with it (paths
-    on disk, or members of the same archive by index)."""
+    on disk, or members of the same archive by index); `entry` the member as listed."""
 
     path: Path
     source_file: str
     member: str | None = None
     member_index: int = -1
     companions: tuple[str, ...] = ()
+    #: The member's central directory entry as the plan listed it: a worker reads the
+    #: member at its local header (`zip_directory.read_at`) without listing the archive.
+    entry: Entry | None = None
 
     @property
     def name(self) -> str:
@@ -85,7 +91,7 @@ def member_source(archive_source: str, member: str) -> str:
     return f"{archive_source}{MEMBER_SEPARATOR}{member}"
 
 
-def member_digest(info: zipfile.ZipInfo) -> str:
+def member_digest(info: zipfile.ZipInfo | Entry) -> str:
     """A member's content digest as the zip records it (CRC-32 and size)."""
     return f"zip-crc32:{info.CRC:08x}:{info.file_size}"
 
@@ -95,12 +101,15 @@ def member_reason(name: str) -> str | None:
     why it is not read."""
     if name.endswith("/"):
         return ""
-    parts = PurePosixPath(name).parts  # (one path a member: 10,000 members took 1 s)
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts[:-1]):
-        return "hidden folder"
-    last = parts[-1] if parts else ""
-    if last.startswith("."):
-        return "hidden file"
+    if name.startswith(".") or "/." in name or "//" in name or "__MACOSX" in name:
+        parts = PurePosixPath(name).parts  # (one path a member: 10,000 members took 1 s)
+        if any(part.startswith(".") or part == "__MACOSX" for part in parts[:-1]):
+            return "hidden folder"
+        last = parts[-1] if parts else ""
+        if last.startswith("."):
+            return "hidden file"
+    else:  # no part starts with "." or is __MACOSX: PurePosixPath's last part, by hand
+        last = name[name.rfind("/") + 1 :]
     dot = last.rfind(".")  # PurePosixPath.suffix, of the last part
     suffix = last[dot + 1 :].lower() if 0 < dot < len(last) - 1 else ""
     if suffix in config.ARCHIVE_SUFFIXES:
@@ -125,18 +134,24 @@ class ArchiveListing:
 def list_archive(path: Path, archive_source: str) -> ArchiveListing:
     """The inputs of the zip at `path`; raises UnreadableFile if it is not a zip."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            reasons = [member_reason(info.filename) for info in infos]
-            heads = {
-                i: _head(archive, info)
-                for i, info in enumerate(infos)
-                if reasons[i] is None and wants_companions(info.filename)
-            }
+        infos = read_directory(path)
+        reasons = [member_reason(info.filename) for info in infos]
+        heads: dict[int, bytes] = {}
+        named = zip(reasons, infos, strict=True)
+        if any(r is None and wants_companions(i.filename) for r, i in named):
+            with zipfile.ZipFile(path) as archive:  # (to read the heads of some members)
+                listed = archive.infolist()
+                infos = tuple(Entry.of(info) for info in listed)
+                reasons = [member_reason(info.filename) for info in infos]
+                heads = {
+                    i: _head(archive, info)
+                    for i, info in enumerate(listed)
+                    if reasons[i] is None and wants_companions(info.filename)
+                }
     except ZIP_ERRORS as exc:
         raise UnreadableFile(f"{NOT_A_ZIP}: {exc}", source_file=archive_source) from exc
     counts: dict[str, int] = {}
-    readable: list[tuple[int, zipfile.ZipInfo]] = []
+    readable: list[tuple[int, Entry]] = []
     rejected: list[tuple[str, str]] = []
     not_labels: list[NotLabel] = []
     for index, info in enumerate(infos):
@@ -170,6 +185,7 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
             info.filename,
             index,
             tuple(str(i) for _, i in companions),
+            info,
         )
         digests = (member_digest(info), *(member_digest(infos[i]) for _, i in companions))
         tasks.append((task, digests))
@@ -196,6 +212,8 @@ def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 #: The archive a worker has open (a worker reads many members of one archive in a row:
 #: its central directory is read once, not once a member).
 _open_archive: tuple[Path, zipfile.ZipFile] | None = None
+#: The archive a worker reads members of at their local headers (`zip_directory.read_at`).
+_open_file: tuple[str, BinaryIO] | None = None
 
 
 def _archive(path: Path, source_file: str) -> zipfile.ZipFile:
@@ -211,9 +229,38 @@ def _archive(path: Path, source_file: str) -> zipfile.ZipFile:
     return _open_archive[1]
 
 
-def read_member(path: Path, index: int, source_file: str) -> tuple[bytes, str]:
+def _read_listed(path: Path, entry: Entry) -> bytes | None:
+    """The bytes of the member `entry` (as the plan listed it) of the zip at `path`, read at
+    its local header and checked against its size and CRC-32; None when they cannot be read
+    so (or are not within the size limit): the member is then read with zipfile."""
+    global _open_file
+    try:
+        check_size(entry.file_size, "")
+    except LimitExceeded:
+        return None
+    where = str(path)  # (a str compares faster than a Path a worker was handed)
+    if _open_file is None or _open_file[0] != where:
+        if _open_file is not None:
+            _open_file[1].close()
+            _open_file = None
+        try:
+            _open_file = (where, open(path, "rb"))  # noqa: SIM115 (kept open for the next)
+        except OSError:
+            return None
+    return read_at(_open_file[1], entry)
+
+
+def read_member(
+    path: Path, index: int, source_file: str, entry: Entry | None = None
+) -> tuple[bytes, str]:
     """The bytes of member `index` of the zip at `path` and its digest (`member_digest`),
-    within the size limit; raises UnreadableFile or LimitExceeded."""
+    within the size limit; raises UnreadableFile or LimitExceeded. `entry`: the member as
+    the plan listed it, read at its local header when its bytes are exactly that member's
+    (else, and without it, the member is read with zipfile)."""
+    if entry is not None:
+        data = _read_listed(path, entry)
+        if data is not None:
+            return data, member_digest(entry)
     archive = _archive(path, source_file)
     try:
         info = archive.infolist()[index]
@@ -236,7 +283,7 @@ def read_task_bytes(task: FileTask, file_digest: str | None = None) -> tuple[byt
     """The bytes of one input, and the digest of those bytes for a member (None for a file:
     the caller hashes what it read). Raises a LabelError when they cannot be read."""
     if task.member is not None:
-        return read_member(task.path, task.member_index, task.source_file)
+        return read_member(task.path, task.member_index, task.source_file, task.entry)
     if is_archive(task.path):
         list_archive(task.path, task.source_file)  # raises with why it cannot be read
         raise UnreadableFile(EMPTY_ARCHIVE, source_file=task.source_file)
@@ -348,7 +395,8 @@ def group_inputs(todo: Sequence[PlannedFile], size: int = GROUP_FILES) -> list[l
     a group, every other input alone."""
 
     def small(p: PlannedFile) -> bool:
-        return Path(p.task.name).suffix.lower() in GROUPED_SUFFIXES and not p.task.companions
+        grouped = "." + suffix_of(p.task.name) in GROUPED_SUFFIXES  # (Path(name).suffix)
+        return grouped and not p.task.companions
 
     groups: list[list[PlannedFile]] = []
     for p in todo:

@@ -81,7 +81,12 @@ def _load(suffix: str) -> None:
 
 
 def suffix_of(name: str) -> str:
-    return PurePosixPath(name).suffix.lower().lstrip(".")
+    """PurePosixPath(name).suffix, lower case, without its dot ("" if none)."""
+    if name.startswith(".") or name.endswith("/") or "/." in name or "//" in name:
+        return PurePosixPath(name).suffix.lower().lstrip(".")
+    last = name[name.rfind("/") + 1 :]  # (its last part, as PurePosixPath has it)
+    dot = last.rfind(".")
+    return last[dot + 1 :].lower() if 0 < dot < len(last) - 1 else ""
 
 
 def reader_for(name: str) -> Reader | None:
