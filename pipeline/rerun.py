@@ -37,7 +37,6 @@ from typing import Any
 from pipeline import __version__, config
 from pipeline.infra import versions
 from pipeline.infra.digests import file_digest
-from pipeline.sources.zip_directory import read_directory
 
 #: The record's name in the work folder.
 RECORD_NAME = ".audit.done"
@@ -68,9 +67,10 @@ def archive_digest(path: Path) -> str:
     """A zip's content key from its central directory alone: each member's name, CRC-32
     and size (what extraction keys a member by); a file that is not a zip: its sha256."""
     digest = hashlib.sha256()
-    try:  # (the central directory read by hand: zip_directory, as the extract stage does)
-        for info in read_directory(path):
-            digest.update(f"{info.filename}\0{info.CRC:08x}\0{info.file_size}\n".encode())
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                digest.update(f"{info.filename}\0{info.CRC:08x}\0{info.file_size}\n".encode())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         return "not-a-zip:" + file_digest(path)
     return "zip:" + digest.hexdigest()

@@ -26,10 +26,9 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from pipeline import config
-from pipeline.errors import LimitExceeded, UnreadableFile
+from pipeline.errors import UnreadableFile
 from pipeline.infra.cache import ExtractionCache, file_digest
 from pipeline.infra.versions import extractor_version
 from pipeline.records import NotLabel
@@ -42,7 +41,6 @@ from pipeline.sources.registry import (
     suffix_of,
     wants_companions,
 )
-from pipeline.sources.zip_directory import Entry, read_at, read_directory
 
 #: Between an archive's name and its member's in `source_file`.
 MEMBER_SEPARATOR = "!"
@@ -66,16 +64,13 @@ class FileTask:
     """One input to read: picklable, so a worker process can take it. `path` is the file
     on disk (for a member: its archive); `member` the member's name and `member_index` its
     place in the archive's listing; `companions` the companion inputs read with it (paths
-    on disk, or members of the same archive by index); `entry` the member as listed."""
+    on disk, or members of the same archive by index)."""
 
     path: Path
     source_file: str
     member: str | None = None
     member_index: int = -1
     companions: tuple[str, ...] = ()
-    #: The member's central directory entry as the plan listed it: a worker reads the
-    #: member at its local header (`zip_directory.read_at`) without listing the archive.
-    entry: Entry | None = None
 
     @property
     def name(self) -> str:
@@ -91,7 +86,7 @@ def member_source(archive_source: str, member: str) -> str:
     return f"{archive_source}{MEMBER_SEPARATOR}{member}"
 
 
-def member_digest(info: zipfile.ZipInfo | Entry) -> str:
+def member_digest(info: zipfile.ZipInfo) -> str:
     """A member's content digest as the zip records it (CRC-32 and size)."""
     return f"zip-crc32:{info.CRC:08x}:{info.file_size}"
 
@@ -134,24 +129,18 @@ class ArchiveListing:
 def list_archive(path: Path, archive_source: str) -> ArchiveListing:
     """The inputs of the zip at `path`; raises UnreadableFile if it is not a zip."""
     try:
-        infos = read_directory(path)
-        reasons = [member_reason(info.filename) for info in infos]
-        heads: dict[int, bytes] = {}
-        named = zip(reasons, infos, strict=True)
-        if any(r is None and wants_companions(i.filename) for r, i in named):
-            with zipfile.ZipFile(path) as archive:  # (to read the heads of some members)
-                listed = archive.infolist()
-                infos = tuple(Entry.of(info) for info in listed)
-                reasons = [member_reason(info.filename) for info in infos]
-                heads = {
-                    i: _head(archive, info)
-                    for i, info in enumerate(listed)
-                    if reasons[i] is None and wants_companions(info.filename)
-                }
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            reasons = [member_reason(info.filename) for info in infos]
+            heads = {
+                i: _head(archive, info)
+                for i, info in enumerate(infos)
+                if reasons[i] is None and wants_companions(info.filename)
+            }
     except ZIP_ERRORS as exc:
         raise UnreadableFile(f"{NOT_A_ZIP}: {exc}", source_file=archive_source) from exc
     counts: dict[str, int] = {}
-    readable: list[tuple[int, Entry]] = []
+    readable: list[tuple[int, zipfile.ZipInfo]] = []
     rejected: list[tuple[str, str]] = []
     not_labels: list[NotLabel] = []
     for index, info in enumerate(infos):
@@ -185,7 +174,6 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
             info.filename,
             index,
             tuple(str(i) for _, i in companions),
-            info,
         )
         digests = (member_digest(info), *(member_digest(infos[i]) for _, i in companions))
         tasks.append((task, digests))
@@ -212,8 +200,6 @@ def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 #: The archive a worker has open (a worker reads many members of one archive in a row:
 #: its central directory is read once, not once a member).
 _open_archive: tuple[Path, zipfile.ZipFile] | None = None
-#: The archive a worker reads members of at their local headers (`zip_directory.read_at`).
-_open_file: tuple[str, BinaryIO] | None = None
 
 
 def _archive(path: Path, source_file: str) -> zipfile.ZipFile:
@@ -229,38 +215,9 @@ def _archive(path: Path, source_file: str) -> zipfile.ZipFile:
     return _open_archive[1]
 
 
-def _read_listed(path: Path, entry: Entry) -> bytes | None:
-    """The bytes of the member `entry` (as the plan listed it) of the zip at `path`, read at
-    its local header and checked against its size and CRC-32; None when they cannot be read
-    so (or are not within the size limit): the member is then read with zipfile."""
-    global _open_file
-    try:
-        check_size(entry.file_size, "")
-    except LimitExceeded:
-        return None
-    where = str(path)  # (a str compares faster than a Path a worker was handed)
-    if _open_file is None or _open_file[0] != where:
-        if _open_file is not None:
-            _open_file[1].close()
-            _open_file = None
-        try:
-            _open_file = (where, open(path, "rb"))  # noqa: SIM115 (kept open for the next)
-        except OSError:
-            return None
-    return read_at(_open_file[1], entry)
-
-
-def read_member(
-    path: Path, index: int, source_file: str, entry: Entry | None = None
-) -> tuple[bytes, str]:
+def read_member(path: Path, index: int, source_file: str) -> tuple[bytes, str]:
     """The bytes of member `index` of the zip at `path` and its digest (`member_digest`),
-    within the size limit; raises UnreadableFile or LimitExceeded. `entry`: the member as
-    the plan listed it, read at its local header when its bytes are exactly that member's
-    (else, and without it, the member is read with zipfile)."""
-    if entry is not None:
-        data = _read_listed(path, entry)
-        if data is not None:
-            return data, member_digest(entry)
+    within the size limit; raises UnreadableFile or LimitExceeded."""
     archive = _archive(path, source_file)
     try:
         info = archive.infolist()[index]
@@ -283,7 +240,7 @@ def read_task_bytes(task: FileTask, file_digest: str | None = None) -> tuple[byt
     """The bytes of one input, and the digest of those bytes for a member (None for a file:
     the caller hashes what it read). Raises a LabelError when they cannot be read."""
     if task.member is not None:
-        return read_member(task.path, task.member_index, task.source_file, task.entry)
+        return read_member(task.path, task.member_index, task.source_file)
     if is_archive(task.path):
         list_archive(task.path, task.source_file)  # raises with why it cannot be read
         raise UnreadableFile(EMPTY_ARCHIVE, source_file=task.source_file)
