@@ -191,17 +191,24 @@ def _field_names(record_type: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(record_type))
 
 
-def record_maker(record_type: type[T], count: int | None = None) -> Callable[..., T]:
-    """A function of the first `count` fields' values (default: all fields), in field order,
-    that makes a `record_type` record, the later fields at their defaults: the record its
-    dataclass __init__ makes with those values (equal, same field order), without its
-    per-field cost (a frozen dataclass sets each field through object.__setattr__), for the
-    thousands of records a reader or a cache read makes. No validation, no __post_init__."""
+def record_maker(record_type: type[T], names: Sequence[str] | None = None) -> Callable[..., T]:
+    """A function of the values of the fields `names` (default: all fields), which must be
+    `record_type`'s first fields in their order, that makes a `record_type` record, the later
+    fields at their defaults: the record its dataclass __init__ makes with those values
+    (equal, same field order), without its per-field cost (a frozen dataclass sets each
+    field through object.__setattr__), for the thousands of records a reader or a cache
+    read makes. No validation, no __post_init__. Naming the fields makes a reordered
+    dataclass an error here, not values silently put in the wrong fields."""
     kind: Any = record_type  # (a dataclass)
-    names = _field_names(kind)
-    given = len(names) if count is None else count
+    fields = _field_names(kind)
+    if names is None:
+        names = fields
+    elif tuple(names) != fields[: len(names)]:
+        raise TypeError(
+            f"{record_type.__name__}'s first fields are {fields[: len(names)]}, not {tuple(names)}"
+        )
     tail = []
-    for f in dataclasses.fields(kind)[given:]:
+    for f in dataclasses.fields(kind)[len(names) :]:
         if f.default is dataclasses.MISSING:
             raise TypeError(f"{record_type.__name__}.{f.name} has no default value")
         tail.append(f.default)
@@ -212,7 +219,7 @@ def record_maker(record_type: type[T], count: int | None = None) -> Callable[...
 
     def make(*values: Any) -> T:
         record = new(record_type)
-        record.__dict__.update(zip(names, values + rest, strict=True))  # ValueError: count
+        record.__dict__.update(zip(fields, values + rest, strict=True))  # ValueError: count
         return record
 
     return make

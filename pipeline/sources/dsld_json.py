@@ -192,14 +192,43 @@ def _other_ingredients(item: dict[str, Any]) -> str:
     return ", ".join(n for n in names if n)
 
 
-#: Label(source_file, label_index, product_name, brand, serving_size, servings_per_container,
-#: max_daily_servings, directions, warnings, other_ingredients, source_format), the rest at
-#: their defaults.
-_make_label = record_maker(Label, 11)
-#: LabelRow(source_file, label_index, line_no, name_raw, amount_raw, unit_raw, dv_raw,
-#: form_raw, parent, amount_alt_raw, unit_alt_raw, alt_amounts_raw, page, raw_text), the
-#: rest at their defaults.
-_make_row = record_maker(LabelRow, 14)
+#: A Label of these fields' values, the rest at their defaults.
+_make_label = record_maker(
+    Label,
+    (
+        "source_file",
+        "label_index",
+        "product_name",
+        "brand",
+        "serving_size",
+        "servings_per_container",
+        "max_daily_servings",
+        "directions",
+        "warnings",
+        "other_ingredients",
+        "source_format",
+    ),
+)
+#: A LabelRow of these fields' values, the rest at their defaults.
+_make_row = record_maker(
+    LabelRow,
+    (
+        "source_file",
+        "label_index",
+        "line_no",
+        "name_raw",
+        "amount_raw",
+        "unit_raw",
+        "dv_raw",
+        "form_raw",
+        "parent",
+        "amount_alt_raw",
+        "unit_alt_raw",
+        "alt_amounts_raw",
+        "page",
+        "raw_text",
+    ),
+)
 
 
 def _label(item: dict[str, Any], source_file: str, index: int) -> Label:
