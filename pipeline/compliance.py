@@ -31,7 +31,7 @@ import pandas as pd
 
 from pipeline import nutrients as nt
 from pipeline.infra.gx import Validator, result_json, unexpected
-from pipeline.normalize import parse_dv
+from pipeline.normalize import parse_dv, within_label_rounding
 from pipeline.rules.compliance import RULES, RULES_BY_NAME, Rule, rule_table
 from pipeline.rules.regulated import (
     CALORIE_FOOTNOTE_KEYS,
@@ -253,12 +253,6 @@ def _name_facts(name_raw: Any) -> _NameFacts:
     )
 
 
-def _consistent(declared: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """`dv_consistent(declared, expected, expected)` of each row (False where one is NaN)."""
-    with np.errstate(invalid="ignore"):
-        return np.abs(declared - expected) <= np.maximum(1.0, 0.1 * expected)
-
-
 def rows_table(nutrients: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """The nutrient rows with one `ok_<rule>` column per row rule (True, False or None)
     and `why_<rule>` (what was expected where it is False), in product and line order.
@@ -402,7 +396,8 @@ def _row_rules(
     )
     assess("dv_declared", applies, known, declared_why)
 
-    now_ok, old_ok = _consistent(declared, now), _consistent(declared, old)
+    now_ok = within_label_rounding(declared, now)
+    old_ok = within_label_rounding(declared, old)
 
     def dv_2016_why(i: int) -> str:
         facts_i = fact[i]

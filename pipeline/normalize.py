@@ -163,9 +163,15 @@ def dv_consistent(
     if any(v is None or pd.isna(v) for v in (declared, current, older)):
         return None
     assert declared is not None and current is not None and older is not None
-    return any(
-        abs(declared - expected) <= max(1.0, 0.1 * expected) for expected in (current, older)
-    )
+    return bool(within_label_rounding(np.float64(declared), np.array([current, older])).any())
+
+
+def within_label_rounding(declared: Any, expected: Any) -> Any:
+    """Whether each declared %DV is within label rounding of the expected one (1
+    percentage point or 10% of it, whichever is wider; False where either is NaN): the one
+    rule `dv_consistent`, its column form and the compliance rule dv_2016 share."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(declared - expected) <= np.maximum(1.0, 0.1 * expected)
 
 
 def _with_none(values: pd.Series) -> np.ndarray:
@@ -186,10 +192,7 @@ def _dv_consistent_array(
     """`dv_consistent` of every row at once (NA where a value is missing)."""
     d, c, o = _floats(declared), _floats(current), _floats(older)
     known = ~(np.isnan(d) | np.isnan(c) | np.isnan(o))
-    with np.errstate(invalid="ignore"):
-        consistent = (np.abs(d - c) <= np.maximum(1.0, 0.1 * c)) | (
-            np.abs(d - o) <= np.maximum(1.0, 0.1 * o)
-        )
+    consistent = within_label_rounding(d, c) | within_label_rounding(d, o)
     return pd.arrays.BooleanArray(consistent & known, ~known)
 
 
