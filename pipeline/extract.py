@@ -29,8 +29,11 @@ from pipeline.infra.kept_rows import KeptRows
 from pipeline.infra.versions import extractor_version
 from pipeline.records import (
     FileExtraction,
+    FileValues,
     NotLabel,
     Rejection,
+    extraction_values,
+    rejected_values,
 )
 from pipeline.sources import read_bytes
 from pipeline.sources.inputs import (
@@ -300,12 +303,13 @@ class CacheTask:
 @dataclass(frozen=True)
 class CacheResult:
     """What a worker did with one file: `key`, the cache key of the bytes it actually read
-    (None if it could not read them); `extraction`, the reading; `stored`, whether it is
-    in the cache under `key` (not when it is not cacheable, or the cache could not be
-    written: `store_error` says why)."""
+    (None if it could not read them); `reading`, what it read, as field values (they
+    pickle several times faster than the records); `stored`, whether it is in the cache
+    under `key` (not when it is not cacheable, or the cache could not be written:
+    `store_error` says why)."""
 
     key: str | None
-    extraction: FileExtraction
+    reading: FileValues
     store_error: str | None = None  # why the cache could not be written
     stored: bool = False
 
@@ -326,7 +330,7 @@ def _read_for_cache(job: CacheTask) -> tuple[CacheResult, bool]:
         read = [(data, digest), *((m.data, d) for m, d in companion_members(job.task))]
         companions = [m for m, _ in companion_members(job.task)] if job.task.companions else []
     except LabelError as exc:
-        return CacheResult(None, _rejected(job.task.source_file, exc.reason)), False
+        return CacheResult(None, rejected_values(job.task.source_file, exc.reason)), False
     digests = tuple(d or bytes_digest(b) for b, d in read)
     del read
     key = job.key
@@ -334,18 +338,18 @@ def _read_for_cache(job: CacheTask) -> tuple[CacheResult, bool]:
         cache = ExtractionCache(job.cache_dir, job.extractor_version)
         key = cache.cache_key(job.task.source_file, digests)
     extraction, cacheable = read_once(job.task, data, companions)
-    return CacheResult(key, extraction), cacheable and key is not None
+    return CacheResult(key, extraction_values(extraction)), cacheable and key is not None
 
 
 def extract_group(jobs: tuple[CacheTask, ...]) -> tuple[CacheResult, ...]:
     """A worker's item: one input, or a few small ones read one after the other
     (`group_inputs`), their readings stored together (ExtractionCache.put_many)."""
     read = [_read_for_cache(job) for job in jobs]
-    entries = [(r.key, r.extraction) for r, ok in read if ok and r.key is not None]
+    entries = [(r.key, r.reading) for r, ok in read if ok and r.key is not None]
     if not entries:
         return tuple(r for r, _ in read)
     cache = ExtractionCache(jobs[0].cache_dir, jobs[0].extractor_version)
-    error = cache.put_many(entries)
+    error = cache.put_many_values(entries)
     return tuple(replace(r, store_error=error, stored=error is None) if ok else r for r, ok in read)
 
 
@@ -354,7 +358,7 @@ def _lost(jobs: tuple[CacheTask, ...], reason: str) -> tuple[CacheResult, ...]:
     for a group of files (each is read again on its own)."""
     if len(jobs) > 1:
         return ()
-    return (CacheResult(None, _rejected(jobs[0].task.source_file, reason)),)
+    return (CacheResult(None, rejected_values(jobs[0].task.source_file, reason)),)
 
 
 def _describe(jobs: tuple[CacheTask, ...]) -> str:
@@ -420,7 +424,7 @@ def _absolute(task: FileTask, known: dict[Path, Path] | None = None) -> FileTask
 def extract_in_batches(
     labels_dir: Path,
     work: config.WorkPaths,
-    take: Callable[[list[FileExtraction | KeptFile]], None],
+    take: Callable[[list[FileValues | KeptFile]], None],
     *,
     jobs: int = 1,
     use_cache: bool = True,
@@ -433,9 +437,8 @@ def extract_in_batches(
     kept: KeptRows | None = None,
 ) -> ExtractStats:
     """Read every label file under `labels_dir` (`plan_extraction`, with `skip`; or the
-    inputs of `plan`), handing
-    the readings to `take` in file order, `batch_files` files at a time (the last batch may
-    be shorter).
+    inputs of `plan`), handing the readings (as field values, pipeline.records.FileValues)
+    to `take` in file order, `batch_files` files at a time (the last batch may be shorter).
 
     Files whose content (and companion files) are unchanged since a cached reading with the
     same extractor version are not parsed again (an entry that fails its checksum is not
@@ -511,15 +514,15 @@ def extract_in_batches(
     parsed = len(todo) + sum(p.rejection is not None for p in planned)
     keep = {p.key for p in planned if p.cached and p.key is not None}
     for start in range(0, len(planned), size):  # (`readings` ends with the last batch)
-        batch: list[FileExtraction | KeptFile] = []
+        batch: list[FileValues | KeptFile] = []
         for p in planned[start : start + size]:
             if p.rejection is not None:
-                batch.append(_rejected(p.task.source_file, p.rejection))
+                batch.append(rejected_values(p.task.source_file, p.rejection))
                 continue
             if p.task.source_file in table_keys:
                 batch.append(KeptFile(p.task.source_file))
                 continue
-            extraction: FileExtraction | None = None
+            extraction: FileValues | None = None
             if not p.cached:
                 result = next(readings)
                 if result.key is not None and p.key is not None and result.key != p.key:
@@ -536,9 +539,9 @@ def extract_in_batches(
                 if result.store_error is not None:
                     unstored.append(result.store_error)
                 not_cached += not result.stored
-                extraction = result.extraction
+                extraction = result.reading
             elif p.key is not None:
-                extraction = cache.get(p.key)
+                extraction = cache.get_values(p.key)
                 if extraction is not None:
                     table_keys[p.task.source_file] = p.key
             if extraction is None:  # an entry broken meanwhile: read the file again
@@ -548,7 +551,7 @@ def extract_in_batches(
                     keep.add(again.key)
                     if again.stored:
                         table_keys[p.task.source_file] = again.key
-                extraction = again.extraction
+                extraction = again.reading
             batch.append(extraction)
         take(batch)
     if unstored:

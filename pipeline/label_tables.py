@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
@@ -23,14 +23,13 @@ from pipeline.infra.atomic import ParquetTables
 from pipeline.infra.executors import Executor
 from pipeline.infra.kept_rows import KeptRows, write_index
 from pipeline.records import (
-    FileExtraction,
+    FileValues,
     Label,
     LabelRow,
     ReadIssue,
     Rejection,
-    concat_extractions,
     record_schema,
-    records_to_table,
+    values_to_table,
 )
 from pipeline.sources.inputs import ExtractPlan, ExtractStats
 
@@ -94,23 +93,20 @@ def write_label_tables(
     kept = KeptRows.load(index, targets, _KEPT_SALT) if options.get("use_cache", True) else None
     with ParquetTables(targets) as out:
 
-        def take(batch: list[FileExtraction | KeptFile]) -> None:
+        def take(batch: list[FileValues | KeptFile]) -> None:
             kept_files = [item.source_file for item in batch if isinstance(item, KeptFile)]
-            read = [item for item in batch if isinstance(item, FileExtraction)]
-            # concat_extractions: labels, rows, issues, rejections (LABEL_TABLES' order)
-            records: dict[str, Sequence[object]] = dict(
-                zip(LABEL_TABLES, concat_extractions(read), strict=True)
-            )
+            read = [item for item in batch if not isinstance(item, KeptFile)]
+            records = _batch_values(read)
             files = [item.source_file for item in batch]
             for name, kind in LABEL_TABLES.items():
                 schema = targets[name][1]
                 if not kept_files:
-                    out.write(name, records_to_table(records[name], kind))
+                    out.write(name, values_to_table(records[name], kind))
                     continue
                 assert kept is not None  # (a KeptFile comes only from `kept`)
                 table = kept.rows(name, kept_files)  # (one pick from the last tables a batch)
                 if read:
-                    parts = [table, records_to_table(records[name], kind)]
+                    parts = [table, values_to_table(records[name], kind)]
                     table = _in_file_order(parts, files, schema)
                 out.write(name, table)
 
@@ -119,6 +115,17 @@ def write_label_tables(
         index, {name: path for name, (path, _) in targets.items()}, stats.table_keys, _KEPT_SALT
     )
     return stats
+
+
+def _batch_values(read: Sequence[FileValues]) -> dict[str, list[tuple[Any, ...]]]:
+    """The records of the readings `read`, as field values, table by table (LABEL_TABLES'
+    names), in file order."""
+    return {
+        "labels": [v for item in read for v in item.labels],
+        "rows": [v for item in read for v in item.rows],
+        "issues": [v for item in read for v in item.issues],
+        "rejections": [item.rejection for item in read if item.rejection is not None],
+    }
 
 
 def _in_file_order(parts: Sequence[pa.Table], files: Sequence[str], schema: pa.Schema) -> pa.Table:

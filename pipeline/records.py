@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:  # (imported by the functions that make frames and tables: the records
     # themselves, read by every run, need neither)
@@ -225,6 +225,63 @@ def record_maker(record_type: type[T], names: Sequence[str] | None = None) -> Ca
     return make
 
 
+class FileValues(NamedTuple):
+    """A `FileExtraction` as its records' field values: each record a tuple of its values
+    in field order (`values_of`). What a worker hands back and a cache entry holds: a
+    tuple of plain values pickles, unpickles and becomes a column several times faster
+    than the record it is of (`extraction_values`, `values_extraction`)."""
+
+    source_file: str
+    labels: tuple[tuple[Any, ...], ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    issues: tuple[tuple[Any, ...], ...] = ()
+    rejection: tuple[Any, ...] | None = None
+
+
+@functools.cache
+def values_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
+    """record -> its field values in field order (a tuple, even of one field)."""
+    names = _field_names(record_type)
+    get = operator.attrgetter(*names)
+    return get if len(names) > 1 else lambda record: (get(record),)
+
+
+def extraction_values(extraction: FileExtraction) -> FileValues:
+    """`extraction` as field values (`FileValues`)."""
+    rejection = extraction.rejection
+    return FileValues(
+        extraction.source_file,
+        tuple(map(values_of(Label), extraction.labels)),
+        tuple(map(values_of(LabelRow), extraction.rows)),
+        tuple(map(values_of(ReadIssue), extraction.issues)),
+        None if rejection is None else values_of(Rejection)(rejection),
+    )
+
+
+@functools.cache
+def _full_maker(record_type: type) -> Callable[..., Any]:
+    return record_maker(record_type)
+
+
+def values_extraction(values: FileValues) -> FileExtraction:
+    """The inverse of `extraction_values`: the records (equal to the ones the values are
+    of); ValueError if a tuple is not of its record's field count."""
+    label, row, issue = _full_maker(Label), _full_maker(LabelRow), _full_maker(ReadIssue)
+    rejection = values.rejection
+    return FileExtraction(
+        values.source_file,
+        tuple(label(*v) for v in values.labels),
+        tuple(row(*v) for v in values.rows),
+        tuple(issue(*v) for v in values.issues),
+        None if rejection is None else _full_maker(Rejection)(*rejection),
+    )
+
+
+def rejected_values(source_file: str, reason: str) -> FileValues:
+    """The `FileValues` of a file rejected for `reason`."""
+    return FileValues(source_file, rejection=(source_file, reason))
+
+
 def records_to_frame(records: Iterable[Any], record_type: type) -> pd.DataFrame:
     """A DataFrame with one column per field of `record_type` (empty frames keep columns)."""
     import pandas as pd
@@ -309,6 +366,19 @@ def records_to_table(records: Sequence[Any], record_type: type) -> pa.Table:
     get = operator.attrgetter(*schema.names)  # a tuple per record (with two fields or more)
     values = map(get, records) if len(schema) > 1 else ((get(r),) for r in records)
     columns = zip(*values, strict=True)  # ... turned into a tuple per column
+    arrays = [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def values_to_table(values: Sequence[tuple[Any, ...]], record_type: type) -> pa.Table:
+    """`records_to_table` of the records whose field values are `values` (tuples in field
+    order, `values_of`), without making the records."""
+    import pyarrow as pa
+
+    schema = record_schema(record_type)
+    if not values:
+        return schema.empty_table()
+    columns = zip(*values, strict=True)
     arrays = [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)]
     return pa.Table.from_arrays(arrays, schema=schema)
 

@@ -22,29 +22,28 @@ import functools
 import hashlib
 import json
 import logging
-import operator
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pipeline.infra.atomic import atomic_write_bytes
 from pipeline.infra.digests import bytes_digest as bytes_digest
 from pipeline.infra.digests import file_digest as file_digest
 from pipeline.records import (
     FileExtraction,
+    FileValues,
     Label,
     LabelRow,
     ReadIssue,
     Rejection,
+    extraction_values,
     field_names,
-    record_maker,
+    values_extraction,
 )
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 #: A pack of entries (`ExtractionCache.put_many`): several small files' readings in one file.
@@ -120,71 +119,71 @@ def _nested(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-@functools.cache
-def _values_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
-    """record -> its field values in field order (a tuple, even of one field)."""
-    names = field_names(record_type)
-    get = operator.attrgetter(*names)
-    return get if len(names) > 1 else lambda record: (get(record),)
-
-
-def _values(records: Sequence[Any], record_type: type) -> list[tuple[Any, ...]]:
-    return list(map(_values_of(record_type), records))
-
-
 def extraction_to_json(extraction: FileExtraction) -> dict[str, Any]:
     """A FileExtraction as JSON values: each record as the list of its field values in field
     order (`field_names`; the names are in every cache key, `_RECORD_SCHEMA`): a name-value
     object a record was most of an entry's bytes and of the cost of writing it."""
-    rejection = extraction.rejection
+    return values_to_json(extraction_values(extraction))
+
+
+def values_to_json(values: FileValues) -> dict[str, Any]:
+    """`extraction_to_json` of the extraction `values` are of (records as tuples)."""
     return {
-        "source_file": extraction.source_file,
-        "labels": _values(extraction.labels, Label),
-        "rows": _values(extraction.rows, LabelRow),
-        "issues": _values(extraction.issues, ReadIssue),
-        "rejection": None if rejection is None else _values_of(Rejection)(rejection),
+        "source_file": values.source_file,
+        "labels": values.labels,
+        "rows": values.rows,
+        "issues": values.issues,
+        "rejection": values.rejection,
     }
 
 
 def extraction_bytes(extraction: FileExtraction) -> bytes:
     """The JSON text of `extraction_to_json(extraction)`, UTF-8."""
-    text = json.dumps(extraction_to_json(extraction), ensure_ascii=False, default=_nested)
+    return values_bytes(extraction_values(extraction))
+
+
+def values_bytes(values: FileValues) -> bytes:
+    """`extraction_bytes` of the extraction `values` are of."""
+    text = json.dumps(values_to_json(values), ensure_ascii=False, default=_nested)
     return text.encode("utf-8")
 
 
 @functools.cache
-def _maker(record_type: type) -> tuple[int, Callable[..., Any]]:
-    return len(field_names(record_type)), record_maker(record_type)
+def _count(record_type: type) -> int:
+    return len(field_names(record_type))
 
 
-def _records(record_type: type[T], data: Any) -> tuple[T, ...]:
+def _tuples(record_type: type, data: Any) -> tuple[tuple[Any, ...], ...]:
     if not isinstance(data, list):
         raise ValueError(f"not a list of {record_type.__name__}: {data!r}")
-    kind: Any = record_type  # (a dataclass)
-    count, make = _maker(kind)
-    records = []
+    count = _count(record_type)
     for values in data:
         if not isinstance(values, list) or len(values) != count:
             raise ValueError(f"not a {record_type.__name__}: {values!r}")
-        records.append(make(*values))
-    return tuple(records)
+    return tuple(map(tuple, data))
 
 
-def extraction_from_json(data: Any) -> FileExtraction:
-    """The inverse of `extraction_to_json`; ValueError/TypeError if `data` is not one."""
+def values_from_json(data: Any) -> FileValues:
+    """`extraction_from_json` as field values (no records made); ValueError/TypeError if
+    `data` is not an entry's JSON."""
     if not isinstance(data, dict) or set(data) != set(field_names(FileExtraction)):
         raise ValueError("not a FileExtraction")
     source_file = data["source_file"]
     if not isinstance(source_file, str):
         raise ValueError("source_file is not a string")
     rejection = data["rejection"]
-    return FileExtraction(
-        source_file=source_file,
-        labels=_records(Label, data["labels"]),
-        rows=_records(LabelRow, data["rows"]),
-        issues=_records(ReadIssue, data["issues"]),
-        rejection=None if rejection is None else _records(Rejection, [rejection])[0],
+    return FileValues(
+        source_file,
+        _tuples(Label, data["labels"]),
+        _tuples(LabelRow, data["rows"]),
+        _tuples(ReadIssue, data["issues"]),
+        None if rejection is None else _tuples(Rejection, [rejection])[0],
     )
+
+
+def extraction_from_json(data: Any) -> FileExtraction:
+    """The inverse of `extraction_to_json`; ValueError/TypeError if `data` is not one."""
+    return values_extraction(values_from_json(data))
 
 
 #: A cache key: lower-case hex digits.
@@ -317,6 +316,11 @@ class ExtractionCache:
         """The cached extraction for `key`, or None (a miss) if absent, unreadable, not of
         this key or not matching its checksum (a warning says which: the file is read
         again)."""
+        values = self.get_values(key)
+        return None if values is None else values_extraction(values)
+
+    def get_values(self, key: str) -> FileValues | None:
+        """`get`, as field values (pipeline.records.FileValues: no records made)."""
         found = self._body(key)
         if found is None:
             self.misses += 1
@@ -325,7 +329,7 @@ class ExtractionCache:
         try:
             if body is None:
                 raise ValueError("checked")
-            extraction = extraction_from_json(json.loads(body.decode("utf-8")))
+            values = values_from_json(json.loads(body.decode("utf-8")))
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             if body is not None:
                 logger.warning("cache entry %s is damaged (%s): the file is read again", path, exc)
@@ -333,7 +337,7 @@ class ExtractionCache:
             self.corrupt += 1
             return None
         self.hits += 1
-        return extraction
+        return values
 
     def put(self, key: str, extraction: FileExtraction, *, warn: bool = True) -> str | None:
         """Store `extraction` under `key` (atomically). An OSError is not raised: it is
@@ -341,8 +345,12 @@ class ExtractionCache:
 
         An entry is a header line (JSON: key, extractor version, the sha256 of the rest)
         and the extraction's JSON: a reader checks the one against the other."""
+        return self.put_values(key, extraction_values(extraction), warn=warn)
+
+    def put_values(self, key: str, values: FileValues, *, warn: bool = True) -> str | None:
+        """`put` of the extraction `values` are of (the same entry)."""
         path = self._entry_path(key)
-        body = extraction_bytes(extraction)
+        body = values_bytes(values)
         header = {
             "key": key,
             "extractor_version": self.extractor_version,
@@ -365,12 +373,15 @@ class ExtractionCache:
         time here). A pack is a header line (JSON: the extractor version and, per entry,
         its key, offset, length and sha256) and the entries' JSON one after the other;
         `get` finds an entry in it by its key. Errors as `put`'s (not logged)."""
+        return self.put_many_values([(k, extraction_values(e)) for k, e in entries])
+
+    def put_many_values(self, entries: Sequence[tuple[str, FileValues]]) -> str | None:
+        """`put_many` of the extractions the values are of (the same entries)."""
         if len(entries) == 1:
-            return self.put(*entries[0], warn=False)
+            return self.put_values(*entries[0], warn=False)
         if not entries:
             return None
-        bodies = [extraction_bytes(e) for _, e in entries]
-        return self._write_pack([(k, b) for (k, _), b in zip(entries, bodies, strict=True)])
+        return self._write_pack([(k, values_bytes(v)) for k, v in entries])
 
     def _write_pack(self, entries: Sequence[tuple[str, bytes]]) -> str | None:
         index, offset = [], 0

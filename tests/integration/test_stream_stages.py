@@ -19,7 +19,7 @@ import pytest
 
 from pipeline import config
 from pipeline.audit import run_extract, run_normalize
-from pipeline.extract import extract_in_batches, find_label_files
+from pipeline.extract import KeptFile, extract_in_batches, find_label_files
 from pipeline.infra import cache as cache_module
 from pipeline.infra.atomic import ParquetTables
 from pipeline.infra.cache import file_digest
@@ -34,6 +34,7 @@ from pipeline.normalize import (
 )
 from pipeline.records import (
     FileExtraction,
+    FileValues,
     Label,
     LabelRow,
     concat_extractions,
@@ -42,6 +43,7 @@ from pipeline.records import (
     record_schema,
     records_to_frame,
     records_to_table,
+    values_extraction,
 )
 from tests.builders import SAMPLES
 
@@ -98,7 +100,11 @@ def test_streamed_label_tables_are_the_readings_of_every_file(
 ) -> None:
     labels_dir = streamed.root.parent / "labels"
     extractions: list[FileExtraction] = []
-    stats = extract_in_batches(labels_dir, streamed, extractions.extend, progress=False)
+
+    def take(batch: list[FileValues | KeptFile]) -> None:
+        extractions.extend(values_extraction(v) for v in batch if isinstance(v, FileValues))
+
+    stats = extract_in_batches(labels_dir, streamed, take, progress=False)
     assert (stats.parsed, stats.cached) == (0, SAMPLE_FILES)  # all from the cache now
     assert stats.source_files == tuple(e.source_file for e in extractions)
     assert stats.source_files[:3] == (

@@ -13,7 +13,7 @@ from labelgen.dsld_formats import to_dsld_api_json
 from labelgen.products import dsld_label
 from pipeline import config, extract
 from pipeline.extract import ExtractStats, extract_in_batches
-from pipeline.records import FileExtraction
+from pipeline.records import FileExtraction, FileValues, values_extraction
 from pipeline.sources.csv import read_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,8 +39,12 @@ def _extract(
     labels: Path, work: Path, limits: config.FileLimits = config.FILE_LIMITS
 ) -> tuple[ExtractStats, list[FileExtraction]]:
     got: list[FileExtraction] = []
+
+    def take(batch: list[FileValues | extract.KeptFile]) -> None:
+        got.extend(values_extraction(v) for v in batch if isinstance(v, FileValues))
+
     stats = extract_in_batches(
-        labels, config.WorkPaths(work), got.extend, jobs=2, progress=False, limits=limits
+        labels, config.WorkPaths(work), take, jobs=2, progress=False, limits=limits
     )
     return stats, got
 
