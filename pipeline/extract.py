@@ -32,8 +32,8 @@ from pipeline.records import (
     FileValues,
     NotLabel,
     Rejection,
-    extraction_values,
     rejected_values,
+    values_extraction,
 )
 from pipeline.sources import read_bytes
 from pipeline.sources.inputs import (
@@ -48,7 +48,7 @@ from pipeline.sources.inputs import (
     plan_inputs,
     read_task_bytes,
 )
-from pipeline.sources.registry import Member, read_input
+from pipeline.sources.registry import Member, read_input, read_input_values
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,19 @@ def read_label_file(
     return read_input(data, path.as_posix(), source_file, companions)
 
 
+def read_label_values(
+    path: Path,
+    source_file: str,
+    data: bytes | None = None,
+    companions: Sequence[Member] = (),
+) -> FileValues:
+    """`read_label_file`, the reading as field values (pipeline.records.FileValues; a
+    reader with `read_values` makes no records)."""
+    if data is None:
+        data = read_bytes(path, source_file)
+    return read_input_values(data, path.as_posix(), source_file, companions)
+
+
 def _rejected(source_file: str, reason: str) -> FileExtraction:
     return FileExtraction(source_file, rejection=Rejection(source_file, reason))
 
@@ -254,26 +267,35 @@ def read_once(
     reader crash) becomes its rejection. Returns the reading and whether it may be cached:
     not when a per-file limit stopped it (LimitExceeded), which depends on the run's
     settings, not only on the file. A MemoryError is raised (the worker's box handles it)."""
+    values, cacheable = read_values_once(task, data, companions)
+    return values_extraction(values), cacheable
+
+
+def read_values_once(
+    task: FileTask, data: bytes | None = None, companions: Sequence[Member] | None = None
+) -> tuple[FileValues, bool]:
+    """`read_once`, the reading as field values (pipeline.sources.registry
+    .read_input_values: a reader with `read_values` makes no records)."""
     try:
         if data is None:
             data = read_task_bytes(task)[0]
         if companions is None:
             companions = [member for member, _ in companion_members(task)]
-        extraction = read_label_file(Path(task.name), task.source_file, data, companions)
+        reading = read_label_values(Path(task.name), task.source_file, data, companions)
     except LimitExceeded as exc:
-        return _rejected(task.source_file, exc.reason), False
+        return rejected_values(task.source_file, exc.reason), False
     except LabelError as exc:
-        return _rejected(task.source_file, exc.reason), True
+        return rejected_values(task.source_file, exc.reason), True
     except MemoryError:
         raise
     except Exception as exc:  # a reader bug must not lose the file or stop the run
         reason = f"could not be read: unexpected {type(exc).__name__}: {exc}"
         # one line; the traceback with --debug
         log.warning("%s: %s", task.source_file, reason, exc_info=log.isEnabledFor(logging.DEBUG))
-        return _rejected(task.source_file, reason), True
-    if not extraction.labels:
-        return _rejected(task.source_file, "no product found in the file"), True
-    return extraction, True
+        return rejected_values(task.source_file, reason), True
+    if not reading.labels:
+        return rejected_values(task.source_file, "no product found in the file"), True
+    return reading, True
 
 
 @dataclass(frozen=True)
@@ -337,8 +359,8 @@ def _read_for_cache(job: CacheTask) -> tuple[CacheResult, bool]:
     if digests != job.digests:  # (changed since the plan: the key of what was read)
         cache = ExtractionCache(job.cache_dir, job.extractor_version)
         key = cache.cache_key(job.task.source_file, digests)
-    extraction, cacheable = read_once(job.task, data, companions)
-    return CacheResult(key, extraction_values(extraction)), cacheable and key is not None
+    reading, cacheable = read_values_once(job.task, data, companions)
+    return CacheResult(key, reading), cacheable and key is not None
 
 
 def extract_group(jobs: tuple[CacheTask, ...]) -> tuple[CacheResult, ...]:

@@ -282,6 +282,25 @@ def rejected_values(source_file: str, reason: str) -> FileValues:
     return FileValues(source_file, rejection=(source_file, reason))
 
 
+def defaults_after(record_type: type, names: Sequence[str]) -> tuple[Any, ...]:
+    """The default values of `record_type`'s fields after `names` (which must be its first
+    fields, in order): what a reader that makes a record's values (`FileValues`) appends
+    to the values it gives; TypeError when `names` are not its first fields or a later
+    field has no default (as `record_maker`)."""
+    kind: Any = record_type  # (a dataclass)
+    fields = _field_names(kind)
+    if tuple(names) != fields[: len(names)]:
+        raise TypeError(
+            f"{record_type.__name__}'s first fields are {fields[: len(names)]}, not {tuple(names)}"
+        )
+    tail = []
+    for f in dataclasses.fields(kind)[len(names) :]:
+        if f.default is dataclasses.MISSING:
+            raise TypeError(f"{record_type.__name__}.{f.name} has no default value")
+        tail.append(f.default)
+    return tuple(tail)
+
+
 def records_to_frame(records: Iterable[Any], record_type: type) -> pd.DataFrame:
     """A DataFrame with one column per field of `record_type` (empty frames keep columns)."""
     import pandas as pd

@@ -33,7 +33,15 @@ from typing import Any
 
 from pipeline import config
 from pipeline.errors import BadTable, NoPanel, UnreadableFile
-from pipeline.records import FileExtraction, Label, LabelRow, ReadIssue, record_maker
+from pipeline.records import (
+    FileExtraction,
+    FileValues,
+    Label,
+    LabelRow,
+    ReadIssue,
+    defaults_after,
+    values_extraction,
+)
 from pipeline.sources.registry import Member, Reader, read_path, register
 
 SOURCE_FORMAT = "dsld-json"
@@ -75,6 +83,14 @@ def dsld_json_from_bytes(
     data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
 ) -> FileExtraction:
     """Read one DSLD label JSON (a label object or an array of them) from its bytes."""
+    return values_extraction(dsld_json_values(data, name, source_file, companions))
+
+
+def dsld_json_values(
+    data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
+) -> FileValues:
+    """`dsld_json_from_bytes` as field values (pipeline.records.FileValues): the records'
+    values are made directly, no record is (what the extract stage's workers hand on)."""
     if not data.strip():
         raise UnreadableFile("the JSON file is empty", source_file=source_file)
     try:
@@ -124,22 +140,27 @@ def dsld_json_from_bytes(
                 source_file=source_file,
             )
 
-    labels: list[Label] = []
-    rows: list[LabelRow] = []
-    issues: list[ReadIssue] = []
+    labels: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
+    issues: list[tuple[Any, ...]] = []
     for index, item in enumerate(items):
         labels.append(_label(item, source_file, index))
         label_rows = _rows(item["ingredientRows"], source_file, index, None, [], issues)
         if not label_rows:
             issues.append(
-                ReadIssue(source_file, index, None, None, "the label has no ingredient rows")
+                (
+                    source_file,
+                    index,
+                    None,
+                    None,
+                    "the label has no ingredient rows",
+                    *_ISSUE_TAIL,
+                )
             )
         rows.extend(label_rows)
     if not rows:
         raise NoPanel("the DSLD label has no ingredient rows", source_file=source_file)
-    return FileExtraction(
-        source_file=source_file, labels=tuple(labels), rows=tuple(rows), issues=tuple(issues)
-    )
+    return FileValues(source_file, tuple(labels), tuple(rows), tuple(issues))
 
 
 def _serving(item: dict[str, Any]) -> tuple[str | None, float | None]:
@@ -192,8 +213,8 @@ def _other_ingredients(item: dict[str, Any]) -> str:
     return ", ".join(n for n in names if n)
 
 
-#: A Label of these fields' values, the rest at their defaults.
-_make_label = record_maker(
+#: The values of a Label's fields after those `_label` gives (their defaults).
+_LABEL_TAIL = defaults_after(
     Label,
     (
         "source_file",
@@ -209,8 +230,8 @@ _make_label = record_maker(
         "source_format",
     ),
 )
-#: A LabelRow of these fields' values, the rest at their defaults.
-_make_row = record_maker(
+#: The values of a LabelRow's fields after those `_rows` gives (their defaults).
+_ROW_TAIL = defaults_after(
     LabelRow,
     (
         "source_file",
@@ -229,15 +250,18 @@ _make_row = record_maker(
         "raw_text",
     ),
 )
+#: The values of a ReadIssue's fields after source_file, label_index, page, line_no, detail.
+_ISSUE_TAIL = defaults_after(ReadIssue, ("source_file", "label_index", "page", "line_no", "detail"))
 
 
-def _label(item: dict[str, Any], source_file: str, index: int) -> Label:
+def _label(item: dict[str, Any], source_file: str, index: int) -> tuple[Any, ...]:
+    """The values of the Label of `item`."""
     serving, max_daily = _serving(item)
     per_container = item.get("servingsPerContainer")
     product_name = _text(item.get("fullName")) or f"DSLD {format_number(item.get('id'))}"
     brand = _text(item.get("brandName")) or None
     directions, warnings = _statements(item)
-    return _make_label(
+    return (
         source_file,
         index,
         product_name,
@@ -249,47 +273,75 @@ def _label(item: dict[str, Any], source_file: str, index: int) -> Label:
         warnings,
         _other_ingredients(item),
         SOURCE_FORMAT,
+        *_LABEL_TAIL,
     )
 
 
 def _forms(row: dict[str, Any]) -> str | None:
-    names = [_text(f.get("name")) for f in row.get("forms") or [] if isinstance(f, dict)]
+    forms = row.get("forms")
+    if not forms:
+        return None
+    names = [_text(f.get("name")) for f in forms if isinstance(f, dict)]
     kept = [n for n in names if n and n.lower() != "unspecified"]
     return ", ".join(kept) or None
 
 
+def _number(value: Any) -> str:
+    """`format_number`, its common cases first."""
+    kind = type(value)
+    if kind is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    if kind is int:
+        return str(value)
+    return format_number(value)
+
+
 def _daily_value(quantity: dict[str, Any]) -> str | None:
-    groups = [g for g in quantity.get("dailyValueTargetGroup") or [] if isinstance(g, dict)]
+    found = quantity.get("dailyValueTargetGroup")
+    if not found:
+        return None
+    groups = [g for g in found if isinstance(g, dict)]
     if not groups:
         return None
-    group = next((g for g in groups if _text(g.get("name")) == ADULTS), groups[0])
+    group = groups[0]
+    for g in groups:
+        if _text(g.get("name")) == ADULTS:
+            group = g
+            break
     percent = group.get("percent")
     if percent is None or percent == "":
         footnote = _text(group.get("footnote")).lower()
         return "*" if "not established" in footnote else None
-    operator = _text(group.get("operator"))
-    prefix = operator if operator and operator != "=" else ""
-    return f"{prefix}{format_number(percent)}%"
+    operator = group.get("operator")
+    if isinstance(operator, str) and (operator := operator.strip()) and operator != "=":
+        return f"{operator}{_number(percent)}%"
+    return f"{_number(percent)}%"
 
 
 def _amount(quantity: dict[str, Any]) -> tuple[str | None, str | None]:
-    value, unit = quantity.get("quantity"), _text(quantity.get("unit")) or None
+    value, unit = quantity.get("quantity"), quantity.get("unit")
+    unit = (unit.strip() or None) if isinstance(unit, str) else None
     if value is None or value == "":
         return None, unit
     if unit is not None and unit.lower() in _NOT_PRESENT and value in (0, "0"):
         return None, unit
-    operator = _text(quantity.get("operator"))
-    prefix = operator if operator and operator != "=" else ""
-    return f"{prefix}{format_number(value)}", unit
+    operator = quantity.get("operator")
+    if isinstance(operator, str) and (operator := operator.strip()) and operator != "=":
+        return f"{operator}{_number(value)}", unit
+    return _number(value), unit
 
 
 def _raw_text(
     name: str, form: str | None, amount: str | None, unit: str | None, dv: str | None
 ) -> str:
-    parts = [f"{name} ({form})" if form else name, " ".join(p for p in (amount, unit) if p)]
+    """The line as printed: "name (form) amount unit dv", the parts that are there."""
+    text = f"{name} ({form})" if form else name
+    amount_unit = (f"{amount} {unit}" if unit else amount) if amount else unit
+    if amount_unit:
+        text = f"{text} {amount_unit}" if text else amount_unit
     if dv:
-        parts.append(dv)
-    return " ".join(p for p in parts if p)
+        text = f"{text} {dv}" if text else dv
+    return text
 
 
 def _rows(
@@ -297,10 +349,12 @@ def _rows(
     source_file: str,
     index: int,
     parent: str | None,
-    out: list[LabelRow],
-    issues: list[ReadIssue],
-) -> list[LabelRow]:
-    make = _make_row
+    out: list[tuple[Any, ...]],
+    issues: list[tuple[Any, ...]],
+) -> list[tuple[Any, ...]]:
+    """The values of the LabelRows of `ingredient_rows` (and of their nested rows, depth
+    first), appended to `out`; their read issues to `issues`."""
+    tail = _ROW_TAIL
     for row in ingredient_rows:
         if not isinstance(row, dict):
             raise BadTable(
@@ -312,8 +366,13 @@ def _rows(
         name = name.strip() if isinstance(name, str) else ""
         if not name:
             issues.append(
-                ReadIssue(
-                    source_file, index, None, line_no, f"ingredient row {line_no} has no name"
+                (
+                    source_file,
+                    index,
+                    None,
+                    line_no,
+                    f"ingredient row {line_no} has no name",
+                    *_ISSUE_TAIL,
                 )
             )
         first = None  # the first quantity entry that is an object
@@ -328,7 +387,7 @@ def _rows(
             dv = _daily_value(first)
         form = _forms(row)
         out.append(
-            make(
+            (
                 source_file,
                 index,
                 line_no,
@@ -343,6 +402,7 @@ def _rows(
                 None,
                 None,
                 _raw_text(name, form, amount, unit, dv),
+                *tail,
             )
         )
         nested = row.get("nestedRows")
@@ -351,6 +411,8 @@ def _rows(
     return out
 
 
-READER = register(Reader(SOURCE_FORMAT, config.JSON_SUFFIXES, dsld_json_from_bytes))
+READER = register(
+    Reader(SOURCE_FORMAT, config.JSON_SUFFIXES, dsld_json_from_bytes, read_values=dsld_json_values)
+)
 #: read_dsld_json(path, source_file, data=None): `dsld_json_from_bytes` of the file at `path`.
 read_dsld_json = partial(read_path, dsld_json_from_bytes)

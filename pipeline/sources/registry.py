@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pipeline import config
-from pipeline.records import FileExtraction
+from pipeline.records import FileExtraction, FileValues, extraction_values
 from pipeline.sources import read_bytes
 
 
@@ -35,18 +35,23 @@ class Member:
 
 #: read(data, name, source_file, companions) -> FileExtraction; raises a LabelError.
 ReadFn = Callable[[bytes, str, str, Sequence[Member]], FileExtraction]
+#: The same reading as field values (pipeline.records.FileValues).
+ReadValuesFn = Callable[[bytes, str, str, Sequence[Member]], FileValues]
 
 
 @dataclass(frozen=True)
 class Reader:
     """An input format: `suffixes` (lower case, no dot) it reads with `read`; `is_companion`
     (given a name and the input's first `COMPANION_HEAD_BYTES` bytes) tells an input that
-    is not read alone but with the files beside it (None: the format has no companions)."""
+    is not read alone but with the files beside it (None: the format has no companions);
+    `read_values`, where given, is `read` as field values, made without the records (the
+    extract stage's workers hand on values: `read_input_values`)."""
 
     format: str
     suffixes: frozenset[str]
     read: ReadFn
     is_companion: Callable[[str, bytes], bool] | None = None
+    read_values: ReadValuesFn | None = None
 
 
 #: The reader modules and the suffixes (pipeline.config) each registers: a module is
@@ -129,6 +134,18 @@ def read_input(
     if reader is None:
         raise ValueError(f"no reader for {name!r}")
     return reader.read(data, name, source_file, companions)
+
+
+def read_input_values(
+    data: bytes, name: str, source_file: str, companions: Sequence[Member] = ()
+) -> FileValues:
+    """`read_input` as field values (the reader's `read_values` where it has one)."""
+    reader = reader_for(name)
+    if reader is None:
+        raise ValueError(f"no reader for {name!r}")
+    if reader.read_values is not None:
+        return reader.read_values(data, name, source_file, companions)
+    return extraction_values(reader.read(data, name, source_file, companions))
 
 
 def read_path(

@@ -149,7 +149,7 @@ def test_a_file_changed_while_its_reader_runs_is_read_again_next_run(
     labels.mkdir()
     (labels / "a.csv").write_text(simple_csv("Alpha Cal", 500), encoding="utf-8")
     (labels / "b.csv").write_text(simple_csv("Other Cal"), encoding="utf-8")
-    real = extract.read_label_file
+    real = extract.read_label_values
 
     def change_mid_read(
         path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
@@ -158,11 +158,11 @@ def test_a_file_changed_while_its_reader_runs_is_read_again_next_run(
             (labels / path.name).write_text(simple_csv("Beta Cal", 600), encoding="utf-8")
         return real(path, source_file, data, companions)
 
-    monkeypatch.setattr(extract, "read_label_file", change_mid_read)
+    monkeypatch.setattr(extract, "read_label_values", change_mid_read)
     audit = _run(labels, tmp_path)["audit"]
     names = {p["source_file"]: p["product_name"] for p in audit["products"]}
     assert names == {"a.csv": "Alpha Cal", "b.csv": "Other Cal"}
-    monkeypatch.setattr(extract, "read_label_file", real)
+    monkeypatch.setattr(extract, "read_label_values", real)
     audit = _run(labels, tmp_path)["audit"]
     names = {p["source_file"]: p["product_name"] for p in audit["products"]}
     assert names == {"a.csv": "Beta Cal", "b.csv": "Other Cal"}

@@ -79,7 +79,7 @@ def test_workers_die_with_the_main_process(tmp_path: Path) -> None:
         def slow(path, source_file, data=None, companions=()):
             time.sleep(120)
 
-        extract.read_label_file = slow
+        extract.read_label_values = slow
         run_audit(Path({str(labels)!r}), Path({str(tmp_path / "out")!r}),
                   Path({str(tmp_path / "work")!r}), load_protocol(None), jobs=2,
                   progress=False)

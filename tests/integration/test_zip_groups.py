@@ -22,7 +22,7 @@ from pipeline.infra import isolated
 from pipeline.infra.cache import PACK_SUFFIX, ExtractionCache
 from pipeline.infra.versions import extractor_version
 from pipeline.label_tables import TABLE_KEYS_FILE
-from pipeline.records import FileExtraction, Label
+from pipeline.records import FileExtraction, FileValues, Label
 
 ZIP = "DSLD-full-database-JSON.zip"
 IDS = ["1027", "11243", "3094", "37499"]  # (in source-name order)
@@ -122,16 +122,16 @@ def test_a_member_that_kills_its_worker_loses_only_itself_not_its_group(
 ) -> None:
     labels, work = tmp_path / "labels", config.WorkPaths(tmp_path / "work")
     _write_zip(labels / ZIP, {i: f"Label {i}" for i in IDS})
-    real = extract.read_label_file
+    real = extract.read_label_values
 
     def reader(
         path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
-    ) -> FileExtraction:
+    ) -> FileValues:
         if source_file.endswith("/3094.json"):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(path, source_file, data, companions)
 
-    monkeypatch.setattr(extract, "read_label_file", reader)
+    monkeypatch.setattr(extract, "read_label_values", reader)
     meta, products = _run(labels, work)
     assert (meta["parsed"], meta["cached"]) == (4, 0)
     rejections = pd.read_parquet(work.rejections)

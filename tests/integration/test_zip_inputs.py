@@ -125,16 +125,16 @@ def test_a_member_changed_in_a_new_zip_is_the_only_one_parsed_again(
     labels = tmp_path / "labels"
     _write_zip(labels / ZIP, [(f"DSLD/{i}.json", _label_json(i)) for i in ids])
     log = tmp_path / "parsed.log"
-    real = extract.read_label_file
+    real = extract.read_label_values
 
     def reader(
         path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
-    ) -> FileExtraction:
+    ) -> FileValues:
         with log.open("a", encoding="utf-8") as handle:  # (workers are other processes)
             handle.write(source_file + "\n")
         return real(path, source_file, data, companions)
 
-    monkeypatch.setattr(extract, "read_label_file", reader)
+    monkeypatch.setattr(extract, "read_label_values", reader)
     first, _ = _extract(labels, tmp_path / "work")
     assert (first.parsed, first.cached) == (4, 0)
     changed = to_dsld_api_json(dsld_label("1027"))
