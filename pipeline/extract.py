@@ -440,6 +440,8 @@ def _absolute(task: FileTask, known: dict[Path, Path] | None = None) -> FileTask
     path = known.get(task.path)
     if path is None:
         path = known[task.path] = task.path.absolute()
+    if path is task.path and companions == task.companions:
+        return task  # (already absolute: no copy)
     return replace(task, path=path, companions=companions)
 
 
@@ -486,14 +488,14 @@ def extract_in_batches(
     for p in plan.planned:
         if p.key is not None and p.rejection is None and last_keys.get(p.task.source_file) == p.key:
             table_keys[p.task.source_file] = p.key
-    planned = [
-        replace(
-            p,
-            cached=use_cache
-            and p.key is not None
-            and (p.task.source_file in table_keys or cache.verify(p.key)),
-        )
-        for p in plan.planned
+    planned = plan.planned
+    # Whether each input's reading is at hand (its rows kept, or a sound cache entry): a
+    # list beside the plan, not a PlannedFile copied per input (10,000 copies: 0.1 s).
+    cached = [
+        use_cache
+        and p.key is not None
+        and (p.task.source_file in table_keys or cache.verify(p.key))
+        for p in planned
     ]
 
     box = WorkerBox(
@@ -528,16 +530,22 @@ def extract_in_batches(
                 )
             yield from results
 
-    todo = [p for p in planned if not p.cached and p.rejection is None]
+    todo = [
+        p for p, at_hand in zip(planned, cached, strict=True) if not at_hand and p.rejection is None
+    ]
     readings = read_in_workers(group_inputs(todo))
     changed_meanwhile = 0  # (its tables are not those of the inputs as planned)
     unstored: list[str] = []
     not_cached = 0
     parsed = len(todo) + sum(p.rejection is not None for p in planned)
-    keep = {p.key for p in planned if p.cached and p.key is not None}
+    keep = {
+        p.key for p, at_hand in zip(planned, cached, strict=True) if at_hand and p.key is not None
+    }
     for start in range(0, len(planned), size):  # (`readings` ends with the last batch)
         batch: list[FileValues | KeptFile] = []
-        for p in planned[start : start + size]:
+        for p, at_hand in zip(
+            planned[start : start + size], cached[start : start + size], strict=True
+        ):
             if p.rejection is not None:
                 batch.append(rejected_values(p.task.source_file, p.rejection))
                 continue
@@ -545,7 +553,7 @@ def extract_in_batches(
                 batch.append(KeptFile(p.task.source_file))
                 continue
             extraction: FileValues | None = None
-            if not p.cached:
+            if not at_hand:
                 result = next(readings)
                 if result.key is not None and p.key is not None and result.key != p.key:
                     changed_meanwhile += 1

@@ -132,10 +132,11 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             reasons = [member_reason(info.filename) for info in infos]
+            wants: dict[str, bool] = {}  # suffix -> wants_companions (one reader a suffix)
             heads = {
                 i: _head(archive, info)
                 for i, info in enumerate(infos)
-                if reasons[i] is None and wants_companions(info.filename)
+                if reasons[i] is None and _wants(info.filename, wants)
             }
     except ZIP_ERRORS as exc:
         raise UnreadableFile(f"{NOT_A_ZIP}: {exc}", source_file=archive_source) from exc
@@ -185,6 +186,16 @@ def list_archive(path: Path, archive_source: str) -> ArchiveListing:
         tuple(not_labels),
         tuple(member_source(archive_source, infos[i].filename) for i in sorted(companion_ids)),
     )
+
+
+def _wants(name: str, known: dict[str, bool]) -> bool:
+    """`wants_companions(name)`, found once a suffix (`known`: suffix -> answer): it
+    depends on the reader of the name's suffix only."""
+    suffix = suffix_of(name)
+    found = known.get(suffix)
+    if found is None:
+        found = known[suffix] = wants_companions(name)
+    return found
 
 
 def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
