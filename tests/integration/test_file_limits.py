@@ -17,7 +17,7 @@ from PIL import Image
 from pipeline import config, extract
 from pipeline.audit import run_extract
 from pipeline.infra import isolated
-from pipeline.records import FileExtraction
+from pipeline.records import FileValues
 from tests.hostile import GOOD_PDF, flate_bomb, good_folder, raw_pdf, simple_csv
 
 GOOD = ["good.csv", "good.pdf", "m.json"]
@@ -117,16 +117,16 @@ def test_a_worker_that_dies_or_hangs_loses_only_its_file(
     labels = good_folder(tmp_path / "labels")
     for name in ("bad-1.csv", "z-after.csv"):
         (labels / name).write_text(simple_csv(name.removesuffix(".csv")), encoding="utf-8")
-    real = extract.read_label_file
+    real = extract.read_label_values
 
     def reader(
         path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
-    ) -> FileExtraction:
+    ) -> FileValues:
         if source_file == "bad-1.csv":
             _misbehave(how)
         return real(path, source_file, data, companions)
 
-    monkeypatch.setattr(extract, "read_label_file", reader)
+    monkeypatch.setattr(extract, "read_label_values", reader)
     monkeypatch.setattr(isolated, "KILL_GRACE_SECONDS", 0.5)
     limits = config.FileLimits(file_timeout=1, max_memory_mb=256)
     started = time.monotonic()
@@ -140,16 +140,16 @@ def test_a_worker_that_dies_or_hangs_loses_only_its_file(
 def test_one_job_reads_in_a_worker_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     labels = good_folder(tmp_path / "labels")
     (labels / "bad-1.csv").write_text(simple_csv("Bad"), encoding="utf-8")
-    real = extract.read_label_file
+    real = extract.read_label_values
 
     def reader(
         path: Path, source_file: str, data: bytes | None = None, companions: Any = ()
-    ) -> FileExtraction:
+    ) -> FileValues:
         if source_file == "bad-1.csv":
             _misbehave("sigkill")
         return real(path, source_file, data, companions)
 
-    monkeypatch.setattr(extract, "read_label_file", reader)
+    monkeypatch.setattr(extract, "read_label_values", reader)
     rejected, products, _ = _extract(labels, tmp_path, jobs=1)
     assert rejected == {"bad-1.csv": "the worker reading it died (signal 9)"}
     assert products == GOOD
