@@ -6,9 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from pipeline import compliance, quality
-from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingColumns
+from pipeline.finding_columns import (
+    COMPLIANCE_SCHEMA,
+    QUALITY_SCHEMA,
+    FindingColumns,
+    records_table,
+)
 
 
 def _quality(pid: str | None, check: str, line: int | None, blocking: bool = False) -> dict:
@@ -95,3 +101,16 @@ def test_compliance_columns_keep_the_order_of_the_rules(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(got, compliance.findings_frame(records))
     assert got["rule"].tolist() == [first, first, second]
     assert got["line_no"].tolist() == [pd.NA, 1, 4]
+
+
+def test_parts_are_held_dictionary_encoded_and_given_back_plain() -> None:
+    many = [_quality(f"p{n % 50}", "unit_known", n % 7) for n in range(2000)]
+    columns = FindingColumns(QUALITY_SCHEMA)
+    columns.add_records(many)
+    (part,) = columns.parts
+    assert pa.types.is_dictionary(part.schema.field("product_id").type)
+    assert part.schema.field("line_no").type == pa.int64()
+    assert part.nbytes < records_table(many, QUALITY_SCHEMA).nbytes / 2
+    pd.testing.assert_frame_equal(
+        quality.sorted_findings(columns.frame()), quality.findings_frame(many)
+    )

@@ -21,7 +21,7 @@ from pipeline.infra.jsonstream import result_file_text
 from pipeline.infra.memory import between_chunks
 from pipeline.infra.parquet_batches import TableFile
 from pipeline.protocol import CHECKS
-from pipeline.validate import ordered_outcomes, product_keys
+from pipeline.validate import OUTCOME_COLUMNS, compact_outcomes, ordered_outcomes, product_keys
 
 #: Nutrient rows as a stage may write them (with pyarrow): integers and booleans with a
 #: missing value in the last batch only (batches of 3 rows).
@@ -115,6 +115,26 @@ def test_outcomes_are_put_back_in_product_and_check_order() -> None:
     }
     assert [type(v) for v in outcomes["passed"]] == [type(None), bool, bool, bool]
     assert ordered_outcomes(pd.Series(["a"]), [new.iloc[:0]]).empty
+
+
+def test_compact_outcomes_are_put_back_as_the_plain_ones_are() -> None:
+    first, second = list(CHECKS)[:2]
+    new = pd.DataFrame(
+        {"product_id": ["b", "b", "a", "a"], "check": [first, second] * 2},
+    ).assign(passed=pd.Series([True, None, False, True], dtype=object))
+    compact = compact_outcomes(new)
+    assert [str(compact[c].dtype) for c in ("product_id", "check")] == ["category"] * 2
+    ids = pd.Series(["a", "b"])
+    plain = ordered_outcomes(ids, [new])
+    pd.testing.assert_frame_equal(ordered_outcomes(ids, [compact]), plain)
+    assert plain["product_id"].dtype == new["product_id"].dtype
+    assert plain.to_dict("list") == {
+        "product_id": ["a", "a", "b", "b"],
+        "check": [first, second, first, second],
+        "passed": [False, True, True, None],
+    }
+    empty = pd.DataFrame([], columns=OUTCOME_COLUMNS)
+    assert ordered_outcomes(ids, [compact_outcomes(empty)]).empty
 
 
 def test_a_result_file_is_written_a_run_at_a_time() -> None:
