@@ -18,6 +18,15 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 #: Records built at a time when a TableRecords is iterated.
 RECORDS_BATCH = 2048
+
+
+def _is_dictionary_text(kind: pa.DataType) -> bool:
+    """Whether `kind` is text dictionary-encoded (its values are str in Python)."""
+    if not pa.types.is_dictionary(kind):
+        return False
+    return bool(pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type))
+
+
 #: The Arrow types whose values are None, bool, int, float or str in Python.
 _SCALAR_KINDS = (
     pa.types.is_null,
@@ -27,6 +36,7 @@ _SCALAR_KINDS = (
     pa.types.is_float64,
     pa.types.is_string,
     pa.types.is_large_string,
+    _is_dictionary_text,
 )
 
 

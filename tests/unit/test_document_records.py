@@ -5,9 +5,13 @@ cached number filter."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from pipeline.audit import _read_compliance
+from pipeline.config import WorkPaths
 from pipeline.document_records import RECORDS_BATCH, TableRecords
 from pipeline.infra.history import column_changes
 from pipeline.report_format import fmt_number
@@ -127,3 +131,31 @@ def test_scalar_columns_and_their_records_written_as_the_list_would_be() -> None
     assert "".join(audit_json_chunks(nested)) == "".join(
         audit_json_chunks({"compliance": [{"a": 1, "rows": [1, 2]}]})
     )
+
+
+def test_compliance_read_dictionary_encoded_is_written_as_the_plain_table(tmp_path: Path) -> None:
+    work = WorkPaths(tmp_path)
+    count = RECORDS_BATCH + 5
+    plain = pa.table(
+        {
+            "source_file": [f"DSLD.zip!DSLD/{i // 4}.json" for i in range(count)],
+            "product_id": [f"p{i // 4}" if i % 5 else None for i in range(count)],
+            "detail": [f'"quoted" \u00b5g rule {i % 3}' for i in range(count)],
+            "line_no": pa.array([i % 7 or None for i in range(count)], pa.int64()),
+        }
+    )
+    # text as large_string, as pandas writes it (the stage's frame: str columns, Int64)
+    large = pa.schema(
+        [f.with_type(pa.large_string()) if f.name != "line_no" else f for f in plain.schema]
+    )
+    pq.write_table(plain.cast(large), work.compliance)
+    read = _read_compliance(work)
+    assert read is not None
+    assert [pa.types.is_dictionary(t) for t in read.schema.types] == [True] * 3 + [False]
+    assert read.nbytes < plain.nbytes
+    records = TableRecords(read)
+    assert records.scalar_columns()
+    assert records == plain.to_pylist()
+    text = "".join(audit_json_chunks({"compliance": records}))
+    assert text == "".join(audit_json_chunks({"compliance": plain.to_pylist()}))
+    assert _read_compliance(WorkPaths(tmp_path / "none")) is None
