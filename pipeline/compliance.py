@@ -58,6 +58,7 @@ parse_amount = lru_cache(maxsize=16384)(_parse_amount)
 
 if TYPE_CHECKING:
     import great_expectations as gx
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 
 __all__ = [
@@ -710,6 +711,41 @@ def sorted_findings(frame: pd.DataFrame) -> pd.DataFrame:
         ["source_file", "product_id", "_rank", "line_no", "detail"], na_position="first"
     )
     return frame.drop(columns="_rank").reset_index(drop=True)
+
+
+def sorted_findings_of_table(table: pa.Table) -> pd.DataFrame:
+    """`sorted_findings` of the frame of `table` (COMPLIANCE_COLUMNS and line_no, its text
+    plain or dictionary-encoded: pipeline.finding_columns.FindingColumns.table): the same
+    frame, sorted in Arrow on keys of its columns before it becomes a frame (issue 16,
+    memory: pandas sorted a copy of the whole frame; the validation process of a 40,000-label
+    catalog peaked while it did)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    from pipeline.finding_columns import COMPLIANCE_SCHEMA, expanded, order_keys
+
+    if not table.num_rows:
+        return sorted_findings(pd.DataFrame([], columns=COMPLIANCE_SCHEMA.names))
+    rules = pa.array([rule.name for rule in RULES], pa.string())
+    keys = pa.table(
+        {
+            "source_file": order_keys(table["source_file"]),
+            "product_id": order_keys(table["product_id"]),
+            # a rule not in RULES (or none) first, as pandas puts its NaN rank
+            "rank": pc.index_in(table["rule"].cast(pa.string()), value_set=rules),
+            "line_no": table["line_no"],
+            "detail": order_keys(table["detail"]),
+        }
+    )
+    # pandas' multi-key sort is stable and puts missing values first, as this sort does
+    order = pc.sort_indices(
+        keys, sort_keys=[(name, "ascending", "at_start") for name in keys.column_names]
+    )
+    del keys
+    ordered = expanded(table.take(order), COMPLIANCE_SCHEMA)
+    frame = ordered.to_pandas(split_blocks=True, self_destruct=True)[COMPLIANCE_SCHEMA.names]
+    frame["line_no"] = frame["line_no"].astype("Int64")
+    return frame
 
 
 def tables_to_compliance(

@@ -81,6 +81,17 @@ def expanded(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.cast(schema)
 
 
+def order_keys(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Values that sort as `column`'s values do, nulls where it has nulls: a
+    dictionary-encoded column (which Arrow's sort does not take) as the rank of each value
+    in its dictionary, unified over its chunks; any other column as it is."""
+    if not pa.types.is_dictionary(column.type) or not column.num_chunks:
+        return column
+    unified = pa.table({"column": column}).unify_dictionaries().column("column")
+    value_rank = pc.rank(unified.chunk(0).dictionary, sort_keys="ascending")
+    return pc.take(value_rank, pa.chunked_array([chunk.indices for chunk in unified.chunks]))
+
+
 class FindingColumns:
     """Findings of one kind (`schema`), gathered in order as Arrow tables."""
 
@@ -109,6 +120,14 @@ class FindingColumns:
         kept = table.filter(keep)
         if kept.num_rows:
             self.parts.append(compact(kept.combine_chunks()))
+
+    def table(self) -> pa.Table:
+        """Every finding gathered, in order, as one table of `schema`'s columns with its
+        text dictionary-encoded (`expanded` gives it plain); the parts are let go."""
+        parts, self.parts = self.parts, []
+        if not parts:
+            return compact(self.schema.empty_table())
+        return pa.concat_tables(parts)
 
     def frame(self) -> pd.DataFrame:
         """Every finding gathered, in order: the frame `pd.DataFrame(records,

@@ -38,7 +38,7 @@ import pandas as pd
 
 from pipeline import nutrients as nt
 from pipeline.compliance import compliance_findings
-from pipeline.compliance import sorted_findings as sorted_compliance
+from pipeline.compliance import sorted_findings_of_table as sorted_compliance
 from pipeline.config import WorkPaths
 from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingColumns
 from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
@@ -461,7 +461,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     atomic_write_parquet(work.outcomes, outcomes)
     del outcomes
     atomic_write_parquet(work.data_quality, sorted_findings(findings.frame()))
-    atomic_write_parquet(work.compliance, sorted_compliance(compliance.frame()))
+    atomic_write_parquet(work.compliance, sorted_compliance(compliance.table()))
     atomic_write_text(
         state_path,
         state_text(job.salt, found.keys, [work.outcomes, work.data_quality, work.compliance]),

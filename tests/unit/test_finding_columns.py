@@ -114,3 +114,44 @@ def test_parts_are_held_dictionary_encoded_and_given_back_plain() -> None:
     pd.testing.assert_frame_equal(
         quality.sorted_findings(columns.frame()), quality.findings_frame(many)
     )
+
+
+def _compliance_records(seed: int, count: int) -> list[dict]:
+    """Findings with ties, missing values, non-ASCII text and a rule not in RULES."""
+    names = [rule.name for rule in compliance.RULES[:3]] + ["not_a_rule", None]
+    texts = ["b", "a", "é", "Z", "ab", None, "\u00b5g"]
+    return [
+        {
+            "source_file": texts[(n * 3 + seed) % 7],
+            "product_id": texts[(n + seed) % 7],
+            "rule": names[(n * 5 + seed) % 5],
+            "citation": "21 CFR 101.36",
+            "severity": "error" if n % 2 else "warning",
+            "detail": texts[(n * 2) % 7],
+            "line_no": None if n % 4 == 0 else n % 3,
+        }
+        for n in range(count)
+    ]
+
+
+def test_compliance_sorted_in_arrow_is_the_frame_pandas_sorts() -> None:
+    records = _compliance_records(0, 300) + _compliance_records(1, 200)
+    columns = FindingColumns(COMPLIANCE_SCHEMA)
+    columns.add_records(records[:300])  # two parts, each with a dictionary of its own
+    columns.add_records(records[300:])
+    table = columns.table()
+    assert columns.parts == []
+    assert table.num_rows == 500
+    assert pa.types.is_dictionary(table.schema.field("detail").type)
+    got = compliance.sorted_findings_of_table(table)
+    want = compliance.sorted_findings(
+        pd.DataFrame(records, columns=COMPLIANCE_SCHEMA.names).astype({"line_no": "float"})
+    )
+    pd.testing.assert_frame_equal(got, want)
+    before = FindingColumns(COMPLIANCE_SCHEMA)  # the frame the stage sorted in pandas
+    before.add_records(records)
+    pd.testing.assert_frame_equal(got, compliance.sorted_findings(before.frame()))
+    assert got["source_file"].isna().tolist()[:3] == [True, True, True]  # missing first
+    assert got["source_file"].dropna().unique().tolist() == ["Z", "a", "ab", "b", "\u00b5g", "é"]
+    empty = compliance.sorted_findings_of_table(FindingColumns(COMPLIANCE_SCHEMA).table())
+    pd.testing.assert_frame_equal(empty, compliance.findings_frame([]))
