@@ -136,7 +136,6 @@ class FindingColumns:
         names = self.schema.names
         if not len(self):
             return pd.DataFrame([], columns=names)
-        table = expanded(pa.concat_tables(self.parts), self.schema)
-        self.parts = []
+        table = expanded(self.table(), self.schema)
         frame = table.to_pandas(split_blocks=True, self_destruct=True)
         return frame[names]
