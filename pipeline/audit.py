@@ -223,10 +223,11 @@ def run_validate(
     data_docs_dir: Path | None = None,
     full: bool = True,
     process: StageProcess | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> dict[str, int]:
     """Validate; with `full=False` (and no Data Docs to render), reuse the outputs if the
     inputs and the protocol are unchanged, and otherwise validate only the products whose
-    rows changed (pipeline.validate.validate_work).
+    rows changed (pipeline.validate.validate_work). Returns how many were validated and
+    reused (the outputs are in the work folder: a catalog's outcomes are not read back).
 
     From VALIDATE_IN_CHILD_MIN_PRODUCTS products on, the work is done in a
     process of its own (`process`, pipeline.infra.validation, if one was started early);
@@ -253,10 +254,9 @@ def run_validate(
         if process is not None:
             process.stop()
         reused = _row_count(work.products)
-        _record_validation(
-            work, {"products_validated": 0, "products_reused": reused, "label_rows_validated": 0}
-        )
-        return _read(work.outcomes), _read(work.data_quality)
+        counts = {"products_validated": 0, "products_reused": reused, "label_rows_validated": 0}
+        _record_validation(work, counts)
+        return counts
     marker.unlink(missing_ok=True)
     job = ValidationJob(
         work_root=str(work.root),
@@ -279,7 +279,19 @@ def run_validate(
     )
     _record_validation(work, counts)
     stages.mark_done(marker, fingerprint, [*outputs, work.root / STATE_FILE])
-    return _read(work.outcomes), _read(work.data_quality)
+    return counts
+
+
+def validation_counts(work: config.WorkPaths) -> tuple[int, int]:
+    """How many checks failed (outcomes.parquet) and how many data-quality findings there
+    are (data_quality.parquet), read from the files: one column, and a row count."""
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
+
+    passed = pq.read_table(_required(work.outcomes), columns=["passed"]).column(0)
+    failed = 0 if pa.types.is_null(passed.type) else pc.sum(pc.invert(passed)).as_py()
+    return int(failed or 0), _row_count(_required(work.data_quality))
 
 
 def _prepare_report() -> None:

@@ -57,6 +57,8 @@ lookup_unit = lru_cache(maxsize=4096)(_lookup_unit)
 parse_amount = lru_cache(maxsize=16384)(_parse_amount)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import great_expectations as gx
     import pyarrow as pa  # type: ignore[import-untyped]
 
@@ -713,19 +715,20 @@ def sorted_findings(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="_rank").reset_index(drop=True)
 
 
-def sorted_findings_of_table(table: pa.Table) -> pd.DataFrame:
-    """`sorted_findings` of the frame of `table` (COMPLIANCE_COLUMNS and line_no, its text
-    plain or dictionary-encoded: pipeline.finding_columns.FindingColumns.table): the same
-    frame, sorted in Arrow on keys of its columns before it becomes a frame (issue 16,
-    memory: pandas sorted a copy of the whole frame; the validation process of a 40,000-label
-    catalog peaked while it did)."""
+def sorted_table(table: pa.Table) -> pa.Table:
+    """`table` (COMPLIANCE_COLUMNS and line_no, its text plain or dictionary-encoded:
+    pipeline.finding_columns.FindingColumns.table) in `sorted_findings`' order, sorted in
+    Arrow on keys of its columns, its text left as it is (issue 16, memory: pandas sorted
+    a copy of the whole frame, and the frame's strings were a copy of the table's; the
+    validation process of a 200,000-label catalog peaked ~200 MB higher while they were
+    made). `write_findings` writes it."""
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-    from pipeline.finding_columns import COMPLIANCE_SCHEMA, expanded, order_keys
+    from pipeline.finding_columns import order_keys
 
     if not table.num_rows:
-        return sorted_findings(pd.DataFrame([], columns=COMPLIANCE_SCHEMA.names))
+        return table
     rules = pa.array([rule.name for rule in RULES], pa.string())
     keys = pa.table(
         {
@@ -742,7 +745,29 @@ def sorted_findings_of_table(table: pa.Table) -> pd.DataFrame:
         keys, sort_keys=[(name, "ascending", "at_start") for name in keys.column_names]
     )
     del keys
-    ordered = expanded(table.take(order), COMPLIANCE_SCHEMA)
+    return table.take(order)
+
+
+def write_findings(path: Path, table: pa.Table) -> None:
+    """compliance.parquet from `sorted_table`: the file pandas wrote of the frame
+    (`sorted_findings_of_table`: its schema and pandas' description of its columns, taken
+    from the frame of its first row: `line_no` Int64), its text made plain a slice at a
+    time (pipeline.infra.atomic.atomic_write_cast)."""
+    import pyarrow as pa
+
+    from pipeline.infra.atomic import atomic_write_cast
+
+    first = sorted_findings_of_table(table.slice(0, 1))
+    atomic_write_cast(path, table, pa.Schema.from_pandas(first, preserve_index=False))
+
+
+def sorted_findings_of_table(table: pa.Table) -> pd.DataFrame:
+    """`sorted_findings` of the frame of `table` (as `sorted_table`), as a frame."""
+    from pipeline.finding_columns import COMPLIANCE_SCHEMA, expanded
+
+    if not table.num_rows:
+        return sorted_findings(pd.DataFrame([], columns=COMPLIANCE_SCHEMA.names))
+    ordered = expanded(sorted_table(table), COMPLIANCE_SCHEMA)
     frame = ordered.to_pandas(split_blocks=True, self_destruct=True)[COMPLIANCE_SCHEMA.names]
     frame["line_no"] = frame["line_no"].astype("Int64")
     return frame

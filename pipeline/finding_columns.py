@@ -76,6 +76,53 @@ def compact(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
+def compact_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with each string field dictionary-encoded, as `compact` makes them."""
+    return pa.schema(
+        [
+            field.with_type(pa.dictionary(pa.int32(), field.type))
+            if pa.types.is_string(field.type)
+            else field
+            for field in schema
+        ],
+        schema.metadata,
+    )
+
+
+def read_compact(path: Path, schema: pa.Schema) -> pa.Table:
+    """The columns of `schema` in the Parquet file at `path`, as `compact` holds them: its
+    text read dictionary-encoded from the file, never as one string a row (a catalog's
+    outcomes name each product eight times, its findings five)."""
+    names = schema.names
+    text = [field.name for field in schema if pa.types.is_string(field.type)]
+    table = pq.read_table(path, columns=names, read_dictionary=text).select(names)
+    return table.cast(compact_schema(schema))
+
+
+def _by_value(column: pa.ChunkedArray, compute: Any) -> pa.ChunkedArray:
+    """`compute` (values -> values) of each value of `column`: of a dictionary-encoded
+    column's dictionary once, its result taken by the indices (a null index stays null)."""
+    if not pa.types.is_dictionary(column.type):
+        return compute(column)
+    return pa.chunked_array(
+        [pc.take(compute(chunk.dictionary), chunk.indices) for chunk in column.chunks],
+        compute(pa.array([], column.type.value_type)).type,
+    )
+
+
+def member_of(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """Whether each value of `column` (plain or dictionary-encoded) is one of `values` (a
+    null is not)."""
+    found = _by_value(column, lambda array: pc.is_in(array, value_set=values, skip_nulls=True))
+    return found.fill_null(False)
+
+
+def position_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """Each value's position in `values` (plain or dictionary-encoded `column`; null where
+    it is null or not one of them)."""
+    return _by_value(column, lambda array: pc.index_in(array, value_set=values))
+
+
 def expanded(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """The `compact` `table` with the plain columns of `schema` again."""
     return table.cast(schema)
@@ -112,14 +159,14 @@ class FindingColumns:
         without those whose `check` is `but_check`."""
         if not products or not path.exists():
             return
-        names = self.schema.names
-        table = pq.read_table(path, columns=names).select(names).cast(self.schema)
-        keep = pc.is_in(table["product_id"], value_set=pa.array(sorted(products), pa.string()))
+        table = read_compact(path, self.schema)
+        keep = member_of(table["product_id"], pa.array(sorted(products), pa.string()))
         if but_check is not None:
-            keep = pc.and_(keep, pc.not_equal(table["check"], pa.scalar(but_check)))
+            other = member_of(table["check"], pa.array([but_check], pa.string()))
+            keep = pc.and_(keep, pc.invert(other))
         kept = table.filter(keep)
         if kept.num_rows:
-            self.parts.append(compact(kept.combine_chunks()))
+            self.parts.append(kept.unify_dictionaries().combine_chunks())
 
     def table(self) -> pa.Table:
         """Every finding gathered, in order, as one table of `schema`'s columns with its

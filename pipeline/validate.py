@@ -35,13 +35,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from pipeline import nutrients as nt
 from pipeline.compliance import compliance_findings
-from pipeline.compliance import sorted_findings_of_table as sorted_compliance
+from pipeline.compliance import sorted_table as sorted_compliance
+from pipeline.compliance import write_findings as write_compliance
 from pipeline.config import WorkPaths
-from pipeline.finding_columns import COMPLIANCE_SCHEMA, QUALITY_SCHEMA, FindingColumns
-from pipeline.infra.atomic import atomic_write_chunks, atomic_write_parquet, atomic_write_text
+from pipeline.finding_columns import (
+    COMPLIANCE_SCHEMA,
+    QUALITY_SCHEMA,
+    FindingColumns,
+    compact,
+    member_of,
+    position_in,
+    read_compact,
+)
+from pipeline.infra.atomic import (
+    atomic_write_chunks,
+    atomic_write_parquet,
+    atomic_write_table,
+    atomic_write_text,
+)
 from pipeline.infra.gx import Validator, result_json, unexpected
 from pipeline.infra.jsonstream import result_file_text
 from pipeline.infra.memory import between_chunks, fix_mmap_threshold, release_arrow_memory
@@ -232,50 +248,54 @@ def _chunk_plan(
     return chunk_of, sizes
 
 
-def _kept_outcomes(path: Path, reused: set[str]) -> pd.DataFrame:
-    """The outcomes of the `reused` products from the last validation."""
+#: outcomes.parquet's columns, as the stage holds them while it runs (`compact_outcomes`).
+OUTCOMES_SCHEMA = pa.schema(
+    [("product_id", pa.string()), ("check", pa.string()), ("passed", pa.bool_())]
+)
+
+
+def _kept_outcomes(path: Path, reused: set[str]) -> pa.Table:
+    """The outcomes of the `reused` products from the last validation, compact (as
+    `compact_outcomes`: read dictionary-encoded, so that a catalog's eight outcomes a
+    product never become eight strings of its id)."""
     if not reused:
-        return pd.DataFrame([], columns=OUTCOME_COLUMNS)
-    before = pd.read_parquet(path, columns=OUTCOME_COLUMNS)
-    # (set lookups: Series.isin of a str column converts every value of `reused` to an
-    # Arrow scalar, 0.35 s of a 1%-changed rerun of 10,000 profiled)
-    ids = before["product_id"].to_numpy(dtype=object)
-    return before[np.fromiter((pid in reused for pid in ids), bool, len(ids))]
+        return compact(OUTCOMES_SCHEMA.empty_table())
+    before = read_compact(path, OUTCOMES_SCHEMA)
+    return before.filter(member_of(before["product_id"], pa.array(list(reused), pa.string())))
 
 
-def compact_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """`outcomes` with product_id and check as categories, while the other chunks run: a
-    product's id repeats once a check (a 40,000-label catalog's 318,000 outcomes take
-    ~4 MB so, 18 MB as strings); `ordered_outcomes` gives them back as strings."""
-    return outcomes.astype({"product_id": "category", "check": "category"})
+def compact_outcomes(outcomes: pd.DataFrame) -> pa.Table:
+    """`outcomes` (a frame of OUTCOME_COLUMNS) as the Arrow table the stage holds while the
+    other chunks run: product_id and check dictionary-encoded (a product's id repeats once
+    a check: a 40,000-label catalog's 318,000 outcomes take ~4 MB so, 18 MB as strings);
+    `ordered_outcomes` gives them back as a frame."""
+    table = pa.Table.from_pandas(outcomes[OUTCOME_COLUMNS], OUTCOMES_SCHEMA, preserve_index=False)
+    return compact(table.replace_schema_metadata(None))
 
 
-def _plain(part: pd.DataFrame) -> pd.DataFrame:
-    """`part` with its categorical columns (`compact_outcomes`) as their categories' dtype."""
-    return part.astype(
-        {
-            name: column.cat.categories.dtype
-            for name, column in part.items()
-            if isinstance(column.dtype, pd.CategoricalDtype)
-        }
-    )
+def ordered_outcomes(product_ids: pa.Array, parts: Iterable[pa.Table]) -> pa.Table:
+    """The outcomes in `parts` (`compact_outcomes` tables), product by product in the order
+    of `product_ids` (outcomes of other products are left out) and each product's in
+    CHECKS order (an unknown check first), as one compact table (`write_outcomes` writes
+    it). Sorted in Arrow on the positions of the dictionary-encoded ids: the strings are
+    never copied (a 200,000-label catalog's 1.6 million outcomes held as pandas strings
+    took ~260 MB more)."""
+    tables = [part.select(OUTCOME_COLUMNS) for part in parts]
+    outcomes = pa.concat_tables(tables) if tables else compact(OUTCOMES_SCHEMA.empty_table())
+    del tables
+    position = position_in(outcomes["product_id"], pc.unique(product_ids))
+    rank = position_in(outcomes["check"], pa.array(list(CHECKS), pa.string()))
+    keys = pa.table({"position": position, "rank": rank.fill_null(-1)})
+    order = pc.sort_indices(keys, sort_keys=[("position", "ascending"), ("rank", "ascending")])
+    known = pc.filter(order, pc.is_valid(pc.take(position, order)))
+    return outcomes.take(known)
 
 
-def ordered_outcomes(product_ids: pd.Series, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """The outcomes in `parts` (plain or `compact_outcomes`), product by product in the
-    order of `product_ids` (outcomes of other products are left out) and each product's in
-    CHECKS order; `passed` is True, False or None."""
-    outcomes = pd.concat([_plain(part[OUTCOME_COLUMNS]) for part in parts], ignore_index=True)
-    if outcomes.empty:
-        return pd.DataFrame([], columns=OUTCOME_COLUMNS)
-    # Positions as sort keys (-1: not a product, or not a check).
-    position = pd.Index(product_ids.unique()).get_indexer(pd.Index(outcomes["product_id"]))
-    rank = pd.Index(list(CHECKS)).get_indexer(pd.Index(outcomes["check"]))
-    order = np.lexsort((rank, position))
-    outcomes = outcomes.take(order[position[order] >= 0]).reset_index(drop=True)
-    passed = outcomes["passed"].astype(object)
-    outcomes["passed"] = passed.where(passed.notna(), None)
-    return outcomes
+def write_outcomes(path: Path, outcomes: pa.Table) -> None:
+    """outcomes.parquet from `ordered_outcomes`: its text columns written from their
+    dictionaries, and read back as plain strings (no Arrow schema is stored with them), by
+    pandas as a frame of OUTCOME_COLUMNS whose `passed` is True, False or None."""
+    atomic_write_table(path, outcomes, arrow_schema=False)
 
 
 def _labelaudit(validated: int, reused: int, chunks: int) -> dict[str, Any]:
@@ -303,7 +323,7 @@ def _protocol_runs(
     chunks: Iterable[pd.DataFrame],
     protocol: Protocol,
     validator: Validator | None,
-    outcomes: list[pd.DataFrame],
+    outcomes: list[pa.Table],
     collect: Callable[[], None],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """The protocol suite over each chunk of products in turn: appends the chunk's
@@ -409,7 +429,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
         docs_dir = None if job.docs_dir is None else Path(job.docs_dir)
         validator = Validator(docs_dir=docs_dir) if docs_dir else validator or Validator()
 
-    new_outcomes: list[pd.DataFrame] = []
+    new_outcomes: list[pa.Table] = []
     validated, kept = sum(product_sizes), len(reused)
     labelaudit = _labelaudit(validated, kept, len(product_sizes))
     with between_chunks() as collect_between:
@@ -456,12 +476,16 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
         )
         if len(product_sizes) > 1:  # the last chunk's garbage too (cheap once frozen)
             collect_between()
-    outcomes = ordered_outcomes(pd.Series(found.product_ids), [old_outcomes, *new_outcomes])
+    outcomes = ordered_outcomes(
+        pa.array(found.product_ids, pa.string()), [old_outcomes, *new_outcomes]
+    )
     del old_outcomes, new_outcomes
-    atomic_write_parquet(work.outcomes, outcomes)
+    write_outcomes(work.outcomes, outcomes)
     del outcomes
+    release_arrow_memory()
     atomic_write_parquet(work.data_quality, sorted_findings(findings.frame()))
-    atomic_write_parquet(work.compliance, sorted_compliance(compliance.table()))
+    write_compliance(work.compliance, sorted_compliance(compliance.table()))
+    release_arrow_memory()
     atomic_write_text(
         state_path,
         state_text(job.salt, found.keys, [work.outcomes, work.data_quality, work.compliance]),

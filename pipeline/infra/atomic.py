@@ -168,15 +168,32 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame, *, index: bool | None 
     _atomic_write(path, write)
 
 
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    """Write an Arrow table as Parquet to `path` atomically."""
+def atomic_write_table(path: Path, table: pa.Table, *, arrow_schema: bool = True) -> None:
+    """Write an Arrow table as Parquet to `path` atomically. `arrow_schema=False`: without
+    the table's Arrow schema, so that readers get the Parquet types (a dictionary-encoded
+    string column is written from its dictionary and read back as plain strings)."""
 
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     def write(fh: IO[bytes]) -> None:
-        pq.write_table(table, fh)
+        pq.write_table(table, fh, store_schema=arrow_schema)
 
     _atomic_write(path, write)
+
+
+#: Rows `atomic_write_cast` casts at a time.
+CAST_SLICE_ROWS = 65536
+
+
+def atomic_write_cast(path: Path, table: pa.Table, schema: pa.Schema) -> None:
+    """Write `table` cast to `schema` (with its metadata: say pandas' description of the
+    columns) as Parquet to `path` atomically, CAST_SLICE_ROWS rows at a time (a row group
+    each): a dictionary-encoded column becomes plain text one slice at a time, never all
+    at once."""
+    with ParquetTables({"table": (path, schema)}) as out:
+        for start in range(0, table.num_rows, CAST_SLICE_ROWS):
+            part = table.slice(start, CAST_SLICE_ROWS).select(schema.names)
+            out.write("table", part.cast(schema))
 
 
 class ParquetTables:

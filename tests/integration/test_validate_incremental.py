@@ -115,9 +115,16 @@ def test_validation_in_a_child_process_gives_the_same_outputs(
     validate_work(_job(here, full=True), validator)
     child = _write_work(tmp_path / "child", labels, rows)
     monkeypatch.setattr(audit, "VALIDATE_IN_CHILD_MIN_PRODUCTS", 1)
-    outcomes, findings = audit.run_validate(child, PROTOCOL, full=True)
-    for theirs, ours in zip(_outputs(here), (outcomes, findings), strict=True):
+    counts = audit.run_validate(child, PROTOCOL, full=True)
+    assert counts == {
+        "products_validated": LABELS,
+        "products_reused": 0,
+        "label_rows_validated": len(rows),
+    }
+    for theirs, ours in zip(_outputs(here), _outputs(child), strict=True):
         pd.testing.assert_frame_equal(theirs, ours)
+    failed = int((_outputs(here)[0]["passed"] == False).sum())  # noqa: E712
+    assert audit.validation_counts(child) == (failed, len(_outputs(here)[1]))
     # A failure in the child is one line.
     shutil.rmtree(child.root / "products.parquet", ignore_errors=True)
     (child.root / "products.parquet").write_bytes(b"not parquet")

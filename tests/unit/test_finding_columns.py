@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from pipeline import compliance, quality
 from pipeline.finding_columns import (
@@ -155,3 +156,29 @@ def test_compliance_sorted_in_arrow_is_the_frame_pandas_sorts() -> None:
     assert got["source_file"].dropna().unique().tolist() == ["Z", "a", "ab", "b", "\u00b5g", "é"]
     empty = compliance.sorted_findings_of_table(FindingColumns(COMPLIANCE_SCHEMA).table())
     pd.testing.assert_frame_equal(empty, compliance.findings_frame([]))
+
+
+def test_compliance_written_from_arrow_reads_as_the_frame_pandas_wrote(tmp_path: Path) -> None:
+    records = _compliance_records(0, 300) + _compliance_records(1, 200)
+    columns = FindingColumns(COMPLIANCE_SCHEMA)
+    columns.add_records(records[:300])
+    columns.add_records(records[300:])
+    ours, theirs = tmp_path / "ours.parquet", tmp_path / "theirs.parquet"
+    compliance.write_findings(ours, compliance.sorted_table(columns.table()))
+    compliance.findings_frame(records).to_parquet(theirs)
+    got = pd.read_parquet(ours)
+    pd.testing.assert_frame_equal(got, pd.read_parquet(theirs))
+    assert str(got["line_no"].dtype) == "Int64"
+    assert got["line_no"].tolist()[:3] == [pd.NA, pd.NA, pd.NA]
+    # Arrow readers get plain text too (or dictionary-encoded, when they ask for it).
+    plain, before = pq.read_table(ours), pq.read_table(theirs)
+    assert plain.schema.remove_metadata() == before.schema.remove_metadata()
+    assert plain.to_pylist() == before.to_pylist()
+    asked = pq.read_table(ours, read_dictionary=["detail"]).schema.field("detail").type
+    assert pa.types.is_dictionary(asked)
+    # No findings: the empty frame, as pandas wrote it.
+    compliance.write_findings(
+        ours, compliance.sorted_table(FindingColumns(COMPLIANCE_SCHEMA).table())
+    )
+    compliance.findings_frame([]).to_parquet(theirs)
+    pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs))

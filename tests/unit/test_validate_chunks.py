@@ -21,7 +21,13 @@ from pipeline.infra.jsonstream import result_file_text
 from pipeline.infra.memory import between_chunks
 from pipeline.infra.parquet_batches import TableFile
 from pipeline.protocol import CHECKS
-from pipeline.validate import OUTCOME_COLUMNS, compact_outcomes, ordered_outcomes, product_keys
+from pipeline.validate import (
+    OUTCOME_COLUMNS,
+    compact_outcomes,
+    ordered_outcomes,
+    product_keys,
+    write_outcomes,
+)
 
 #: Nutrient rows as a stage may write them (with pyarrow): integers and booleans with a
 #: missing value in the last batch only (batches of 3 rows).
@@ -98,7 +104,13 @@ def test_product_keys_do_not_depend_on_how_the_tables_come() -> None:
     assert [keys[p] == whole.keys[p] for p in "abc"] == [False, False, False]
 
 
-def test_outcomes_are_put_back_in_product_and_check_order() -> None:
+def _written(outcomes: pa.Table, tmp_path: Path) -> pd.DataFrame:
+    """`outcomes` as outcomes.parquet holds them, read back by pandas."""
+    write_outcomes(tmp_path / "outcomes.parquet", outcomes)
+    return pd.read_parquet(tmp_path / "outcomes.parquet")
+
+
+def test_outcomes_are_put_back_in_product_and_check_order(tmp_path: Path) -> None:
     first, second = list(CHECKS)[:2]
     reused = pd.DataFrame(
         {"product_id": ["b", "b", "gone"], "check": [second, first, first], "passed": [1, 0, 1]},
@@ -107,34 +119,65 @@ def test_outcomes_are_put_back_in_product_and_check_order() -> None:
         {"product_id": ["a", "a"], "check": [first, second], "passed": [None, True]},
         dtype=object,
     )
-    outcomes = ordered_outcomes(pd.Series(["a", "b"]), [reused, new])
-    assert outcomes.to_dict("list") == {
+    ids = pa.array(["a", "b", "a"])  # a product of two rows is listed where it first is
+    outcomes = ordered_outcomes(ids, [compact_outcomes(reused), compact_outcomes(new)])
+    assert outcomes.to_pydict() == {
         "product_id": ["a", "a", "b", "b"],
         "check": [first, second, first, second],
         "passed": [None, True, False, True],
     }
-    assert [type(v) for v in outcomes["passed"]] == [type(None), bool, bool, bool]
-    assert ordered_outcomes(pd.Series(["a"]), [new.iloc[:0]]).empty
+    frame = _written(outcomes, tmp_path)
+    assert frame.to_dict("list") == outcomes.to_pydict()
+    assert [type(v) for v in frame["passed"]] == [type(None), bool, bool, bool]
+    text = pd.Series(["a"]).dtype  # as a frame of the strings has them
+    assert [frame[c].dtype for c in OUTCOME_COLUMNS] == [text, text, object]
+    assert frame.index.equals(pd.RangeIndex(4))
+    assert pq.read_schema(tmp_path / "outcomes.parquet").field("product_id").type == pa.string()
+    assert ordered_outcomes(pa.array(["a"]), [compact_outcomes(new.iloc[:0])]).num_rows == 0
+    nothing = _written(ordered_outcomes(pa.array(["a"]), []), tmp_path)
+    assert list(nothing.columns) == OUTCOME_COLUMNS
+    assert nothing.empty
 
 
-def test_compact_outcomes_are_put_back_as_the_plain_ones_are() -> None:
+def test_an_unknown_check_comes_first_and_a_product_of_no_id_is_left_out() -> None:
+    first = next(iter(CHECKS))
+    new = pd.DataFrame(
+        {
+            "product_id": ["a", "a", None, "a"],
+            "check": [first, "retired_check", first, "other_retired"],
+            "passed": [True, False, True, None],
+        },
+        dtype=object,
+    )
+    outcomes = ordered_outcomes(pa.array(["a"]), [compact_outcomes(new)])
+    assert outcomes.to_pydict() == {
+        "product_id": ["a", "a", "a"],
+        "check": ["retired_check", "other_retired", first],  # unknown ones first, in order
+        "passed": [False, None, True],
+    }
+
+
+def test_compact_outcomes_hold_the_text_dictionary_encoded(tmp_path: Path) -> None:
     first, second = list(CHECKS)[:2]
     new = pd.DataFrame(
         {"product_id": ["b", "b", "a", "a"], "check": [first, second] * 2},
     ).assign(passed=pd.Series([True, None, False, True], dtype=object))
     compact = compact_outcomes(new)
-    assert [str(compact[c].dtype) for c in ("product_id", "check")] == ["category"] * 2
-    ids = pd.Series(["a", "b"])
-    plain = ordered_outcomes(ids, [new])
-    pd.testing.assert_frame_equal(ordered_outcomes(ids, [compact]), plain)
-    assert plain["product_id"].dtype == new["product_id"].dtype
-    assert plain.to_dict("list") == {
+    assert [pa.types.is_dictionary(compact.schema.field(c).type) for c in OUTCOME_COLUMNS] == [
+        True,
+        True,
+        False,
+    ]
+    assert compact.column("product_id").chunk(0).dictionary.to_pylist() == ["b", "a"]
+    assert compact.column("passed").to_pylist() == [True, None, False, True]
+    outcomes = ordered_outcomes(pa.array(["a", "b"]), [compact])
+    assert _written(outcomes, tmp_path).to_dict("list") == {
         "product_id": ["a", "a", "b", "b"],
         "check": [first, second, first, second],
         "passed": [False, True, True, None],
     }
     empty = pd.DataFrame([], columns=OUTCOME_COLUMNS)
-    assert ordered_outcomes(ids, [compact_outcomes(empty)]).empty
+    assert ordered_outcomes(pa.array(["a", "b"]), [compact_outcomes(empty)]).num_rows == 0
 
 
 def test_a_result_file_is_written_a_run_at_a_time() -> None:
