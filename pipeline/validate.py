@@ -53,9 +53,9 @@ from pipeline.finding_columns import (
     read_compact,
 )
 from pipeline.infra.atomic import (
+    atomic_write_cast,
     atomic_write_chunks,
     atomic_write_parquet,
-    atomic_write_table,
     atomic_write_text,
 )
 from pipeline.infra.gx import Validator, result_json, unexpected
@@ -268,7 +268,7 @@ def compact_outcomes(outcomes: pd.DataFrame) -> pa.Table:
     """`outcomes` (a frame of OUTCOME_COLUMNS) as the Arrow table the stage holds while the
     other chunks run: product_id and check dictionary-encoded (a product's id repeats once
     a check: a 40,000-label catalog's 318,000 outcomes take ~4 MB so, 18 MB as strings);
-    `ordered_outcomes` gives them back as a frame."""
+    `ordered_outcomes` orders them and `write_outcomes` writes them."""
     table = pa.Table.from_pandas(outcomes[OUTCOME_COLUMNS], OUTCOMES_SCHEMA, preserve_index=False)
     return compact(table.replace_schema_metadata(None))
 
@@ -292,10 +292,10 @@ def ordered_outcomes(product_ids: pa.Array, parts: Iterable[pa.Table]) -> pa.Tab
 
 
 def write_outcomes(path: Path, outcomes: pa.Table) -> None:
-    """outcomes.parquet from `ordered_outcomes`: its text columns written from their
-    dictionaries, and read back as plain strings (no Arrow schema is stored with them), by
-    pandas as a frame of OUTCOME_COLUMNS whose `passed` is True, False or None."""
-    atomic_write_table(path, outcomes, arrow_schema=False)
+    """outcomes.parquet from `ordered_outcomes`, of OUTCOMES_SCHEMA (its text made plain a
+    slice at a time: pipeline.infra.atomic.atomic_write_cast); pandas reads it as a frame
+    of OUTCOME_COLUMNS whose `passed` is True, False or None."""
+    atomic_write_cast(path, outcomes, OUTCOMES_SCHEMA)
 
 
 def _labelaudit(validated: int, reused: int, chunks: int) -> dict[str, Any]:

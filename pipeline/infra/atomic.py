@@ -168,15 +168,13 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame, *, index: bool | None 
     _atomic_write(path, write)
 
 
-def atomic_write_table(path: Path, table: pa.Table, *, arrow_schema: bool = True) -> None:
-    """Write an Arrow table as Parquet to `path` atomically. `arrow_schema=False`: without
-    the table's Arrow schema, so that readers get the Parquet types (a dictionary-encoded
-    string column is written from its dictionary and read back as plain strings)."""
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    """Write an Arrow table as Parquet to `path` atomically."""
 
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     def write(fh: IO[bytes]) -> None:
-        pq.write_table(table, fh, store_schema=arrow_schema)
+        pq.write_table(table, fh)
 
     _atomic_write(path, write)
 
