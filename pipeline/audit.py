@@ -216,6 +216,90 @@ def _normalize_rejections(work: config.WorkPaths) -> Path:
     return work.root / "normalize_rejections.parquet"
 
 
+# ---- extract and normalize in a process of their own ------------------------------------------
+
+#: From this many inputs on (label files, or the products the last run validated here), or
+#: a zip of READ_IN_CHILD_MIN_ZIP_BYTES, extract and normalize run in a process of their own
+#: (`read_work`): what reading leaves in the heap (pymalloc arenas pinned by a few live
+#: objects among a zip listing's and the readings' freed ones: ~60 MB after 40,000 labels,
+#: ~200 MB after 200,000) goes with that process instead of staying under the validation
+#: and the report. Below it a fresh interpreter's imports (~0.6 s) would outweigh it.
+READ_IN_CHILD_MIN_INPUTS = 500
+READ_IN_CHILD_MIN_ZIP_BYTES = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadJob:
+    """The extract and normalize stages as one job for a process of their own (picklable):
+    `run_extract`'s arguments, and the parent's log level."""
+
+    labels_dir: Path
+    work_root: Path
+    jobs: int
+    full: bool
+    progress: bool | None
+    reports_dir: Path | None
+    limits: config.FileLimits
+    executor: Executor
+    log_level: int
+
+
+def read_work(job: ReadJob, ready: object = None) -> dict[str, int]:
+    """`run_extract` then `run_normalize` (the job's process: pipeline.infra.stage_process);
+    the counts of files and of the normalized tables' rows."""
+    from pipeline.infra.logs import setup_logging
+    from pipeline.infra.memory import release_memory
+
+    setup_logging(job.log_level)
+    work = config.WorkPaths(job.work_root)
+    meta = run_extract(
+        job.labels_dir,
+        work,
+        jobs=job.jobs,
+        full=job.full,
+        progress=job.progress,
+        reports_dir=job.reports_dir,
+        limits=job.limits,
+        executor=job.executor,
+    )
+    release_memory()
+    nutrients, products = run_normalize(work, full=job.full)
+    return {"files": len(meta["files"]), "nutrients": nutrients, "products": products}
+
+
+def warm_up_read() -> None:
+    """What `read_work` imports (pandas, pyarrow, the readers), before its job comes."""
+    import pipeline.label_tables
+    import pipeline.normalize_tables  # noqa: F401
+
+
+def reads_in_child(work: config.WorkPaths, files: Sequence[Path]) -> bool:
+    """Whether this run's extract and normalize stages get a process of their own (see
+    READ_IN_CHILD_MIN_INPUTS); `files`: the labels folder's files (a zip counts by its size)."""
+    from pipeline.infra.validation import products_last_validated
+
+    if len(files) >= READ_IN_CHILD_MIN_INPUTS:
+        return True
+    if products_last_validated(work) >= READ_IN_CHILD_MIN_INPUTS:
+        return True
+    for path in files:
+        if path.suffix.lower() == ".zip":
+            with contextlib.suppress(OSError):
+                if path.stat().st_size >= READ_IN_CHILD_MIN_ZIP_BYTES:
+                    return True
+    return False
+
+
+def read_in_child(job: ReadJob) -> dict[str, int]:
+    """`read_work(job)` in a fresh process (its log and progress on this one's stderr)."""
+    process = StageProcess(
+        "pipeline.audit:read_work", "pipeline.audit:warm_up_read", "read", log_through=True
+    )
+    with process:
+        counts: dict[str, int] = process.run(job)
+    return counts
+
+
 def run_validate(
     work: config.WorkPaths,
     protocol: Protocol,
@@ -581,19 +665,35 @@ def run_audit(
         # as validation proves up to date.
         if process is None and (process := early_validation_process(work)) is not None:
             stack.enter_context(process)
-        run_extract(
-            labels_dir,
-            work,
-            jobs=jobs,
-            full=full,
-            progress=progress,
-            reports_dir=reports_dir,
-            limits=limits,
-            executor=executor,
-        )
-        release_memory()
-        run_normalize(work, full=full)
-        release_memory()
+        if scan is None:
+            scan = scan_labels_folder(labels_dir, _skipped(work, reports_dir))
+        if reads_in_child(work, scan.files):
+            job = ReadJob(
+                labels_dir,
+                work.root,
+                jobs,
+                full,
+                progress,
+                reports_dir,
+                limits,
+                executor,
+                logging.getLogger().getEffectiveLevel(),
+            )
+            read_in_child(job)
+        else:
+            run_extract(
+                labels_dir,
+                work,
+                jobs=jobs,
+                full=full,
+                progress=progress,
+                reports_dir=reports_dir,
+                limits=limits,
+                executor=executor,
+            )
+            release_memory()
+            run_normalize(work, full=full)
+            release_memory()
         reports = config.ReportPaths(reports_dir)
         run_validate(
             work,

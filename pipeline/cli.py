@@ -21,6 +21,7 @@ import typer
 from pipeline import config
 from pipeline.errors import EXIT_ERROR, EXIT_LOCKED, AuditError, RunLocked
 from pipeline.infra.exits import exit_code_for
+from pipeline.infra.logs import log_level, setup_logging
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -95,15 +96,7 @@ def _use_ocr_engine(engine: OcrEngine | None) -> None:
 
 
 def _setup_logging(quiet: bool, debug: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
-    for noisy in ("great_expectations", "pdfminer", "matplotlib", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    setup_logging(log_level(quiet, debug))
 
 
 #: A temp file of pipeline.infra.atomic's writes (`.name.<random>.tmp`): named by its target.
