@@ -17,7 +17,7 @@ catalog's ~96,000 compliance findings take ~8 MB instead of 29 MB while the chun
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -154,13 +154,18 @@ class FindingColumns:
         if table.num_rows:
             self.parts.append(compact(table))
 
-    def add_kept(self, path: Path, products: set[str], but_check: str | None = None) -> None:
-        """The findings of `products` in the Parquet file at `path` (if there is one),
-        without those whose `check` is `but_check`."""
-        if not products or not path.exists():
+    def add_kept(
+        self, path: Path, products: pa.Array | Collection[str], but_check: str | None = None
+    ) -> None:
+        """The findings of `products` (ids: an Arrow string array, or strings) in the
+        Parquet file at `path` (if there is one), without those whose `check` is
+        `but_check`."""
+        if not isinstance(products, pa.Array):
+            products = pa.array(sorted(products), pa.string())
+        if not len(products) or not path.exists():
             return
         table = read_compact(path, self.schema)
-        keep = member_of(table["product_id"], pa.array(sorted(products), pa.string()))
+        keep = member_of(table["product_id"], products)
         if but_check is not None:
             other = member_of(table["check"], pa.array([but_check], pa.string()))
             keep = pc.and_(keep, pc.invert(other))

@@ -68,7 +68,7 @@ from pipeline.quality import gx_findings, read_findings, sorted_findings
 from pipeline.rules import protocol as rules
 from pipeline.rules.protocol import CHECKS
 from pipeline.units import IU_TO_MCG
-from pipeline.validation_keys import keys_by_file
+from pipeline.validation_keys import ProductKeys, chunk_plan, keys_by_file
 
 log = logging.getLogger(__name__)
 
@@ -177,18 +177,6 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
 
 
-@dataclass(frozen=True)
-class ProductKeys:
-    """What one pass over the inputs learns (`product_keys`)."""
-
-    #: product_id -> key, in products order.
-    keys: dict[str, str]
-    #: Every product row's product_id, in order.
-    product_ids: list[str]
-    #: product_id -> how many nutrient rows the product has.
-    label_rows: dict[str, int]
-
-
 def product_keys(
     products: Iterable[pd.DataFrame], nutrients: Iterable[pd.DataFrame], salt: str
 ) -> ProductKeys:
@@ -214,7 +202,7 @@ def product_keys(
     del owners, hashes, owner, order
 
     salted = hashlib.sha256(f"{len(salt)}:{salt}".encode())
-    keys: dict[str, str] = {}
+    keys: list[str] = []
     product_ids: list[str] = []
     for frame in products:
         for pid, value in zip(
@@ -224,28 +212,14 @@ def product_keys(
             digest.update(value.to_bytes(8, "little"))
             if (rows := index.get(pid)) is not None:
                 digest.update(row_hashes[bounds[rows] : bounds[rows + 1]].tobytes())
-            keys[pid] = digest.hexdigest()
+            keys.append(digest.hexdigest())
             product_ids.append(pid)
-    counts = np.diff(bounds).tolist()
-    return ProductKeys(keys, product_ids, {pid: counts[i] for pid, i in index.items()})
-
-
-def _chunk_plan(
-    product_ids: Iterable[str], reused: set[str], size: int
-) -> tuple[dict[str, int], list[int]]:
-    """Which chunk each product to validate is in (consecutive products, `size` to a
-    chunk), and how many product rows each chunk has."""
-    chunk_of: dict[str, int] = {}
-    sizes: list[int] = []
-    for pid in product_ids:
-        if pid in reused:
-            continue
-        if pid not in chunk_of:
-            chunk_of[pid] = len(chunk_of) // size
-            if chunk_of[pid] == len(sizes):
-                sizes.append(0)
-        sizes[chunk_of[pid]] += 1
-    return chunk_of, sizes
+    return ProductKeys.of_rows(
+        pa.array(product_ids, pa.string()),
+        pa.array(keys, pa.string()),
+        pa.array(list(index), pa.string()),
+        pa.array(np.diff(bounds), pa.int64()),
+    )
 
 
 #: outcomes.parquet's columns, as the stage holds them while it runs (`compact_outcomes`).
@@ -254,14 +228,14 @@ OUTCOMES_SCHEMA = pa.schema(
 )
 
 
-def _kept_outcomes(path: Path, reused: set[str]) -> pa.Table:
+def _kept_outcomes(path: Path, reused: pa.Array) -> pa.Table:
     """The outcomes of the `reused` products from the last validation, compact (as
     `compact_outcomes`: read dictionary-encoded, so that a catalog's eight outcomes a
     product never become eight strings of its id)."""
-    if not reused:
+    if not len(reused):
         return compact(OUTCOMES_SCHEMA.empty_table())
     before = read_compact(path, OUTCOMES_SCHEMA)
-    return before.filter(member_of(before["product_id"], pa.array(list(reused), pa.string())))
+    return before.filter(member_of(before["product_id"], reused))
 
 
 def compact_outcomes(outcomes: pd.DataFrame) -> pa.Table:
@@ -397,20 +371,17 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     state_path = work.root / STATE_FILE
     read_issues = _read_table(work.read_issues)
     products, nutrients = TableFile.open(work.products), TableFile.open(work.nutrients)
-    by_file = keys_by_file(work, job.salt)  # (else every product's rows are hashed)
-    found = (
-        product_keys(products.frames(), nutrients.frames(), job.salt)
-        if by_file is None
-        else ProductKeys(by_file.keys, by_file.product_ids, by_file.label_rows)
-    )
-    del by_file
+    found = keys_by_file(work, job.salt)  # (else every product's rows are hashed)
+    if found is None:
+        found = product_keys(products.frames(), nutrients.frames(), job.salt)
     release_arrow_memory()
 
     previous: dict[str, str] = {}
     if not job.full and job.docs_dir is None:
         previous = previous_keys(state_path, [work.outcomes, work.data_quality, work.compliance])
-    reused = {pid for pid, key in found.keys.items() if previous.get(pid) == key}
+    is_reused = found.reused(previous)
     del previous
+    reused = found.ids.filter(pa.array(is_reused))
     old_outcomes = _kept_outcomes(work.outcomes, reused)
     # Read issues are recomputed every time; the kept findings are read as columns, and
     # each chunk's new ones join them as columns (pipeline.finding_columns: memory).
@@ -421,20 +392,19 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     compliance.add_kept(work.compliance, reused)
     state_path.unlink(missing_ok=True)
 
-    chunk_of, product_sizes = _chunk_plan(found.product_ids, reused, VALIDATE_CHUNK_PRODUCTS)
-    row_sizes = [0] * len(product_sizes)
-    for pid, chunk in chunk_of.items():
-        row_sizes[chunk] += found.label_rows.get(pid, 0)
+    plan = chunk_plan(found, is_reused, VALIDATE_CHUNK_PRODUCTS)
+    product_sizes, row_sizes = list(plan.product_rows), list(plan.label_rows)
     if product_sizes:  # (GX is imported only now)
         docs_dir = None if job.docs_dir is None else Path(job.docs_dir)
         validator = Validator(docs_dir=docs_dir) if docs_dir else validator or Validator()
 
     new_outcomes: list[pa.Table] = []
     validated, kept = sum(product_sizes), len(reused)
+    del reused, is_reused
     labelaudit = _labelaudit(validated, kept, len(product_sizes))
     with between_chunks() as collect_between:
         protocol_runs = _protocol_runs(
-            products.chunks(chunk_of, product_sizes),
+            products.chunks(plan.ids, plan.chunk_at, product_sizes),
             job.protocol,
             validator,
             new_outcomes,
@@ -444,8 +414,8 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
         def chunk_pairs() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
             """Each chunk's products with its nutrient rows (read anew for each suite)."""
             return zip(
-                products.chunks(chunk_of, product_sizes),
-                nutrients.chunks(chunk_of, row_sizes),
+                products.chunks(plan.ids, plan.chunk_at, product_sizes),
+                nutrients.chunks(plan.ids, plan.chunk_at, row_sizes),
                 strict=True,
             )
 
@@ -476,9 +446,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
         )
         if len(product_sizes) > 1:  # the last chunk's garbage too (cheap once frozen)
             collect_between()
-    outcomes = ordered_outcomes(
-        pa.array(found.product_ids, pa.string()), [old_outcomes, *new_outcomes]
-    )
+    outcomes = ordered_outcomes(found.product_ids, [old_outcomes, *new_outcomes])
     del old_outcomes, new_outcomes
     write_outcomes(work.outcomes, outcomes)
     del outcomes
@@ -488,7 +456,7 @@ def validate_work(job: ValidationJob, validator: Validator | None = None) -> dic
     release_arrow_memory()
     atomic_write_text(
         state_path,
-        state_text(job.salt, found.keys, [work.outcomes, work.data_quality, work.compliance]),
+        state_text(job.salt, found.key_of(), [work.outcomes, work.data_quality, work.compliance]),
     )
     return {
         "products_validated": validated,

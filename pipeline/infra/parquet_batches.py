@@ -5,7 +5,7 @@ the file, and hash, validate and print ("line 3.0") differently."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,9 +70,12 @@ class TableFile:
         for batch in self.batches():
             yield self.frame(batch)
 
-    def chunks(self, chunk_of: Mapping[str, int], sizes: list[int]) -> Iterator[pd.DataFrame]:
-        """The rows whose product_id is in `chunk_of`, one frame per chunk in chunk order (a
-        chunk's rows in file order); `sizes`: how many rows each chunk has.
+    def chunks(
+        self, ids: pa.Array, chunk_at: np.ndarray, sizes: Sequence[int]
+    ) -> Iterator[pd.DataFrame]:
+        """The rows whose product_id is one of `ids` (strings), one frame per chunk in chunk
+        order (a chunk's rows in file order): `chunk_at`, the chunk of each id; `sizes`,
+        how many rows each chunk has.
 
         A chunk is given as soon as its last row is read: while the file lists the products
         in chunk order (the work files do), no more than a chunk and a batch are held. Rows
@@ -80,8 +83,6 @@ class TableFile:
         """
         if not sizes:
             return
-        ids = pa.array(list(chunk_of), pa.string())
-        chunk_at = np.fromiter(chunk_of.values(), np.int64, len(chunk_of))
         parts: dict[int, list[Any]] = {}
         missing = list(sizes)
         done = 0

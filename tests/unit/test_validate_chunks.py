@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -28,6 +29,7 @@ from pipeline.validate import (
     product_keys,
     write_outcomes,
 )
+from pipeline.validation_keys import ProductKeys, chunk_plan
 
 #: Nutrient rows as a stage may write them (with pyarrow): integers and booleans with a
 #: missing value in the last batch only (batches of 3 rows).
@@ -68,15 +70,15 @@ def test_batches_get_the_dtypes_of_the_whole_file(rows_file: TableFile) -> None:
 def test_chunks_hold_their_products_rows_in_file_order(rows_file: TableFile) -> None:
     whole = pd.read_parquet(rows_file.path)
     # Chunk 0 is complete only once "d" is read, after chunk 1 ("c"); "zz" has no rows.
-    chunk_of = {"a": 0, "d": 0, "c": 1, "zz": 2}
-    chunks = list(rows_file.chunks(chunk_of, [3, 3, 0]))
+    ids, chunk_at = pa.array(["a", "d", "c", "zz"]), np.array([0, 0, 1, 2])
+    chunks = list(rows_file.chunks(ids, chunk_at, [3, 3, 0]))
     assert len(chunks) == 3
     for chunk, ids in zip(chunks, (["a", "d"], ["c"], ["zz"]), strict=True):
         expected = whole[whole["product_id"].isin(ids)].reset_index(drop=True)
         pd.testing.assert_frame_equal(chunk, expected)
     assert chunks[0]["line_no"].tolist() == [1, 2, 1]
     assert chunks[2].empty
-    assert list(rows_file.chunks(chunk_of, [])) == []
+    assert list(rows_file.chunks(ids, chunk_at, [])) == []
 
 
 def test_product_keys_do_not_depend_on_how_the_tables_come() -> None:
@@ -89,19 +91,56 @@ def test_product_keys_do_not_depend_on_how_the_tables_come() -> None:
         "salt",
     )
     assert split == whole
-    assert whole.product_ids == ["a", "b", "c"]
-    assert whole.label_rows == {"a": 2, "b": 1}
-    assert [len(key) for key in whole.keys.values()] == [64, 64, 64]
-    assert len(set(whole.keys.values())) == 3
+    assert whole.product_ids.to_pylist() == whole.ids.to_pylist() == ["a", "b", "c"]
+    assert whole.label_rows.to_pylist() == [2, 1, 0]
+    before = whole.key_of()
+    assert [len(key) for key in before.values()] == [64, 64, 64]
+    assert len(set(before.values())) == 3
 
     changed = nutrients.assign(amount_raw=["500", "1", "95"])  # one of a's rows
-    keys = product_keys([products], [changed], "salt").keys
-    assert [keys[p] == whole.keys[p] for p in "abc"] == [False, True, True]
+    again = product_keys([products], [changed], "salt")
+    assert again.reused(before).tolist() == [False, True, True]
     swapped = nutrients.iloc[[2, 1, 0]]  # a's rows in another order
-    keys = product_keys([products], [swapped], "salt").keys
-    assert [keys[p] == whole.keys[p] for p in "abc"] == [False, True, True]
-    keys = product_keys([products], [nutrients], "other salt").keys
-    assert [keys[p] == whole.keys[p] for p in "abc"] == [False, False, False]
+    assert product_keys([products], [swapped], "salt").reused(before).tolist() == [
+        False,
+        True,
+        True,
+    ]
+    salted = product_keys([products], [nutrients], "other salt")
+    assert salted.reused(before).tolist() == [False, False, False]
+    assert whole.reused(before).tolist() == [True, True, True]
+    assert whole.reused({}).tolist() == [False, False, False]
+    assert whole.reused({"b": before["b"], "gone": "0" * 64}).tolist() == [False, True, False]
+
+
+def test_a_product_of_two_rows_is_keyed_once_by_its_last_row() -> None:
+    found = ProductKeys.of_rows(
+        pa.array(["a", "b", "a", "c"]),
+        pa.array(["ka1", "kb", "ka2", "kc"]),
+        owners=pa.array(["c", "a"]),
+        counts=pa.array([4, 2]),
+    )
+    assert found.ids.to_pylist() == ["a", "b", "c"]
+    assert found.key_of() == {"a": "ka2", "b": "kb", "c": "kc"}
+    assert found.label_rows.to_pylist() == [2, 0, 4]
+    assert found.reused({"a": "ka1", "c": "kc"}).tolist() == [False, False, True]
+
+
+def test_chunk_plan_puts_the_products_to_validate_size_to_a_chunk() -> None:
+    found = ProductKeys.of_rows(
+        pa.array(["a", "b", "a", "c", "d", "e"]),
+        pa.array(["k"] * 6),
+        owners=pa.array(["a", "d", "e"]),
+        counts=pa.array([3, 5, 7]),
+    )
+    plan = chunk_plan(found, np.array([False, True, False, False, False]), size=2)
+    assert plan.ids.to_pylist() == ["a", "c", "d", "e"]
+    assert plan.chunk_at.tolist() == [0, 0, 1, 1]
+    assert list(plan.product_rows) == [3, 2]  # a has two product rows
+    assert list(plan.label_rows) == [3, 12]
+    nothing = chunk_plan(found, np.ones(5, np.bool_), size=2)
+    assert (nothing.ids.to_pylist(), list(nothing.product_rows)) == ([], [])
+    assert list(nothing.label_rows) == []
 
 
 def _written(outcomes: pa.Table, tmp_path: Path) -> pd.DataFrame:

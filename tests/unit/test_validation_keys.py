@@ -33,16 +33,19 @@ def test_a_product_is_keyed_by_its_files_key_and_the_salt(tmp_path: Path) -> Non
     assert found is not None
     products = pd.read_parquet(work.products)
     nutrients = pd.read_parquet(work.nutrients)
-    assert found.product_ids == products["product_id"].tolist()
+    assert found.product_ids.to_pylist() == products["product_id"].tolist()
+    assert found.ids.to_pylist() == products["product_id"].tolist()
     assert len(found.product_ids) == 3
-    assert found.label_rows == nutrients["product_id"].value_counts().to_dict()
-    assert sum(found.label_rows.values()) == len(nutrients)
-    assert len(set(found.keys.values())) == 3
+    rows = nutrients["product_id"].value_counts()
+    assert found.label_rows.to_pylist() == [rows[p] for p in products["product_id"]]
+    assert sum(found.label_rows.to_pylist()) == len(nutrients)
+    keys = found.key_of()
+    assert len(set(keys.values())) == 3
     # The same key for the same file key and salt; another salt changes every key.
     assert keys_by_file(work, "salt-1") == found
     other_salt = keys_by_file(work, "salt-2")
     assert other_salt is not None
-    assert not set(other_salt.keys.values()) & set(found.keys.values())
+    assert not set(other_salt.key_of().values()) & set(keys.values())
     # One file's content key changes: only its product's key changes.
     changed, *same = files
     work_b, _ = _work(
@@ -52,8 +55,9 @@ def test_a_product_is_keyed_by_its_files_key_and_the_salt(tmp_path: Path) -> Non
     moved = keys_by_file(work_b, "salt-1")
     assert moved is not None
     pid_of = dict(zip(products["source_file"], products["product_id"], strict=True))
-    assert moved.keys[pid_of[changed]] != found.keys[pid_of[changed]]
-    assert [moved.keys[pid_of[f]] for f in same] == [found.keys[pid_of[f]] for f in same]
+    assert moved.key_of()[pid_of[changed]] != keys[pid_of[changed]]
+    assert [moved.key_of()[pid_of[f]] for f in same] == [keys[pid_of[f]] for f in same]
+    assert moved.reused(keys).tolist() == [pid != pid_of[changed] for pid in products["product_id"]]
 
 
 def test_tables_the_index_does_not_name_are_hashed_instead(tmp_path: Path) -> None:
