@@ -202,9 +202,12 @@ class ProductDocs(DictSequence):
         """The same products, built without "label_rows" (cheaper to read)."""
         return ProductDocs(self._source, label_rows=False, memo=self._memo)
 
-    def column(self, name: str) -> list[Any]:
-        """One field of every product, in rank order (no product is built)."""
-        values: list[Any] = self._source.summary.column(name).to_pylist()
+    def column(self, name: str, start: int = 0, stop: int | None = None) -> list[Any]:
+        """One field of every product, in rank order (no product is built); or of the
+        products `start` to `stop`."""
+        summary = self._source.summary
+        end = summary.num_rows if stop is None else min(stop, summary.num_rows)
+        values: list[Any] = summary.slice(start, max(0, end - start)).column(name).to_pylist()
         return values
 
     def fields(self, names: Sequence[str]) -> list[dict[str, Any]]:

@@ -155,7 +155,8 @@ def _changed_at_once(
         column = labels_file.read_row_group(group, columns=["source_file"]).column(0)
         files = list(dict.fromkeys(column.to_pylist()))
         same = [f for f in files if f in found and kept.key(f) == found[f]]
-        changed = [f for f in files if f not in set(same)]
+        kept_here = set(same)
+        changed = [f for f in files if f not in kept_here]
         count += len(changed)
         if count > CHANGED_AT_ONCE_FILES:
             return None

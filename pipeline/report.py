@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ from pipeline.report_tables import audit_json_chunks as audit_json_chunks
 from pipeline.report_tables import csv_cell_text as csv_cell_text
 from pipeline.report_tables import csv_safe_cell as csv_safe_cell
 from pipeline.report_tables import ranking_csv as ranking_csv
+from pipeline.report_tables import ranking_csv_chunks
 from pipeline.report_tables import ranking_frame as ranking_frame
 from pipeline.rules.protocol import SHORT_LABELS
 
@@ -130,7 +131,7 @@ def write_reports(
                     [
                         (paths.html, html),
                         (paths.json, audit_json_chunks(audit, pieces=pieces)),
-                        (paths.ranking_csv, _made_when_written(ranking_csv, audit)),
+                        (paths.ranking_csv, ranking_csv_chunks(audit)),
                     ]
                 )
         except OSError as exc:
@@ -148,12 +149,6 @@ def write_reports(
         pieces.lines_reused,
     )
     return result
-
-
-def _made_when_written(make: Callable[[Any], str], audit: Mapping[str, Any]) -> Iterator[str]:
-    """`make(audit)` as the one chunk of a file, made only when that file is written (not
-    while the files before it are)."""
-    yield make(audit)
 
 
 # --------------------------------------------------------------------------- HTML

@@ -108,11 +108,14 @@ def _mark(passed: Any) -> str:
     return "-" if passed is None else ("1" if passed else "0")
 
 
-def _field(products: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
-    """One field of every product (a ProductDocs' column: no product is built)."""
+def _field(
+    products: Sequence[Mapping[str, Any]], name: str, start: int = 0, stop: int | None = None
+) -> list[Any]:
+    """One field of every product (a ProductDocs' column: no product is built), or of
+    products `start` to `stop`."""
     if isinstance(products, ProductDocs):
-        return products.column(name)
-    return [product.get(name) for product in products]
+        return products.column(name, start, stop)
+    return [product.get(name) for product in products[start:stop]]
 
 
 def check_marks(products: Sequence[Mapping[str, Any]], check_names: Sequence[str]) -> list[str]:

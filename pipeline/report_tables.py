@@ -234,30 +234,48 @@ def csv_cell_text(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(CSV_FORMULA_STARTS) else cell
 
 
+#: ranking.csv is made this many products at a time: its text, and each column's values,
+#: are never held for a whole catalog (at 200,000 products they took ~200 MB at once).
+RANKING_CSV_ROWS = 10_000
+
+
 def ranking_csv(audit: Mapping[str, Any]) -> str:
-    """ranking.csv's text: the ranking frame (`ranking_frame`) with checks written true /
-    false / empty, and every text cell made safe to open in a spreadsheet (`csv_safe_cell`;
-    numbers are numbers, written as such). Written row by row by the csv module (the
-    writer pandas' to_csv uses, with its settings), from the products' columns: the same
-    text as the frame's to_csv, without a frame of typed columns in between."""
+    """ranking.csv's text (`ranking_csv_chunks`, joined)."""
+    return "".join(ranking_csv_chunks(audit))
+
+
+def ranking_csv_chunks(audit: Mapping[str, Any], rows: int | None = None) -> Iterator[str]:
+    """ranking.csv's text, its header then `rows` products at a time: the ranking frame
+    (`ranking_frame`) with checks written true / false / empty, and every text cell made
+    safe to open in a spreadsheet (`csv_safe_cell`; numbers are numbers, written as such).
+    Written row by row by the csv module (the writer pandas' to_csv uses, with its
+    settings), from the products' columns: the same text as the frame's to_csv, without a
+    frame of typed columns in between. `rows`: default RANKING_CSV_ROWS."""
+    size = max(1, RANKING_CSV_ROWS if rows is None else rows)
     names = check_names(audit)
     products = _without_label_rows(_products(audit))  # a ProductDocs' columns: none built
-    columns: list[list[Any]] = []
-    for column in RANKING_COLUMNS:
-        values = _field(products, column)
-        if column in _INT_COLUMNS:
-            columns.append([_int_cell(v) for v in values])
-        elif column in _FLOAT_COLUMNS:
-            columns.append([_float_cell(v) for v in values])
-        else:
-            columns.append([_text_cell(v) for v in values])
+    yield _csv_text([[*RANKING_COLUMNS, *(CHECK_COLUMN_PREFIX + n for n in names)]])
     marks = check_marks(products, names)
-    for position in range(len(names)):
-        columns.append([_CHECK_CELLS[mark[position]] for mark in marks])
+    for start in range(0, len(products), size):
+        stop = min(start + size, len(products))
+        columns: list[list[Any]] = []
+        for column in RANKING_COLUMNS:
+            values = _field(products, column, start, stop)
+            if column in _INT_COLUMNS:
+                columns.append([_int_cell(v) for v in values])
+            elif column in _FLOAT_COLUMNS:
+                columns.append([_float_cell(v) for v in values])
+            else:
+                columns.append([_text_cell(v) for v in values])
+        part = marks[start:stop]
+        for position in range(len(names)):
+            columns.append([_CHECK_CELLS[mark[position]] for mark in part])
+        yield _csv_text(zip(*columns, strict=True))
+
+
+def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*RANKING_COLUMNS, *(CHECK_COLUMN_PREFIX + n for n in names)])
-    writer.writerows(zip(*columns, strict=True))
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.catalog import ZIP_NAME, write_catalog
-from pipeline import config
+from pipeline import config, report_tables
 from tests.builders import at_catalog_scale, audit_cli
 
 PRODUCTS = 5
@@ -19,6 +19,7 @@ PRODUCTS = 5
 
 def _reports(root: Path, slice_size: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setattr(config, "REPORT_SLICE_PRODUCTS", slice_size)
+    monkeypatch.setattr(report_tables, "RANKING_CSV_ROWS", slice_size)  # (ranking.csv too)
     labels, out, work = root / "labels", root / "out", root / "work"
     write_catalog(labels / ZIP_NAME, PRODUCTS)
     result = audit_cli(labels, out, work)

@@ -31,7 +31,7 @@ from pipeline.report import (
     render_html,
     write_reports,
 )
-from pipeline.report_tables import CSV_FORMULA_STARTS
+from pipeline.report_tables import CSV_FORMULA_STARTS, ranking_csv_chunks
 from tests.builders import AUDIT_EXAMPLE
 
 EXAMPLE = AUDIT_EXAMPLE
@@ -808,4 +808,9 @@ def test_ranking_csv_is_the_ranking_frames_to_csv(audit: dict[str, Any]) -> None
     products[0]["k2_form"] = 7  # not text: written as its text
     text = report.ranking_csv(audit)
     assert text == _ranking_csv_by_pandas(audit)
+    # Made a few products at a time (a catalog's text is never held whole): the same text.
+    chunks = list(ranking_csv_chunks(audit, rows=2))
+    assert len(chunks) == 1 + (len(products) + 1) // 2  # the header, then 2 products each
+    assert "".join(chunks) == text
+    assert "".join(ranking_csv_chunks(audit, rows=1)) == text
     assert text.splitlines()[0].startswith("rank,product_id,source_file,product_name")
