@@ -244,13 +244,11 @@ class ReadJob:
     log_level: int
 
 
-def read_work(job: ReadJob, ready: object = None) -> dict[str, int]:
-    """`run_extract` then `run_normalize` (the job's process: pipeline.infra.stage_process);
-    the counts of files and of the normalized tables' rows."""
-    from pipeline.infra.logs import setup_logging
+def read_work(job: ReadJob) -> dict[str, int]:
+    """`run_extract` then `run_normalize`, each followed by `release_memory`; the counts of
+    files and of the normalized tables' rows."""
     from pipeline.infra.memory import release_memory
 
-    setup_logging(job.log_level)
     work = config.WorkPaths(job.work_root)
     meta = run_extract(
         job.labels_dir,
@@ -264,7 +262,17 @@ def read_work(job: ReadJob, ready: object = None) -> dict[str, int]:
     )
     release_memory()
     nutrients, products = run_normalize(work, full=job.full)
+    release_memory()
     return {"files": len(meta["files"]), "nutrients": nutrients, "products": products}
+
+
+def read_work_in_child(job: ReadJob, ready: object = None) -> dict[str, int]:
+    """`read_work` in the reading process (pipeline.infra.stage_process), logging as the
+    parent does."""
+    from pipeline.infra.logs import setup_logging
+
+    setup_logging(job.log_level)
+    return read_work(job)
 
 
 def warm_up_read() -> None:
@@ -293,7 +301,7 @@ def reads_in_child(work: config.WorkPaths, files: Sequence[Path]) -> bool:
 def read_in_child(job: ReadJob) -> dict[str, int]:
     """`read_work(job)` in a fresh process (its log and progress on this one's stderr)."""
     process = StageProcess(
-        "pipeline.audit:read_work", "pipeline.audit:warm_up_read", "read", log_through=True
+        "pipeline.audit:read_work_in_child", "pipeline.audit:warm_up_read", "read", log_through=True
     )
     with process:
         counts: dict[str, int] = process.run(job)
@@ -667,33 +675,21 @@ def run_audit(
             stack.enter_context(process)
         if scan is None:
             scan = scan_labels_folder(labels_dir, _skipped(work, reports_dir))
+        job = ReadJob(
+            labels_dir,
+            work.root,
+            jobs,
+            full,
+            progress,
+            reports_dir,
+            limits,
+            executor,
+            logging.getLogger().getEffectiveLevel(),
+        )
         if reads_in_child(work, scan.files):
-            job = ReadJob(
-                labels_dir,
-                work.root,
-                jobs,
-                full,
-                progress,
-                reports_dir,
-                limits,
-                executor,
-                logging.getLogger().getEffectiveLevel(),
-            )
             read_in_child(job)
         else:
-            run_extract(
-                labels_dir,
-                work,
-                jobs=jobs,
-                full=full,
-                progress=progress,
-                reports_dir=reports_dir,
-                limits=limits,
-                executor=executor,
-            )
-            release_memory()
-            run_normalize(work, full=full)
-            release_memory()
+            read_work(job)
         reports = config.ReportPaths(reports_dir)
         run_validate(
             work,
