@@ -16,7 +16,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,6 @@ from pipeline.infra.lock import RunLock
 from pipeline.infra.stage_process import StageProcess
 from pipeline.infra.validation import (
     VALIDATE_IN_CHILD_MIN_PRODUCTS,
-    early_validation_process,
     validation_process,
 )
 from pipeline.infra.versions import code_version
@@ -227,6 +226,11 @@ def _normalize_rejections(work: config.WorkPaths) -> Path:
 #: outweigh it.
 READ_IN_CHILD_MIN_INPUTS = 500
 READ_IN_CHILD_MIN_ZIP_BYTES = 1 << 20
+#: What the reading process tells when the files are read and normalizing starts: the
+#: validation process is started then (GX's import, ~2 s, overlaps normalizing), not
+#: before (its ~140 MB beside the reading and its workers made a 200,000-label rerun's
+#: peak).
+EXTRACTED = "extracted"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,9 +249,9 @@ class ReadJob:
     log_level: int
 
 
-def read_work(job: ReadJob) -> dict[str, int]:
+def read_work(job: ReadJob, on_extracted: Callable[[], None] | None = None) -> dict[str, int]:
     """`run_extract` then `run_normalize`, each followed by `release_memory`; the counts of
-    files and of the normalized tables' rows."""
+    files and of the normalized tables' rows. `on_extracted` is called between the two."""
     from pipeline.infra.memory import release_memory
 
     work = config.WorkPaths(job.work_root)
@@ -262,6 +266,8 @@ def read_work(job: ReadJob) -> dict[str, int]:
         executor=job.executor,
     )
     release_memory()
+    if on_extracted is not None:
+        on_extracted()
     nutrients, products = run_normalize(work, full=job.full)
     release_memory()
     return {"files": len(meta["files"]), "nutrients": nutrients, "products": products}
@@ -269,11 +275,12 @@ def read_work(job: ReadJob) -> dict[str, int]:
 
 def read_work_in_child(job: ReadJob, ready: object = None) -> dict[str, int]:
     """`read_work` in the reading process (pipeline.infra.stage_process), logging as the
-    parent does."""
+    parent does; it tells the parent "extracted" when the files are read."""
     from pipeline.infra.logs import setup_logging
+    from pipeline.infra.stage_process import tell_parent
 
     setup_logging(job.log_level)
-    return read_work(job)
+    return read_work(job, on_extracted=lambda: tell_parent(EXTRACTED))
 
 
 def warm_up_read() -> None:
@@ -299,13 +306,19 @@ def reads_in_child(work: config.WorkPaths, files: Sequence[Path]) -> bool:
     return False
 
 
-def read_in_child(job: ReadJob) -> dict[str, int]:
-    """`read_work(job)` in a fresh process (its log and progress on this one's stderr)."""
+def read_in_child(job: ReadJob, on_extracted: Callable[[], None] | None = None) -> dict[str, int]:
+    """`read_work(job)` in a fresh process (its log and progress on this one's stderr);
+    `on_extracted` is called here when that process has read the files."""
+
+    def on_event(event: str) -> None:
+        if event == EXTRACTED and on_extracted is not None:
+            on_extracted()
+
     process = StageProcess(
         "pipeline.audit:read_work_in_child", "pipeline.audit:warm_up_read", "read", log_through=True
     )
     with process:
-        counts: dict[str, int] = process.run(job)
+        counts: dict[str, int] = process.run(job, on_event=on_event)
     return counts
 
 
@@ -634,21 +647,17 @@ def run_audit(
     data_docs: bool = False,
     limits: config.FileLimits = config.FILE_LIMITS,
     executor: Executor = LOCAL,
-    process: StageProcess | None = None,
 ) -> Mapping[str, Any]:
     """All stages under one lock on the work folder (and one on the reports folder);
     returns the audit document (an unchanged run's: pipeline.rerun.ReusedAudit, the kept
-    audit.json). Each label file is read within `limits`, on `executor`.
-    `process`: the validation process, if the caller started it already
-    (pipeline.infra.validation.early_validation_process)."""
+    audit.json). Each label file is read within `limits`, on `executor`."""
     started = time.monotonic()
+    process: StageProcess | None = None  # (the validation process of a large input)
     work = config.WorkPaths(work_dir)
     _check_folder(reports_dir, "the reports folder (--out)")
     _check_folder(work_dir, "the work folder (--work)")
     work.root.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        if process is not None:
-            stack.enter_context(process)
         stack.enter_context(RunLock(work.lock, wait_seconds=lock_wait_s))
         # The reports folder too: two work folders sharing one --out take turns.
         reports_lock = config.ReportPaths(reports_dir).lock
@@ -662,18 +671,10 @@ def run_audit(
             key = rerun_stage.run_key_of(scan, labels_dir, reports_dir, protocol, limits)
             kept = rerun_stage.kept_report(work, config.ReportPaths(reports_dir), key, started)
             if kept is not None:
-                if process is not None:
-                    process.stop()
                 return kept
         rerun.forget(work.root)
         from pipeline.infra.memory import release_memory
 
-        # Large inputs validate in a process of their own, started before reading and
-        # normalizing (the CLI starts it before it imports this module unless the run may
-        # prove unchanged), so that GX's import (2-3 s) overlaps them; it is ended as soon
-        # as validation proves up to date.
-        if process is None and (process := early_validation_process(work)) is not None:
-            stack.enter_context(process)
         if scan is None:
             scan = scan_labels_folder(labels_dir, _skipped(work, reports_dir))
         job = ReadJob(
@@ -688,7 +689,15 @@ def run_audit(
             logging.getLogger().getEffectiveLevel(),
         )
         if reads_in_child(work, scan.files):
-            read_in_child(job)
+
+            def validation_soon() -> None:
+                """Large inputs validate in a process of their own: started now, once the
+                files are read, so that GX's import overlaps normalizing."""
+                nonlocal process
+                if process is None:
+                    process = stack.enter_context(validation_process())
+
+            read_in_child(job, on_extracted=validation_soon)
         else:
             read_work(job)
         reports = config.ReportPaths(reports_dir)
@@ -704,6 +713,6 @@ def run_audit(
         audit = run_report(
             work, reports, protocol, started=started, data_docs=data_docs, history_out=line
         )
-        if key is not None and scan is not None:
-            rerun_stage.remember(work, reports, key, audit, line, scan.files)
+        if key is not None:
+            rerun_stage.remember(work, reports, key, audit, line)
         return audit

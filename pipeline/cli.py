@@ -203,30 +203,17 @@ def audit(
     Exit codes: 0 the audit completed (whatever the verdicts); 1 it could not run;
     3 another run holds the work folder; 4 --fail-on tripped.
     """
-    # Start-up time: the stages (pandas, pyarrow: ~0.6 s) are imported after the validation
-    # process is started (pipeline.infra.validation, a light module): GX's import (~2-3 s)
-    # then overlaps this process's imports.
-    from pipeline.infra.validation import early_validation_process
-    from pipeline.rerun import may_be_unchanged
-
     _use_ocr_engine(ocr_engine)
     _setup_logging(quiet, debug)
     with _one_line_errors(debug):
-        # Not when the run may prove unchanged (pipeline.rerun): it would never validate.
-        early = work.is_dir() and not may_be_unchanged(work, out)
-        process = early_validation_process(config.WorkPaths(work)) if early else None
-        try:
-            # (start-up time: see the top of this module)
-            from pipeline.audit import run_audit
-            from pipeline.infra.executors import Executor
-            from pipeline.protocol import load_protocol
+        # (start-up time: see the top of this module; the validation process of a large
+        # input is started by the audit once its files are read: pipeline.audit)
+        from pipeline.audit import run_audit
+        from pipeline.infra.executors import Executor
+        from pipeline.protocol import load_protocol
 
-            settings = load_protocol(protocol)
-            where = Executor(executor.value, scheduler)
-        except BaseException:
-            if process is not None:
-                process.stop()
-            raise
+        settings = load_protocol(protocol)
+        where = Executor(executor.value, scheduler)
         document = run_audit(
             labels_dir,
             out,
@@ -240,7 +227,6 @@ def audit(
                 max_file_mb, max_pages, max_pixels, max_rows, file_timeout, max_memory_mb
             ),
             executor=where,
-            process=process,
         )
 
     summary = document["summary"]

@@ -19,8 +19,7 @@ redo) and the libraries' versions.
 A record is only written when that run's report lists no change since the run before it
 (an unchanged rerun would list none, so the kept report is the one it would write), when
 its extraction cached every input (a file over a limit or lost by its worker is read again
-next run), and never with --full or --data-docs. This module is light (no pandas): the CLI
-asks `may_be_unchanged` before it starts the validation process.
+next run), and never with --full or --data-docs. This module is light (no pandas).
 """
 
 from __future__ import annotations
@@ -168,12 +167,10 @@ def record_text(
     reports_dir: Path,
     audit: Mapping[str, Any],
     history: Mapping[str, Any],
-    labels: Iterable[Path] = (),
 ) -> str | None:
     """The record of a run that wrote `audit` into `reports_dir` from inputs of `key`
     (None when a report file is missing): the key, the report's and the work folder's
-    files' stats, the light part of `audit` and the run's history line, with a checksum;
-    and the stats of the run's label files (`labels`: see `may_be_unchanged`)."""
+    files' stats, the light part of `audit` and the run's history line, with a checksum."""
     stats = file_stats(reports_dir)
     if stats is None:
         return None
@@ -182,7 +179,6 @@ def record_text(
         "reports_dir": str(reports_dir.resolve()),
         "files": stats,
         "work_files": work_stats(work_root),
-        "label_files": label_stats(labels),
         "audit": {k: audit.get(k) for k in LIGHT_KEYS},
         "history": dict(history),
     }
@@ -208,41 +204,6 @@ def read_record(work_root: Path, reports_dir: Path) -> dict[str, Any] | None:
     if work_stats(work_root) != record.get("work_files"):
         return None
     return record
-
-
-#: A record names its label files' stats only up to this many files (a zip is one file;
-#: a folder of 200,000 loose files would make the record ~20 MB, read by every run).
-LABEL_STATS_MAX_FILES = 1000
-
-
-def label_stats(labels: Iterable[Path]) -> dict[str, list[int]] | None:
-    """{absolute path: [size, modification time in ns]} of the label files `labels` (those
-    that can be stat'ed); None for more than LABEL_STATS_MAX_FILES files."""
-    labels = list(labels)
-    if len(labels) > LABEL_STATS_MAX_FILES:
-        return None
-    stats: dict[str, list[int]] = {}
-    for path in labels:
-        with contextlib.suppress(OSError):
-            info = path.stat()
-            stats[str(path.absolute())] = [info.st_size, info.st_mtime_ns]
-    return stats
-
-
-def may_be_unchanged(work_root: Path, reports_dir: Path) -> bool:
-    """Whether the run may prove unchanged (a sound record, the report as it wrote it, and
-    each label file the record names there with its recorded size and modification time):
-    then the CLI does not start the validation process before the key is known. Only a
-    hint (the key decides): a label file written anew (a new DSLD zip) makes the CLI start
-    that process first thing, so that GX's import overlaps the whole start-up (1.5 s of
-    imports, the folder's scan and key) as well as extraction."""
-    record = read_record(work_root, reports_dir)
-    if record is None:
-        return False
-    recorded = record.get("label_files")
-    if not isinstance(recorded, dict):
-        return True  # (too many files to keep, or a record of a version that kept none)
-    return label_stats(Path(path) for path in recorded) == recorded
 
 
 def forget(work_root: Path) -> None:

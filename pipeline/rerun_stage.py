@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,16 +87,14 @@ def remember(
     key: str,
     audit: dict[str, Any],
     line: dict[str, Any],
-    labels: Sequence[Path] = (),
 ) -> None:
     """After a run wrote its report from inputs of `key`: its record, when the report lists
     no change (an unchanged rerun would write the same) and extraction cached every input
-    (its done marker is there: nothing over a limit or lost, to be read again); `labels`:
-    the label files the key was made of (their stats are recorded: `rerun.may_be_unchanged`)."""
+    (its done marker is there: nothing over a limit or lost, to be read again)."""
     if not rerun.changes_empty(audit):
         return
     if not stages.done_marker(work.root, "extract").exists():
         return
-    text = rerun.record_text(key, work.root, reports.root, audit, line, labels)
+    text = rerun.record_text(key, work.root, reports.root, audit, line)
     if text is not None:
         atomic_write_text(rerun.record_path(work.root), text)

@@ -108,9 +108,18 @@ class StageProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def run(self, job: Any, while_waiting: Callable[[], None] | None = None) -> Any:
-        """Send `job`, call `while_waiting`, then wait for the child's result."""
+    def run(
+        self,
+        job: Any,
+        while_waiting: Callable[[], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Send `job`, call `while_waiting`, then wait for the child's result; with
+        `on_event` (a `log_through` process only), call it with each event the child tells
+        (`tell_parent`) as it comes."""
         try:
+            if on_event is not None and self._proc.stderr is not None:
+                raise ValueError("on_event needs a log_through process (its stderr not piped)")
             stdin, self._proc.stdin = self._proc.stdin, None  # communicate() leaves it be
             assert stdin is not None
             with contextlib.suppress(BrokenPipeError):  # it died: its stderr says why
@@ -119,7 +128,10 @@ class StageProcess:
                 stdin.close()
             if while_waiting is not None:
                 while_waiting()
-            stdout, stderr_bytes = self._proc.communicate()
+            if on_event is None:
+                stdout, stderr_bytes = self._proc.communicate()
+            else:
+                stdout, stderr_bytes = self._answer_lines(on_event), None
             self._reaped = True
         finally:
             self.stop()
@@ -136,6 +148,19 @@ class StageProcess:
             raise AuditError(str(answer["error"]))
         return answer["result"]
 
+    def _answer_lines(self, on_event: Callable[[str], None]) -> bytes:
+        """The child's stdout but its event lines, each handed to `on_event` as it comes."""
+        assert self._proc.stdout is not None
+        kept: list[bytes] = []
+        for line in self._proc.stdout:
+            event = _event_of(line)
+            if event is None:
+                kept.append(line)
+            else:
+                on_event(event)
+        self._proc.wait()
+        return b"".join(kept)
+
     def stop(self) -> None:
         """End the process if it still runs (it is only importing, or waiting)."""
         if self._reaped:
@@ -144,3 +169,21 @@ class StageProcess:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.communicate()  # closes the pipes, reaps the process
+
+
+def tell_parent(event: str) -> None:
+    """The child's side of `StageProcess.run(on_event=...)`: an event line on stdout."""
+    sys.stdout.write(json.dumps({"event": event}) + "\n")
+    sys.stdout.flush()
+
+
+def _event_of(line: bytes) -> str | None:
+    """The event a line of the child's stdout tells, if it is one."""
+    if not line.startswith(b'{"event"'):
+        return None
+    try:
+        told = json.loads(line)
+    except ValueError:
+        return None
+    event = told.get("event") if isinstance(told, dict) and len(told) == 1 else None
+    return event if isinstance(event, str) else None

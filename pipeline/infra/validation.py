@@ -1,9 +1,9 @@
-"""The validate stage's own process (pipeline.infra.stage_process), and when to start it.
+"""The validate stage's own process (pipeline.infra.stage_process), and how many products
+the last validation covered.
 
-This module is light (no pandas, no pyarrow): the CLI starts the process through it before
-it imports the stages, so that the child's import of Great Expectations (~2-3 s) overlaps
-the parent's imports (pandas and pyarrow: ~0.6 s, measured on this machine), extraction and
-normalization.
+This module is light (no pandas, no pyarrow). The audit starts the process when a large
+input's files are read (pipeline.audit.read_in_child), so that the child's import of Great
+Expectations (~2-3 s) overlaps normalization, not the reading and its workers.
 """
 
 from __future__ import annotations
@@ -33,12 +33,3 @@ def products_last_validated(work: config.WorkPaths) -> int:
         return int(counts["products_validated"]) + int(counts["products_reused"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-
-
-def early_validation_process(work: config.WorkPaths) -> StageProcess | None:
-    """The validation process, started now if the last run here validated at least
-    VALIDATE_IN_CHILD_MIN_PRODUCTS products (a first run starts it when it validates: its
-    extraction holds more memory); else None."""
-    if products_last_validated(work) >= VALIDATE_IN_CHILD_MIN_PRODUCTS:
-        return validation_process()
-    return None

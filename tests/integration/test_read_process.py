@@ -5,6 +5,7 @@ is one line, and which runs get that process."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 
 from pipeline import audit, config
-from pipeline.audit import reads_in_child, run_audit
+from pipeline.audit import ReadJob, read_in_child, reads_in_child, run_audit
 from pipeline.errors import AuditError
+from pipeline.infra.executors import LOCAL
 from pipeline.infra.history import read_history
+from pipeline.infra.validation import validation_process
 from pipeline.protocol import load_protocol
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "raw"
@@ -88,3 +91,23 @@ def test_which_runs_read_in_their_own_process(tmp_path: Path) -> None:
     validated["products_reused"] -= 1
     work.run_meta.write_text(json.dumps({"validation": validated}), encoding="utf-8")
     assert not reads_in_child(work, [small])
+
+
+def test_the_reading_process_tells_when_the_files_are_read(tmp_path: Path) -> None:
+    labels, work = tmp_path / "labels", tmp_path / "work"
+    shutil.copytree(SAMPLES / "json", labels)
+    job = ReadJob(labels, work, 1, False, False, None, config.FILE_LIMITS, LOCAL, logging.INFO)
+    told: list[tuple[bool, bool]] = []
+
+    def extracted() -> None:  # the label tables are written, the normalized ones not yet
+        told.append(((work / "label_rows.parquet").exists(), (work / "products.parquet").exists()))
+
+    assert read_in_child(job, on_extracted=extracted) == {
+        "files": 1,
+        "nutrients": 27,
+        "products": 1,
+    }
+    assert told == [(True, False)]
+    # Events come from a process whose stderr is not kept only.
+    with pytest.raises(ValueError, match="on_event needs a log_through process"):
+        validation_process().run(job, on_event=print)
