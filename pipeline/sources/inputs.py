@@ -56,12 +56,19 @@ DUPLICATE_MEMBER = "a second member named {name} in the archive: only the first 
 NESTED_ARCHIVE = "a zip inside a zip (not read: unpack it into the labels folder)"
 ENCRYPTED_MEMBER = "the member is encrypted (password-protected)"
 DAMAGED_MEMBER = "the member is damaged: {why}"
+UNSUPPORTED_MEMBER = "the member uses a zip feature that cannot be read here: {what}"
+#: Flag bits of a member that zipfile does not read (ZipFile.open refuses them as well).
+UNSUPPORTED_FLAGS = {
+    0x20: "compressed patched data (flag bit 5)",
+    0x40: "strong encryption (flag bit 6)",
+}
 EMPTY_ARCHIVE = "the archive holds no label files"
 
 
 #: What reading a zip or one of its members can raise: a damaged archive (BadZipFile,
-#: EOFError, OSError), a compression method zipfile does not support (NotImplementedError)
-#: and an encrypted member (RuntimeError, "password required"). Each is a rejection.
+#: EOFError, OSError), a compression method zipfile does not support (zipfile raises
+#: NotImplementedError for it: UNSUPPORTED_MEMBER) and an encrypted member (RuntimeError,
+#: "password required"). Each is a rejection (`member_error`).
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError)
 
 
@@ -146,11 +153,8 @@ def read_placed(handle: BinaryIO, info: zipfile.ZipInfo) -> bytes:
     ZipFile.open reads them (the local header checked, then zipfile's ZipExtFile inflates
     and checks the CRC-32), without the archive's central directory: a worker of a
     200,000-member zip held it as 122 MB of ZipInfo objects. Raises what ZipFile.open
-    and read raise (ZIP_ERRORS)."""
-    if info.flag_bits & 0x20:
-        raise NotImplementedError("compressed patched data (flag bit 5)")
-    if info.flag_bits & 0x40:
-        raise NotImplementedError("strong encryption (flag bit 6)")
+    and read raise (ZIP_ERRORS); the member's flags are checked before (`check_member`:
+    encrypted, and those ZipFile.open refuses)."""
     handle.seek(info.header_offset)
     header = handle.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size:
@@ -327,13 +331,29 @@ def read_placed_member(task: FileTask) -> tuple[bytes, str]:
     within the size limit; raises UnreadableFile or LimitExceeded, as `read_member`."""
     assert task.member is not None and task.member_place
     info = placed_info(task.member, task.member_place)
-    check_size(info.file_size, task.source_file)
-    if info.flag_bits & 0x1:
-        raise UnreadableFile(ENCRYPTED_MEMBER, source_file=task.source_file)
+    check_member(info, task.source_file)
     try:
         return read_placed(_archive_file(task.path, task.source_file), info), member_digest(info)
     except ZIP_ERRORS as exc:
-        raise UnreadableFile(DAMAGED_MEMBER.format(why=exc), source_file=task.source_file) from exc
+        raise member_error(exc, task.source_file) from exc
+
+
+def check_member(info: zipfile.ZipInfo, source_file: str) -> None:
+    """Raise UnreadableFile (or LimitExceeded) if member `info` is not to be read: over the
+    size limit, encrypted, or of a kind zipfile does not read (UNSUPPORTED_FLAGS)."""
+    check_size(info.file_size, source_file)
+    if info.flag_bits & 0x1:
+        raise UnreadableFile(ENCRYPTED_MEMBER, source_file=source_file)
+    for bit, what in UNSUPPORTED_FLAGS.items():
+        if info.flag_bits & bit:
+            raise UnreadableFile(UNSUPPORTED_MEMBER.format(what=what), source_file=source_file)
+
+
+def member_error(exc: BaseException, source_file: str) -> UnreadableFile:
+    """The rejection of a member whose reading raised `exc` (one of ZIP_ERRORS)."""
+    if isinstance(exc, NotImplementedError):  # (zipfile: a compression method it lacks)
+        return UnreadableFile(UNSUPPORTED_MEMBER.format(what=exc), source_file=source_file)
+    return UnreadableFile(DAMAGED_MEMBER.format(why=exc), source_file=source_file)
 
 
 def read_member(path: Path, index: int, source_file: str) -> tuple[bytes, str]:
@@ -347,14 +367,12 @@ def read_member(path: Path, index: int, source_file: str) -> tuple[bytes, str]:
             "the member is no longer in the archive (it changed during the run)",
             source_file=source_file,
         ) from None
-    check_size(info.file_size, source_file)
-    if info.flag_bits & 0x1:
-        raise UnreadableFile(ENCRYPTED_MEMBER, source_file=source_file)
+    check_member(info, source_file)
     try:
         with archive.open(info) as handle:
             return handle.read(), member_digest(info)
     except ZIP_ERRORS as exc:
-        raise UnreadableFile(DAMAGED_MEMBER.format(why=exc), source_file=source_file) from exc
+        raise member_error(exc, source_file) from exc
 
 
 def read_task_bytes(task: FileTask, file_digest: str | None = None) -> tuple[bytes, str | None]:

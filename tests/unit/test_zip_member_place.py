@@ -5,6 +5,7 @@ ZipFile would raise."""
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,50 @@ def test_a_member_whose_archive_was_replaced_is_a_rejection_not_other_bytes(
     assert str(failed.value) == (
         "a.zip!DSLD/2.json: the member is damaged: Bad magic number for file header"
     )
+
+
+def _patched(path: Path, name: str, *, flag: int = 0, method: int | None = None) -> None:
+    """Set flag bits, or the compression method, of member `name` in both its local and
+    its central header (as another zip tool would have written it)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+        offsets = [info.header_offset + 6]  # local header: flags at +6, method at +8
+        at = data.index(b"PK\x01\x02")
+        while at != -1:
+            if data[at + 46 : at + 46 + len(name)] == name.encode():
+                offsets.append(at + 8)  # central header: flags at +8, method at +10
+            at = data.find(b"PK\x01\x02", at + 4)
+    for offset in offsets:
+        flags = int.from_bytes(data[offset : offset + 2], "little") | flag
+        data[offset : offset + 2] = flags.to_bytes(2, "little")
+        if method is not None:
+            data[offset + 2 : offset + 4] = method.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("flag", "method", "what"),
+    [
+        (0x20, None, "compressed patched data (flag bit 5)"),
+        (0x40, None, "strong encryption (flag bit 6)"),
+        (0, 99, "That compression method is not supported"),
+    ],
+)
+def test_a_member_zipfile_cannot_read_is_a_rejection_saying_what_it_uses(
+    tmp_path: Path, flag: int, method: int | None, what: str
+) -> None:
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("DSLD/2.json", b'{"id": "2"}')
+    _patched(path, "DSLD/2.json", flag=flag, method=method)
+    (task,) = [t for t, _ in list_archive(path, "a.zip").tasks]
+    expected = f"a.zip!DSLD/2.json: the member uses a zip feature that cannot be read here: {what}"
+    for read in (
+        lambda: read_task_bytes(task),
+        lambda: read_task_bytes(replace(task, member_place=b"")),
+    ):
+        inputs._open_file = inputs._open_archive = None
+        with pytest.raises(UnreadableFile) as failed:
+            read()
+        assert str(failed.value) == expected
